@@ -2,6 +2,7 @@
  * Dotted version vectors (Preguiça et al.; Riak's dvv): the object carries a version
  * vector, and every sibling carries the single dot that created it.
  */
+import { compareStrings } from './bytes.ts';
 
 /** An actor: the id of the coordinator that issues dots (a node id plus its start epoch). */
 export type ActorId = string;
@@ -21,3 +22,114 @@ export interface VectorEntry {
 
 /** A version vector: entries sorted by actor, at most one per actor. */
 export type VersionVector = readonly VectorEntry[];
+
+/** Vector entries kept per object before truncation drops the oldest (paper 4.4). */
+export const VECTOR_ENTRIES_MAX_DEFAULT = 10;
+
+/** Actor order: locale-independent, by UTF-16 code units. */
+export function compareActors(a: ActorId, b: ActorId): number {
+  return compareStrings(a, b);
+}
+
+/** Dot order: by actor, then counter. */
+export function compareDots(a: Dot, b: Dot): number {
+  return compareActors(a.actor, b.actor) || a.counter - b.counter;
+}
+
+export function dotsEqual(a: Dot, b: Dot): boolean {
+  return a.actor === b.actor && a.counter === b.counter;
+}
+
+/** The actor's counter in `vector`; 0 when the actor has no entry. */
+export function counterOf(vector: VersionVector, actor: ActorId): number {
+  for (const entry of vector) if (entry.actor === actor) return entry.counter;
+  return 0;
+}
+
+/** True when `vector` has seen the event `dot`. */
+export function covers(vector: VersionVector, dot: Dot): boolean {
+  return counterOf(vector, dot.actor) >= dot.counter;
+}
+
+/** True when `a` has seen everything `b` has (reflexive: a vector descends itself). */
+export function descends(a: VersionVector, b: VersionVector): boolean {
+  return b.every((entry) => counterOf(a, entry.actor) >= entry.counter);
+}
+
+/** True when `a` has seen everything `b` has, and more. */
+export function dominates(a: VersionVector, b: VersionVector): boolean {
+  return descends(a, b) && !descends(b, a);
+}
+
+/** True when neither vector has seen everything the other has. */
+export function concurrent(a: VersionVector, b: VersionVector): boolean {
+  return !descends(a, b) && !descends(b, a);
+}
+
+/** Same causal history: the same actors with the same counters (timeMs is ignored). */
+export function vectorsEqual(a: VersionVector, b: VersionVector): boolean {
+  return descends(a, b) && descends(b, a);
+}
+
+/**
+ * The least vector that descends both: per actor the larger counter and the larger
+ * timeMs (taken separately, so merging is commutative, associative and idempotent).
+ * Sorted by actor.
+ */
+export function mergeVectors(a: VersionVector, b: VersionVector): VersionVector {
+  const byActor = new Map<ActorId, VectorEntry>();
+  for (const entry of [...a, ...b]) {
+    const seen = byActor.get(entry.actor);
+    byActor.set(
+      entry.actor,
+      seen === undefined
+        ? { actor: entry.actor, counter: entry.counter, timeMs: entry.timeMs }
+        : {
+            actor: entry.actor,
+            counter: Math.max(seen.counter, entry.counter),
+            timeMs: Math.max(seen.timeMs, entry.timeMs),
+          },
+    );
+  }
+  return sortVector([...byActor.values()]);
+}
+
+/** `vector` with the actor's entry replaced (or added), sorted by actor. */
+export function withEntry(vector: VersionVector, entry: VectorEntry): VersionVector {
+  return sortVector([...vector.filter((other) => other.actor !== entry.actor), { ...entry }]);
+}
+
+export interface TruncationPolicy {
+  /** Entries kept at most, unless `keepActors` alone need more. */
+  readonly entriesMax: number;
+  /** Actors never dropped: those of the object's siblings' dots, so the vector covers them. */
+  readonly keepActors: ReadonlySet<ActorId>;
+}
+
+/**
+ * Drops the entries with the oldest timeMs (ties: the smaller actor id first) until at
+ * most `entriesMax` remain, never an actor of `keepActors`.
+ *
+ * Caveat: a truncated vector has forgotten the dropped actors' events, so it covers less.
+ * Versions it had already superseded can then look concurrent and come back as extra
+ * siblings (until a client writes over them); no version is ever lost, because covering
+ * less only ever keeps more siblings. This relies on an actor never reusing a counter:
+ * the coordinator's own entry is always kept when it writes, and a restarted node writes
+ * under a new actor (node id plus start epoch).
+ */
+export function truncateVector(vector: VersionVector, policy: TruncationPolicy): VersionVector {
+  const { entriesMax, keepActors } = policy;
+  if (!Number.isSafeInteger(entriesMax) || entriesMax < 0) {
+    throw new RangeError(`entriesMax must be a non-negative integer, got ${String(entriesMax)}`);
+  }
+  if (vector.length <= entriesMax) return vector;
+  const droppable = vector
+    .filter((entry) => !keepActors.has(entry.actor))
+    .sort((a, b) => a.timeMs - b.timeMs || compareActors(a.actor, b.actor));
+  const dropped = new Set(droppable.slice(0, vector.length - entriesMax).map((entry) => entry.actor));
+  return vector.filter((entry) => !dropped.has(entry.actor));
+}
+
+function sortVector(entries: VectorEntry[]): VersionVector {
+  return entries.sort((a, b) => compareActors(a.actor, b.actor));
+}

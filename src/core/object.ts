@@ -1,7 +1,27 @@
 /**
  * The stored object: siblings under one version vector, and syntactic reconciliation.
+ *
+ * Dot uniqueness is what keeps writes from being lost: no two writes may share a dot.
+ * So an actor issues dots only through `putObject` on its own replica's copy of the key
+ * (its counters then only grow there, since that copy always keeps the actor's entry),
+ * a restarted node writes under a new actor (node id plus start epoch), and whoever
+ * later removes objects (tombstone reaping) must not let an actor start a key over at
+ * counter 1 while old contexts or copies naming its earlier dots may still exist.
  */
-import type { Dot, VersionVector } from './clock.ts';
+import { compareBytes, compareStrings } from './bytes.ts';
+import {
+  compareDots,
+  counterOf,
+  covers,
+  descends,
+  mergeVectors,
+  truncateVector,
+  withEntry,
+  type ActorId,
+  type Dot,
+  type VectorEntry,
+  type VersionVector,
+} from './clock.ts';
 
 export interface Sibling {
   readonly value: Uint8Array;
@@ -17,4 +37,193 @@ export interface StoredObject {
   readonly vector: VersionVector;
   /** Sorted by (dot.actor, dot.counter) so equal objects encode identically. */
   readonly siblings: readonly Sibling[];
+}
+
+/** Siblings per key at most; a write past it is refused, never silently dropped. */
+export const SIBLINGS_MAX_DEFAULT = 100;
+
+/** A coordinator's local write of one key. */
+export interface ObjectWrite {
+  /** The client's context: the vector of what it read (empty when it read nothing). */
+  readonly context: VersionVector;
+  /** The coordinator issuing the dot. */
+  readonly actor: ActorId;
+  readonly value: Uint8Array;
+  readonly contentType: string;
+  /** A delete: the new sibling is a tombstone. */
+  readonly deleted: boolean;
+  /** The coordinator's wall clock. */
+  readonly nowMs: number;
+  /**
+   * Supersede every current sibling, whatever the context. Loses concurrent writes: use
+   * only where the user asked for last-write-wins.
+   */
+  readonly lastWriteWins?: boolean;
+}
+
+export interface ObjectLimits {
+  readonly siblingsMax: number;
+  readonly vectorEntriesMax: number;
+}
+
+export type PutOutcome =
+  | { readonly ok: true; readonly object: StoredObject; readonly dot: Dot }
+  | { readonly ok: false; readonly reason: 'too-many-siblings'; readonly siblingCount: number };
+
+const EMPTY_OBJECT: StoredObject = { vector: [], siblings: [] };
+
+/**
+ * The coordinator's local write (dotted version vectors): drops exactly the siblings
+ * whose dot the context covers, and adds the new value under a fresh dot of `actor`.
+ * The new counter exceeds every counter of `actor` this replica or the client has seen,
+ * so two writes through one coordinator from one stale context stay siblings.
+ * Refuses (and the caller writes nothing) when the result would exceed `siblingsMax`.
+ */
+export function putObject(current: StoredObject | undefined, write: ObjectWrite, limits: ObjectLimits): PutOutcome {
+  validateWrite(write, limits);
+  const base = current ?? EMPTY_OBJECT;
+  const { actor, context, nowMs } = write;
+  const dot: Dot = { actor, counter: nextCounter(base, context, actor) };
+  const kept = write.lastWriteWins === true ? [] : base.siblings.filter((sibling) => !covers(context, sibling.dot));
+  const created: Sibling = {
+    value: write.value,
+    contentType: write.contentType,
+    deleted: write.deleted,
+    dot,
+    timeMs: nowMs,
+  };
+  const siblings = sortSiblings([...kept, created]);
+  if (siblings.length > limits.siblingsMax) {
+    return { ok: false, reason: 'too-many-siblings', siblingCount: siblings.length };
+  }
+  const advanced = withEntry(mergeVectors(base.vector, context), { actor, counter: dot.counter, timeMs: nowMs });
+  const vector = truncateVector(advanced, {
+    entriesMax: limits.vectorEntriesMax,
+    keepActors: new Set(siblings.map((sibling) => sibling.dot.actor)),
+  });
+  return { ok: true, object: { vector, siblings }, dot };
+}
+
+function nextCounter(base: StoredObject, context: VersionVector, actor: ActorId): number {
+  let highest = Math.max(counterOf(base.vector, actor), counterOf(context, actor));
+  for (const sibling of base.siblings) {
+    if (sibling.dot.actor === actor) highest = Math.max(highest, sibling.dot.counter);
+  }
+  return highest + 1;
+}
+
+function validateWrite(write: ObjectWrite, limits: ObjectLimits): void {
+  if (typeof write.actor !== 'string' || write.actor === '') {
+    throw new RangeError(`actor must be a non-empty string, got ${JSON.stringify(write.actor)}`);
+  }
+  if (!Number.isFinite(write.nowMs)) throw new RangeError(`nowMs must be finite, got ${String(write.nowMs)}`);
+  if (!Number.isSafeInteger(limits.siblingsMax) || limits.siblingsMax < 1) {
+    throw new RangeError(`siblingsMax must be a positive integer, got ${String(limits.siblingsMax)}`);
+  }
+  if (!Number.isSafeInteger(limits.vectorEntriesMax) || limits.vectorEntriesMax < 1) {
+    throw new RangeError(`vectorEntriesMax must be a positive integer, got ${String(limits.vectorEntriesMax)}`);
+  }
+}
+
+/**
+ * Syntactic reconciliation of two replicas' versions of one key. A sibling of one side
+ * stays iff the other side holds the same dot or has not seen it (its vector does not
+ * cover the dot); a covered dot that the other side no longer holds was superseded there.
+ * The vector is the merge. Commutative, associative and idempotent, so replicas converge
+ * whatever order they sync in. Siblings come out sorted by dot.
+ */
+export function syncObjects(a: StoredObject, b: StoredObject | undefined): StoredObject;
+export function syncObjects(a: StoredObject | undefined, b: StoredObject): StoredObject;
+export function syncObjects(a: StoredObject | undefined, b: StoredObject | undefined): StoredObject | undefined;
+export function syncObjects(a: StoredObject | undefined, b: StoredObject | undefined): StoredObject | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  const siblingsOfB = siblingsByDot(b);
+  const siblings: Sibling[] = [];
+  for (const sibling of a.siblings) {
+    const same = siblingsOfB.get(dotKey(sibling.dot));
+    if (same !== undefined) siblings.push(preferredCopy(sibling, same));
+    else if (!covers(b.vector, sibling.dot)) siblings.push(sibling);
+  }
+  const siblingsOfA = siblingsByDot(a);
+  for (const sibling of b.siblings) {
+    if (!siblingsOfA.has(dotKey(sibling.dot)) && !covers(a.vector, sibling.dot)) siblings.push(sibling);
+  }
+  return { vector: mergeVectors(a.vector, b.vector), siblings: sortSiblings(siblings) };
+}
+
+/**
+ * True when `a` already reflects everything in `b`: syncing `b` into `a` would neither add
+ * a sibling, drop one, nor advance a's vector. Treats undefined as the empty object.
+ */
+export function objectDescends(a: StoredObject | undefined, b: StoredObject | undefined): boolean {
+  const left = a ?? EMPTY_OBJECT;
+  const right = b ?? EMPTY_OBJECT;
+  if (!descends(left.vector, right.vector)) return false;
+  const siblingsOfLeft = siblingsByDot(left);
+  const siblingsOfRight = siblingsByDot(right);
+  const rightAddsNothing = right.siblings.every(
+    (sibling) => siblingsOfLeft.has(dotKey(sibling.dot)) || covers(left.vector, sibling.dot),
+  );
+  const rightDropsNothing = left.siblings.every(
+    (sibling) => siblingsOfRight.has(dotKey(sibling.dot)) || !covers(right.vector, sibling.dot),
+  );
+  return rightAddsNothing && rightDropsNothing;
+}
+
+/** Identical objects: the same vector entries (timeMs included) and the same siblings. */
+export function objectsEqual(a: StoredObject | undefined, b: StoredObject | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.vector.length === b.vector.length &&
+    a.vector.every((entry, i) => {
+      const other = b.vector[i] as VectorEntry;
+      return entry.actor === other.actor && entry.counter === other.counter && entry.timeMs === other.timeMs;
+    }) &&
+    a.siblings.length === b.siblings.length &&
+    a.siblings.every((sibling, i) => compareSiblingCopies(sibling, b.siblings[i] as Sibling) === 0)
+  );
+}
+
+/** The siblings that are values, not tombstones. */
+export function liveSiblings(object: StoredObject): Sibling[] {
+  return object.siblings.filter((sibling) => !sibling.deleted);
+}
+
+/** True when every sibling is a tombstone (vacuously true for an object with none). */
+export function isDeletedObject(object: StoredObject): boolean {
+  return object.siblings.every((sibling) => sibling.deleted);
+}
+
+function sortSiblings(siblings: Sibling[]): Sibling[] {
+  return siblings.sort((a, b) => compareDots(a.dot, b.dot));
+}
+
+/** A map key for a dot; the counter comes first, so no actor id can forge a collision. */
+function dotKey(dot: Dot): string {
+  return `${dot.counter}:${dot.actor}`;
+}
+
+function siblingsByDot(object: StoredObject): Map<string, Sibling> {
+  return new Map(object.siblings.map((sibling) => [dotKey(sibling.dot), sibling]));
+}
+
+/**
+ * Two replicas' copies of one dot are the same write and normally identical. They differ
+ * only if an actor reused a counter (see truncateVector); then a fixed order picks one, so
+ * sync stays commutative.
+ */
+function preferredCopy(a: Sibling, b: Sibling): Sibling {
+  return compareSiblingCopies(a, b) >= 0 ? a : b;
+}
+
+/** A total order on siblings: dot, timeMs, tombstone, content type, value bytes. */
+function compareSiblingCopies(a: Sibling, b: Sibling): number {
+  return (
+    compareDots(a.dot, b.dot) ||
+    a.timeMs - b.timeMs ||
+    Number(a.deleted) - Number(b.deleted) ||
+    compareStrings(a.contentType, b.contentType) ||
+    compareBytes(a.value, b.value)
+  );
 }

@@ -12,6 +12,8 @@ export interface StorageEngine {
   /**
    * Applies every operation atomically, in order. With `durable`, the promise resolves
    * only once the batch is persisted and fsynced; otherwise once the engine accepted it.
+   * Once it resolves, `get` and `scanPartition` see the batch. The engine may read the
+   * byte arrays until the promise settles, so callers must not mutate them before then.
    */
   writeBatch(ops: readonly WriteOp[], options: { durable: boolean }): Promise<void>;
   /**
@@ -31,6 +33,20 @@ export type WriteOp =
 export interface ScanEntry {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
+}
+
+/** A JSON-able value, as kept in the MetaStore. */
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [name: string]: JsonValue };
+
+/**
+ * A tiny durable store for the node's own metadata (start epoch, membership), kept apart
+ * from the object data so it never appears in a partition scan.
+ */
+export interface MetaStore {
+  /** The record stored under `name`, or undefined. Throws StorageError on engine failure. */
+  get(name: string): JsonValue | undefined;
+  /** Stores the record and resolves once it is persisted and fsynced. */
+  put(name: string, value: JsonValue): Promise<void>;
 }
 
 /** An engine failure (disk full, corruption, I/O error); the node answers 5xx and carries on. */

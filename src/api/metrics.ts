@@ -1,0 +1,178 @@
+/**
+ * Prometheus metrics of one node, in a Registry of its own (never prom-client's global
+ * one, so several nodes can live in one process: tests, the simulator, `shoal dev`).
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ObjectStoreEvents, ObjectStoreStats } from '../storage/objectStore.ts';
+
+/** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
+const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const BATCH_BUCKETS_OBJECTS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+
+export const METRIC_NAMES = {
+  httpRequests: 'shoal_http_requests_total',
+  httpRequestDuration: 'shoal_http_request_duration_seconds',
+  bufferObjects: 'shoal_buffer_objects',
+  bufferObjectsMax: 'shoal_buffer_objects_max',
+  writesWaiting: 'shoal_buffer_writes_waiting',
+  flushBatchObjects: 'shoal_flush_batch_objects',
+  flushDuration: 'shoal_flush_duration_seconds',
+  writeWaitDuration: 'shoal_buffer_write_wait_seconds',
+  engineErrors: 'shoal_engine_errors_total',
+} as const;
+
+export interface NodeMetricsOptions {
+  /** Labels on every metric (e.g. { node: 'node1' }). */
+  readonly defaultLabels?: Record<string, string>;
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  private readonly httpRequestDuration: Histogram<'route' | 'method'>;
+  private readonly flushBatchObjects: Histogram<'durable'>;
+  private readonly flushDuration: Histogram<'durable'>;
+  private readonly writeWaitDuration: Histogram;
+  private readonly engineErrors: Counter<'source'>;
+  /** Children per label set, so the hot path skips prom-client's label hashing. */
+  private readonly requestChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> }>();
+  private statsSource: (() => ObjectStoreStats) | undefined;
+
+  /** Hooks to hand the ObjectStore (its `events` option). */
+  readonly storeEvents: ObjectStoreEvents;
+
+  constructor(options: NodeMetricsOptions = {}) {
+    if (options.defaultLabels !== undefined) this.registry.setDefaultLabels(options.defaultLabels);
+    const registers = [this.registry];
+    this.httpRequests = new Counter({
+      name: METRIC_NAMES.httpRequests,
+      help: 'HTTP requests answered, by route, method and status code',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.httpRequestDuration = new Histogram({
+      name: METRIC_NAMES.httpRequestDuration,
+      help: 'HTTP request latency, from the request to the reply, by route and method',
+      labelNames: ['route', 'method'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.flushBatchObjects = new Histogram({
+      name: METRIC_NAMES.flushBatchObjects,
+      help: 'Objects per buffer flush batch written to the engine',
+      labelNames: ['durable'],
+      buckets: BATCH_BUCKETS_OBJECTS,
+      registers,
+    });
+    this.flushDuration = new Histogram({
+      name: METRIC_NAMES.flushDuration,
+      help: 'Time to write one flush batch to the engine',
+      labelNames: ['durable'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.writeWaitDuration = new Histogram({
+      name: METRIC_NAMES.writeWaitDuration,
+      help: 'Time writes waited for room in a full buffer (admitted or refused)',
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.engineErrors = new Counter({
+      name: METRIC_NAMES.engineErrors,
+      help: 'Storage engine failures: source="flush" for failed buffer flushes (retried), source="request" for requests answered 5xx',
+      labelNames: ['source'],
+      registers,
+    });
+    this.engineErrors.labels('flush').inc(0);
+    this.engineErrors.labels('request').inc(0);
+    this.createStoreGauges(registers);
+    this.storeEvents = {
+      onFlush: (objects, durationMs, durable) => this.observeFlush(objects, durationMs, durable),
+      onEngineError: () => this.engineErrors.labels('flush').inc(),
+      onWriteWait: (waitMs) => this.writeWaitDuration.observe(waitMs / 1000),
+    };
+  }
+
+  /** Where the buffer gauges read from (set once the store exists). */
+  watchStore(stats: () => ObjectStoreStats): void {
+    this.statsSource = stats;
+  }
+
+  observeRequest(route: string, method: string, status: number, durationMs: number): void {
+    const id = `${route} ${method} ${status}`;
+    let children = this.requestChildren.get(id);
+    if (children === undefined) {
+      children = {
+        count: this.httpRequests.labels(route, method, String(status)),
+        duration: this.httpRequestDuration.labels(route, method),
+      };
+      this.requestChildren.set(id, children);
+    }
+    children.count.inc();
+    children.duration.observe(durationMs / 1000);
+  }
+
+  /** A request answered 5xx because of an engine failure (a read, or a durable write's flush). */
+  observeRequestEngineError(): void {
+    this.engineErrors.labels('request').inc();
+  }
+
+  /** The Prometheus text exposition. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  private observeFlush(objects: number, durationMs: number, durable: boolean): void {
+    const label = durable ? 'true' : 'false';
+    this.flushBatchObjects.labels(label).observe(objects);
+    this.flushDuration.labels(label).observe(durationMs / 1000);
+  }
+
+  private createStoreGauges(registers: Registry[]): void {
+    const stats = (): ObjectStoreStats => this.currentStats();
+    new Gauge({
+      name: METRIC_NAMES.bufferObjects,
+      help: 'Objects held in the write buffer (waiting for a flush or in flight)',
+      registers,
+      collect(this: Gauge) {
+        this.set(stats().bufferedObjects);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.bufferObjectsMax,
+      help: 'Bound on the objects held in the write buffer',
+      registers,
+      collect(this: Gauge) {
+        this.set(stats().bufferedObjectsMax);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.writesWaiting,
+      help: 'Writes waiting for room in the buffer',
+      registers,
+      collect(this: Gauge) {
+        this.set(stats().waitingWrites);
+      },
+    });
+  }
+
+  private currentStats(): ObjectStoreStats {
+    if (this.statsSource === undefined) return EMPTY_STATS;
+    return this.statsSource();
+  }
+}
+
+const EMPTY_STATS: ObjectStoreStats = {
+  bufferedObjects: 0,
+  bufferedObjectsMax: 0,
+  dirtyObjects: 0,
+  flushingObjects: 0,
+  flushing: false,
+  waitingWrites: 0,
+  engineFailures: 0,
+  flushes: 0,
+};

@@ -1,0 +1,55 @@
+/**
+ * `shoal start`: one node in the foreground. JSON logs go to stdout; the first line with
+ * `"msg":"serving"` carries the bound HTTP address (`http`). SIGTERM/SIGINT flush the
+ * buffer, close storage and exit 0.
+ */
+import { ConfigError, type NodeConfig } from '../node/config.ts';
+import { loadNodeConfig } from '../io/configFile.ts';
+import { createPinoLogger } from '../io/pinoLogger.ts';
+import { startNodeRuntime, type NodeRuntime } from '../io/runtime.ts';
+import { installProcessLifecycle } from '../io/signals.ts';
+
+export const EXIT_CONFIG = 2;
+
+export async function runStart(options: Record<string, unknown>): Promise<void> {
+  const { config: configPath, ...flags } = options;
+  const config = loadConfigOrExit(flags, typeof configPath === 'string' ? configPath : undefined);
+  if (config === undefined) return;
+  const logger = createPinoLogger({ level: config.logLevel, base: { node: config.id } });
+  const starting = startNodeRuntime({ config, logger });
+  installProcessLifecycle({
+    logger,
+    shutdown: async () => {
+      const runtime = await starting.catch(() => undefined);
+      await runtime?.stop();
+    },
+    exit: (code) => {
+      logger.flush();
+      process.exit(code);
+    },
+  });
+  let runtime: NodeRuntime;
+  try {
+    runtime = await starting;
+  } catch (error) {
+    logger.error({ err: error }, 'node failed to start');
+    logger.flush();
+    process.exit(1);
+  }
+  logger.info({ http: runtime.httpUrl, nodeId: config.id, data: config.data }, 'serving');
+}
+
+function loadConfigOrExit(flags: Record<string, unknown>, configPath: string | undefined): NodeConfig | undefined {
+  try {
+    const config = loadNodeConfig(flags, configPath);
+    if (config.resp !== undefined) {
+      throw new ConfigError('invalid config: resp: the Redis protocol front end is not available yet');
+    }
+    return config;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = EXIT_CONFIG;
+    return undefined;
+  }
+}

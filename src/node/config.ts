@@ -1,0 +1,284 @@
+/**
+ * A node's configuration: one zod schema, and the merge of its four sources.
+ *
+ * Sources, highest first: command-line flags (`--buffer-objects-max`), environment
+ * (`SHOAL_BUFFER_OBJECTS_MAX`), a JSON config file (`--config FILE` / `SHOAL_CONFIG`,
+ * camelCase keys), defaults. Every value is validated when the config is built, and a bad
+ * one is reported with its field and the source it came from.
+ *
+ * This module is pure: the caller reads the environment and the file (see io/configFile.ts).
+ */
+import { KEY_BYTES_MAX } from '../storage/keys.ts';
+import { z } from 'zod';
+import { PARTITION_COUNT_DEFAULT, PARTITION_COUNT_MAX, validatePartitionCount } from '../core/hash.ts';
+import {
+  NAME_PATTERN,
+  formatHostPort,
+  parseClusterMembers,
+  parseHostPort,
+  parseHostPortList,
+  type ClusterMember,
+  type HostPort,
+  type Parsed,
+} from './hostPort.ts';
+
+/** How a raw string from a flag or the environment is read before validation. */
+type FieldKind = 'string' | 'integer' | 'boolean';
+
+interface FieldSpec {
+  readonly kind: FieldKind;
+  readonly description: string;
+}
+
+/** Every config field, in the order `shoal start --help` lists them. */
+export const CONFIG_FIELDS = {
+  id: { kind: 'string', description: 'node id (letters, digits, _ and -)' },
+  clusterName: { kind: 'string', description: 'cluster name; contexts from another cluster are refused' },
+  listen: { kind: 'string', description: 'internode HOST:PORT' },
+  http: { kind: 'string', description: 'HTTP API HOST:PORT' },
+  resp: { kind: 'string', description: 'Redis protocol HOST:PORT (optional)' },
+  data: { kind: 'string', description: 'data directory' },
+  cluster: { kind: 'string', description: 'initial members ID@HOST:PORT,… (the same list on every node)' },
+  seeds: { kind: 'string', description: 'HOST:PORT,… where a joining node finds the cluster' },
+  engine: { kind: 'string', description: 'storage engine: lmdb or memory' },
+  partitionCount: { kind: 'integer', description: 'partitions on the ring (a power of two)' },
+  n: { kind: 'integer', description: 'replicas per key (N)' },
+  r: { kind: 'integer', description: 'replies a read waits for (R <= N)' },
+  w: { kind: 'integer', description: 'acknowledgements a write waits for (W <= N)' },
+  durableWrites: { kind: 'string', description: 'replicas that fsync before acknowledging: one, all or none' },
+  bufferObjectsMax: { kind: 'integer', description: 'objects in the in-memory write buffer (0 = off)' },
+  flushIntervalMs: { kind: 'integer', description: 'how often the buffer is flushed, ms' },
+  writeWaitMsMax: { kind: 'integer', description: 'how long a write waits for room in a full buffer, ms' },
+  valueBytesMax: { kind: 'integer', description: 'largest value, bytes' },
+  keyBytesMax: { kind: 'integer', description: 'longest key, bytes (UTF-8)' },
+  siblingsMax: { kind: 'integer', description: 'siblings per key; writes past it are refused (409)' },
+  vectorEntriesMax: { kind: 'integer', description: 'version-vector entries kept per key' },
+  requestTimeoutMs: { kind: 'integer', description: 'internal request timeout, ms' },
+  lastWriteWins: { kind: 'boolean', description: 'last write wins: LOSES concurrent writes' },
+  logLevel: { kind: 'string', description: 'trace, debug, info, warn, error, fatal or silent' },
+} as const satisfies Record<string, FieldSpec>;
+
+export type ConfigField = keyof typeof CONFIG_FIELDS;
+export const CONFIG_FIELD_NAMES = Object.keys(CONFIG_FIELDS) as ConfigField[];
+
+/** Largest key we accept as a setting: what the storage engines can hold (LMDB's key limit). */
+export const KEY_BYTES_MAX_LIMIT = KEY_BYTES_MAX;
+/** Largest value we accept as a setting (values travel whole in one HTTP body and one frame). */
+export const VALUE_BYTES_MAX_LIMIT = 64 * 1024 * 1024;
+/**
+ * Replication is not wired yet: every node serves alone, so N (and hence R and W) is 1.
+ * The clustering issue lifts this to the number of members.
+ */
+export const SINGLE_NODE_N_MAX = 1;
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const DURABLE_WRITES = ['one', 'all', 'none'] as const;
+export const ENGINES = ['lmdb', 'memory'] as const;
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER): z.ZodNumber {
+  const message = max === Number.MAX_SAFE_INTEGER ? `must be an integer >= ${min}` : `must be an integer ${min}-${max}`;
+  return z.number({ invalid_type_error: message }).int(message).min(min, message).max(max, message);
+}
+
+function oneOf<T extends readonly [string, ...string[]]>(values: T): z.ZodEnum<[T[number], ...T[number][]]> {
+  const message = `must be one of ${values.join(', ')}`;
+  return z.enum(values as unknown as [T[number], ...T[number][]], { errorMap: () => ({ message }) });
+}
+
+function name(): z.ZodString {
+  const message = `must be 1-64 letters, digits, _ or -`;
+  return z.string({ invalid_type_error: message }).regex(NAME_PATTERN, message);
+}
+
+/** A string parsed by `parse`; a failure becomes a zod issue with the parser's reason. */
+function parsedString<T>(parse: (text: string) => Parsed<T>, expected: string): z.ZodType<T, z.ZodTypeDef, unknown> {
+  return z.string({ invalid_type_error: `must be ${expected}` }).transform((text, ctx) => {
+    const parsed = parse(text);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be ${expected} (${parsed.reason})` });
+    return z.NEVER;
+  });
+}
+
+/** A list given as a comma-separated string, or as an array of strings in the config file. */
+function listString<T>(parse: (text: string) => Parsed<T>, expected: string): z.ZodType<T, z.ZodTypeDef, unknown> {
+  return z.preprocess(
+    (raw) => (Array.isArray(raw) && raw.every((item) => typeof item === 'string') ? raw.join(',') : raw),
+    parsedString(parse, expected),
+  );
+}
+
+function isValidPartitionCount(value: number): boolean {
+  try {
+    validatePartitionCount(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hostPort = (): z.ZodType<HostPort, z.ZodTypeDef, unknown> => parsedString(parseHostPort, 'HOST:PORT');
+const booleanMessage = 'must be true or false';
+
+/** The one schema of a node's config (camelCase keys, defaults applied). */
+export const nodeConfigSchema = z
+  .object({
+    id: name().default('node1'),
+    clusterName: name().default('shoal'),
+    listen: hostPort().default('127.0.0.1:7070'),
+    http: hostPort().default('127.0.0.1:8080'),
+    resp: hostPort().optional(),
+    data: z.string({ invalid_type_error: 'must be a directory path' }).min(1, 'must be a directory path').default('./data'),
+    cluster: listString<ClusterMember[]>(parseClusterMembers, 'ID@HOST:PORT,…').optional(),
+    seeds: listString<HostPort[]>(parseHostPortList, 'HOST:PORT,…').optional(),
+    engine: oneOf(ENGINES).default('lmdb'),
+    partitionCount: integer(1, PARTITION_COUNT_MAX)
+      .refine(isValidPartitionCount, `must be a power of two 1-${PARTITION_COUNT_MAX}`)
+      .default(PARTITION_COUNT_DEFAULT),
+    n: integer(1).default(1),
+    r: integer(1).default(1),
+    w: integer(1).default(1),
+    durableWrites: oneOf(DURABLE_WRITES).default('one'),
+    bufferObjectsMax: integer(0).default(1000),
+    flushIntervalMs: integer(1).default(100),
+    writeWaitMsMax: integer(0).default(1000),
+    valueBytesMax: integer(1, VALUE_BYTES_MAX_LIMIT).default(1024 * 1024),
+    keyBytesMax: integer(1, KEY_BYTES_MAX_LIMIT).default(1024),
+    siblingsMax: integer(1).default(100),
+    vectorEntriesMax: integer(1).default(10),
+    requestTimeoutMs: integer(1).default(2000),
+    lastWriteWins: z.boolean({ invalid_type_error: booleanMessage }).default(false),
+    logLevel: oneOf(LOG_LEVELS).default('info'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.n > SINGLE_NODE_N_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['n'], message: `must be ${SINGLE_NODE_N_MAX} until replication is available` });
+    }
+    if (config.r > config.n) ctx.addIssue({ code: 'custom', path: ['r'], message: `must be <= n (${config.n})` });
+    if (config.w > config.n) ctx.addIssue({ code: 'custom', path: ['w'], message: `must be <= n (${config.n})` });
+    if (config.cluster !== undefined && !config.cluster.some((member) => member.id === config.id)) {
+      ctx.addIssue({ code: 'custom', path: ['cluster'], message: `must list this node's id "${config.id}"` });
+    }
+  });
+
+export type NodeConfig = Readonly<z.output<typeof nodeConfigSchema>>;
+
+/** A bad config: the message names the field, its source and the value. Exit code 2. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The raw inputs of every source. Flags are keyed by field name (commander camelCases them). */
+export interface ConfigSources {
+  readonly flags?: Readonly<Partial<Record<string, unknown>>>;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The parsed JSON config file and its path (for messages). */
+  readonly file?: { readonly path: string; readonly contents: unknown };
+}
+
+export function flagName(field: ConfigField): string {
+  return `--${field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+export function envName(field: ConfigField): string {
+  return `SHOAL_${field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+/** The environment variable that names the config file (the `--config` flag wins over it). */
+export const CONFIG_FILE_ENV = 'SHOAL_CONFIG';
+
+interface RawValue {
+  readonly value: unknown;
+  readonly source: string;
+  /** The value as the source gave it, for messages. */
+  readonly given: unknown;
+}
+
+/** Merges the sources (flags > env > file > defaults) and validates. Throws ConfigError. */
+export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
+  const fileObject = fileFields(sources.file);
+  const raw: Record<string, unknown> = {};
+  const origin = new Map<string, RawValue>();
+  for (const field of CONFIG_FIELD_NAMES) {
+    const picked = pickRaw(field, sources, fileObject);
+    if (picked === undefined) continue;
+    raw[field] = picked.value;
+    origin.set(field, picked);
+  }
+  if (fileObject !== undefined && sources.file !== undefined) {
+    for (const key of Object.keys(fileObject)) {
+      if (!(key in CONFIG_FIELDS)) throw new ConfigError(`invalid config: unknown field "${key}" (from config file ${sources.file.path})`);
+    }
+  }
+  const result = nodeConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new ConfigError(describeIssue(result.error.issues[0], origin));
+}
+
+/** Validates a config given as one object (tests, embedding). Throws ConfigError. */
+export function nodeConfigFrom(values: Readonly<Record<string, unknown>>): NodeConfig {
+  return resolveNodeConfig({ file: { path: '(object)', contents: values } });
+}
+
+function fileFields(file: ConfigSources['file']): Record<string, unknown> | undefined {
+  if (file === undefined) return undefined;
+  const contents = file.contents;
+  if (typeof contents !== 'object' || contents === null || Array.isArray(contents)) {
+    throw new ConfigError(`invalid config: config file ${file.path} must hold a JSON object`);
+  }
+  return contents as Record<string, unknown>;
+}
+
+function pickRaw(field: ConfigField, sources: ConfigSources, fileObject: Record<string, unknown> | undefined): RawValue | undefined {
+  const kind = CONFIG_FIELDS[field].kind;
+  const flag = sources.flags?.[field];
+  if (flag !== undefined) {
+    return { value: typeof flag === 'string' ? fromText(flag, kind) : flag, source: flagName(field), given: flag };
+  }
+  const env = sources.env?.[envName(field)];
+  if (env !== undefined) return { value: fromText(env, kind), source: envName(field), given: env };
+  const fromFile = fileObject?.[field];
+  if (fromFile !== undefined) return { value: fromFile, source: `config file ${sources.file?.path ?? ''}`, given: fromFile };
+  return undefined;
+}
+
+/** Reads a flag or environment string as its field's type; an unreadable one stays a string (and fails validation). */
+function fromText(text: string, kind: FieldKind): unknown {
+  if (kind === 'integer') return /^-?[0-9]+$/.test(text) ? Number(text) : text;
+  if (kind === 'boolean') {
+    if (text === 'true' || text === '1') return true;
+    if (text === 'false' || text === '0') return false;
+    return text;
+  }
+  return text;
+}
+
+function describeIssue(issue: z.ZodIssue | undefined, origin: ReadonlyMap<string, RawValue>): string {
+  if (issue === undefined) return 'invalid config';
+  if (issue.code === 'unrecognized_keys') return `invalid config: unknown field(s) ${issue.keys.join(', ')}`;
+  const field = String(issue.path[0] ?? '');
+  const picked = origin.get(field);
+  const source = picked === undefined ? 'default' : picked.source;
+  const got = picked === undefined ? '' : `, got ${JSON.stringify(picked.given)}`;
+  const message = issue.code === 'invalid_type' && picked === undefined ? 'is required' : issue.message;
+  return `invalid config: ${field} (from ${source}) ${message}${got}`;
+}
+
+/** The config as JSON for `GET /admin/status`: addresses written back as HOST:PORT strings. */
+export type ConfigSummary = Readonly<Record<string, string | number | boolean | readonly string[] | null>>;
+
+export function configSummary(config: NodeConfig): ConfigSummary {
+  return {
+    ...config,
+    listen: formatHostPort(config.listen),
+    http: formatHostPort(config.http),
+    resp: config.resp === undefined ? null : formatHostPort(config.resp),
+    cluster: config.cluster === undefined ? null : config.cluster.map((m) => `${m.id}@${formatHostPort(m.address)}`),
+    seeds: config.seeds === undefined ? null : config.seeds.map(formatHostPort),
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The byte format of a StoredObject, on disk and (later) between nodes.
+ *
+ *   byte 0      format version (OBJECT_FORMAT_VERSION)
+ *   bytes 1..   msgpack of [vector, siblings], arrays only (no maps, no msgpackr records):
+ *               vector   = [[actor: str, counter: uint, timeMs: number], ...]   sorted by actor
+ *               siblings = [[value: bin, contentType: str, deleted: bool,
+ *                            dotActor: str, dotCounter: uint, timeMs: number], ...]
+ *                          sorted by (dotActor, dotCounter)
+ * Orders are core/clock.ts's compareActors / compareDots (UTF-16 code units), the ones the
+ * core sorts with, so every object the core builds encodes.
+ *
+ * Decoding is strict: anything that does not match exactly throws CorruptObjectError with a
+ * reason. Encoding checks the same rules (InvalidObjectError), so a malformed object never
+ * reaches the disk or the wire.
+ */
+import { Packr } from 'msgpackr';
+import { isWellFormedText } from '../core/bytes.ts';
+import { compareActors, compareDots } from '../core/clock.ts';
+import type { VectorEntry, VersionVector } from '../core/clock.ts';
+import type { Sibling, StoredObject } from '../core/object.ts';
+
+export const OBJECT_FORMAT_VERSION = 1;
+
+/** Bytes that do not decode to a valid StoredObject. */
+export class CorruptObjectError extends Error {
+  readonly code = 'CORRUPT_OBJECT';
+  constructor(readonly reason: string, options?: { cause?: unknown }) {
+    super(`corrupt stored object: ${reason}`, options);
+    this.name = 'CorruptObjectError';
+  }
+}
+
+/** An object handed to encodeObject that breaks the StoredObject invariants. */
+export class InvalidObjectError extends Error {
+  readonly code = 'INVALID_OBJECT';
+  constructor(readonly reason: string) {
+    super(`invalid stored object: ${reason}`);
+    this.name = 'InvalidObjectError';
+  }
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false, int64AsType: 'number' });
+
+export function encodeObject(obj: StoredObject): Uint8Array {
+  const problem = objectProblem(obj);
+  if (problem !== undefined) throw new InvalidObjectError(problem);
+  const vector = obj.vector.map((e) => [e.actor, e.counter, e.timeMs]);
+  const siblings = obj.siblings.map((s) => [s.value, s.contentType, s.deleted, s.dot.actor, s.dot.counter, s.timeMs]);
+  const packed = packr.pack([vector, siblings]);
+  const bytes = new Uint8Array(packed.length + 1);
+  bytes[0] = OBJECT_FORMAT_VERSION;
+  bytes.set(packed, 1);
+  return bytes;
+}
+
+export function decodeObject(bytes: Uint8Array): StoredObject {
+  if (!(bytes instanceof Uint8Array)) throw new CorruptObjectError('not a byte array');
+  if (bytes.length < 2) throw new CorruptObjectError(`too short (${bytes.length} bytes)`);
+  if (bytes[0] !== OBJECT_FORMAT_VERSION) throw new CorruptObjectError(`unknown format version ${bytes[0]}`);
+  let raw: unknown;
+  try {
+    raw = packr.unpack(bytes.subarray(1));
+  } catch (error) {
+    throw new CorruptObjectError(`msgpack: ${error instanceof Error ? error.message.slice(0, 80) : String(error)}`, {
+      cause: error,
+    });
+  }
+  const top = tuple(raw, 2, 'object');
+  const obj: StoredObject = { vector: decodeVector(top[0]), siblings: decodeSiblings(top[1]) };
+  const problem = objectProblem(obj);
+  if (problem !== undefined) throw new CorruptObjectError(problem);
+  return obj;
+}
+
+/** The first broken invariant of `obj`, or undefined when it is well formed. */
+export function objectProblem(obj: StoredObject): string | undefined {
+  if (typeof obj !== 'object' || obj === null) return 'not an object';
+  if (!Array.isArray(obj.vector)) return 'vector is not an array';
+  if (!Array.isArray(obj.siblings)) return 'siblings is not an array';
+  return vectorProblem(obj.vector) ?? siblingsProblem(obj.siblings);
+}
+
+function vectorProblem(vector: VersionVector): string | undefined {
+  for (let i = 0; i < vector.length; i++) {
+    const e = vector[i] as VectorEntry;
+    const p = actorProblem(e.actor) ?? counterProblem(e.counter) ?? timeProblem(e.timeMs);
+    if (p !== undefined) return `vector[${i}]: ${p}`;
+    if (i > 0 && compareActors((vector[i - 1] as VectorEntry).actor, e.actor) >= 0) {
+      return `vector[${i}]: actors not strictly sorted`;
+    }
+  }
+  return undefined;
+}
+
+function siblingsProblem(siblings: readonly Sibling[]): string | undefined {
+  for (let i = 0; i < siblings.length; i++) {
+    const s = siblings[i] as Sibling;
+    const p = siblingProblem(s);
+    if (p !== undefined) return `siblings[${i}]: ${p}`;
+    if (i > 0 && compareDots((siblings[i - 1] as Sibling).dot, s.dot) >= 0) {
+      return `siblings[${i}]: dots not strictly sorted`;
+    }
+  }
+  return undefined;
+}
+
+function siblingProblem(s: Sibling): string | undefined {
+  if (typeof s !== 'object' || s === null) return 'not an object';
+  if (!(s.value instanceof Uint8Array)) return 'value is not bytes';
+  const contentType = stringProblem(s.contentType, 'contentType');
+  if (contentType !== undefined) return contentType;
+  if (typeof s.deleted !== 'boolean') return 'deleted is not a boolean';
+  if (typeof s.dot !== 'object' || s.dot === null) return 'dot is not an object';
+  return actorProblem(s.dot.actor) ?? counterProblem(s.dot.counter) ?? timeProblem(s.timeMs);
+}
+
+function stringProblem(value: unknown, what: string): string | undefined {
+  if (typeof value !== 'string') return `${what} is not a string`;
+  return isWellFormedText(value) ? undefined : `${what} is not well-formed Unicode`;
+}
+
+function actorProblem(actor: unknown): string | undefined {
+  return stringProblem(actor, 'actor') ?? ((actor as string).length === 0 ? 'actor is empty' : undefined);
+}
+
+function counterProblem(counter: unknown): string | undefined {
+  return Number.isSafeInteger(counter) && (counter as number) >= 0 ? undefined : `bad counter ${String(counter)}`;
+}
+
+function timeProblem(timeMs: unknown): string | undefined {
+  return typeof timeMs === 'number' && Number.isFinite(timeMs) && timeMs >= 0 ? undefined : `bad timeMs ${String(timeMs)}`;
+}
+
+function tuple(raw: unknown, length: number, what: string): unknown[] {
+  if (!Array.isArray(raw)) throw new CorruptObjectError(`${what} is not an array`);
+  if (raw.length !== length) throw new CorruptObjectError(`${what} has ${raw.length} fields, expected ${length}`);
+  return raw;
+}
+
+function list(raw: unknown, what: string): unknown[] {
+  if (!Array.isArray(raw)) throw new CorruptObjectError(`${what} is not an array`);
+  return raw;
+}
+
+function decodeVector(raw: unknown): VectorEntry[] {
+  return list(raw, 'vector').map((item, i) => {
+    const [actor, counter, timeMs] = tuple(item, 3, `vector[${i}]`);
+    return { actor, counter, timeMs } as VectorEntry;
+  });
+}
+
+function decodeSiblings(raw: unknown): Sibling[] {
+  return list(raw, 'siblings').map((item, i) => {
+    const [value, contentType, deleted, actor, counter, timeMs] = tuple(item, 6, `siblings[${i}]`);
+    if (!(value instanceof Uint8Array)) throw new CorruptObjectError(`siblings[${i}]: value is not bytes`);
+    // A fresh, exact-size copy: never a view that pins the input (or msgpackr's buffers).
+    return { value: new Uint8Array(value), contentType, deleted, dot: { actor, counter }, timeMs } as Sibling;
+  });
+}

@@ -1,0 +1,546 @@
+/**
+ * The node-local object store: the in-memory object buffer of the Dynamo paper's section
+ * 6.1 in front of a StorageEngine.
+ *
+ * - `update` is the only write path. Its `change` runs synchronously on the freshest value
+ *   (buffer, else engine) at the moment the write is admitted, so read-modify-write is
+ *   atomic per key, also for writes that waited for buffer space.
+ * - A non-durable write is acknowledged once it is in the buffer. A background writer
+ *   flushes dirty entries in batches every `flushIntervalMs`, and at once when the buffer
+ *   holds `bufferObjectsMax` dirty objects. One batch is in flight at a time; its entries
+ *   stay readable, and a key updated meanwhile stays dirty with the newer value.
+ * - A durable write triggers an immediate flush and resolves once a durable (fsynced) batch
+ *   holding that version (or a newer one) of the key is done.
+ * - `bufferObjectsMax: 0` turns the buffer off: every write is a durable write that goes
+ *   straight to the engine (the pending writes are still readable while in flight).
+ * - Memory is bounded: at most `bufferObjectsMax` objects wait for a flush besides the
+ *   batch in flight (`flushBatchObjectsMax`), so `stats().bufferedObjects` never exceeds
+ *   `stats().bufferedObjectsMax`. A write of a new key that finds no room waits in a bounded
+ *   FIFO for at most `writeWaitMsMax`, then fails with BufferFullError (the API's 503).
+ *   Writes to keys already buffered never wait.
+ * - Engine errors: the batch's entries stay buffered and are retried after a backoff
+ *   (doubling from `retryDelayMsMin` to `retryDelayMsMax`, through the Clock); durable
+ *   writes in that batch reject with the StorageError. Such a rejected write may still be
+ *   persisted by a later retry (as a 503 in the paper is not a rollback).
+ */
+import type { StoredObject } from '../core/object.ts';
+import type { Clock, TimerHandle } from '../ports/clock.ts';
+import type { StorageEngine, WriteOp } from '../ports/storage.ts';
+import { StorageError } from '../ports/storage.ts';
+import { checkKey, checkPartition, copyBytes, partitionKeyString } from './keys.ts';
+import { decodeObject, encodeObject } from './objectCodec.ts';
+
+/** Returned by an update's `change` to delete the key from storage (not a tombstone). */
+export const REMOVE_OBJECT: unique symbol = Symbol('shoal.removeObject');
+
+/** Computes the new value from the current one; undefined = leave the key as it is. */
+export type ObjectChange = (current: StoredObject | undefined) => StoredObject | undefined | typeof REMOVE_OBJECT;
+
+export interface ObjectStoreEvents {
+  /** A batch of `objects` was written (`durable`: fsynced) in `durationMs`. */
+  onFlush?(objects: number, durationMs: number, durable: boolean): void;
+  /** A flush failed; it will be retried. */
+  onEngineError?(error: StorageError): void;
+  /** A write waited `waitMs` for buffer space (reported when admitted or refused). */
+  onWriteWait?(waitMs: number): void;
+}
+
+export interface ObjectStoreOptions {
+  /** Dirty objects kept in memory; 0 turns the buffer off. Default 1000. */
+  readonly bufferObjectsMax?: number;
+  /** How long a non-durable write may sit in the buffer before a flush starts. Default 100. */
+  readonly flushIntervalMs?: number;
+  /** How long a write of a new key waits for room before BufferFullError. Default 1000. */
+  readonly writeWaitMsMax?: number;
+  /** Objects per engine batch. Default bufferObjectsMax (1000 when the buffer is off). */
+  readonly flushBatchObjectsMax?: number;
+  /** Writes that may wait for room at once; more fail with BufferFullError. Default 10000. */
+  readonly waitingWritesMax?: number;
+  /** First retry delay after an engine error, doubled per failure. Default 50. */
+  readonly retryDelayMsMin?: number;
+  /** Longest retry delay. Default 5000. */
+  readonly retryDelayMsMax?: number;
+  readonly events?: ObjectStoreEvents;
+}
+
+export interface ObjectStoreStats {
+  /** Objects held in memory (waiting for a flush or in flight). */
+  readonly bufferedObjects: number;
+  /** The bound bufferedObjects never exceeds. */
+  readonly bufferedObjectsMax: number;
+  /** Objects waiting for the next flush. */
+  readonly dirtyObjects: number;
+  /** Objects in the batch being written. */
+  readonly flushingObjects: number;
+  readonly flushing: boolean;
+  /** Writes waiting for buffer room. */
+  readonly waitingWrites: number;
+  /** Flushes failed in a row (0 when the engine is healthy). */
+  readonly engineFailures: number;
+  readonly flushes: number;
+}
+
+/** No room in the buffer within writeWaitMsMax (or too many writes waiting): answer 503. */
+export class BufferFullError extends Error {
+  readonly code = 'BUFFER_FULL';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BufferFullError';
+  }
+}
+
+/** The store is closing or closed. */
+export class StoreClosedError extends Error {
+  readonly code = 'STORE_CLOSED';
+  constructor() {
+    super('object store is closed');
+    this.name = 'StoreClosedError';
+  }
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T | PromiseLike<T>): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T | PromiseLike<T>) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** One buffered key. It is in `entries` from its first write until a flush persists it. */
+interface Entry {
+  readonly id: string;
+  readonly partition: number;
+  readonly key: Uint8Array;
+  /** The newest value; undefined = the key is to be removed. */
+  object: StoredObject | undefined;
+  bytes: Uint8Array | undefined;
+  version: number;
+  persistedVersion: number;
+  inFlight: boolean;
+  /** Durable writes waiting for a durable batch holding the current (or a newer) version. */
+  durableWaiters: Deferred<void>[];
+}
+
+interface WaitingWrite {
+  readonly id: string;
+  readonly partition: number;
+  readonly key: Uint8Array;
+  readonly change: ObjectChange;
+  readonly durable: boolean;
+  readonly result: Deferred<StoredObject | undefined>;
+  readonly sinceMs: number;
+  timer: TimerHandle | undefined;
+}
+
+interface Batch {
+  readonly entries: Entry[];
+  readonly versions: number[];
+  readonly waiters: Deferred<void>[];
+  readonly durable: boolean;
+  readonly startMs: number;
+}
+
+function needsFlush(entry: Entry): boolean {
+  return entry.version > entry.persistedVersion || entry.durableWaiters.length > 0;
+}
+
+function optionInt(name: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+export class ObjectStore {
+  private readonly bufferOff: boolean;
+  /** New keys are admitted while fewer than this many objects wait outside the batch in flight. */
+  private readonly admitLimit: number;
+  private readonly flushIntervalMs: number;
+  private readonly writeWaitMsMax: number;
+  private readonly flushBatchObjectsMax: number;
+  private readonly waitingWritesMax: number;
+  private readonly retryDelayMsMin: number;
+  private readonly retryDelayMsMax: number;
+  private readonly events: ObjectStoreEvents;
+
+  private readonly entries = new Map<string, Entry>();
+  /** Entries waiting for a flush, oldest first (never the ones in flight). */
+  private readonly dirty = new Set<Entry>();
+  /** The dirty entries with durable waiters: they go first into the next batch. */
+  private readonly durableDirty = new Set<Entry>();
+  private readonly waiting: WaitingWrite[] = [];
+  private batch: Batch | undefined;
+  private flushTimer: TimerHandle | undefined;
+  private retryTimer: TimerHandle | undefined;
+  private flushSoonQueued = false;
+  private engineFailures = 0;
+  private flushes = 0;
+  private closing = false;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(
+    private readonly engine: StorageEngine,
+    private readonly clock: Clock,
+    options: ObjectStoreOptions = {},
+  ) {
+    const bufferObjectsMax = optionInt('bufferObjectsMax', options.bufferObjectsMax, 1000, 0);
+    this.bufferOff = bufferObjectsMax === 0;
+    this.flushBatchObjectsMax = optionInt('flushBatchObjectsMax', options.flushBatchObjectsMax, bufferObjectsMax || 1000, 1);
+    this.admitLimit = this.bufferOff ? this.flushBatchObjectsMax : bufferObjectsMax;
+    this.flushIntervalMs = optionInt('flushIntervalMs', options.flushIntervalMs, 100, 0);
+    this.writeWaitMsMax = optionInt('writeWaitMsMax', options.writeWaitMsMax, 1000, 0);
+    this.waitingWritesMax = optionInt('waitingWritesMax', options.waitingWritesMax, 10_000, 0);
+    this.retryDelayMsMin = optionInt('retryDelayMsMin', options.retryDelayMsMin, 50, 1);
+    this.retryDelayMsMax = optionInt('retryDelayMsMax', options.retryDelayMsMax, 5000, this.retryDelayMsMin);
+    this.events = options.events ?? {};
+  }
+
+  /** The newest value: the buffer first (entries in flight included), then the engine. */
+  get(partition: number, key: Uint8Array): StoredObject | undefined {
+    const entry = this.entries.get(partitionKeyString(partition, key));
+    if (entry !== undefined) return entry.object;
+    return this.readEngine(partition, key);
+  }
+
+  /**
+   * Applies `change` to the freshest value of the key and buffers the result. Resolves with
+   * the value written (the current value when `change` returns undefined; undefined after
+   * REMOVE_OBJECT), for a durable write once it is fsynced. Rejects, changing nothing, when
+   * `change` throws or returns an invalid object; rejects with BufferFullError when no room
+   * is found in time, StorageError when a durable write fails, StoreClosedError after close.
+   */
+  update(
+    partition: number,
+    key: Uint8Array,
+    change: ObjectChange,
+    options: { durable: boolean },
+  ): Promise<StoredObject | undefined> {
+    if (this.closing) return Promise.reject(new StoreClosedError());
+    try {
+      checkPartition(partition);
+      checkKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const id = partitionKeyString(partition, key);
+    const durable = options.durable || this.bufferOff;
+    if (this.entries.has(id) || (this.waiting.length === 0 && this.hasRoom())) {
+      return this.apply(id, partition, key, change, durable);
+    }
+    return this.wait(id, partition, key, change, durable);
+  }
+
+  /** Resolves once everything buffered now is persisted and fsynced. */
+  flush(): Promise<void> {
+    const done = [...this.entries.values()].map((entry) => this.addDurableWaiter(entry));
+    if (this.retryTimer !== undefined) this.retryNow();
+    return Promise.all(done).then(() => undefined);
+  }
+
+  /** Refuses new writes, flushes everything, closes the engine. Retry it after an engine error. */
+  close(): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise;
+    this.closing = true;
+    for (const w of this.waiting.splice(0)) this.refuseWaiting(w, new StoreClosedError());
+    this.closePromise = this.flush().then(
+      () => {
+        this.cancelTimers();
+        return this.engine.close();
+      },
+      (error: unknown) => {
+        this.closePromise = undefined;
+        throw error;
+      },
+    );
+    return this.closePromise;
+  }
+
+  stats(): ObjectStoreStats {
+    return {
+      bufferedObjects: this.entries.size,
+      bufferedObjectsMax: this.admitLimit + this.flushBatchObjectsMax,
+      dirtyObjects: this.dirty.size,
+      flushingObjects: this.batch?.entries.length ?? 0,
+      flushing: this.batch !== undefined,
+      waitingWrites: this.waiting.length,
+      engineFailures: this.engineFailures,
+      flushes: this.flushes,
+    };
+  }
+
+  // --- writes ---------------------------------------------------------------------------
+
+  private hasRoom(): boolean {
+    return this.entries.size - (this.batch?.entries.length ?? 0) < this.admitLimit;
+  }
+
+  /** Runs `change` now and buffers the result. The caller checked there is room (or an entry). */
+  private apply(
+    id: string,
+    partition: number,
+    key: Uint8Array,
+    change: ObjectChange,
+    durable: boolean,
+  ): Promise<StoredObject | undefined> {
+    let entry = this.entries.get(id);
+    let next: StoredObject | undefined | typeof REMOVE_OBJECT;
+    let bytes: Uint8Array | undefined;
+    let current: StoredObject | undefined;
+    try {
+      current = entry !== undefined ? entry.object : this.readEngine(partition, key);
+      next = change(current);
+      if (next === undefined) return this.unchanged(entry, current, durable);
+      bytes = next === REMOVE_OBJECT ? undefined : encodeObject(next);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const object = next === REMOVE_OBJECT ? undefined : next;
+    if (entry === undefined) {
+      entry = { id, partition, key: copyBytes(key), object, bytes, version: 0, persistedVersion: 0, inFlight: false, durableWaiters: [] };
+      this.entries.set(id, entry);
+    }
+    entry.object = object;
+    entry.bytes = bytes;
+    entry.version++;
+    if (!entry.inFlight) this.dirty.add(entry);
+    if (durable) return this.addDurableWaiter(entry).then(() => object);
+    if (this.dirty.size >= this.admitLimit) this.flushSoon();
+    else this.armFlushTimer();
+    return Promise.resolve(object);
+  }
+
+  /** `change` wrote nothing: a durable caller still waits until the current value is fsynced. */
+  private unchanged(
+    entry: Entry | undefined,
+    current: StoredObject | undefined,
+    durable: boolean,
+  ): Promise<StoredObject | undefined> {
+    if (!durable) return Promise.resolve(current);
+    if (entry !== undefined) return this.addDurableWaiter(entry).then(() => current);
+    if (current === undefined) return Promise.resolve(current);
+    // The value left the buffer in a batch that may not be fsynced yet: an empty durable
+    // batch after it waits for that fsync.
+    return this.writeEngine([], true).then(() => current);
+  }
+
+  private addDurableWaiter(entry: Entry): Promise<void> {
+    const waiter = deferred<void>();
+    entry.durableWaiters.push(waiter);
+    if (!entry.inFlight) {
+      this.dirty.add(entry);
+      this.durableDirty.add(entry);
+    }
+    this.flushSoon();
+    return waiter.promise;
+  }
+
+  /** Queues a write of a new key until there is room, for at most writeWaitMsMax. */
+  private wait(
+    id: string,
+    partition: number,
+    key: Uint8Array,
+    change: ObjectChange,
+    durable: boolean,
+  ): Promise<StoredObject | undefined> {
+    if (this.waiting.length >= this.waitingWritesMax || this.writeWaitMsMax === 0) {
+      this.flushSoon();
+      return Promise.reject(new BufferFullError(`object buffer full (${this.entries.size} objects buffered)`));
+    }
+    const w: WaitingWrite = {
+      id,
+      partition,
+      key: copyBytes(key),
+      change,
+      durable,
+      result: deferred(),
+      sinceMs: this.clock.monotonicMs(),
+      timer: undefined,
+    };
+    w.timer = this.clock.setTimer(this.writeWaitMsMax, () => this.waitTimedOut(w));
+    this.waiting.push(w);
+    this.flushSoon();
+    return w.result.promise;
+  }
+
+  private waitTimedOut(w: WaitingWrite): void {
+    w.timer = undefined;
+    const index = this.waiting.indexOf(w);
+    if (index < 0) return;
+    this.waiting.splice(index, 1);
+    this.refuseWaiting(w, new BufferFullError(`no room in the object buffer within ${this.writeWaitMsMax} ms`));
+    this.admitWaiting(); // the next in line may be a key that is buffered by now
+  }
+
+  private refuseWaiting(w: WaitingWrite, error: Error): void {
+    if (w.timer !== undefined) this.clock.clearTimer(w.timer);
+    this.emit(() => this.events.onWriteWait?.(this.clock.monotonicMs() - w.sinceMs));
+    w.result.reject(error);
+  }
+
+  /** Admits waiting writes in FIFO order while there is room (or their key is buffered). */
+  private admitWaiting(): void {
+    while (this.waiting.length > 0) {
+      const w = this.waiting[0] as WaitingWrite;
+      if (!this.entries.has(w.id) && !this.hasRoom()) return;
+      this.waiting.shift();
+      if (w.timer !== undefined) this.clock.clearTimer(w.timer);
+      this.emit(() => this.events.onWriteWait?.(this.clock.monotonicMs() - w.sinceMs));
+      w.result.resolve(this.apply(w.id, w.partition, w.key, w.change, w.durable));
+    }
+  }
+
+  // --- the background writer ----------------------------------------------------------------
+
+  /** Starts a flush in a microtask, so the writes of one event-loop turn share a batch. */
+  private flushSoon(): void {
+    if (this.flushSoonQueued) return;
+    this.flushSoonQueued = true;
+    queueMicrotask(() => {
+      this.flushSoonQueued = false;
+      this.startFlush();
+    });
+  }
+
+  private armFlushTimer(): void {
+    if (this.flushTimer !== undefined || this.batch !== undefined || this.retryTimer !== undefined) return;
+    if (this.dirty.size === 0) return;
+    this.flushTimer = this.clock.setTimer(this.flushIntervalMs, () => {
+      this.flushTimer = undefined;
+      this.startFlush();
+    });
+  }
+
+  private isUrgent(): boolean {
+    return this.durableDirty.size > 0 || this.waiting.length > 0 || this.dirty.size >= this.admitLimit;
+  }
+
+  /** Writes one batch unless one is in flight or a retry is pending (the backoff). */
+  private startFlush(): void {
+    if (this.batch !== undefined || this.retryTimer !== undefined || this.dirty.size === 0) return;
+    if (this.flushTimer !== undefined) {
+      this.clock.clearTimer(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const batch = this.takeBatch();
+    this.batch = batch;
+    const ops: WriteOp[] = batch.entries.map((e) =>
+      e.bytes === undefined
+        ? { kind: 'delete', partition: e.partition, key: e.key }
+        : { kind: 'put', partition: e.partition, key: e.key, value: e.bytes },
+    );
+    this.writeEngine(ops, batch.durable).then(
+      () => this.flushDone(batch),
+      (error: StorageError) => this.flushFailed(batch, error),
+    );
+    this.admitWaiting(); // the batch's entries no longer count against the room
+  }
+
+  private takeBatch(): Batch {
+    const entries: Entry[] = [];
+    for (const source of [this.durableDirty, this.dirty]) {
+      for (const entry of source) {
+        if (entries.length >= this.flushBatchObjectsMax) break;
+        this.durableDirty.delete(entry);
+        this.dirty.delete(entry);
+        entries.push(entry);
+      }
+    }
+    const waiters: Deferred<void>[] = [];
+    const versions = entries.map((entry) => {
+      entry.inFlight = true;
+      waiters.push(...entry.durableWaiters.splice(0));
+      return entry.version;
+    });
+    const durable = waiters.length > 0;
+    return { entries, versions, waiters, durable, startMs: this.clock.monotonicMs() };
+  }
+
+  private flushDone(batch: Batch): void {
+    this.batch = undefined;
+    this.engineFailures = 0;
+    this.flushes++;
+    batch.entries.forEach((entry, i) => {
+      entry.inFlight = false;
+      entry.persistedVersion = batch.versions[i] as number;
+      if (!needsFlush(entry)) this.entries.delete(entry.id);
+      else this.requeue(entry);
+    });
+    for (const waiter of batch.waiters) waiter.resolve();
+    const durationMs = this.clock.monotonicMs() - batch.startMs;
+    this.emit(() => this.events.onFlush?.(batch.entries.length, durationMs, batch.durable));
+    this.admitWaiting();
+    this.afterFlush();
+  }
+
+  private flushFailed(batch: Batch, error: StorageError): void {
+    this.batch = undefined;
+    this.engineFailures++;
+    for (const entry of batch.entries) {
+      entry.inFlight = false;
+      this.requeue(entry);
+    }
+    for (const waiter of batch.waiters) waiter.reject(error);
+    this.emit(() => this.events.onEngineError?.(error));
+    const delayMs = Math.min(this.retryDelayMsMax, this.retryDelayMsMin * 2 ** Math.min(this.engineFailures - 1, 30));
+    this.retryTimer = this.clock.setTimer(delayMs, () => this.retryNow());
+  }
+
+  private requeue(entry: Entry): void {
+    this.dirty.add(entry);
+    if (entry.durableWaiters.length > 0) this.durableDirty.add(entry);
+  }
+
+  private retryNow(): void {
+    if (this.retryTimer !== undefined) this.clock.clearTimer(this.retryTimer);
+    this.retryTimer = undefined;
+    this.startFlush();
+    this.armFlushTimer();
+  }
+
+  private afterFlush(): void {
+    if (this.isUrgent()) this.startFlush();
+    else this.armFlushTimer();
+  }
+
+  private cancelTimers(): void {
+    for (const timer of [this.flushTimer, this.retryTimer]) if (timer !== undefined) this.clock.clearTimer(timer);
+    this.flushTimer = undefined;
+    this.retryTimer = undefined;
+  }
+
+  // --- engine access ------------------------------------------------------------------------
+
+  private readEngine(partition: number, key: Uint8Array): StoredObject | undefined {
+    const bytes = this.engine.get(partition, key);
+    return bytes === undefined ? undefined : decodeObject(bytes);
+  }
+
+  /** engine.writeBatch, with every failure (thrown or rejected) as a StorageError. */
+  private writeEngine(ops: WriteOp[], durable: boolean): Promise<void> {
+    let written: Promise<void>;
+    try {
+      written = this.engine.writeBatch(ops, { durable });
+    } catch (error) {
+      written = Promise.reject(error);
+    }
+    return written.catch((error: unknown) => {
+      throw error instanceof StorageError ? error : new StorageError('storage engine write failed', { cause: error });
+    });
+  }
+
+  /** Runs a metrics hook; a throwing hook never disturbs the writer. */
+  private emit(hook: () => void): void {
+    try {
+      hook();
+    } catch {
+      // metrics must not break storage
+    }
+  }
+}
