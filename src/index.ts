@@ -19,7 +19,16 @@ export {
   type NodeConfig,
 } from './node/config.ts';
 export { formatHostPort, parseClusterMembers, parseHostPort, type ClusterMember, type HostPort } from './node/hostPort.ts';
-export { RequestError, RequestTimeoutError, TooManySiblingsError, type RequestErrorCode } from './node/errors.ts';
+export {
+  OverloadedError,
+  QuorumUnreachableError,
+  RequestError,
+  RequestTimeoutError,
+  TooManySiblingsError,
+  type ReplicaCounts,
+  type RequestErrorCode,
+} from './node/errors.ts';
+export { openNode, type NodeDeps } from './node/openNode.ts';
 export { readOutcome, type ReadOutcome } from './node/readOutcome.ts';
 export { applyReplicaWrite, type ReplicaWriteOptions } from './node/replica.ts';
 export { resolveQuorum, type Quorum, type RequestOptions } from './node/request.ts';
@@ -30,7 +39,7 @@ export {
   type NodeStatus,
   type PutInput,
   type ReadResult,
-  type ShoalNodeOptions,
+  type LocalHints,
   type WriteResult,
 } from './node/shoalNode.ts';
 export { actorIdOf, advanceStartEpoch } from './node/startEpoch.ts';

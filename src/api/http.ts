@@ -4,12 +4,14 @@
  *   PUT    /kv/:key          body = value (any content type, kept); 204 + X-Shoal-Context
  *   GET    /kv/:key          200 value | 300 JSON siblings | 404 JSON; always X-Shoal-Context
  *   DELETE /kv/:key          204 + X-Shoal-Context
- *   GET    /admin/status     200 JSON once serving (503 while stopping)
+ *   GET    /admin/status     200 JSON once serving (503 while stopping): node, cluster, peers, hints
  *   GET    /admin/local/:key 200 JSON of the versions this node holds | 404 JSON
  *   GET    /metrics          Prometheus text
  *
  * Keys are the URL-decoded path segment as UTF-8 bytes (`/` inside a key is sent as %2F).
- * Every error is JSON `{ "error": "<reason>" }` and changes nothing stored.
+ * Every error is JSON `{ "error": "<reason>" }`; a 4xx changes nothing stored. A 503 for
+ * a quorum that was not reached (or not in time) adds `"replicas": { needed, answered,
+ * failed, targets }`; such a write may still take effect where it landed.
  */
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { keyBytes } from '../core/hash.ts';
@@ -19,7 +21,7 @@ import { StorageError } from '../ports/storage.ts';
 import { CorruptObjectError } from '../storage/objectCodec.ts';
 import { BufferFullError, StoreClosedError } from '../storage/objectStore.ts';
 import type { NodeConfig } from '../node/config.ts';
-import { RequestError, type RequestErrorCode } from '../node/errors.ts';
+import { QuorumUnreachableError, RequestError, RequestTimeoutError, type ReplicaCounts, type RequestErrorCode } from '../node/errors.ts';
 import { readOutcome } from '../node/readOutcome.ts';
 import { CONTENT_TYPE_DEFAULT, type RequestOptions } from '../node/request.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
@@ -54,6 +56,8 @@ const STATUS_OF_CODE: Readonly<Record<RequestErrorCode, number>> = {
   TOO_MANY_SIBLINGS: 409,
   NODE_NOT_SERVING: 503,
   REQUEST_TIMEOUT: 503,
+  QUORUM_UNREACHABLE: 503,
+  OVERLOADED: 503,
 };
 
 /** n, r, w as decimal integers; their range is checked by the node (it knows N). */
@@ -234,12 +238,21 @@ function notFound(request: FastifyRequest, reply: FastifyReply): void {
 function errorHandler({ config, logger, metrics }: HttpApiOptions) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void => {
     const { status, message } = describeError(error, config);
-    if (status >= 500) {
+    const replicas = replicasOf(error);
+    if (replicas !== undefined) {
+      logger.warn({ method: request.method, url: request.url, status, replicas, reason: message }, 'request failed its quorum');
+    } else if (status >= 500) {
       if (error instanceof StorageError || error instanceof CorruptObjectError) metrics.observeRequestEngineError();
       logger.error({ err: error, method: request.method, url: request.url, status }, 'request failed');
     }
-    void reply.code(status).send({ error: message });
+    void reply.code(status).send(replicas === undefined ? { error: message } : { error: message, replicas });
   };
+}
+
+/** How many replicas a request that missed its quorum reached (for the 503's JSON). */
+function replicasOf(error: unknown): ReplicaCounts | undefined {
+  if (error instanceof QuorumUnreachableError || error instanceof RequestTimeoutError) return error.replicas;
+  return undefined;
 }
 
 function describeError(error: FastifyError | Error, config: NodeConfig): { status: number; message: string } {

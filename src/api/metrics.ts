@@ -3,6 +3,7 @@
  * one, so several nodes can live in one process: tests, the simulator, `shoal dev`).
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NodeEvents } from '../node/events.ts';
 import type { ObjectStoreEvents, ObjectStoreStats } from '../storage/objectStore.ts';
 
 /** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
@@ -19,7 +20,24 @@ export const METRIC_NAMES = {
   flushDuration: 'shoal_flush_duration_seconds',
   writeWaitDuration: 'shoal_buffer_write_wait_seconds',
   engineErrors: 'shoal_engine_errors_total',
+  hints: 'shoal_hints',
+  hintsMax: 'shoal_hints_max',
+  hintsStored: 'shoal_hints_stored_total',
+  hintDeliveries: 'shoal_hint_deliveries_total',
+  readRepairs: 'shoal_read_repairs_total',
+  forwards: 'shoal_forwards_total',
+  quorumFailures: 'shoal_quorum_failures_total',
+  peers: 'shoal_peers',
+  internodeRequests: 'shoal_internode_requests_total',
 } as const;
+
+/** What the cluster gauges read, when collected. */
+export interface ClusterGaugeSource {
+  readonly hints: number;
+  readonly hintsMax: number;
+  readonly peersUp: number;
+  readonly peersDown: number;
+}
 
 export interface NodeMetricsOptions {
   /** Labels on every metric (e.g. { node: 'node1' }). */
@@ -37,9 +55,12 @@ export class NodeMetrics {
   /** Children per label set, so the hot path skips prom-client's label hashing. */
   private readonly requestChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> }>();
   private statsSource: (() => ObjectStoreStats) | undefined;
+  private clusterSource: (() => ClusterGaugeSource) | undefined;
 
   /** Hooks to hand the ObjectStore (its `events` option). */
   readonly storeEvents: ObjectStoreEvents;
+  /** Hooks to hand openNode (its `events`): the store's, plus replication's. */
+  readonly nodeEvents: NodeEvents;
 
   constructor(options: NodeMetricsOptions = {}) {
     if (options.defaultLabels !== undefined) this.registry.setDefaultLabels(options.defaultLabels);
@@ -91,6 +112,12 @@ export class NodeMetrics {
       onEngineError: () => this.engineErrors.labels('flush').inc(),
       onWriteWait: (waitMs) => this.writeWaitDuration.observe(waitMs / 1000),
     };
+    this.nodeEvents = { store: this.storeEvents, ...this.createClusterMetrics(registers) };
+  }
+
+  /** Where the cluster gauges (hints, peers) read from (set once the node exists). */
+  watchCluster(source: () => ClusterGaugeSource): void {
+    this.clusterSource = source;
   }
 
   /** Where the buffer gauges read from (set once the store exists). */
@@ -156,6 +183,76 @@ export class NodeMetrics {
       registers,
       collect(this: Gauge) {
         this.set(stats().waitingWrites);
+      },
+    });
+  }
+
+  private createClusterMetrics(registers: Registry[]): Omit<NodeEvents, 'store'> {
+    const hintsStored = new Counter({ name: METRIC_NAMES.hintsStored, help: 'Hints this node stored for down primaries', registers });
+    const deliveries = new Counter({
+      name: METRIC_NAMES.hintDeliveries,
+      help: 'Hints handed back to their owners (result="delivered") and failed attempts (result="failed")',
+      labelNames: ['result'],
+      registers,
+    });
+    const readRepairs = new Counter({ name: METRIC_NAMES.readRepairs, help: 'Stale replicas sent the reconciled object after a read', registers });
+    const forwards = new Counter({
+      name: METRIC_NAMES.forwards,
+      help: 'Client requests forwarded to a primary: answered, failed-over (one attempt failed), coordinated-locally (no primary took it)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const quorumFailures = new Counter({
+      name: METRIC_NAMES.quorumFailures,
+      help: 'Requests that missed their quorum (503), by operation and reason (unreachable or timeout)',
+      labelNames: ['operation', 'reason'],
+      registers,
+    });
+    const internode = new Counter({
+      name: METRIC_NAMES.internodeRequests,
+      help: 'Requests from peers answered, by message type and outcome (type="invalid": did not validate)',
+      labelNames: ['type', 'outcome'],
+      registers,
+    });
+    for (const result of ['delivered', 'failed']) deliveries.labels(result).inc(0);
+    this.createClusterGauges(registers);
+    return {
+      onHintStored: () => hintsStored.inc(),
+      onHintDelivery: (outcome) => deliveries.labels(outcome).inc(),
+      onReadRepair: (replicas) => readRepairs.inc(replicas),
+      onForward: (outcome) => forwards.labels(outcome).inc(),
+      onQuorumFailure: (operation, reason) => quorumFailures.labels(operation, reason).inc(),
+      onInternodeRequest: (type, outcome) => internode.labels(type, outcome).inc(),
+    };
+  }
+
+  private createClusterGauges(registers: Registry[]): void {
+    const source = (): ClusterGaugeSource => this.clusterSource?.() ?? { hints: 0, hintsMax: 0, peersUp: 0, peersDown: 0 };
+    new Gauge({
+      name: METRIC_NAMES.hints,
+      help: 'Hints this node holds for down primaries',
+      registers,
+      collect(this: Gauge) {
+        this.set(source().hints);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.hintsMax,
+      help: 'Bound on the hints this node holds (hintsMax)',
+      registers,
+      collect(this: Gauge) {
+        this.set(source().hintsMax);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.peers,
+      help: 'Peers by status as this node sees them',
+      labelNames: ['status'],
+      registers,
+      collect(this: Gauge<'status'>) {
+        const current = source();
+        this.labels('up').set(current.peersUp);
+        this.labels('down').set(current.peersDown);
       },
     });
   }

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { CONFIG_FILE_ENV, CONFIG_FIELDS, CONFIG_FIELD_NAMES, configSummary, envName, flagName, resolveNodeConfig } from '../node/config.ts';
 import { runAdminStatus } from './admin.ts';
+import { runDev } from './dev.ts';
 import { runStart } from './start.ts';
 
 export const EXIT_USAGE = 2;
@@ -43,15 +44,15 @@ export function buildProgram(): Command {
     .option('--node <url>', 'the node\'s HTTP address', 'http://127.0.0.1:8080')
     .action(runAdminStatus);
 
-  // A later issue brings the local cluster; until then the command exists but is not listed.
   program
-    .command('dev', { hidden: true })
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      process.stderr.write('shoal dev is not available yet: run `shoal start` for a single node\n');
-      process.exitCode = 1;
-    });
+    .command('dev')
+    .description('run a local cluster of node processes on loopback (Ctrl-C stops them); args after -- go to every node')
+    .option('--nodes <count>', 'number of nodes', '3')
+    .option('--data <dir>', 'data directory (one subdirectory and one log per node)', './data')
+    .option('--host <host>', 'loopback address to bind', '127.0.0.1')
+    .option('--http-port <port>', 'HTTP port of the first node (the others follow)', '8080')
+    .option('--listen-port <port>', 'internode port of the first node (the others follow)', '7070')
+    .action(runDev);
   return program;
 }
 

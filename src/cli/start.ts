@@ -1,6 +1,7 @@
 /**
  * `shoal start`: one node in the foreground. JSON logs go to stdout; the first line with
- * `"msg":"serving"` carries the bound HTTP address (`http`). SIGTERM/SIGINT flush the
+ * `"msg":"serving"` carries the bound HTTP address (`http`) and, in a cluster of two or
+ * more (`--cluster`), the bound internode address (`listen`). SIGTERM/SIGINT flush the
  * buffer, close storage and exit 0.
  */
 import { ConfigError, type NodeConfig } from '../node/config.ts';
@@ -36,7 +37,11 @@ export async function runStart(options: Record<string, unknown>): Promise<void> 
     logger.flush();
     process.exit(1);
   }
-  logger.info({ http: runtime.httpUrl, nodeId: config.id, data: config.data }, 'serving');
+  const cluster = runtime.node.status().cluster;
+  logger.info(
+    { http: runtime.httpUrl, listen: runtime.listenAddress ?? null, nodeId: config.id, data: config.data, members: cluster.members, n: cluster.n, r: cluster.r, w: cluster.w },
+    'serving',
+  );
 }
 
 function loadConfigOrExit(flags: Record<string, unknown>, configPath: string | undefined): NodeConfig | undefined {

@@ -1,8 +1,15 @@
 /**
- * The runtime of one node process: opens storage, advances the start epoch, builds the
- * object store, the node and its HTTP API, and binds exactly the configured address.
- * `stop()` undoes it in reverse: stop accepting requests, let in-flight ones finish, flush
- * the buffer, close the engine.
+ * The runtime of one node process: opens storage (objects, hints, metadata), creates and
+ * binds the internode transport, opens the node (openNode: start epoch, stores, background
+ * tasks), builds its HTTP API, and binds exactly the configured addresses.
+ *
+ * A cluster of two or more members (`--cluster`) listens for peers on `--listen` over TCP
+ * (io/tcpTransport.ts). A cluster of one has no peers, so it binds no internode port at
+ * all (`shoal start` alone binds only its HTTP address, as before clustering); it gets a
+ * transport that knows no peer.
+ *
+ * `stop()` undoes it in reverse: stop accepting HTTP requests and let in-flight ones
+ * finish, stop the node (background tasks, flush, close the stores), close the transport.
  */
 import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
@@ -13,25 +20,38 @@ import { buildHttpApi } from '../api/http.ts';
 import { NodeMetrics } from '../api/metrics.ts';
 import type { NodeConfig } from '../node/config.ts';
 import { formatHostPort, type HostPort } from '../node/hostPort.ts';
-import { ShoalNode } from '../node/shoalNode.ts';
-import { advanceStartEpoch } from '../node/startEpoch.ts';
+import { openNode } from '../node/openNode.ts';
+import type { ShoalNode } from '../node/shoalNode.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { Random } from '../ports/random.ts';
 import type { MetaStore, StorageEngine } from '../ports/storage.ts';
+import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
 import { openLmdbEngine } from '../storage/lmdbEngine.ts';
 import { MemoryEngine, MemoryMetaStore } from '../storage/memoryEngine.ts';
-import { ObjectStore } from '../storage/objectStore.ts';
+import { cryptoRandom } from './cryptoRandom.ts';
 import { systemClock } from './systemClock.ts';
+import { createTcpTransport, TCP_TRANSPORT_DEFAULTS } from './tcpTransport.ts';
 
 /** The LMDB environment's directory inside the data directory. */
 export const LMDB_DIRECTORY = 'lmdb';
+
+export interface NodeStorage {
+  readonly engine: StorageEngine;
+  readonly meta: MetaStore;
+  /** The hint store's engine; a fresh MemoryEngine when left out (tests). */
+  readonly hintEngine?: StorageEngine;
+}
 
 export interface NodeRuntimeOptions {
   readonly config: NodeConfig;
   readonly logger: Logger;
   readonly clock?: Clock;
+  readonly random?: Random;
   /** Storage to use instead of the configured engine (tests: a MemoryEngine with failure injection). */
-  readonly storage?: { readonly engine: StorageEngine; readonly meta: MetaStore };
+  readonly storage?: NodeStorage;
+  /** A transport to use instead of TCP (tests: an in-memory network). Created for config.id; closed by stop(). */
+  readonly transport?: Transport;
 }
 
 export interface NodeRuntime {
@@ -40,6 +60,8 @@ export interface NodeRuntime {
   readonly metrics: NodeMetrics;
   /** The bound HTTP address as a URL (`http://127.0.0.1:8080`). */
   readonly httpUrl: string;
+  /** The bound internode address (`127.0.0.1:7001`), or undefined for a cluster of one. */
+  readonly listenAddress: string | undefined;
   /** Stops serving, flushes and closes. Idempotent. */
   stop(): Promise<void>;
 }
@@ -47,53 +69,136 @@ export interface NodeRuntime {
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
   const { config, logger } = options;
   const clock = options.clock ?? systemClock;
+  const random = options.random ?? cryptoRandom;
   const storage = options.storage ?? (await openStorage(config));
-  let store: ObjectStore | undefined;
+  const hintEngine = storage.hintEngine ?? new MemoryEngine();
+  let transport: Transport | undefined = options.transport;
+  let node: ShoalNode | undefined;
   try {
-    const startEpoch = await advanceStartEpoch(storage.meta);
+    const bound = transport === undefined ? await startTransport(config, clock, random, logger) : { transport, listenAddress: undefined };
+    transport = bound.transport;
     const metrics = new NodeMetrics({ defaultLabels: { node: config.id } });
-    store = new ObjectStore(storage.engine, clock, {
-      bufferObjectsMax: config.bufferObjectsMax,
-      flushIntervalMs: config.flushIntervalMs,
-      writeWaitMsMax: config.writeWaitMsMax,
-      events: metrics.storeEvents,
-    });
-    const storeStats = store.stats.bind(store);
-    metrics.watchStore(storeStats);
-    const node = new ShoalNode({ config, store, clock, logger, startEpoch });
+    node = await openNode({ config, engine: storage.engine, hintEngine, meta: storage.meta, clock, random, transport, logger, events: metrics.nodeEvents });
+    watchNode(metrics, node);
     const http = buildHttpApi({ node, config, metrics, logger });
     const httpUrl = await listen(http, config.http);
-    logger.info({ actor: node.actor, startEpoch, engine: storage.engine.name }, 'node started');
-    return { node, http, metrics, httpUrl, stop: once(() => stopRuntime(http, node, logger)) };
+    logger.info({ actor: node.actor, startEpoch: node.status().startEpoch, engine: storage.engine.name, listen: bound.listenAddress }, 'node started');
+    const running = { node, transport, http, logger };
+    return { node, http, metrics, httpUrl, listenAddress: bound.listenAddress, stop: once(() => stopRuntime(running)) };
   } catch (error) {
-    await (store !== undefined ? store.close() : storage.engine.close()).catch(() => undefined);
+    await closeAfterFailure(node, storage, hintEngine, transport);
     throw error;
   }
 }
 
-async function openStorage(config: NodeConfig): Promise<{ engine: StorageEngine; meta: MetaStore }> {
-  if (config.engine === 'memory') return { engine: new MemoryEngine(), meta: new MemoryMetaStore() };
+async function openStorage(config: NodeConfig): Promise<NodeStorage> {
+  if (config.engine === 'memory') return { engine: new MemoryEngine(), meta: new MemoryMetaStore(), hintEngine: new MemoryEngine() };
   await mkdir(config.data, { recursive: true });
   const engine = openLmdbEngine({ path: join(config.data, LMDB_DIRECTORY) });
-  return { engine, meta: engine.meta };
+  return { engine, meta: engine.meta, hintEngine: engine.hints };
+}
+
+/** TCP for a cluster of two or more (bound before the node serves), a peerless transport for one. */
+async function startTransport(
+  config: NodeConfig,
+  clock: Clock,
+  random: Random,
+  logger: Logger,
+): Promise<{ transport: Transport; listenAddress: string | undefined }> {
+  const members = config.cluster ?? [];
+  if (members.length < 2) return { transport: new SoloTransport(config.id), listenAddress: undefined };
+  const peers = new Map<NodeId, PeerAddress>();
+  for (const member of members) if (member.id !== config.id) peers.set(member.id, member.address);
+  const host = await resolveHost(config.listen.host);
+  const transport = createTcpTransport({
+    localId: config.id,
+    clusterName: config.clusterName,
+    listen: { host, port: config.listen.port },
+    peers,
+    clock,
+    random,
+    logger,
+    // A replica's reply may carry several siblings of the largest value.
+    frameBytesMax: Math.max(TCP_TRANSPORT_DEFAULTS.frameBytesMax, 2 * config.valueBytesMax + 1024 * 1024),
+  });
+  try {
+    const port = await transport.start();
+    return { transport, listenAddress: formatHostPort({ host, port }) };
+  } catch (error) {
+    await transport.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Keeps the metrics' gauges (buffer, hints, peers) reading the node. */
+function watchNode(metrics: NodeMetrics, node: ShoalNode): void {
+  metrics.watchStore(() => node.bufferStats());
+  metrics.watchCluster(() => {
+    const hints = node.localHints();
+    const peers = node.peers();
+    const up = peers.filter((peer) => peer.status === 'up').length;
+    return { hints: hints.total, hintsMax: hints.hintsMax, peersUp: up, peersDown: peers.length - up };
+  });
 }
 
 /** Binds exactly one address: a host name is resolved to its first address, never to all. */
 async function listen(http: FastifyInstance, address: HostPort): Promise<string> {
-  const host = isIP(address.host) !== 0 ? address.host : (await lookup(address.host)).address;
+  const host = await resolveHost(address.host);
   await http.listen({ host, port: address.port, listenTextResolver: () => '' });
   const bound = http.server.address();
   if (bound === null || typeof bound === 'string') throw new Error('HTTP server has no TCP address');
   return `http://${formatHostPort({ host: bound.address, port: bound.port })}`;
 }
 
-async function stopRuntime(http: FastifyInstance, node: ShoalNode, logger: Logger): Promise<void> {
+async function resolveHost(host: string): Promise<string> {
+  return isIP(host) !== 0 ? host : (await lookup(host)).address;
+}
+
+interface Running {
+  readonly node: ShoalNode;
+  readonly transport: Transport;
+  readonly http: FastifyInstance;
+  readonly logger: Logger;
+}
+
+async function stopRuntime({ node, transport, http, logger }: Running): Promise<void> {
   await http.close();
   await node.stop();
+  await transport.close();
   logger.info({}, 'storage flushed and closed');
+}
+
+async function closeAfterFailure(
+  node: ShoalNode | undefined,
+  storage: NodeStorage,
+  hintEngine: StorageEngine,
+  transport: Transport | undefined,
+): Promise<void> {
+  const quietly = (work: () => Promise<void>): Promise<void> => work().catch(() => undefined);
+  if (node !== undefined) await quietly(() => node.stop());
+  else {
+    await quietly(() => hintEngine.close());
+    await quietly(() => storage.engine.close());
+  }
+  if (transport !== undefined) await quietly(() => transport.close());
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {
   let running: Promise<void> | undefined;
   return () => (running ??= fn());
+}
+
+/** The transport of a cluster of one: it has no peer to reach, and no peer reaches it. */
+class SoloTransport implements Transport {
+  constructor(readonly localId: NodeId) {}
+
+  request(to: NodeId): Promise<unknown> {
+    return Promise.reject(new TransportError('UNREACHABLE', `a cluster of one has no peer ${JSON.stringify(to)}`));
+  }
+
+  serve(_handler: RequestHandler): void {}
+
+  setPeers(): void {}
+
+  async close(): Promise<void> {}
 }

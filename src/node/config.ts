@@ -42,10 +42,10 @@ export const CONFIG_FIELDS = {
   seeds: { kind: 'string', description: 'HOST:PORT,… where a joining node finds the cluster' },
   engine: { kind: 'string', description: 'storage engine: lmdb or memory' },
   partitionCount: { kind: 'integer', description: 'partitions on the ring (a power of two)' },
-  n: { kind: 'integer', description: 'replicas per key (N)' },
+  n: { kind: 'integer', description: 'replicas per key (N <= cluster members; a cluster of one uses 1)' },
   r: { kind: 'integer', description: 'replies a read waits for (R <= N)' },
   w: { kind: 'integer', description: 'acknowledgements a write waits for (W <= N)' },
-  durableWrites: { kind: 'string', description: 'replicas that fsync before acknowledging: one, all or none' },
+  durableWrites: { kind: 'string', description: 'replicas asked to fsync before acknowledging: one, all or none' },
   bufferObjectsMax: { kind: 'integer', description: 'objects in the in-memory write buffer (0 = off)' },
   flushIntervalMs: { kind: 'integer', description: 'how often the buffer is flushed, ms' },
   writeWaitMsMax: { kind: 'integer', description: 'how long a write waits for room in a full buffer, ms' },
@@ -54,6 +54,12 @@ export const CONFIG_FIELDS = {
   siblingsMax: { kind: 'integer', description: 'siblings per key; writes past it are refused (409)' },
   vectorEntriesMax: { kind: 'integer', description: 'version-vector entries kept per key' },
   requestTimeoutMs: { kind: 'integer', description: 'internal request timeout, ms' },
+  forwardTimeoutMs: { kind: 'integer', description: 'how long one forward to a key\'s primary may take before the next is tried, ms' },
+  readRepairLingerMs: { kind: 'integer', description: 'how long a read waits for late replies after answering (for read repair), ms' },
+  requestsInFlightMax: { kind: 'integer', description: 'requests this node coordinates at once; more are refused (503)' },
+  hintsMax: { kind: 'integer', description: 'hinted objects kept for down nodes; past it this node refuses to stand in' },
+  hintDeliveryIntervalMs: { kind: 'integer', description: 'how often hints are handed back to their owners, ms' },
+  probeIntervalMs: { kind: 'integer', description: 'how often a peer marked down is probed, ms' },
   lastWriteWins: { kind: 'boolean', description: 'last write wins: LOSES concurrent writes' },
   logLevel: { kind: 'string', description: 'trace, debug, info, warn, error, fatal or silent' },
 } as const satisfies Record<string, FieldSpec>;
@@ -65,11 +71,6 @@ export const CONFIG_FIELD_NAMES = Object.keys(CONFIG_FIELDS) as ConfigField[];
 export const KEY_BYTES_MAX_LIMIT = KEY_BYTES_MAX;
 /** Largest value we accept as a setting (values travel whole in one HTTP body and one frame). */
 export const VALUE_BYTES_MAX_LIMIT = 64 * 1024 * 1024;
-/**
- * Replication is not wired yet: every node serves alone, so N (and hence R and W) is 1.
- * The clustering issue lifts this to the number of members.
- */
-export const SINGLE_NODE_N_MAX = 1;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const DURABLE_WRITES = ['one', 'all', 'none'] as const;
@@ -135,9 +136,9 @@ export const nodeConfigSchema = z
     partitionCount: integer(1, PARTITION_COUNT_MAX)
       .refine(isValidPartitionCount, `must be a power of two 1-${PARTITION_COUNT_MAX}`)
       .default(PARTITION_COUNT_DEFAULT),
-    n: integer(1).default(1),
-    r: integer(1).default(1),
-    w: integer(1).default(1),
+    n: integer(1).default(3),
+    r: integer(1).default(2),
+    w: integer(1).default(2),
     durableWrites: oneOf(DURABLE_WRITES).default('one'),
     bufferObjectsMax: integer(0).default(1000),
     flushIntervalMs: integer(1).default(100),
@@ -147,18 +148,30 @@ export const nodeConfigSchema = z
     siblingsMax: integer(1).default(100),
     vectorEntriesMax: integer(1).default(10),
     requestTimeoutMs: integer(1).default(2000),
+    forwardTimeoutMs: integer(1).default(1000),
+    readRepairLingerMs: integer(0).default(200),
+    requestsInFlightMax: integer(1).default(10_000),
+    hintsMax: integer(0).default(100_000),
+    hintDeliveryIntervalMs: integer(1).default(1000),
+    probeIntervalMs: integer(1).default(1000),
     lastWriteWins: z.boolean({ invalid_type_error: booleanMessage }).default(false),
     logLevel: oneOf(LOG_LEVELS).default('info'),
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (config.n > SINGLE_NODE_N_MAX) {
-      ctx.addIssue({ code: 'custom', path: ['n'], message: `must be ${SINGLE_NODE_N_MAX} until replication is available` });
-    }
     if (config.r > config.n) ctx.addIssue({ code: 'custom', path: ['r'], message: `must be <= n (${config.n})` });
     if (config.w > config.n) ctx.addIssue({ code: 'custom', path: ['w'], message: `must be <= n (${config.n})` });
     if (config.cluster !== undefined && !config.cluster.some((member) => member.id === config.id)) {
       ctx.addIssue({ code: 'custom', path: ['cluster'], message: `must list this node's id "${config.id}"` });
+    }
+    const members = config.cluster?.length ?? 1;
+    // A cluster of one runs with N = R = W = 1 (see cluster.ts), so `shoal start` alone
+    // works with the defaults; a real cluster must be able to hold N distinct replicas.
+    if (members > 1 && config.n > members) {
+      ctx.addIssue({ code: 'custom', path: ['n'], message: `must be <= the number of cluster members (${members})` });
+    }
+    if (config.partitionCount < members) {
+      ctx.addIssue({ code: 'custom', path: ['partitionCount'], message: `must be >= the number of cluster members (${members})` });
     }
   });
 

@@ -2,7 +2,6 @@
  * Validation of what a client hands the node: keys, values, content types and per-request
  * quorum overrides. Shared by every front end (HTTP now, RESP later).
  */
-import type { NodeConfig } from './config.ts';
 import { RequestError } from './errors.ts';
 
 /** Per-request overrides of the cluster's N, R and W. */
@@ -25,14 +24,17 @@ export const CONTENT_TYPE_DEFAULT = 'application/octet-stream';
 
 const NO_OPTIONS: RequestOptions = {};
 
-/** The request's N, R, W: each an integer, 1 <= n <= config.n, 1 <= r, w <= n. */
-export function resolveQuorum(config: NodeConfig, options: RequestOptions = NO_OPTIONS): Quorum {
-  if (options.n === undefined && options.r === undefined && options.w === undefined) return config;
-  const n = options.n ?? config.n;
-  checkOption('n', n, config.n);
-  const r = options.r ?? Math.min(config.r, n);
+/**
+ * The request's N, R, W: each an integer, 1 <= n <= the cluster's N, 1 <= r, w <= n.
+ * An n below the cluster's lowers the defaults of r and w to at most n.
+ */
+export function resolveQuorum(cluster: Quorum, options: RequestOptions = NO_OPTIONS): Quorum {
+  if (options.n === undefined && options.r === undefined && options.w === undefined) return cluster;
+  const n = options.n ?? cluster.n;
+  checkOption('n', n, cluster.n);
+  const r = options.r ?? Math.min(cluster.r, n);
   checkOption('r', r, n);
-  const w = options.w ?? Math.min(config.w, n);
+  const w = options.w ?? Math.min(cluster.w, n);
   checkOption('w', w, n);
   return { n, r, w };
 }

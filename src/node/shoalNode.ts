@@ -1,31 +1,48 @@
 /**
- * A Shoal node: it owns the local ObjectStore and serves get / put / delete.
+ * A Shoal node: the client-facing get / put / delete of one cluster member (openNode.ts
+ * builds it).
  *
- * This is the single-node version (N = R = W = 1): the coordinator's own write is the
- * whole quorum. A put runs `putObject` inside `store.update`, so the read-modify-write of
- * the key's siblings is atomic. The replication issue replaces the bodies of get/put with
- * quorum state machines (core/quorum) that send to the preference list; the request
- * surface (keys, contexts, options, errors) stays as it is.
+ * A request is validated here, then routed: a node among the key's top N primaries
+ * coordinates it (coordinator/putCoordinator.ts, getCoordinator.ts); any other node
+ * forwards it to the first reachable primary and coordinates itself only when none can
+ * take it (coordinator/forwarder.ts). The request surface (keys, contexts, options,
+ * errors) is the single node's, plus QUORUM_UNREACHABLE and OVERLOADED (503).
+ *
+ * Requests from peers arrive through the Transport and are served by replicaService.ts;
+ * background work (hinted handoff, probing down peers) runs on the Clock.
  */
 import { decodeContext, encodeContext } from '../core/context.ts';
 import type { ActorId, VersionVector } from '../core/clock.ts';
 import { partitionOfKey } from '../core/hash.ts';
-import { putObject, type StoredObject } from '../core/object.ts';
-import type { Clock, TimerHandle } from '../ports/clock.ts';
+import type { StoredObject } from '../core/object.ts';
+import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
+import type { NodeId } from '../ports/transport.ts';
+import type { HintStore } from '../storage/hintStore.ts';
 import type { ObjectStore, ObjectStoreStats } from '../storage/objectStore.ts';
+import { primariesOf, type ClusterView } from './cluster.ts';
 import { configSummary, type ConfigSummary, type NodeConfig } from './config.ts';
-import { RequestError, RequestTimeoutError, TooManySiblingsError } from './errors.ts';
+import type { CoordinatorDeps } from './coordinator/deps.ts';
+import { forwardRequest } from './coordinator/forwarder.ts';
+import { coordinateGet } from './coordinator/getCoordinator.ts';
+import { coordinatePut } from './coordinator/putCoordinator.ts';
+import { Deadline } from './deadline.ts';
+import { OverloadedError, RequestError } from './errors.ts';
+import type { PeerView } from './failureDetector.ts';
+import type { HandoffStats, HintedHandoff } from './hintedHandoff.ts';
+import type { Prober } from './prober.ts';
+import type { ForwardMessage } from './protocol.ts';
 import { checkContentType, checkKey, checkValue, resolveQuorum, type Quorum, type RequestOptions } from './request.ts';
 import { actorIdOf } from './startEpoch.ts';
 
-export interface ShoalNodeOptions {
+/** Everything a node is made of; openNode builds it. */
+export interface NodeParts {
   readonly config: NodeConfig;
-  readonly store: ObjectStore;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** This start's epoch (see startEpoch.ts): the actor id is `${config.id}.${startEpoch}`. */
+  readonly cluster: ClusterView;
   readonly startEpoch: number;
+  readonly coordinator: CoordinatorDeps;
+  readonly handoff: HintedHandoff;
+  readonly prober: Prober;
 }
 
 export type NodeState = 'serving' | 'stopping' | 'stopped';
@@ -56,6 +73,22 @@ export interface LocalVersions {
   readonly object: StoredObject;
 }
 
+/** The hints this node holds for down nodes. */
+export interface LocalHints {
+  readonly total: number;
+  readonly byTarget: Readonly<Record<NodeId, number>>;
+  readonly hintsMax: number;
+}
+
+export interface ClusterStatus {
+  readonly members: readonly NodeId[];
+  readonly partitionCount: number;
+  /** The cluster's N, R, W as this node runs them. */
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+}
+
 export interface NodeStatus {
   readonly nodeId: string;
   readonly clusterName: string;
@@ -65,46 +98,71 @@ export interface NodeStatus {
   readonly uptimeMs: number;
   readonly config: ConfigSummary;
   readonly buffer: ObjectStoreStats;
+  readonly cluster: ClusterStatus;
+  readonly peers: readonly PeerView[];
+  readonly hints: LocalHints & HandoffStats;
+  /** Requests this node is coordinating (or forwarding) now. */
+  readonly requestsInFlight: number;
 }
 
+type ClientRequest =
+  | { readonly op: 'get'; readonly key: Uint8Array; readonly partition: number; readonly quorum: Quorum }
+  | {
+      readonly op: 'put' | 'delete';
+      readonly key: Uint8Array;
+      readonly partition: number;
+      readonly quorum: Quorum;
+      readonly value: Uint8Array;
+      readonly contentType: string;
+      readonly contextText: string | undefined;
+      readonly context: VersionVector;
+    };
+
 const EMPTY_VECTOR: VersionVector = [];
+const EMPTY_VALUE = new Uint8Array(0);
+/** Tombstones carry no value; their content type is never shown as a value's. */
+const TOMBSTONE_CONTENT_TYPE = 'application/octet-stream';
 
 export class ShoalNode {
   readonly actor: ActorId;
+  readonly id: NodeId;
   private state: NodeState = 'serving';
   private stopPromise: Promise<void> | undefined;
   private readonly config: NodeConfig;
+  private readonly cluster: ClusterView;
+  private readonly deps: CoordinatorDeps;
   private readonly store: ObjectStore;
+  private readonly hints: HintStore;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;
-  private readonly durable: boolean;
-  private readonly limits: { readonly siblingsMax: number; readonly vectorEntriesMax: number };
   private readonly summary: ConfigSummary;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(private readonly options: ShoalNodeOptions) {
-    this.config = options.config;
-    this.store = options.store;
-    this.clock = options.clock;
-    this.logger = options.logger;
-    this.actor = actorIdOf(options.config.id, options.startEpoch);
-    this.startedAtMs = options.clock.monotonicMs();
-    // With N = 1 the coordinator is the one replica: `one` and `all` both make it durable.
-    this.durable = options.config.durableWrites !== 'none';
-    this.limits = { siblingsMax: options.config.siblingsMax, vectorEntriesMax: options.config.vectorEntriesMax };
-    this.summary = configSummary(options.config);
+  constructor(private readonly parts: NodeParts) {
+    this.config = parts.config;
+    this.cluster = parts.cluster;
+    this.deps = parts.coordinator;
+    this.store = parts.coordinator.store;
+    this.hints = parts.coordinator.hints;
+    this.clock = parts.coordinator.clock;
+    this.logger = parts.coordinator.logger;
+    this.id = parts.cluster.self;
+    this.actor = actorIdOf(parts.config.id, parts.startEpoch);
+    this.startedAtMs = this.clock.monotonicMs();
+    this.summary = configSummary(parts.config);
   }
 
   get currentState(): NodeState {
     return this.state;
   }
 
-  /** Every version of the key (R = 1: the local replica), with its context. */
+  /** Every version of the key the read quorum found, with its context. */
   async get(key: Uint8Array, options?: RequestOptions): Promise<ReadResult> {
     this.checkServing();
     checkKey(key, this.config.keyBytesMax);
-    resolveQuorum(this.config, options);
-    const object = this.store.get(this.partitionOf(key), key);
+    const quorum = resolveQuorum(this.cluster.quorum, options);
+    const object = await this.route({ op: 'get', key, partition: this.partitionOf(key), quorum });
     return { object, context: this.contextOf(object) };
   }
 
@@ -114,17 +172,17 @@ export class ShoalNode {
     checkKey(key, this.config.keyBytesMax);
     checkValue(input.value, this.config.valueBytesMax);
     checkContentType(input.contentType);
-    return this.write(key, input.value, input.contentType, false, input.context, resolveQuorum(this.config, options));
+    return this.write(key, input.value, input.contentType, 'put', input.context, options);
   }
 
   /** Writes a tombstone that supersedes the versions named by `context`. */
   async delete(key: Uint8Array, context?: string, options?: RequestOptions): Promise<WriteResult> {
     this.checkServing();
     checkKey(key, this.config.keyBytesMax);
-    return this.write(key, EMPTY_VALUE, TOMBSTONE_CONTENT_TYPE, true, context, resolveQuorum(this.config, options));
+    return this.write(key, EMPTY_VALUE, TOMBSTONE_CONTENT_TYPE, 'delete', context, options);
   }
 
-  /** The versions this node itself holds for the key, asking no other node. */
+  /** The versions this node itself holds for the key (its main store only), asking no other node. */
   localVersions(key: Uint8Array): LocalVersions | undefined {
     checkKey(key, this.config.keyBytesMax);
     const partition = this.partitionOf(key);
@@ -132,58 +190,150 @@ export class ShoalNode {
     return object === undefined ? undefined : { partition, object };
   }
 
+  /** How many hints this node holds, in total and per node they are for. */
+  localHints(): LocalHints {
+    const counts = this.hints.counts();
+    return { total: counts.total, byTarget: Object.fromEntries(counts.byTarget), hintsMax: this.config.hintsMax };
+  }
+
+  /** The object buffer's counters (for metrics). */
+  bufferStats(): ObjectStoreStats {
+    return this.store.stats();
+  }
+
+  /** Each peer's status as this node's failure detector sees it. */
+  peers(): PeerView[] {
+    return this.deps.detector.view();
+  }
+
   status(): NodeStatus {
+    const { quorum, members, ring } = this.cluster;
     return {
       nodeId: this.config.id,
       clusterName: this.config.clusterName,
       state: this.state,
       actor: this.actor,
-      startEpoch: this.options.startEpoch,
+      startEpoch: this.parts.startEpoch,
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedAtMs),
       config: this.summary,
       buffer: this.store.stats(),
+      cluster: { members, partitionCount: ring.partitionCount, n: quorum.n, r: quorum.r, w: quorum.w },
+      peers: this.peers(),
+      hints: { ...this.localHints(), ...this.parts.handoff.stats() },
+      requestsInFlight: this.inFlight.size,
     };
   }
 
-  /** Refuses new requests, flushes the buffer and closes the engine. Idempotent. */
+  /**
+   * Refuses new requests (peers' included), stops the background tasks and lingering reads,
+   * lets requests in flight finish (each ends by its deadline), flushes the buffer and
+   * closes both stores. Leaves the transport's lifetime to its owner. Idempotent.
+   */
   stop(): Promise<void> {
     if (this.stopPromise === undefined) {
       this.state = 'stopping';
-      this.logger.info({ buffer: this.store.stats() }, 'flushing the buffer and closing storage');
-      this.stopPromise = this.store.close().then(() => {
+      this.parts.handoff.stop();
+      this.parts.prober.stop();
+      for (const lingering of [...this.deps.lingering]) lingering.stopLingering();
+      this.logger.info({ buffer: this.store.stats(), requestsInFlight: this.inFlight.size }, 'flushing the buffer and closing storage');
+      this.stopPromise = this.closeStores().then(() => {
         this.state = 'stopped';
       });
     }
     return this.stopPromise;
   }
 
+  /** Coordinates a client request a peer forwarded here (never forwards it again). */
+  coordinateForwarded(message: ForwardMessage): Promise<StoredObject | undefined> {
+    this.checkServing();
+    const request = this.forwardedRequest(message);
+    // Answer within the sender's budget, so it hears a clear 503 rather than a transport timeout.
+    const timeoutMs = Math.min(message.timeoutMs, this.config.requestTimeoutMs);
+    return this.tracked(() => this.coordinate(request, timeoutMs));
+  }
+
+  /** A forwarded request, validated as if a client had sent it here. */
+  private forwardedRequest(message: ForwardMessage): ClientRequest {
+    const { key, op } = message;
+    checkKey(key, this.config.keyBytesMax);
+    const quorum = resolveQuorum(this.cluster.quorum, { n: message.n, r: message.r, w: message.w });
+    const partition = this.partitionOf(key);
+    if (op === 'get') return { op, key, partition, quorum };
+    const value = op === 'put' ? (message.value ?? EMPTY_VALUE) : EMPTY_VALUE;
+    const contentType = op === 'put' ? (message.contentType ?? TOMBSTONE_CONTENT_TYPE) : TOMBSTONE_CONTENT_TYPE;
+    if (op === 'put') {
+      checkValue(value, this.config.valueBytesMax);
+      checkContentType(contentType);
+    }
+    const context = message.context === undefined ? EMPTY_VECTOR : this.decode(message.context);
+    return { op, key, partition, quorum, value, contentType, contextText: message.context, context };
+  }
+
   private async write(
     key: Uint8Array,
     value: Uint8Array,
     contentType: string,
-    deleted: boolean,
+    op: 'put' | 'delete',
     contextText: string | undefined,
-    _quorum: Quorum,
+    options: RequestOptions | undefined,
   ): Promise<WriteResult> {
     const context = contextText === undefined ? EMPTY_VECTOR : this.decode(contextText);
-    const request = {
-      context,
-      actor: this.actor,
-      value,
-      contentType,
-      deleted,
-      nowMs: this.clock.nowMs(),
-      lastWriteWins: this.config.lastWriteWins,
-    };
-    const limits = this.limits;
-    const change = (current: StoredObject | undefined): StoredObject => {
-      const result = putObject(current, request, limits);
-      if (!result.ok) throw new TooManySiblingsError(result.siblingCount, limits.siblingsMax);
-      return result.object;
-    };
-    const written = await this.withDeadline(this.store.update(this.partitionOf(key), key, change, { durable: this.durable }));
+    const quorum = resolveQuorum(this.cluster.quorum, options);
+    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context };
+    const written = await this.route(request);
     if (written === undefined) throw new Error('invariant: a put left no object');
     return { context: this.contextOf(written), object: written };
+  }
+
+  /** Coordinates here when this node is a primary of the key, else forwards (forwarder.ts). */
+  private route(request: ClientRequest): Promise<StoredObject | undefined> {
+    return this.tracked(() => {
+      const deadline = new Deadline(this.clock, this.config.requestTimeoutMs);
+      const primaries = primariesOf(this.cluster, request.partition, request.quorum.n);
+      if (primaries.includes(this.id)) return this.coordinate(request, deadline.timeoutMs);
+      return forwardRequest(this.deps, {
+        candidates: primaries,
+        message: forwardMessageOf(request),
+        deadline,
+        coordinateLocally: (timeoutMs) => this.coordinate(request, timeoutMs),
+      });
+    });
+  }
+
+  private coordinate(request: ClientRequest, timeoutMs: number): Promise<StoredObject | undefined> {
+    const { partition, key, quorum } = request;
+    switch (request.op) {
+      case 'get':
+        return coordinateGet(this.deps, { partition, key, quorum, timeoutMs });
+      case 'put':
+      case 'delete': {
+        const { value, contentType, context } = request;
+        return coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, quorum, timeoutMs });
+      }
+    }
+  }
+
+  /** Runs `work` as one of the requests in flight, refusing past requestsInFlightMax. */
+  private tracked<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inFlight.size >= this.config.requestsInFlightMax) return Promise.reject(new OverloadedError(this.config.requestsInFlightMax));
+    let running: Promise<T>;
+    try {
+      running = work();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.inFlight.add(running);
+    const forget = (): void => {
+      this.inFlight.delete(running);
+    };
+    running.then(forget, forget);
+    return running;
+  }
+
+  private async closeStores(): Promise<void> {
+    await Promise.all([...this.inFlight].map((request) => request.then(noop, noop)));
+    await this.hints.close();
+    await this.store.close();
   }
 
   private decode(text: string): VersionVector {
@@ -203,27 +353,20 @@ export class ShoalNode {
   private checkServing(): void {
     if (this.state !== 'serving') throw new RequestError('NODE_NOT_SERVING', `node is ${this.state}`);
   }
+}
 
-  /** Settles like `work`, or rejects with RequestTimeoutError after requestTimeoutMs. */
-  private withDeadline<T>(work: Promise<T>): Promise<T> {
-    const timeoutMs = this.config.requestTimeoutMs;
-    const clock = this.clock;
-    return new Promise<T>((resolve, reject) => {
-      const timer: TimerHandle = clock.setTimer(timeoutMs, () => reject(new RequestTimeoutError(timeoutMs)));
-      work.then(
-        (value) => {
-          clock.clearTimer(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clock.clearTimer(timer);
-          reject(error);
-        },
-      );
-    });
+function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeoutMs'> {
+  const { key, quorum } = request;
+  const base = { type: 'forward', op: request.op, key, n: quorum.n, r: quorum.r, w: quorum.w } as const;
+  switch (request.op) {
+    case 'get':
+      return base;
+    case 'put':
+    case 'delete': {
+      const withValue = request.op === 'put' ? { ...base, value: request.value, contentType: request.contentType } : base;
+      return request.contextText === undefined ? withValue : { ...withValue, context: request.contextText };
+    }
   }
 }
 
-const EMPTY_VALUE = new Uint8Array(0);
-/** Tombstones carry no value; their content type is never shown as a value's. */
-const TOMBSTONE_CONTENT_TYPE = 'application/octet-stream';
+function noop(): void {}

@@ -5,8 +5,12 @@
  *   "objects"  binary keys [partition: 2 bytes big-endian][key bytes], binary values, no
  *              compression; each partition is one contiguous key range.
  *   "meta"     small JSON records for the node itself (start epoch, membership), exposed
- *              as `engine.meta` (a MetaStore). Later stores (hints) get their own named
- *              database in the same environment (maxDbs leaves room).
+ *              as `engine.meta` (a MetaStore).
+ *   "hints"    the hint store's entries (storage/hintStore.ts), laid out like "objects",
+ *              exposed as `engine.hints`, a StorageEngine of its own.
+ * Later stores get their own named database in the same environment (maxDbs leaves room).
+ * Closing `engine` closes the environment (meta and hints included); closing `engine.hints`
+ * only waits for its writes, so the node closes the hints first.
  *
  * Durability. lmdb-js commits asynchronously on its own thread, batching every write of an
  * event turn into one transaction. On Linux and macOS it opens the environment with
@@ -41,10 +45,13 @@ export interface LmdbEngineOptions {
 export interface LmdbEngine extends StorageEngine {
   readonly meta: MetaStore;
   readonly path: string;
+  /** The hint store's engine: the "hints" database of the same environment. */
+  readonly hints: StorageEngine;
 }
 
 const OBJECTS_DB = 'objects';
 const META_DB = 'meta';
+const HINTS_DB = 'hints';
 const MAX_DBS = 8;
 
 type BinaryDb = Database<Uint8Array, Uint8Array>;
@@ -63,25 +70,50 @@ export function openLmdbEngine(options: LmdbEngineOptions): LmdbEngine {
       compression: false,
     });
     const meta = root.openDB<JsonValue, string>(META_DB, { encoding: 'json', compression: false });
-    return new LmdbObjectsEngine(options.path, root, objects, meta);
+    const hints = root.openDB<Uint8Array, Uint8Array>(HINTS_DB, { keyEncoding: 'binary', encoding: 'binary', compression: false });
+    const environment = new SharedEnvironment(root);
+    const hintsEngine = new LmdbObjectsEngine(options.path, root, hints, environment, false);
+    return Object.assign(new LmdbObjectsEngine(options.path, root, objects, environment, true), {
+      meta: new LmdbMetaStore(root, meta, () => {
+        if (environment.closed) throw new StorageError('LMDB engine is closed');
+      }),
+      hints: hintsEngine as StorageEngine,
+    });
   } catch (error) {
     throw storageError(`cannot open LMDB at ${options.path}`, error);
   }
 }
 
-class LmdbObjectsEngine implements LmdbEngine {
+/** The environment shared by the engines of one LMDB directory. */
+class SharedEnvironment {
+  closed = false;
+  constructor(private readonly root: RootDatabase) {}
+
+  /** The owner (the objects engine) closes the environment; another engine waits for its writes. */
+  async release(owner: boolean): Promise<void> {
+    if (this.closed) return;
+    if (!owner) {
+      await this.root.flushed;
+      return;
+    }
+    this.closed = true;
+    await this.root.close();
+  }
+}
+
+/** One named binary database of the environment as a StorageEngine. */
+class LmdbObjectsEngine implements StorageEngine {
   readonly name = 'lmdb';
-  readonly meta: MetaStore;
   private closed = false;
 
   constructor(
     readonly path: string,
     private readonly root: RootDatabase,
     private readonly objects: BinaryDb,
-    metaDb: Database<JsonValue, string>,
-  ) {
-    this.meta = new LmdbMetaStore(root, metaDb, () => this.checkOpen());
-  }
+    private readonly environment: SharedEnvironment,
+    /** Closing this engine closes the environment. */
+    private readonly ownsEnvironment: boolean,
+  ) {}
 
   get(partition: number, key: Uint8Array): Uint8Array | undefined {
     const k = engineKey(partition, key);
@@ -141,19 +173,19 @@ class LmdbObjectsEngine implements LmdbEngine {
     }
   }
 
-  /** Waits for outstanding transactions, then closes the environment (meta included). */
+  /** Waits for outstanding transactions; the last engine closed closes the environment (meta included). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
-      await this.root.close();
+      await this.environment.release(this.ownsEnvironment);
     } catch (error) {
       throw storageError('LMDB close failed', error);
     }
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new StorageError('LMDB engine is closed');
+    if (this.closed || this.environment.closed) throw new StorageError('LMDB engine is closed');
   }
 }
 

@@ -4,8 +4,10 @@
  */
 import { nodeConfigFrom, type NodeConfig } from '../../src/node/config.ts';
 import { startNodeRuntime, type NodeRuntime } from '../../src/io/runtime.ts';
+import { systemClock } from '../../src/io/systemClock.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
+import { MemoryNetwork } from '../support/memoryTransport.ts';
 
 export interface TestNode {
   readonly runtime: NodeRuntime;
@@ -21,6 +23,27 @@ export async function startTestNode(overrides: Record<string, unknown> = {}, met
   const engine = new MemoryEngine();
   const runtime = await startNodeRuntime({ config, logger: silentLogger, storage: { engine, meta } });
   return { runtime, engine, meta, config, url: runtime.httpUrl, stop: () => runtime.stop() };
+}
+
+/**
+ * Several in-process nodes, each with its HTTP API, talking over one in-memory network
+ * (real clock), so a test can break the network and watch the HTTP answers.
+ */
+export async function startTestCluster(
+  ids: readonly string[],
+  overrides: Record<string, unknown> = {},
+): Promise<{ nodes: Map<string, TestNode>; network: MemoryNetwork; stop(): Promise<void> }> {
+  const network = new MemoryNetwork(systemClock);
+  const cluster = ids.map((id, index) => `${id}@127.0.0.1:${7001 + index}`).join(',');
+  const nodes = new Map<string, TestNode>();
+  for (const id of ids) {
+    const config = nodeConfigFrom({ id, cluster, engine: 'memory', http: '127.0.0.1:0', logLevel: 'silent', ...overrides });
+    const engine = new MemoryEngine();
+    const meta = new MemoryMetaStore();
+    const runtime = await startNodeRuntime({ config, logger: silentLogger, storage: { engine, meta }, transport: network.transport(id) });
+    nodes.set(id, { runtime, engine, meta, config, url: runtime.httpUrl, stop: () => runtime.stop() });
+  }
+  return { nodes, network, stop: async () => void (await Promise.all([...nodes.values()].map((node) => node.stop()))) };
 }
 
 export interface Reply {

@@ -27,7 +27,7 @@ test('defaults apply when no source sets a field', () => {
   assert.equal(config.data, './data');
   assert.equal(config.engine, 'lmdb');
   assert.equal(config.partitionCount, 64);
-  assert.deepEqual([config.n, config.r, config.w], [1, 1, 1]);
+  assert.deepEqual([config.n, config.r, config.w], [3, 2, 2]);
   assert.equal(config.durableWrites, 'one');
   assert.equal(config.bufferObjectsMax, 1000);
   assert.equal(config.flushIntervalMs, 100);
@@ -37,6 +37,12 @@ test('defaults apply when no source sets a field', () => {
   assert.equal(config.siblingsMax, 100);
   assert.equal(config.vectorEntriesMax, 10);
   assert.equal(config.requestTimeoutMs, 2000);
+  assert.equal(config.forwardTimeoutMs, 1000);
+  assert.equal(config.readRepairLingerMs, 200);
+  assert.equal(config.requestsInFlightMax, 10_000);
+  assert.equal(config.hintsMax, 100_000);
+  assert.equal(config.hintDeliveryIntervalMs, 1000);
+  assert.equal(config.probeIntervalMs, 1000);
   assert.equal(config.lastWriteWins, false);
   assert.equal(config.logLevel, 'info');
 });
@@ -89,11 +95,23 @@ test('booleans accept true/false/1/0 and nothing else', () => {
   assert.match(configError(() => resolveNodeConfig({ env: { SHOAL_LAST_WRITE_WINS: 'yes please' } })), /lastWriteWins .* must be true or false/);
 });
 
-test('R and W may not exceed N; N is 1 until replication exists', () => {
-  assert.match(configError(() => resolveNodeConfig({ flags: { r: '2' } })), /^invalid config: r \(from --r\) must be <= n \(1\)/);
-  assert.match(configError(() => resolveNodeConfig({ flags: { w: '2' } })), /^invalid config: w \(from --w\) must be <= n/);
-  assert.match(configError(() => resolveNodeConfig({ env: { SHOAL_N: '3' } })), /^invalid config: n \(from SHOAL_N\) must be 1/);
+test('R and W may not exceed N; N may not exceed a cluster of two or more', () => {
+  assert.match(configError(() => resolveNodeConfig({ flags: { r: '4' } })), /^invalid config: r \(from --r\) must be <= n \(3\)/);
+  assert.match(configError(() => resolveNodeConfig({ flags: { n: '1' } })), /^invalid config: r \(from default\) must be <= n \(1\)/);
+  assert.match(configError(() => resolveNodeConfig({ flags: { w: '5', n: '4' } })), /^invalid config: w \(from --w\) must be <= n/);
   assert.match(configError(() => resolveNodeConfig({ flags: { n: '0' } })), /^invalid config: n .* must be an integer >= 1/);
+  const pair = 'a@127.0.0.1:7001,b@127.0.0.1:7002';
+  assert.match(
+    configError(() => resolveNodeConfig({ flags: { id: 'a', cluster: pair } })),
+    /^invalid config: n \(from default\) must be <= the number of cluster members \(2\)/,
+  );
+  assert.equal(resolveNodeConfig({ flags: { id: 'a', cluster: pair, n: '2' } }).n, 2);
+  // A cluster of one keeps the defaults in its config; the node runs them as 1 (cluster.ts).
+  assert.equal(resolveNodeConfig({ env: { SHOAL_N: '5' } }).n, 5);
+  assert.match(
+    configError(() => resolveNodeConfig({ flags: { id: 'a', cluster: pair, n: '2', partitionCount: '1' } })),
+    /partitionCount .* must be >= the number of cluster members \(2\)/,
+  );
 });
 
 test('HOST:PORT is parsed strictly', () => {
@@ -113,7 +131,7 @@ test('cluster lists are ID@HOST:PORT with distinct ids that include this node', 
   assert.equal(parseClusterMembers('a@127.0.0.1:7001,a@127.0.0.1:7002').ok, false);
   assert.equal(parseClusterMembers('127.0.0.1:7001').ok, false);
   assert.equal(parseClusterMembers('a.b@127.0.0.1:7001').ok, false);
-  const config = resolveNodeConfig({ flags: { id: 'a', cluster: 'a@127.0.0.1:7001,b@127.0.0.1:7002' } });
+  const config = resolveNodeConfig({ flags: { id: 'a', cluster: 'a@127.0.0.1:7001,b@127.0.0.1:7002', n: '2' } });
   assert.equal(config.cluster?.length, 2);
   assert.match(configError(() => resolveNodeConfig({ flags: { id: 'c', cluster: 'a@127.0.0.1:7001' } })), /cluster .* must list this node's id "c"/);
   const fromArray = nodeConfigFrom({ seeds: ['127.0.0.1:7001', '127.0.0.1:7002'] });

@@ -4,26 +4,24 @@ import { syncObjects } from '../../src/core/object.ts';
 import { nodeConfigFrom } from '../../src/node/config.ts';
 import { RequestError, TooManySiblingsError } from '../../src/node/errors.ts';
 import { readOutcome } from '../../src/node/readOutcome.ts';
-import { ShoalNode } from '../../src/node/shoalNode.ts';
+import { openNode } from '../../src/node/openNode.ts';
 import { advanceStartEpoch, START_EPOCH_RECORD, StartEpochError } from '../../src/node/startEpoch.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
-import { ObjectStore } from '../../src/storage/objectStore.ts';
 import { ManualClock } from '../support/manualClock.ts';
+import { MemoryNetwork } from '../support/memoryTransport.ts';
+import { seededRandom } from '../support/seededRandom.ts';
 
 const text = new TextEncoder();
 const key = (k: string): Uint8Array => text.encode(k);
 
-function makeNode(overrides: Record<string, unknown> = {}, engine = new MemoryEngine(), startEpoch = 1) {
+/** A single node (a cluster of one) on a manual clock; `meta` carries the start epoch across opens. */
+async function makeNode(overrides: Record<string, unknown> = {}, engine = new MemoryEngine(), meta = new MemoryMetaStore()) {
   const config = nodeConfigFrom({ engine: 'memory', flushIntervalMs: 60_000, ...overrides });
   const clock = new ManualClock();
-  const store = new ObjectStore(engine, clock, {
-    bufferObjectsMax: config.bufferObjectsMax,
-    flushIntervalMs: config.flushIntervalMs,
-    writeWaitMsMax: config.writeWaitMsMax,
-  });
-  const node = new ShoalNode({ config, store, clock, logger: silentLogger, startEpoch });
-  return { node, store, engine, clock };
+  const transport = new MemoryNetwork(clock).transport(config.id);
+  const node = await openNode({ config, engine, hintEngine: new MemoryEngine(), meta, clock, random: seededRandom(1), transport, logger: silentLogger });
+  return { node, engine, clock };
 }
 
 async function rejectsWithCode(work: Promise<unknown>, code: string): Promise<void> {
@@ -35,18 +33,21 @@ test('the start epoch grows by one at every start and names the actor', async ()
   assert.equal(await advanceStartEpoch(meta), 1);
   assert.equal(await advanceStartEpoch(meta), 2);
   assert.equal(meta.get(START_EPOCH_RECORD), 2);
-  assert.equal(makeNode({ id: 'n7' }, new MemoryEngine(), 3).node.actor, 'n7.3');
+  const opened = new MemoryMetaStore();
+  await opened.put(START_EPOCH_RECORD, 2);
+  assert.equal((await makeNode({ id: 'n7' }, new MemoryEngine(), opened)).node.actor, 'n7.3', 'openNode advances the epoch');
   await meta.put(START_EPOCH_RECORD, 'x');
   await assert.rejects(advanceStartEpoch(meta), StartEpochError);
 });
 
 test('a restart after losing unflushed writes never reissues a dot', async () => {
   const engine = new MemoryEngine();
-  const before = makeNode({ durableWrites: 'none' }, engine, 1);
+  const meta = new MemoryMetaStore();
+  const before = await makeNode({ durableWrites: 'none' }, engine, meta);
   const lost = await before.node.put(key('k'), { value: text.encode('before crash'), contentType: 'text/plain' });
   assert.equal(engine.count(), 0, 'the write is only in the buffer');
   // Crash: the buffer is gone, the engine keeps what it had (nothing). Restart with the next epoch.
-  const after = makeNode({ durableWrites: 'none' }, engine, 2);
+  const after = await makeNode({ durableWrites: 'none' }, engine, meta);
   const fresh = await after.node.put(key('k'), { value: text.encode('after restart'), contentType: 'text/plain' });
   const [lostDot] = lost.object.siblings.map((s) => s.dot);
   const [freshDot] = fresh.object.siblings.map((s) => s.dot);
@@ -57,7 +58,7 @@ test('a restart after losing unflushed writes never reissues a dot', async () =>
 });
 
 test('put, get and delete through the node', async () => {
-  const { node } = makeNode();
+  const { node } = await makeNode();
   const empty = await node.get(key('k'));
   assert.equal(readOutcome(empty.object).kind, 'absent');
   const first = await node.put(key('k'), { value: text.encode('v1'), contentType: 'text/plain', context: empty.context });
@@ -71,7 +72,7 @@ test('put, get and delete through the node', async () => {
 });
 
 test('request errors are typed and coded', async () => {
-  const { node } = makeNode({ siblingsMax: 1, keyBytesMax: 4, valueBytesMax: 4 });
+  const { node } = await makeNode({ siblingsMax: 1, keyBytesMax: 4, valueBytesMax: 4 });
   const value = { value: text.encode('v'), contentType: 'text/plain' };
   await rejectsWithCode(node.put(new Uint8Array(0), value), 'KEY_EMPTY');
   await rejectsWithCode(node.get(key('12345')), 'KEY_TOO_LONG');
@@ -88,12 +89,12 @@ test('request errors are typed and coded', async () => {
 });
 
 test('durableWrites one waits for the fsync; none acknowledges from the buffer', async () => {
-  const durable = makeNode({ durableWrites: 'one' });
+  const durable = await makeNode({ durableWrites: 'one' });
   await durable.node.put(key('k'), { value: text.encode('v'), contentType: 'text/plain' });
   assert.equal(durable.engine.durableBatchesWritten, 1);
   await durable.node.stop();
 
-  const buffered = makeNode({ durableWrites: 'none' });
+  const buffered = await makeNode({ durableWrites: 'none' });
   buffered.engine.pauseWrites();
   await buffered.node.put(key('k'), { value: text.encode('v'), contentType: 'text/plain' });
   assert.equal(buffered.engine.batchesWritten, 0, 'acknowledged before any engine write');
@@ -102,7 +103,7 @@ test('durableWrites one waits for the fsync; none acknowledges from the buffer',
 });
 
 test('stop() flushes the buffer and closes the engine', async () => {
-  const { node, engine } = makeNode({ durableWrites: 'none' });
+  const { node, engine } = await makeNode({ durableWrites: 'none' });
   await node.put(key('a'), { value: text.encode('1'), contentType: 'text/plain' });
   await node.put(key('b'), { value: text.encode('2'), contentType: 'text/plain' });
   assert.equal(engine.count(), 0);

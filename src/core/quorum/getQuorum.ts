@@ -39,6 +39,15 @@ export function addGetFailure(quorum: GetQuorum, node: string): GetQuorum {
   return { ...quorum, failed };
 }
 
+/**
+ * Adds a replica the read is now also sent to (a stand-in for a failed one, sloppy
+ * quorum). Adding a node already targeted changes nothing.
+ */
+export function addGetTarget(quorum: GetQuorum, node: string): GetQuorum {
+  if (quorum.targets.includes(node)) return quorum;
+  return { ...quorum, targets: [...quorum.targets, node] };
+}
+
 export function getVerdict(quorum: GetQuorum): GetVerdict {
   if (quorum.replies.size >= quorum.r) return 'succeeded';
   return quorum.targets.length - quorum.failed.size < quorum.r ? 'failed' : 'pending';

@@ -26,6 +26,15 @@ export function addPutReply(quorum: PutQuorum, node: string, ok: boolean): PutQu
   return { ...quorum, failed: withMember(quorum.failed, node) };
 }
 
+/**
+ * Adds a replica the write is now also sent to (a stand-in for a failed one, sloppy
+ * quorum). Adding a node already targeted changes nothing.
+ */
+export function addPutTarget(quorum: PutQuorum, node: string): PutQuorum {
+  if (quorum.targets.includes(node)) return quorum;
+  return { ...quorum, targets: [...quorum.targets, node] };
+}
+
 export function putVerdict(quorum: PutQuorum): PutVerdict {
   if (quorum.acked.size >= quorum.w) return 'succeeded';
   const stillPossible = quorum.targets.length - quorum.failed.size;

@@ -1,0 +1,397 @@
+/**
+ * Load generators.
+ *
+ * runOpenLoop: fixed offered load. Request i is scheduled at start + i/rate, whatever
+ * happened to earlier requests, and its latency is measured from that scheduled time, so
+ * a stall is charged to every request it delays (no coordinated omission, as wrk2). At
+ * most `concurrency` requests are in flight; a due request that finds every slot busy
+ * waits, and that wait is part of its latency. The backlog of due-but-unsent requests is
+ * implicit (the schedule is arithmetic), so it costs no memory however far behind the
+ * server falls.
+ *
+ * runFixedCount: closed loop, `count` operations as fast as `concurrency` workers allow,
+ * with callbacks at chosen progress points (e.g. to sample memory).
+ */
+import { latencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './hdr.ts';
+
+export interface OpOutcome {
+  ok: boolean;
+  /** Short label for the outcome, e.g. an HTTP status ('204', '503') or an error code. */
+  label: string;
+}
+
+/** One operation; `seq` numbers the run's requests from 0, warm-up first. */
+export type Operation = (seq: number) => Promise<OpOutcome>;
+
+export interface OpenLoopOptions {
+  ratePerS: number;
+  /** Measured duration, seconds. */
+  durationS: number;
+  /** Unmeasured lead-in at the same rate, seconds. */
+  warmupS: number;
+  concurrency: number;
+  op: Operation;
+  /** How long to wait for in-flight and backlogged requests after the schedule ends. */
+  drainTimeoutS?: number;
+  /** Called about every `progressEveryS` seconds with a one-line status. */
+  onProgress?: (line: string) => void;
+  progressEveryS?: number;
+}
+
+export interface OpenLoopResult {
+  offeredRatePerS: number;
+  /** Measured seconds (summed over slices). */
+  durationS: number;
+  /** Number of runs (slices) merged into this result. */
+  slices: number;
+  concurrency: number;
+  /** Requests scheduled inside the measurement windows. */
+  scheduled: number;
+  /** Measured requests answered successfully. */
+  ok: number;
+  /** Measured requests that failed, by label. */
+  errors: Record<string, number>;
+  errorCount: number;
+  /**
+   * Measured requests not answered when the drain timeout ran out. They are in the
+   * latency histogram at a lower bound (the time waited so far), never left out.
+   */
+  unfinished: number;
+  /** Successful completions that landed inside the measurement windows, per second. */
+  throughputPerS: number;
+  /** Scheduled start → response, successful requests (the number to quote). */
+  latencyMs: LatencySummaryMs;
+  /** Actual send → response, successful requests (what a closed-loop tool would report). */
+  serviceTimeMs: LatencySummaryMs;
+  /** Scheduled start → actual send (waiting for a free connection, or generator lag). */
+  sendDelayMs: LatencySummaryMs;
+  /** Largest number of due requests waiting for a free connection. */
+  maxBacklog: number;
+  /**
+   * The load generator's own event-loop delay while it ran (warm-ups included). When its
+   * p99 approaches the measured latencies, the client, not the server, sets the tail.
+   */
+  clientLoopDelayMs: { p50: number; p99: number; max: number };
+  /** CPU the load generator used while it ran, as a fraction of one core. */
+  clientCpuCores: number;
+  /** The slowest request: latency, and when it was scheduled (seconds into the measured window of slice `slice`, from 1). */
+  worst: { latencyMs: number; atS: number; slice: number };
+  /** True when throughput fell short of 95% of the offered rate, or requests were left over. */
+  saturated: boolean;
+  /** The warm-up before this run (one slice only; not merged). */
+  warmup?: { throughputPerS: number; p99Ms: number; maxMs: number; errorCount: number };
+}
+
+const loopResolutionMs = 10;
+
+/**
+ * Accumulates the measurements of one or more open-loop runs at the same rate (e.g.
+ * slices interleaved with another configuration's), and summarises them.
+ */
+export class OpenLoopRecorder {
+  readonly latency: Histogram = latencyHistogram();
+  readonly service: Histogram = latencyHistogram();
+  readonly sendDelay: Histogram = latencyHistogram();
+  readonly errors: Record<string, number> = {};
+  scheduled = 0;
+  ok = 0;
+  errorCount = 0;
+  unfinished = 0;
+  okInWindow = 0;
+  windowS = 0;
+  maxBacklog = 0;
+  slices = 0;
+  clientCpuMicros = 0;
+  clientElapsedMs = 0;
+  /** Lateness of a periodic timer during the tracked periods, µs. */
+  readonly loopDelay: Histogram = latencyHistogram();
+  /** The slowest successful request: its latency and when it was scheduled (s into its slice's measured window). */
+  worst = { latencyMs: 0, atS: 0, slice: 0 };
+
+  constructor(readonly ratePerS: number, readonly concurrency: number) {}
+
+  /** Runs `fn` with the client's event-loop delay and CPU time being tracked. */
+  async track<T>(fn: () => Promise<T>): Promise<T> {
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    let last = started;
+    const monitor = setInterval(() => {
+      const now = performance.now();
+      this.loopDelay.recordValue(Math.max(1, Math.round((now - last - loopResolutionMs) * 1000)));
+      last = now;
+    }, loopResolutionMs);
+    try {
+      return await fn();
+    } finally {
+      clearInterval(monitor);
+      const cpu = process.cpuUsage(cpuBefore);
+      this.clientCpuMicros += cpu.user + cpu.system;
+      this.clientElapsedMs += performance.now() - started;
+    }
+  }
+
+  /** Adds another recorder's measurements (same rate) to this one's. */
+  merge(other: OpenLoopRecorder): void {
+    this.latency.add(other.latency);
+    this.service.add(other.service);
+    this.sendDelay.add(other.sendDelay);
+    this.loopDelay.add(other.loopDelay);
+    for (const [label, count] of Object.entries(other.errors)) this.errors[label] = (this.errors[label] ?? 0) + count;
+    this.scheduled += other.scheduled;
+    this.ok += other.ok;
+    this.errorCount += other.errorCount;
+    this.unfinished += other.unfinished;
+    this.okInWindow += other.okInWindow;
+    this.windowS += other.windowS;
+    this.maxBacklog = Math.max(this.maxBacklog, other.maxBacklog);
+    if (other.worst.latencyMs > this.worst.latencyMs) this.worst = { ...other.worst, slice: this.slices + other.worst.slice };
+    this.slices += other.slices;
+    this.clientCpuMicros += other.clientCpuMicros;
+    this.clientElapsedMs += other.clientElapsedMs;
+  }
+
+  summary(): OpenLoopResult {
+    const throughputPerS = this.windowS > 0 ? this.okInWindow / this.windowS : 0;
+    const delay = summarize(this.loopDelay);
+    return {
+      offeredRatePerS: this.ratePerS,
+      durationS: Math.round(this.windowS * 1000) / 1000,
+      slices: this.slices,
+      concurrency: this.concurrency,
+      scheduled: this.scheduled,
+      ok: this.ok,
+      errors: this.errors,
+      errorCount: this.errorCount,
+      unfinished: this.unfinished,
+      throughputPerS: Math.round(throughputPerS * 10) / 10,
+      latencyMs: summarize(this.latency),
+      serviceTimeMs: summarize(this.service),
+      sendDelayMs: summarize(this.sendDelay),
+      maxBacklog: this.maxBacklog,
+      clientLoopDelayMs: { p50: delay.p50, p99: delay.p99, max: delay.max },
+      worst: { latencyMs: Math.round(this.worst.latencyMs * 1000) / 1000, atS: Math.round(this.worst.atS * 1000) / 1000, slice: this.worst.slice },
+      clientCpuCores: this.clientElapsedMs > 0 ? Math.round((this.clientCpuMicros / 1000 / this.clientElapsedMs) * 100) / 100 : 0,
+      saturated: throughputPerS < 0.95 * this.ratePerS || this.unfinished > 0,
+    };
+  }
+}
+
+/**
+ * One open-loop run: `warmupS` seconds at the rate (not measured; the run waits until
+ * every warm-up request has been answered, so a cold start's backlog does not leak into
+ * the measurement), then `durationS` seconds measured on a fresh schedule. Returns this
+ * run's summary; when `into` is given, also merges the measurements into it (for results
+ * made of several slices).
+ */
+export async function runOpenLoop(options: OpenLoopOptions, into?: OpenLoopRecorder): Promise<OpenLoopResult> {
+  const { ratePerS, durationS, warmupS, concurrency } = options;
+  if (!(ratePerS > 0) || !(durationS > 0) || !(warmupS >= 0) || !(concurrency >= 1)) {
+    throw new RangeError('runOpenLoop: rate, duration and concurrency must be positive, warm-up non-negative');
+  }
+  if (into !== undefined && into.ratePerS !== ratePerS) throw new RangeError('runOpenLoop: recorder rate differs from the run rate');
+  let warmup: OpenLoopResult | undefined;
+  const warmupCount = Math.round(warmupS * ratePerS);
+  if (warmupCount > 0) {
+    const warm = new OpenLoopRecorder(ratePerS, concurrency);
+    await warm.track(() => openLoop(options, warmupS, 0, 'warm-up', warm));
+    warmup = warm.summary();
+  }
+  const rec = new OpenLoopRecorder(ratePerS, concurrency);
+  await rec.track(() => openLoop(options, durationS, warmupCount, 'measure', rec));
+  into?.merge(rec);
+  const result = rec.summary();
+  if (warmup !== undefined) {
+    result.warmup = {
+      throughputPerS: warmup.throughputPerS,
+      p99Ms: warmup.latencyMs.p99,
+      maxMs: warmup.latencyMs.max,
+      errorCount: warmup.errorCount,
+    };
+  }
+  return result;
+}
+
+/** One schedule of `durationS` at the rate; every request is recorded into `rec`. */
+function openLoop(options: OpenLoopOptions, durationS: number, seqOffset: number, phase: string, rec: OpenLoopRecorder): Promise<void> {
+  const { ratePerS, concurrency, op } = options;
+  const intervalMs = 1000 / ratePerS;
+  const total = Math.round(durationS * ratePerS);
+  const drainTimeoutMs = (options.drainTimeoutS ?? 30) * 1000;
+  const progressEveryMs = (options.progressEveryS ?? 5) * 1000;
+
+  let inFlight = 0;
+  let next = 0;
+  let done = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let progressTimer: NodeJS.Timeout | undefined;
+  const pending = new Set<number>();
+
+  const start = performance.now() + 20; // a little slack so the first requests are not late
+  const scheduledAt = (i: number): number => start + i * intervalMs;
+  const windowEnd = scheduledAt(total);
+  const us = (ms: number): number => Math.max(1, Math.round(ms * 1000));
+  rec.slices++;
+  rec.worst = { latencyMs: 0, atS: 0, slice: 1 };
+  rec.scheduled += total;
+  rec.windowS += durationS;
+
+  return new Promise<void>((resolve) => {
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      if (timer !== undefined) clearTimeout(timer);
+      if (progressTimer !== undefined) clearInterval(progressTimer);
+      clearTimeout(drainTimer);
+      rec.unfinished += total - done;
+      const now = performance.now();
+      for (const i of pending) rec.latency.recordValue(us(now - scheduledAt(i)));
+      for (let i = next; i < total; i++) rec.latency.recordValue(us(now - scheduledAt(i)));
+      resolve();
+    };
+
+    const send = (i: number, now: number): void => {
+      const scheduled = scheduledAt(i);
+      rec.sendDelay.recordValue(us(now - scheduled));
+      inFlight++;
+      pending.add(i);
+      op(seqOffset + i).then(
+        (outcome) => complete(i, scheduled, now, outcome),
+        (error: unknown) => complete(i, scheduled, now, { ok: false, label: error instanceof Error ? error.message : String(error) }),
+      );
+    };
+
+    const complete = (i: number, scheduled: number, sentAt: number, outcome: OpOutcome): void => {
+      if (finished) return;
+      const end = performance.now();
+      inFlight--;
+      pending.delete(i);
+      done++;
+      if (outcome.ok) {
+        rec.ok++;
+        if (end <= windowEnd) rec.okInWindow++;
+        rec.latency.recordValue(us(end - scheduled));
+        rec.service.recordValue(us(end - sentAt));
+        if (end - scheduled > rec.worst.latencyMs) rec.worst = { latencyMs: end - scheduled, atS: (scheduled - start) / 1000, slice: 1 };
+      } else {
+        rec.errorCount++;
+        rec.errors[outcome.label] = (rec.errors[outcome.label] ?? 0) + 1;
+      }
+      if (done === total) finish();
+      else pump();
+    };
+
+    const pump = (): void => {
+      if (finished) return;
+      const now = performance.now();
+      const due = Math.min(total, Math.floor((now - start) / intervalMs) + 1);
+      if (due - next > rec.maxBacklog) rec.maxBacklog = due - next;
+      while (next < due && inFlight < concurrency) send(next++, now);
+      if (timer === undefined && next < total && inFlight < concurrency) {
+        timer = setTimeout(() => {
+          timer = undefined;
+          pump();
+        }, Math.max(0, scheduledAt(next) - performance.now()));
+      }
+    };
+
+    if (options.onProgress !== undefined) {
+      const report = options.onProgress;
+      progressTimer = setInterval(() => {
+        const now = performance.now();
+        const due = Math.min(total, Math.max(0, Math.floor((now - start) / intervalMs) + 1));
+        report(`${now < windowEnd ? phase : `${phase} drain`} t=${((now - start) / 1000).toFixed(0)}s sent=${next}/${total} in-flight=${inFlight} backlog=${due - next} done=${done}`);
+      }, progressEveryMs);
+    }
+    // The drain deadline: the end of the schedule plus the drain timeout.
+    const drainTimer = setTimeout(finish, windowEnd - performance.now() + drainTimeoutMs);
+    timer = setTimeout(() => {
+      timer = undefined;
+      pump();
+    }, Math.max(0, start - performance.now()));
+  });
+}
+
+export interface FixedCountOptions {
+  count: number;
+  concurrency: number;
+  op: Operation;
+  /** Completed-operation counts at which `onCheckpoint` runs (synchronously). */
+  checkpoints?: readonly number[];
+  onCheckpoint?: (completed: number) => void;
+  onProgress?: (line: string) => void;
+  progressEveryS?: number;
+  /** Checked before each operation; when it returns true the run stops early. */
+  stopWhen?: () => boolean;
+}
+
+export interface FixedCountResult {
+  count: number;
+  concurrency: number;
+  ok: number;
+  errors: Record<string, number>;
+  errorCount: number;
+  elapsedS: number;
+  ratePerS: number;
+  latencyMs: LatencySummaryMs;
+}
+
+export async function runFixedCount(options: FixedCountOptions): Promise<FixedCountResult> {
+  const { count, concurrency, op } = options;
+  const checkpoints = [...(options.checkpoints ?? [])].sort((a, b) => a - b);
+  const latency = latencyHistogram();
+  const errors: Record<string, number> = {};
+  let ok = 0;
+  let errorCount = 0;
+  let issued = 0;
+  let completed = 0;
+  let nextCheckpoint = 0;
+  const started = performance.now();
+  const progressTimer = options.onProgress === undefined
+    ? undefined
+    : setInterval(() => {
+      const elapsed = (performance.now() - started) / 1000;
+      options.onProgress?.(`t=${elapsed.toFixed(0)}s ${completed}/${count} (${Math.round(completed / elapsed)}/s) errors=${errorCount}`);
+    }, (options.progressEveryS ?? 5) * 1000);
+
+  const worker = async (): Promise<void> => {
+    while (issued < count && options.stopWhen?.() !== true) {
+      const seq = issued++;
+      const t0 = performance.now();
+      let outcome: OpOutcome;
+      try {
+        outcome = await op(seq);
+      } catch (error) {
+        outcome = { ok: false, label: error instanceof Error ? error.message : String(error) };
+      }
+      if (outcome.ok) {
+        ok++;
+        latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      } else {
+        errorCount++;
+        errors[outcome.label] = (errors[outcome.label] ?? 0) + 1;
+      }
+      completed++;
+      while (nextCheckpoint < checkpoints.length && completed >= (checkpoints[nextCheckpoint] ?? Infinity)) {
+        options.onCheckpoint?.(checkpoints[nextCheckpoint] ?? completed);
+        nextCheckpoint++;
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  } finally {
+    if (progressTimer !== undefined) clearInterval(progressTimer);
+  }
+  const elapsedS = (performance.now() - started) / 1000;
+  return {
+    count,
+    concurrency,
+    ok,
+    errors,
+    errorCount,
+    elapsedS: Math.round(elapsedS * 100) / 100,
+    ratePerS: Math.round(count / elapsedS),
+    latencyMs: summarize(latency),
+  };
+}

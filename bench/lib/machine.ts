@@ -1,0 +1,69 @@
+/** Facts about the machine and the invocation, printed with every benchmark's results. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { arch, cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
+import { shellQuote, repoRoot } from './node-process.ts';
+
+export interface MachineFacts {
+  cpuCount: number;
+  cpuModel: string;
+  nodeVersion: string;
+  platform: string;
+  arch: string;
+  kernel: string;
+  totalMemBytes: number;
+  freeMemBytes: number;
+  loadAvg1m: number;
+  /** Share of the last 60 s in which some runnable task waited for a CPU (Linux PSI), 0..1. */
+  cpuPressureSome60s: number | undefined;
+  gitCommit: string | undefined;
+  gitDirty: boolean | undefined;
+}
+
+export function machineFacts(): MachineFacts {
+  const cpuList = cpus();
+  let gitCommit: string | undefined;
+  let gitDirty: boolean | undefined;
+  try {
+    gitCommit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    gitDirty = execFileSync('git', ['status', '--porcelain'], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpuCount: cpuList.length,
+    cpuModel: cpuList[0]?.model ?? 'unknown',
+    nodeVersion: process.version,
+    platform: platform(),
+    arch: arch(),
+    kernel: release(),
+    totalMemBytes: totalmem(),
+    freeMemBytes: freemem(),
+    loadAvg1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+    cpuPressureSome60s: cpuPressure()?.avg60,
+    gitCommit,
+    gitDirty,
+  };
+}
+
+/** The exact command line of this process (node, its flags, the script and its arguments). */
+export function commandLine(): string {
+  return shellQuote([process.execPath, ...process.execArgv, ...process.argv.slice(1)]);
+}
+
+/**
+ * Linux pressure-stall information for CPU (/proc/pressure/cpu, "some" line): the share of
+ * time in which at least one runnable task waited for a CPU. `totalUs` is cumulative, so
+ * the difference over an interval, divided by its length, is the contention during it.
+ * Undefined where PSI is not available.
+ */
+export function cpuPressure(): { avg10: number; avg60: number; totalUs: number } | undefined {
+  try {
+    const some = readFileSync('/proc/pressure/cpu', 'utf8').split('\n').find((l) => l.startsWith('some '));
+    const field = (name: string): number => Number(new RegExp(`${name}=([\\d.]+)`).exec(some ?? '')?.[1]);
+    const result = { avg10: Math.round(field('avg10') * 10) / 1000, avg60: Math.round(field('avg60') * 10) / 1000, totalUs: field('total') };
+    return Number.isFinite(result.totalUs) ? result : undefined;
+  } catch {
+    return undefined;
+  }
+}

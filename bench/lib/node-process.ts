@@ -1,0 +1,276 @@
+/**
+ * Launches real Shoal node processes (`node bin/shoal.js start …`) for benchmarks, waits
+ * until `GET /admin/status` answers 200, and guarantees they are stopped and their
+ * temporary data directories removed: on stop(), on normal exit, on an uncaught error,
+ * and on SIGINT/SIGTERM of the benchmark.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePorts } from './free-port.ts';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const shoalBin = join(repoRoot, 'bin', 'shoal.js');
+
+export interface LaunchOptions {
+  /** Node id (`--id`). */
+  id: string;
+  /**
+   * The script to run instead of bin/shoal.js (for testing the harness against a stub);
+   * it receives the same `start …` arguments. Default: bin/shoal.js, or SHOAL_BENCH_BIN.
+   */
+  script?: string;
+  /** Extra `shoal start` flags, e.g. ['--buffer-objects-max', '0']. */
+  args?: readonly string[];
+  /** Extra environment variables for the child. */
+  env?: Readonly<Record<string, string>>;
+  /** Bind host for HTTP and internode ports. */
+  host?: string;
+  /** Data directory; a fresh temp dir (removed on stop) when omitted. */
+  dataDir?: string;
+  /** `--log-level`; default 'warn'. */
+  logLevel?: string;
+  /** How long to wait for `/admin/status` to answer 200. */
+  readyTimeoutMs?: number;
+  /** How long SIGTERM gets before SIGKILL on stop. */
+  stopTimeoutMs?: number;
+}
+
+export interface MemorySample {
+  /** VmRSS, bytes. */
+  rssBytes: number;
+  /** RssAnon (heap, buffers), bytes. */
+  rssAnonBytes: number;
+  /** RssFile (mapped files, e.g. LMDB pages), bytes. */
+  rssFileBytes: number;
+  /** VmHWM (peak RSS), bytes. */
+  peakRssBytes: number;
+}
+
+/** Last lines of the child's output, kept for error reports. */
+class OutputTail {
+  private readonly lines: string[] = [];
+  private partial = '';
+  constructor(private readonly max: number) {}
+  push(chunk: Buffer): void {
+    const parts = (this.partial + chunk.toString('utf8')).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const line of parts) {
+      this.lines.push(line);
+      if (this.lines.length > this.max) this.lines.shift();
+    }
+  }
+  text(): string {
+    return [...this.lines, this.partial].filter((l) => l !== '').join('\n');
+  }
+}
+
+export class ShoalNodeProcess {
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private readonly exited: Promise<void>;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly child: ChildProcess,
+    readonly httpUrl: string,
+    readonly listenAddress: string,
+    readonly dataDir: string,
+    private readonly ownsDataDir: boolean,
+    /** The exact command that started the node. */
+    readonly command: readonly string[],
+    private readonly tail: OutputTail,
+    private readonly stopTimeoutMs: number,
+  ) {
+    this.exited = new Promise((resolveExit) => {
+      child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolveExit();
+      });
+    });
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`node ${this.id}: no pid`);
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** The child's recent stdout/stderr. */
+  output(): string {
+    return this.tail.text();
+  }
+
+  /** Throws, with the exit status and the node's last output, if the process has exited. */
+  assertRunning(doing: string): void {
+    if (!this.running) throw new Error(`node ${this.id} ${this.describeExit()} (found while ${doing}); its last output:\n${this.output()}`);
+  }
+
+  describeExit(): string {
+    if (this.exitInfo === undefined) return 'running';
+    return this.exitInfo.signal !== null ? `killed by ${this.exitInfo.signal}` : `exited with code ${this.exitInfo.code}`;
+  }
+
+  /** Resident memory of the node process, from /proc/<pid>/status (Linux only). */
+  memory(): MemorySample {
+    this.assertRunning('reading its memory');
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const kb = (field: string): number => {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+      return match?.[1] !== undefined ? Number(match[1]) * 1024 : NaN;
+    };
+    return { rssBytes: kb('VmRSS'), rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile'), peakRssBytes: kb('VmHWM') };
+  }
+
+  /** CPU time (user + system) the node process has used so far, seconds, from /proc/<pid>/stat. */
+  cpuSeconds(): number {
+    this.assertRunning('reading its CPU time');
+    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return ticks / clockTicksPerSecond;
+  }
+
+  /** Polls `GET /admin/status` until it answers 200; fails fast if the process exits. */
+  async waitReady(timeoutMs: number): Promise<unknown> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (!this.running) throw new Error(`node ${this.id} ${this.describeExit()} before it was ready.\n${this.output()}`);
+      try {
+        const res = await fetch(`${this.httpUrl}/admin/status`, { signal: AbortSignal.timeout(1000) });
+        const body = await res.text();
+        if (res.status === 200) {
+          try {
+            return JSON.parse(body) as unknown;
+          } catch {
+            return body;
+          }
+        }
+        lastError = `status ${res.status}: ${body.slice(0, 200)}`;
+      } catch (error) {
+        lastError = error instanceof Error ? error.message : String(error);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`node ${this.id} not ready after ${timeoutMs} ms (${lastError}).\n${this.output()}`);
+  }
+
+  /**
+   * SIGTERM (the node flushes and exits), then SIGKILL after the stop timeout. Removes an
+   * owned temp data dir unless `keepData` (then call discardData() later; the dir is still
+   * removed when the benchmark process exits). Idempotent.
+   */
+  stop(options: { keepData?: boolean } = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.running) {
+        this.child.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          if (this.running) this.child.kill('SIGKILL');
+        }, this.stopTimeoutMs);
+        await this.exited;
+        clearTimeout(timer);
+      }
+      live.delete(this);
+    })();
+    return this.stopping.then(() => {
+      if (options.keepData !== true) this.discardData();
+    });
+  }
+
+  /** Removes the data dir if this launcher created it. */
+  discardData(): void {
+    if (this.ownsDataDir) {
+      rmSync(this.dataDir, { recursive: true, force: true });
+      ownedDirs.delete(this.dataDir);
+    }
+  }
+
+  /** Synchronous last resort for process exit handlers. */
+  killNow(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+/** USER_HZ; 100 on every Linux platform Node supports. */
+const clockTicksPerSecond = 100;
+
+const live = new Set<ShoalNodeProcess>();
+const ownedDirs = new Set<string>();
+let handlersInstalled = false;
+
+function installCleanupHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('exit', () => {
+    for (const node of live) node.killNow();
+    for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n[bench] ${signal}: stopping ${live.size} node(s)…\n`);
+      void stopAllNodes().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+}
+
+/** Stops every node launched by this process. */
+export async function stopAllNodes(): Promise<void> {
+  await Promise.all([...live].map((node) => node.stop()));
+}
+
+/** Starts `node bin/shoal.js start …` with fresh ports and waits until it serves requests. */
+export async function launchNode(options: LaunchOptions): Promise<{ node: ShoalNodeProcess; status: unknown }> {
+  installCleanupHandlers();
+  const host = options.host ?? '127.0.0.1';
+  const [httpPort, listenPort] = await freePorts(2, host);
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `shoal-bench-${options.id}-`));
+  if (ownsDataDir) ownedDirs.add(dataDir);
+  const httpAddress = `${host}:${httpPort}`;
+  const listenAddress = `${host}:${listenPort}`;
+  const args = [
+    options.script ?? process.env.SHOAL_BENCH_BIN ?? shoalBin, 'start',
+    '--id', options.id,
+    '--http', httpAddress,
+    '--listen', listenAddress,
+    '--data', dataDir,
+    '--log-level', options.logLevel ?? 'warn',
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail = new OutputTail(60);
+  child.stdout?.on('data', (chunk: Buffer) => tail.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => tail.push(chunk));
+  const node = new ShoalNodeProcess(
+    options.id, child, `http://${httpAddress}`, listenAddress, dataDir, ownsDataDir,
+    [process.execPath, ...args], tail, options.stopTimeoutMs ?? 10_000,
+  );
+  live.add(node);
+  await new Promise<void>((resolveSpawn, rejectSpawn) => {
+    child.once('spawn', resolveSpawn);
+    child.once('error', rejectSpawn);
+  });
+  try {
+    const status = await node.waitReady(options.readyTimeoutMs ?? 30_000);
+    return { node, status };
+  } catch (error) {
+    await node.stop();
+    throw error;
+  }
+}
+
+/** A shell-quoted rendering of a command line. */
+export function shellQuote(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,42 @@
+/** Writing results: JSON to stdout and bench/results/, a text table to stderr. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { repoRoot } from './node-process.ts';
+
+/**
+ * Writes the results as pretty JSON to bench/results/<name>-<timestamp>.json (git-ignored)
+ * and, when given, to `outFile`. Returns the paths written.
+ */
+export function saveResults(name: string, results: unknown, outFile?: string): string[] {
+  const json = JSON.stringify(results, null, 2) + '\n';
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const paths = [join(repoRoot, 'bench', 'results', `${name}-${stamp}.json`)];
+  if (outFile !== undefined) paths.push(resolve(outFile));
+  for (const path of paths) {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, json);
+  }
+  return paths;
+}
+
+/** A plain text table with right-aligned columns except the first. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function mib(bytes: number): number {
+  return Math.round((bytes / 1048576) * 10) / 10;
+}
+
+/** a / b rounded to 2 decimals; null when b is 0. */
+export function ratio(a: number, b: number): number | null {
+  return b === 0 ? null : Math.round((a / b) * 100) / 100;
+}
+
+/** Progress lines go to stderr so stdout stays one JSON object. */
+export function log(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}

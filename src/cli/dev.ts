@@ -1,0 +1,141 @@
+/**
+ * `shoal dev`: a local cluster of `--nodes` node processes on loopback, one `shoal start`
+ * each, all given the same `--cluster` list. Node k (from 1) serves HTTP on
+ * httpPort + k - 1 and internode traffic on listenPort + k - 1, and keeps its data in
+ * DIR/node<k>. Each node's JSON log goes to DIR/node<k>.log; warnings and errors are also
+ * echoed to stderr. Ctrl-C or SIGTERM stops every node cleanly (they flush), then exits.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export interface DevOptions {
+  readonly nodes: string;
+  readonly data: string;
+  readonly httpPort: string;
+  readonly listenPort: string;
+  readonly host: string;
+}
+
+interface DevNode {
+  readonly id: string;
+  readonly httpUrl: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+}
+
+const NODES_MAX = 16;
+const STOP_GRACE_MS = 30_000;
+const START_TIMEOUT_MS = 30_000;
+const SHOAL_BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
+
+export async function runDev(options: DevOptions, command: { args: string[] }): Promise<void> {
+  const settings = parseDevOptions(options);
+  if (typeof settings === 'string') {
+    process.stderr.write(`shoal dev: ${settings}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const ids = Array.from({ length: settings.nodes }, (_, index) => `node${index + 1}`);
+  const cluster = ids.map((id, index) => `${id}@${settings.host}:${settings.listenPort + index}`).join(',');
+  mkdirSync(settings.data, { recursive: true });
+  const nodes = ids.map((id, index) => launchNode(id, index, settings, cluster, command.args));
+  let stopping = false;
+  const stopAll = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`\nshoal dev: ${signal}, stopping ${nodes.length} nodes…\n`);
+    const codes = await Promise.all(nodes.map(stopNode));
+    process.exitCode = codes.every((code) => code === 0) ? 0 : 1;
+  };
+  process.on('SIGINT', () => void stopAll('SIGINT'));
+  process.on('SIGTERM', () => void stopAll('SIGTERM'));
+  for (const node of nodes) {
+    void node.exited.then((code) => {
+      if (!stopping) {
+        process.stderr.write(`shoal dev: ${node.id} exited unexpectedly (code ${code}); stopping the others\n`);
+        void stopAll('a node exited');
+      }
+    });
+  }
+  await reportReady(nodes, settings.data);
+}
+
+interface DevSettings {
+  readonly nodes: number;
+  readonly data: string;
+  readonly httpPort: number;
+  readonly listenPort: number;
+  readonly host: string;
+}
+
+function parseDevOptions(options: DevOptions): DevSettings | string {
+  const nodes = Number(options.nodes);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > NODES_MAX) return `--nodes must be an integer 1-${NODES_MAX}, got "${options.nodes}"`;
+  const httpPort = Number(options.httpPort);
+  const listenPort = Number(options.listenPort);
+  for (const [name, port, text] of [['--http-port', httpPort, options.httpPort], ['--listen-port', listenPort, options.listenPort]] as const) {
+    if (!Number.isInteger(port) || port < 1 || port + nodes - 1 > 65535) return `${name} must be a port 1-${65536 - nodes}, got "${text}"`;
+  }
+  return { nodes, data: resolve(options.data), httpPort, listenPort, host: options.host };
+}
+
+function launchNode(id: string, index: number, settings: DevSettings, cluster: string, extraArgs: readonly string[]): DevNode {
+  const http = `${settings.host}:${settings.httpPort + index}`;
+  const args = [
+    SHOAL_BIN, 'start', '--id', id, '--cluster', cluster, '--listen', `${settings.host}:${settings.listenPort + index}`,
+    '--http', http, '--data', join(settings.data, id), ...extraArgs,
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(join(settings.data, `${id}.log`), { flags: 'a' });
+  child.stdout?.pipe(log);
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${id}] ${chunk.toString()}`));
+  echoWarnings(id, child);
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { id, httpUrl: `http://${http}`, child, exited };
+}
+
+/** Echoes a node's warn/error log lines (pino levels >= 40) to stderr, prefixed with its id. */
+function echoWarnings(id: string, child: ChildProcess): void {
+  if (child.stdout === null) return;
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const level = /"level":(\d+)/.exec(line)?.[1];
+    if (level !== undefined && Number(level) >= 40) process.stderr.write(`[${id}] ${line}\n`);
+  });
+}
+
+async function reportReady(nodes: readonly DevNode[], data: string): Promise<void> {
+  const ready = await Promise.all(nodes.map((node) => waitServing(node)));
+  if (!ready.every(Boolean)) return;
+  process.stdout.write(`shoal dev: ${nodes.length} nodes serving (data and logs in ${data}); Ctrl-C stops them\n`);
+  for (const node of nodes) process.stdout.write(`  ${node.id}  ${node.httpUrl}\n`);
+}
+
+/** Polls the node's status endpoint until it answers 200 (true), or it exits / times out (false). */
+async function waitServing(node: DevNode): Promise<boolean> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  let exited = false;
+  void node.exited.then(() => (exited = true));
+  while (!exited && Date.now() < deadline) {
+    try {
+      const response = await fetch(`${node.httpUrl}/admin/status`, { signal: AbortSignal.timeout(1000) });
+      if (response.ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  if (!exited) process.stderr.write(`shoal dev: ${node.id} did not start within ${START_TIMEOUT_MS} ms\n`);
+  return false;
+}
+
+async function stopNode(node: DevNode): Promise<number | null> {
+  if (node.child.exitCode !== null || node.child.signalCode !== null) return node.child.exitCode;
+  node.child.kill('SIGTERM');
+  const timer = setTimeout(() => node.child.kill('SIGKILL'), STOP_GRACE_MS);
+  const code = await node.exited;
+  clearTimeout(timer);
+  return code;
+}

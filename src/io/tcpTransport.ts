@@ -1,0 +1,469 @@
+/**
+ * The production Transport: one TCP connection per peer pair carrying length-prefixed
+ * msgpack frames (frameCodec.ts for the format).
+ *
+ * - Connections are dialled lazily on a peer's first request and kept. If both nodes dial
+ *   at once, the connection dialled by the smaller node id survives (peerLink.ts).
+ * - Both sides open with a hello (protocol version, cluster name, node ids); a mismatch
+ *   closes the connection with a warning and the reason reaches the waiting requests.
+ * - Every queue is bounded: requests waiting for a connection or for the socket
+ *   (outboundQueueFramesMax), unsettled requests per peer and running handlers per
+ *   connection (inflightRequestsMax), frame bodies (frameBytesMax), unidentified inbound
+ *   connections (inboundHandshakesMax). Past a bound a request fails fast (OVERLOADED).
+ * - A failed connection puts its peer in a jittered exponential backoff; requests in it
+ *   fail at once (UNREACHABLE) so a failure detector learns quickly.
+ * - Time and randomness come through the Clock and Random ports.
+ */
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Clock } from '../ports/clock.ts';
+import { silentLogger, type Logger } from '../ports/logger.ts';
+import type { Random } from '../ports/random.ts';
+import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { cryptoRandom } from './cryptoRandom.ts';
+import { PROTOCOL_VERSION, bodyBytesFor, createFrameCodec, type FrameCodec, type Hello } from './frameCodec.ts';
+import { PeerLink, backoffDelayMs, inboundVerdict, type LinkState } from './peerLink.ts';
+import { systemClock } from './systemClock.ts';
+import { Connection, type ConnectionHost, type ConnectionLimits, type ConnectionRole, type ConnectionState, type WriteBatching } from './tcpConnection.ts';
+import { OutboundRequest } from './tcpRequest.ts';
+
+const MiB = 1024 * 1024;
+
+export const TCP_TRANSPORT_DEFAULTS = {
+  /** Well above the 1 MiB value limit, room for a reply carrying several siblings. */
+  frameBytesMax: 16 * MiB,
+  outboundQueueFramesMax: 1024,
+  inflightRequestsMax: 2048,
+  connectTimeoutMs: 2000,
+  handshakeTimeoutMs: 2000,
+  reconnectDelayMsMin: 100,
+  reconnectDelayMsMax: 5000,
+  keepAliveDelayMs: 5000,
+  inboundHandshakesMax: 64,
+  writeBatching: 'tick',
+} as const;
+
+export interface TcpTransportOptions {
+  readonly localId: NodeId;
+  readonly clusterName: string;
+  /** Where to accept peers; port 0 picks a free one (see `start()` and `address`). */
+  readonly listen: PeerAddress;
+  readonly peers?: ReadonlyMap<NodeId, PeerAddress>;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly logger?: Logger;
+  /** Largest frame body accepted or sent, bytes. */
+  readonly frameBytesMax?: number;
+  /** Frames per peer waiting for a connection or for the socket to drain. */
+  readonly outboundQueueFramesMax?: number;
+  /** Unsettled requests per peer, and handlers running per connection. */
+  readonly inflightRequestsMax?: number;
+  readonly connectTimeoutMs?: number;
+  /** From TCP connect (or accept) until the peer's hello. */
+  readonly handshakeTimeoutMs?: number;
+  readonly reconnectDelayMsMin?: number;
+  readonly reconnectDelayMsMax?: number;
+  /** Idle time before TCP keep-alive probes start. */
+  readonly keepAliveDelayMs?: number;
+  /** Accepted connections that have not yet sent their hello. */
+  readonly inboundHandshakesMax?: number;
+  /**
+   * When queued frames are written as one buffer: 'tick' (once the current tick's code and
+   * promise continuations ran), 'turn' (next event-loop turn), 'off' (a write per frame).
+   * bench/transport.ts compares them.
+   */
+  readonly writeBatching?: WriteBatching;
+}
+
+export interface TcpTransport extends Transport {
+  /** Binds the listen address; resolves with the bound port. */
+  start(): Promise<number>;
+  /** The bound address once started. */
+  readonly address: PeerAddress | undefined;
+  stats(): TcpTransportStats;
+}
+
+export interface TcpTransportStats {
+  readonly peers: Record<NodeId, PeerStats>;
+  /** Sockets still open, including ones in handshake or closing. */
+  readonly sockets: number;
+  /** Connections dialled since start (a churn gauge). */
+  readonly dials: number;
+}
+
+export interface PeerStats {
+  readonly state: LinkState;
+  readonly connection: ConnectionStats | null;
+  readonly waitingRequests: number;
+  readonly inflightRequests: number;
+  readonly failures: number;
+  readonly lastFailure: string;
+}
+
+export interface ConnectionStats {
+  readonly role: ConnectionRole;
+  readonly state: ConnectionState;
+  readonly localPort: number | undefined;
+  readonly remotePort: number | undefined;
+  readonly pendingRequests: number;
+  readonly queuedFrames: number;
+}
+
+/** An option out of range, reported when the transport is built. */
+export class TransportOptionError extends Error {
+  readonly code = 'TRANSPORT_OPTION_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransportOptionError';
+  }
+}
+
+export function createTcpTransport(options: TcpTransportOptions): TcpTransport {
+  return new TcpTransportImpl(options);
+}
+
+interface Settings extends ConnectionLimits {
+  readonly reconnectDelayMsMin: number;
+  readonly reconnectDelayMsMax: number;
+  readonly keepAliveDelayMs: number;
+  readonly inboundHandshakesMax: number;
+}
+
+function settingsFrom(options: TcpTransportOptions): Settings {
+  const positive = (name: keyof typeof TCP_TRANSPORT_DEFAULTS & keyof TcpTransportOptions): number => {
+    const value = (options[name] as number | undefined) ?? (TCP_TRANSPORT_DEFAULTS[name] as number);
+    if (!Number.isSafeInteger(value) || value < 1) throw new TransportOptionError(`${name} must be a positive integer, got ${value}`);
+    return value;
+  };
+  const settings: Settings = {
+    frameBytesMax: positive('frameBytesMax'),
+    outboundQueueFramesMax: positive('outboundQueueFramesMax'),
+    inflightRequestsMax: positive('inflightRequestsMax'),
+    connectTimeoutMs: positive('connectTimeoutMs'),
+    handshakeTimeoutMs: positive('handshakeTimeoutMs'),
+    reconnectDelayMsMin: positive('reconnectDelayMsMin'),
+    reconnectDelayMsMax: positive('reconnectDelayMsMax'),
+    keepAliveDelayMs: positive('keepAliveDelayMs'),
+    inboundHandshakesMax: positive('inboundHandshakesMax'),
+    writeBatching: options.writeBatching ?? TCP_TRANSPORT_DEFAULTS.writeBatching,
+  };
+  if (!['tick', 'turn', 'off'].includes(settings.writeBatching)) throw new TransportOptionError(`writeBatching must be tick, turn or off, got ${String(settings.writeBatching)}`);
+  if (settings.reconnectDelayMsMin > settings.reconnectDelayMsMax) throw new TransportOptionError('reconnectDelayMsMin must not exceed reconnectDelayMsMax');
+  if (settings.frameBytesMax > 0xffff_ffff) throw new TransportOptionError('frameBytesMax must fit the 32-bit length prefix');
+  if (options.localId === '') throw new TransportOptionError('localId must not be empty');
+  if (options.clusterName === '') throw new TransportOptionError('clusterName must not be empty');
+  checkAddress('listen', options.listen, true);
+  return settings;
+}
+
+function checkAddress(name: string, address: PeerAddress, portZeroAllowed: boolean): void {
+  const portMin = portZeroAllowed ? 0 : 1;
+  if (typeof address.host !== 'string' || address.host === '' || !Number.isInteger(address.port) || address.port < portMin || address.port > 65535) {
+    throw new TransportOptionError(`${name} must be {host, port} with a port in ${portMin}..65535, got ${JSON.stringify(address)}`);
+  }
+}
+
+class TcpTransportImpl implements TcpTransport, ConnectionHost {
+  readonly localId: NodeId;
+  readonly codec: FrameCodec = createFrameCodec();
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly limits: Settings;
+  handler: RequestHandler | undefined = undefined;
+  address: PeerAddress | undefined = undefined;
+  private readonly clusterName: string;
+  private readonly listenAddress: PeerAddress;
+  private readonly random: Random;
+  /** Random per process start: tells a restarted peer from a stale connection. */
+  private readonly incarnation: number;
+  /** Counts this transport's dials; stated in every hello (see inboundVerdict). */
+  private dialSeq = 0;
+  private readonly links = new Map<NodeId, PeerLink>();
+  /** Every connection whose socket is still open. */
+  private readonly connections = new Set<Connection>();
+  private server: Server | undefined = undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined = undefined;
+
+  constructor(options: TcpTransportOptions) {
+    this.limits = settingsFrom(options);
+    this.localId = options.localId;
+    this.clusterName = options.clusterName;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? cryptoRandom;
+    this.logger = options.logger ?? silentLogger;
+    this.incarnation = this.random.int(2 ** 32);
+    this.listenAddress = { ...options.listen };
+    if (options.peers !== undefined) this.setPeers(options.peers);
+  }
+
+  async start(): Promise<number> {
+    if (this.closed) throw new TransportError('CLOSED', 'transport is closed');
+    if (this.server !== undefined) throw new Error('transport already started');
+    const { keepAliveDelayMs } = this.limits;
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs }, this.onInbound);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.listenAddress.port, this.listenAddress.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (error) => this.logger.error({ err: error.message }, 'internode listener failed'));
+    const bound = server.address() as AddressInfo;
+    this.address = { host: this.listenAddress.host, port: bound.port };
+    return bound.port;
+  }
+
+  serve(handler: RequestHandler): void {
+    this.handler = handler;
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    for (const [peerId, address] of peers) {
+      if (peerId === this.localId) continue;
+      checkAddress(`address of peer ${peerId}`, address, false);
+      const link = this.links.get(peerId);
+      if (link === undefined) this.links.set(peerId, new PeerLink(peerId, address));
+      else link.address = address;
+    }
+    for (const [peerId, link] of this.links) {
+      if (!peers.has(peerId)) {
+        this.links.delete(peerId);
+        this.dropLink(link, 'UNREACHABLE', 'peer removed from the membership');
+      }
+    }
+  }
+
+  request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return Promise.reject(new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`));
+    const link = this.links.get(to);
+    if (link === undefined) return Promise.reject(new TransportError('UNREACHABLE', `unknown peer ${JSON.stringify(to)}`));
+    const refusal = this.admissionError(link);
+    if (refusal !== undefined) return Promise.reject(refusal);
+    let payload: Buffer;
+    try {
+      payload = this.codec.packr.pack(message);
+    } catch (error) {
+      return Promise.reject(new TransportError('BAD_MESSAGE', `message not encodable: ${(error as Error).message}`, { cause: error }));
+    }
+    if (bodyBytesFor(payload) > this.limits.frameBytesMax) {
+      return Promise.reject(new TransportError('BAD_MESSAGE', `message of ${payload.length} bytes exceeds frameBytesMax ${this.limits.frameBytesMax}`));
+    }
+    return new Promise((resolve, reject) => {
+      const request = new OutboundRequest(to, payload, link, this.clock, resolve, reject);
+      request.startTimer(timeoutMs);
+      this.dispatch(link, request);
+    });
+  }
+
+  /** Why a request to `link` must fail right now, if it must: fail fast instead of queueing. */
+  private admissionError(link: PeerLink): TransportError | undefined {
+    const { inflightRequestsMax, outboundQueueFramesMax } = this.limits;
+    if (link.state === 'backoff' && this.clock.monotonicMs() < link.retryAtMs) {
+      const retryInMs = Math.ceil(link.retryAtMs - this.clock.monotonicMs());
+      return new TransportError('UNREACHABLE', `${link.peerId} unreachable (${link.lastFailure}); next attempt in ${retryInMs} ms`);
+    }
+    if (link.inflightRequests >= inflightRequestsMax) {
+      return new TransportError('OVERLOADED', `${link.inflightRequests} requests to ${link.peerId} in flight (inflightRequestsMax ${inflightRequestsMax})`);
+    }
+    const queued = link.state === 'connected' ? (link.connection as Connection).queuedFrames : link.waiting.length;
+    if (queued >= outboundQueueFramesMax) {
+      return new TransportError('OVERLOADED', `${queued} frames queued for ${link.peerId} (outboundQueueFramesMax ${outboundQueueFramesMax})`);
+    }
+    return undefined;
+  }
+
+  private dispatch(link: PeerLink, request: OutboundRequest): void {
+    if (link.state === 'connected') return (link.connection as Connection).sendRequest(request);
+    link.waiting.push(request);
+    request.home = link;
+    if (link.state === 'idle' || link.state === 'backoff') this.dial(link);
+  }
+
+  private dial(link: PeerLink): void {
+    link.state = 'dialling';
+    const { keepAliveDelayMs } = this.limits;
+    const socket = connect({ host: link.address.host, port: link.address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs });
+    const connection = new Connection(this, socket, 'dialled', link.peerId, ++this.dialSeq);
+    this.connections.add(connection);
+    link.connection = connection;
+  }
+
+  private readonly onInbound = (socket: Socket): void => {
+    if (this.closed || this.inboundInHandshake() >= this.limits.inboundHandshakesMax) {
+      if (!this.closed) this.logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'too many internode connections in handshake (inboundHandshakesMax): refused');
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    this.connections.add(new Connection(this, socket, 'accepted', undefined, 0));
+  };
+
+  /** Accepted connections still waiting for their hello (counted only when one arrives). */
+  private inboundInHandshake(): number {
+    let count = 0;
+    for (const connection of this.connections) if (connection.role === 'accepted' && connection.state === 'handshaking') count++;
+    return count;
+  }
+
+  helloFor(connection: Connection): Hello {
+    const dialler = connection.role === 'dialled';
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      clusterName: this.clusterName,
+      senderId: this.localId,
+      receiverId: connection.peerId as NodeId,
+      incarnation: this.incarnation,
+      dialSeq: dialler ? connection.dialSeq : this.dialSeq,
+    };
+  }
+
+  onHello(connection: Connection, hello: Hello): void {
+    const mismatch = this.helloMismatch(connection, hello);
+    if (mismatch !== undefined) {
+      this.logger.warn({ peer: hello.senderId, remote: connection.remote, reason: mismatch }, 'internode handshake refused');
+      return connection.close('UNREACHABLE', `handshake refused: ${mismatch}`, 'REFUSED');
+    }
+    if (connection.role === 'dialled') return this.onDialledOpen(connection, hello);
+    this.onInboundHello(connection, hello);
+  }
+
+  /** Why the peer's hello is unacceptable, or undefined. */
+  private helloMismatch(connection: Connection, hello: Hello): string | undefined {
+    if (hello.protocolVersion !== PROTOCOL_VERSION) return `peer speaks protocol version ${hello.protocolVersion}, this node ${PROTOCOL_VERSION}`;
+    if (hello.clusterName !== this.clusterName) return `peer is in cluster ${JSON.stringify(hello.clusterName)}, this node in ${JSON.stringify(this.clusterName)}`;
+    if (hello.receiverId !== this.localId) return `peer expected node ${JSON.stringify(hello.receiverId)}, this is ${JSON.stringify(this.localId)}`;
+    if (connection.role === 'dialled' && hello.senderId !== connection.peerId) {
+      return `expected node ${JSON.stringify(connection.peerId)} at ${connection.remote}, found ${JSON.stringify(hello.senderId)}`;
+    }
+    if (connection.role === 'accepted' && !this.links.has(hello.senderId)) return `unknown node ${JSON.stringify(hello.senderId)}`;
+    return undefined;
+  }
+
+  private onDialledOpen(connection: Connection, hello: Hello): void {
+    const link = this.links.get(hello.senderId);
+    if (link?.connection !== connection) return connection.close('UNREACHABLE', 'dial no longer wanted');
+    connection.open(hello.senderId, hello);
+    this.linkConnected(link, connection);
+  }
+
+  private onInboundHello(connection: Connection, hello: Hello): void {
+    const link = this.links.get(hello.senderId) as PeerLink;
+    const existing = link.connection === undefined ? undefined : { open: link.connection.state === 'open', peerIncarnation: link.connection.peerIncarnation, peerDialSeq: link.connection.peerDialSeq };
+    const verdict = inboundVerdict(this.localId, existing, hello);
+    if (existing !== undefined) this.logger.debug({ peer: hello.senderId, verdict, existingOpen: existing.open }, 'peer dialled while a connection exists');
+    if (verdict === 'duplicate') return connection.close('UNREACHABLE', 'simultaneous dial: ours wins', 'DUPLICATE');
+    if (verdict === 'stale') return connection.close('UNREACHABLE', 'stale dial: an open connection exists', 'STALE');
+    const previous = link.connection;
+    connection.open(hello.senderId, hello);
+    connection.sendHello();
+    this.linkConnected(link, connection);
+    previous?.close('UNREACHABLE', 'replaced by the peer’s newer connection');
+  }
+
+  /** `connection` becomes the peer's: requests waiting for it go out in order. */
+  private linkConnected(link: PeerLink, connection: Connection): void {
+    this.clearLinkTimer(link);
+    link.connection = connection;
+    link.state = 'connected';
+    link.failures = 0;
+    for (const request of link.takeWaiting()) connection.sendRequest(request);
+    this.logger.debug({ peer: link.peerId, role: connection.role, remote: connection.remote }, 'internode connection open');
+  }
+
+  onRefused(connection: Connection, code: string, message: string): void {
+    const link = this.links.get(connection.peerId as NodeId);
+    if (code === 'DUPLICATE' && link?.connection === connection) {
+      // The peer's own dial wins; it is on its way. Keep the waiting requests for it.
+      this.logger.debug({ peer: link.peerId }, 'simultaneous dial: waiting for the peer’s connection');
+      link.connection = undefined;
+      link.state = 'awaitingInbound';
+      const { connectTimeoutMs, handshakeTimeoutMs } = this.limits;
+      link.timer = this.clock.setTimer(connectTimeoutMs + handshakeTimeoutMs, () => this.onInboundOverdue(link));
+      return;
+    }
+    if (code !== 'STALE') this.logger.warn({ peer: connection.peerId, code, reason: message }, 'peer refused the internode handshake');
+  }
+
+  private onInboundOverdue(link: PeerLink): void {
+    link.timer = undefined;
+    if (link.state === 'awaitingInbound') this.failLink(link, 'peer claimed the connection but did not dial');
+  }
+
+  onClosed(connection: Connection, reason: string): void {
+    const link = connection.peerId === undefined ? undefined : this.links.get(connection.peerId);
+    if (link === undefined || link.connection !== connection) return;
+    link.connection = undefined;
+    if (!this.closed) this.failLink(link, reason);
+  }
+
+  onSocketGone(connection: Connection): void {
+    this.connections.delete(connection);
+  }
+
+  /** The peer failed: back off, and fail what waits for it now rather than at its timeout. */
+  private failLink(link: PeerLink, reason: string): void {
+    this.clearLinkTimer(link);
+    link.failures++;
+    const { reconnectDelayMsMin, reconnectDelayMsMax } = this.limits;
+    const delayMs = backoffDelayMs(link.failures, reconnectDelayMsMin, reconnectDelayMsMax, this.random.next());
+    link.state = 'backoff';
+    link.retryAtMs = this.clock.monotonicMs() + delayMs;
+    link.lastFailure = reason;
+    this.logger.info({ peer: link.peerId, reason, failures: link.failures, retryInMs: delayMs }, 'internode connection failed');
+    for (const request of link.takeWaiting()) request.reject(new TransportError('UNREACHABLE', `${link.peerId} unreachable: ${reason}`));
+  }
+
+  private dropLink(link: PeerLink, code: 'UNREACHABLE' | 'CLOSED', reason: string): void {
+    this.clearLinkTimer(link);
+    const connection = link.connection;
+    link.connection = undefined;
+    connection?.close(code, reason);
+    for (const request of link.takeWaiting()) request.reject(new TransportError(code, `request to ${link.peerId} failed: ${reason}`));
+  }
+
+  private clearLinkTimer(link: PeerLink): void {
+    if (link.timer !== undefined) this.clock.clearTimer(link.timer);
+    link.timer = undefined;
+  }
+
+  stats(): TcpTransportStats {
+    const peers: Record<NodeId, PeerStats> = {};
+    for (const [peerId, link] of this.links) {
+      const c = link.connection;
+      peers[peerId] = {
+        state: link.state,
+        connection:
+          c === undefined
+            ? null
+            : { role: c.role, state: c.state, localPort: c.socket.localPort, remotePort: c.socket.remotePort, pendingRequests: c.pendingRequests, queuedFrames: c.queuedFrames },
+        waitingRequests: link.waiting.length,
+        inflightRequests: link.inflightRequests,
+        failures: link.failures,
+        lastFailure: link.lastFailure,
+      };
+    }
+    return { peers, sockets: this.connections.size, dials: this.dialSeq };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const link of this.links.values()) this.dropLink(link, 'CLOSED', 'transport closed');
+    const gone: Promise<void>[] = [];
+    for (const connection of this.connections) {
+      connection.close('CLOSED', 'transport closed');
+      connection.destroy();
+      gone.push(connection.whenGone());
+    }
+    const server = this.server;
+    if (server !== undefined) gone.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    await Promise.all(gone);
+  }
+}

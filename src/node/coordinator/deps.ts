@@ -1,0 +1,33 @@
+/** What a coordinator needs from its node: storage, the cluster view, peers, time, hooks. */
+import type { ActorId } from '../../core/clock.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { HintStore } from '../../storage/hintStore.ts';
+import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { ClusterView } from '../cluster.ts';
+import type { NodeConfig } from '../config.ts';
+import type { NodeEvents } from '../events.ts';
+import type { FailureDetector } from '../failureDetector.ts';
+import type { PeerClient } from '../peerClient.ts';
+
+/** A get that answered and still listens for late replies (read repair). */
+export interface Lingering {
+  /** Ends the wait without repairing (the node is stopping). */
+  stopLingering(): void;
+}
+
+export interface CoordinatorDeps {
+  readonly config: NodeConfig;
+  readonly cluster: ClusterView;
+  /** The actor under which this incarnation issues dots (node id + start epoch). */
+  readonly actor: ActorId;
+  readonly store: ObjectStore;
+  readonly hints: HintStore;
+  readonly detector: FailureDetector;
+  readonly peers: PeerClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly events: NodeEvents;
+  /** The gets lingering now; bounded by requestsInFlightMax (past it a get repairs at once). */
+  readonly lingering: Set<Lingering>;
+}

@@ -1,0 +1,178 @@
+/**
+ * Forwarding (paper 4.5): a node that is not among a key's top N primaries hands the whole
+ * client request to the first of them it believes up, so the new version's dot is issued
+ * by a primary. An explicit state machine:
+ *
+ *   forwarding    one attempt at a time, in preference-list order. An attempt gets
+ *                 min(forwardTimeoutMs, the time left); the receiver is told to answer a
+ *                 little sooner, so a slow quorum there comes back as a clear 503 rather than
+ *                 a transport timeout here. A transport failure, or an error reply saying the
+ *                 receiver could not coordinate at all (stopping, overloaded, storage), moves
+ *                 on to the next primary; any other answer, success or 4xx/503, is final
+ *                 (retrying a write elsewhere after it may have landed would only add a
+ *                 sibling).
+ *   coordinating  no primary could take it: this node coordinates itself (sloppy quorum;
+ *                 it stands in for a primary, see targets.ts).
+ *   done
+ * A forwarded request is always coordinated by its receiver, never forwarded again, so
+ * nodes with different views of the ring cannot bounce a request between them.
+ */
+import type { StoredObject } from '../../core/object.ts';
+import { decodeObject } from '../../storage/objectCodec.ts';
+import type { Deadline } from '../deadline.ts';
+import { QuorumUnreachableError, RequestError, RequestTimeoutError, type RequestErrorCode } from '../errors.ts';
+import { emit } from '../events.ts';
+import type { ErrorReply, ForwardMessage, Reply, ReplyErrorCode } from '../protocol.ts';
+import { describeFailure } from '../peerClient.ts';
+import type { CoordinatorDeps } from './deps.ts';
+
+/** The receiver of a forward answers this much before the sender's attempt times out, at most. */
+export const FORWARD_REPLY_MARGIN_MS = 50;
+
+export type ForwardState = 'forwarding' | 'coordinating' | 'done';
+
+/** Error codes after which the request is final: the receiver did coordinate it (or refused it for good). */
+const FINAL_CODES: ReadonlySet<ReplyErrorCode> = new Set<ReplyErrorCode>([
+  'KEY_EMPTY',
+  'KEY_TOO_LONG',
+  'VALUE_TOO_LARGE',
+  'CONTENT_TYPE_INVALID',
+  'CONTEXT_INVALID',
+  'REQUEST_OPTION_INVALID',
+  'TOO_MANY_SIBLINGS',
+  'REQUEST_TIMEOUT',
+  'QUORUM_UNREACHABLE',
+]);
+
+export interface ForwardPlan {
+  /** The primaries to try, in order (this node excluded). */
+  readonly candidates: readonly string[];
+  /** The request as sent (its timeoutMs is set per attempt). */
+  readonly message: Omit<ForwardMessage, 'timeoutMs'>;
+  readonly deadline: Deadline;
+  /** Coordinates here with the time given, when no primary took the request. */
+  readonly coordinateLocally: (timeoutMs: number) => Promise<StoredObject | undefined>;
+}
+
+/** Resolves with the coordinator's answer: the object read, or the object after the write. */
+export function forwardRequest(deps: CoordinatorDeps, plan: ForwardPlan): Promise<StoredObject | undefined> {
+  return new Forwarder(deps, plan).start();
+}
+
+class Forwarder {
+  private state: ForwardState = 'forwarding';
+  private next = 0;
+  private resolve: (object: StoredObject | undefined) => void = () => {};
+  private reject: (error: unknown) => void = () => {};
+
+  constructor(
+    private readonly deps: CoordinatorDeps,
+    private readonly plan: ForwardPlan,
+  ) {}
+
+  start(): Promise<StoredObject | undefined> {
+    return new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      this.attempt();
+    });
+  }
+
+  private attempt(): void {
+    switch (this.state) {
+      case 'forwarding':
+        break;
+      case 'coordinating':
+      case 'done':
+        return;
+    }
+    const candidate = this.nextCandidate();
+    const remainingMs = this.plan.deadline.remainingMs();
+    if (remainingMs <= 0) return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
+    if (candidate === undefined) return this.coordinateHere(remainingMs);
+    const attemptMs = Math.min(this.deps.config.forwardTimeoutMs, remainingMs);
+    // Whole milliseconds on the wire (clocks may be fractional, the protocol says integer).
+    const timeoutMs = Math.max(1, Math.floor(attemptMs - Math.min(FORWARD_REPLY_MARGIN_MS, attemptMs / 4)));
+    const message: ForwardMessage = { ...this.plan.message, timeoutMs };
+    this.deps.peers.request(candidate, message, attemptMs).then(
+      (reply) => this.answered(candidate, reply),
+      (error: unknown) => this.attemptFailed(candidate, error),
+    );
+  }
+
+  private answered(candidate: string, reply: Reply): void {
+    if (this.state !== 'forwarding') return;
+    switch (reply.type) {
+      case 'object':
+        return this.succeeded(candidate, reply.object);
+      case 'error':
+        if (FINAL_CODES.has(reply.code)) {
+          emit(() => this.deps.events.onForward?.('answered'));
+          return this.finish(errorOf(reply, this.plan.message.op === 'get' ? 'read' : 'write', this.plan.deadline.timeoutMs));
+        }
+        return this.attemptFailed(candidate, reply);
+      case 'ack':
+      case 'pong':
+        return this.attemptFailed(candidate, reply);
+    }
+  }
+
+  private succeeded(candidate: string, bytes: Uint8Array | undefined): void {
+    let object: StoredObject | undefined;
+    try {
+      object = bytes === undefined ? undefined : decodeObject(bytes);
+    } catch (error) {
+      return this.attemptFailed(candidate, error);
+    }
+    emit(() => this.deps.events.onForward?.('answered'));
+    this.state = 'done';
+    this.resolve(object);
+  }
+
+  private attemptFailed(candidate: string, error: unknown): void {
+    if (this.state !== 'forwarding') return;
+    emit(() => this.deps.events.onForward?.('failed-over'));
+    this.deps.logger.debug({ peer: candidate, reason: describeFailure(error) }, 'forward failed; trying the next primary');
+    this.attempt();
+  }
+
+  private coordinateHere(remainingMs: number): void {
+    this.state = 'coordinating';
+    emit(() => this.deps.events.onForward?.('coordinated-locally'));
+    this.plan.coordinateLocally(remainingMs).then(
+      (object) => {
+        this.state = 'done';
+        this.resolve(object);
+      },
+      (error: unknown) => this.finish(error),
+    );
+  }
+
+  private finish(error: unknown): void {
+    this.state = 'done';
+    this.reject(error);
+  }
+
+  /** The next candidate the failure detector believes up. */
+  private nextCandidate(): string | undefined {
+    const { candidates } = this.plan;
+    while (this.next < candidates.length) {
+      const candidate = candidates[this.next++] as string;
+      if (this.deps.detector.isUp(candidate)) return candidate;
+    }
+    return undefined;
+  }
+}
+
+/** The typed error a forwarded request's final error reply stands for. */
+function errorOf(reply: ErrorReply, operation: 'read' | 'write', timeoutMs: number): RequestError {
+  const replicas = reply.replicas ?? { needed: 0, answered: 0, failed: 0, targets: 0 };
+  switch (reply.code) {
+    case 'QUORUM_UNREACHABLE':
+      return new QuorumUnreachableError(operation, replicas);
+    case 'REQUEST_TIMEOUT':
+      return new RequestTimeoutError(timeoutMs, reply.replicas);
+    default:
+      return new RequestError(reply.code as RequestErrorCode, reply.message);
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * The get coordinator (paper 4.5, 5; Riak's get_fsm beside get_core), an explicit state
+ * machine over the pure get reducer (core/quorum/getQuorum.ts):
+ *
+ *   collecting  the N targets are asked (the coordinator reads its own copy at once); each
+ *               reply or failure is folded into the reducer, a failed target is replaced
+ *               by the next spare (a fallback may hold hints for the key).
+ *   lingering   R replies are in: the client has its answer (every causally unrelated
+ *               version, merged). The coordinator keeps listening for late replies until
+ *               every target has answered or failed, readRepairLingerMs have passed, or the
+ *               request's time is up, whichever comes first.
+ *   done        read repair: the merged object goes to every target that answered with a
+ *               stale version or none (a fallback gets it as a hint). Targets that never
+ *               answered are left to hinted handoff and anti-entropy.
+ * A get that cannot reach R fails (503) without repairing anything.
+ */
+import type { StoredObject } from '../../core/object.ts';
+import { addGetFailure, addGetReply, addGetTarget, getSettled, getVerdict, initGetQuorum, readRepairTargets, type GetQuorum } from '../../core/quorum/getQuorum.ts';
+import type { TimerHandle } from '../../ports/clock.ts';
+import { decodeObject, encodeObject } from '../../storage/objectCodec.ts';
+import { Deadline } from '../deadline.ts';
+import { QuorumUnreachableError, RequestTimeoutError, type ReplicaCounts } from '../errors.ts';
+import { emit } from '../events.ts';
+import { readLocalReplica, writeLocalReplica, type LocalReplica } from '../localReplica.ts';
+import { describeFailure } from '../peerClient.ts';
+import { replicaPut, type Reply } from '../protocol.ts';
+import type { Quorum } from '../request.ts';
+import { preferenceOf } from '../cluster.ts';
+import type { CoordinatorDeps, Lingering } from './deps.ts';
+import { planTargets, replacementFor, type Target } from './targets.ts';
+
+export interface GetRequest {
+  readonly partition: number;
+  readonly key: Uint8Array;
+  readonly quorum: Quorum;
+  readonly timeoutMs: number;
+}
+
+export type GetState = 'collecting' | 'lingering' | 'done';
+
+/** Runs one get: resolves with the merged object after R replies (read repair continues after). */
+export function coordinateGet(deps: CoordinatorDeps, request: GetRequest): Promise<StoredObject | undefined> {
+  return new GetCoordinator(deps, request).start();
+}
+
+interface Outcome {
+  resolve(object: StoredObject | undefined): void;
+  reject(error: unknown): void;
+}
+
+class GetCoordinator implements Lingering {
+  private state: GetState = 'collecting';
+  private quorum: GetQuorum;
+  private readonly targets = new Map<string, Target>();
+  private spares: readonly string[];
+  private readonly primaries: readonly string[];
+  private readonly self: string;
+  private readonly deadline: Deadline;
+  private readonly replica: LocalReplica;
+  private selfError: unknown;
+  private timer: TimerHandle | undefined;
+  private lingerTimer: TimerHandle | undefined;
+  private outcome: Outcome | undefined;
+
+  constructor(
+    private readonly deps: CoordinatorDeps,
+    private readonly request: GetRequest,
+  ) {
+    this.self = deps.cluster.self;
+    this.deadline = new Deadline(deps.clock, request.timeoutMs);
+    this.replica = { self: this.self, members: deps.cluster.members, store: deps.store, hints: deps.hints };
+    const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.self);
+    for (const target of plan.targets) this.targets.set(target.node, target);
+    this.spares = plan.spares;
+    this.primaries = plan.primaries;
+    this.quorum = initGetQuorum([...this.targets.keys()], request.quorum.r);
+  }
+
+  start(): Promise<StoredObject | undefined> {
+    return new Promise((resolve, reject) => {
+      this.outcome = { resolve, reject };
+      if (this.targets.size < this.request.quorum.r) {
+        this.fail(new QuorumUnreachableError('read', this.counts()), 'unreachable');
+        return;
+      }
+      this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
+      for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
+      this.readSelf();
+    });
+  }
+
+  // --- events --------------------------------------------------------------------------
+
+  private replied(node: string, object: StoredObject | undefined): void {
+    switch (this.state) {
+      case 'collecting':
+      case 'lingering':
+        this.quorum = addGetReply(this.quorum, node, object);
+        this.decide();
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  private failed(node: string, error: unknown): void {
+    switch (this.state) {
+      case 'collecting':
+      case 'lingering':
+        if (node === this.self) this.selfError = error;
+        this.quorum = addGetFailure(this.quorum, node);
+        if (this.state === 'collecting') this.replace(node);
+        this.decide();
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  private timedOut(): void {
+    this.timer = undefined;
+    switch (this.state) {
+      case 'collecting':
+        this.fail(new RequestTimeoutError(this.request.timeoutMs, this.counts()), 'timeout');
+        return;
+      case 'lingering':
+        this.endLinger();
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  // --- actions -------------------------------------------------------------------------
+
+  private decide(): void {
+    switch (this.state) {
+      case 'collecting':
+        return this.decideCollecting();
+      case 'lingering':
+        if (getSettled(this.quorum)) this.endLinger();
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  private decideCollecting(): void {
+    switch (getVerdict(this.quorum)) {
+      case 'pending':
+        return;
+      case 'failed':
+        this.fail(this.quorumError(), 'unreachable');
+        return;
+      case 'succeeded':
+        this.state = 'lingering';
+        this.outcome?.resolve(this.quorum.merged);
+        if (getSettled(this.quorum) || this.deps.lingering.size >= this.deps.config.requestsInFlightMax) {
+          this.endLinger(); // nothing more to wait for, or too many reads linger already
+          return;
+        }
+        this.deps.lingering.add(this);
+        this.lingerTimer = this.deps.clock.setTimer(this.lingerMs(), () => this.endLinger());
+        return;
+    }
+  }
+
+  private readSelf(): void {
+    let object: StoredObject | undefined;
+    try {
+      object = readLocalReplica(this.replica, this.request.partition, this.request.key);
+    } catch (error) {
+      this.failed(this.self, error);
+      return;
+    }
+    this.replied(this.self, object);
+  }
+
+  private send(target: Target): void {
+    const message = { type: 'replica-get', partition: this.request.partition, key: this.request.key } as const;
+    this.deps.peers.request(target.node, message, Math.max(1, this.deadline.remainingMs())).then(
+      (reply) => this.received(target.node, reply),
+      (error: unknown) => this.failed(target.node, error),
+    );
+  }
+
+  private received(node: string, reply: Reply): void {
+    if (reply.type !== 'object') {
+      this.failed(node, reply);
+      return;
+    }
+    let object: StoredObject | undefined;
+    try {
+      object = reply.object === undefined ? undefined : decodeObject(reply.object);
+    } catch (error) {
+      this.deps.logger.warn({ peer: node, err: error }, 'a replica answered a read with a corrupt object');
+      this.failed(node, error);
+      return;
+    }
+    this.replied(node, object);
+  }
+
+  private replace(node: string): void {
+    const failed = this.targets.get(node);
+    if (failed === undefined || node === this.self) return;
+    const next = replacementFor(failed, this.spares, this.primaries);
+    if (next === undefined) return;
+    this.spares = next.spares;
+    this.targets.set(next.target.node, next.target);
+    this.quorum = addGetTarget(this.quorum, next.target.node);
+    this.send(next.target);
+  }
+
+  private endLinger(): void {
+    if (this.state !== 'lingering') return;
+    this.state = 'done';
+    this.deps.lingering.delete(this);
+    this.clearTimers();
+    this.repair();
+  }
+
+  /** The node is stopping: stop listening, repair nothing. */
+  stopLingering(): void {
+    if (this.state !== 'lingering') return;
+    this.state = 'done';
+    this.deps.lingering.delete(this);
+    this.clearTimers();
+  }
+
+  /** Read repair: the merged object to every target whose reply was stale or empty. */
+  private repair(): void {
+    const merged = this.quorum.merged;
+    const stale = readRepairTargets(this.quorum);
+    if (merged === undefined || stale.length === 0) return;
+    emit(() => this.deps.events.onReadRepair?.(stale.length));
+    const encoded = encodeObject(merged);
+    for (const node of stale) this.repairOne(node, merged, encoded);
+  }
+
+  /** Fire and forget: a failed repair is left to later reads, hinted handoff and anti-entropy. */
+  private repairOne(node: string, merged: StoredObject, encoded: Uint8Array): void {
+    const { partition, key } = this.request;
+    const hintFor = this.targets.get(node)?.hintFor;
+    const done = (failure?: unknown): void => {
+      if (failure !== undefined) this.deps.logger.debug({ peer: node, reason: describeFailure(failure) }, 'read repair failed');
+    };
+    if (node === this.self) {
+      writeLocalReplica(this.replica, partition, key, merged, { durable: false, hintFor }).then(() => done(), done);
+      return;
+    }
+    const message = replicaPut(partition, key, encoded, false, hintFor);
+    this.deps.peers.request(node, message, this.deps.config.requestTimeoutMs).then((reply) => done(reply.type === 'ack' ? undefined : reply), done);
+  }
+
+  private lingerMs(): number {
+    return Math.min(this.deps.config.readRepairLingerMs, this.deadline.remainingMs());
+  }
+
+  /** A cluster of one reports its own failure (a storage error stays a storage error). */
+  private quorumError(): unknown {
+    if (this.targets.size === 1 && this.selfError !== undefined) return this.selfError;
+    return new QuorumUnreachableError('read', this.counts());
+  }
+
+  private fail(error: unknown, reason: 'unreachable' | 'timeout'): void {
+    this.state = 'done';
+    this.clearTimers();
+    emit(() => this.deps.events.onQuorumFailure?.('read', reason));
+    this.outcome?.reject(error);
+  }
+
+  private clearTimers(): void {
+    for (const timer of [this.timer, this.lingerTimer]) if (timer !== undefined) this.deps.clock.clearTimer(timer);
+    this.timer = undefined;
+    this.lingerTimer = undefined;
+  }
+
+  private counts(): ReplicaCounts {
+    const { replies, failed, targets, r } = this.quorum;
+    return { needed: r, answered: replies.size, failed: failed.size, targets: targets.length };
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The put coordinator (paper 4.5, 5; Riak's put_fsm), an explicit state machine over the
+ * pure put reducer (core/quorum/putQuorum.ts):
+ *
+ *   writing-local  the coordinator runs putObject on its own copy inside store.update (the
+ *                  new version's dot is issued under its actor). A failure here fails the
+ *                  request with that error: nothing has been sent anywhere yet.
+ *   replicating    the new object goes to the other targets; each acknowledgement or
+ *                  failure is folded into the reducer. A failed target is replaced by the
+ *                  next spare of the preference list (sloppy quorum), told whose hint it holds.
+ *   succeeded      W acknowledgements (the coordinator's own counts once its write, and its
+ *                  fsync when it is the durable one, is done).
+ *   failed         W out of reach, or the request's time is up (503). Not a rollback: the
+ *                  replicas that took the write keep it.
+ * Late replies after succeeded/failed are ignored; their outcome still reaches the failure
+ * detector through the PeerClient.
+ *
+ * Durability (paper 6.1): `durableWrites: one` asks exactly one target to fsync before it
+ * acknowledges: the first target other than the coordinator, in preference-list order (a
+ * remote replica, so the coordinator's own acknowledgement comes straight from its buffer
+ * and the fsync runs off the critical path when W < N); a cluster of one makes the
+ * coordinator itself the durable one. A stand-in for a failed durable target is durable
+ * too. `all` asks every target, `none` none.
+ */
+import type { VersionVector } from '../../core/clock.ts';
+import { putObject, type StoredObject } from '../../core/object.ts';
+import { addPutReply, addPutTarget, initPutQuorum, putVerdict, type PutQuorum } from '../../core/quorum/putQuorum.ts';
+import type { TimerHandle } from '../../ports/clock.ts';
+import { encodeObject } from '../../storage/objectCodec.ts';
+import { Deadline } from '../deadline.ts';
+import { QuorumUnreachableError, RequestTimeoutError, TooManySiblingsError, type ReplicaCounts } from '../errors.ts';
+import { emit } from '../events.ts';
+import { writeLocalReplica } from '../localReplica.ts';
+import { describeFailure } from '../peerClient.ts';
+import { replicaPut, type Reply } from '../protocol.ts';
+import type { Quorum } from '../request.ts';
+import { preferenceOf } from '../cluster.ts';
+import type { CoordinatorDeps } from './deps.ts';
+import { planTargets, replacementFor, type Target } from './targets.ts';
+
+export interface PutRequest {
+  readonly partition: number;
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+  readonly contentType: string;
+  readonly deleted: boolean;
+  /** The client's context (empty: supersede nothing). */
+  readonly context: VersionVector;
+  readonly quorum: Quorum;
+  readonly timeoutMs: number;
+}
+
+export type PutState = 'writing-local' | 'replicating' | 'succeeded' | 'failed';
+
+/** Runs one put to completion: resolves with the coordinator's copy after the write. */
+export function coordinatePut(deps: CoordinatorDeps, request: PutRequest): Promise<StoredObject> {
+  return new PutCoordinator(deps, request).start();
+}
+
+interface Outcome {
+  resolve(object: StoredObject): void;
+  reject(error: unknown): void;
+}
+
+class PutCoordinator {
+  private state: PutState = 'writing-local';
+  private quorum: PutQuorum;
+  private readonly targets = new Map<string, Target>();
+  private spares: readonly string[];
+  private readonly primaries: readonly string[];
+  private readonly durable = new Set<string>();
+  private readonly self: string;
+  private object: StoredObject | undefined;
+  private encoded: Uint8Array | undefined;
+  private selfError: unknown;
+  private timer: TimerHandle | undefined;
+  private outcome: Outcome | undefined;
+  private readonly deadline: Deadline;
+
+  constructor(
+    private readonly deps: CoordinatorDeps,
+    private readonly request: PutRequest,
+  ) {
+    this.self = deps.cluster.self;
+    this.deadline = new Deadline(deps.clock, request.timeoutMs);
+    const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.self);
+    for (const target of plan.targets) this.targets.set(target.node, target);
+    this.spares = plan.spares;
+    this.primaries = plan.primaries;
+    this.quorum = initPutQuorum([...this.targets.keys()], request.quorum.w);
+    this.chooseDurable();
+  }
+
+  start(): Promise<StoredObject> {
+    return new Promise<StoredObject>((resolve, reject) => {
+      this.outcome = { resolve, reject };
+      if (this.targets.size < this.request.quorum.w) {
+        // Not even W nodes are believed up: refuse before writing anything.
+        this.fail(new QuorumUnreachableError('write', this.counts()), 'unreachable');
+        return;
+      }
+      this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
+      this.writeLocal();
+    });
+  }
+
+  // --- events --------------------------------------------------------------------------
+
+  private localWritten(object: StoredObject): void {
+    switch (this.state) {
+      case 'writing-local':
+        this.state = 'replicating';
+        this.object = object;
+        try {
+          this.encoded = encodeObject(object);
+        } catch (error) {
+          this.fail(error, 'unreachable'); // cannot happen for an object putObject built; never hang on it
+          return;
+        }
+        for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
+        this.finishLocal(object);
+        return;
+      case 'replicating':
+      case 'succeeded':
+      case 'failed':
+        return; // timed out while writing locally: the version stays (a 503 is not a rollback)
+    }
+  }
+
+  private localFailed(error: unknown): void {
+    switch (this.state) {
+      case 'writing-local':
+        this.finish('failed');
+        this.outcome?.reject(error);
+        return;
+      case 'replicating':
+      case 'succeeded':
+      case 'failed':
+        return;
+    }
+  }
+
+  private replied(node: string, ok: boolean, error?: unknown): void {
+    switch (this.state) {
+      case 'replicating':
+        if (!ok) this.deps.logger.debug({ peer: node, partition: this.request.partition, reason: describeFailure(error) }, 'a replica did not take a write');
+        if (node === this.self && !ok) this.selfError = error;
+        this.quorum = addPutReply(this.quorum, node, ok);
+        if (!ok) this.replace(node);
+        this.decide();
+        return;
+      case 'succeeded':
+        // The client has its answer, but the write still goes to N nodes: a target that
+        // fails after the W-th acknowledgement is replaced, so its stand-in keeps a hint.
+        if (!ok) this.replace(node);
+        return;
+      case 'writing-local':
+      case 'failed':
+        return;
+    }
+  }
+
+  private timedOut(): void {
+    this.timer = undefined;
+    switch (this.state) {
+      case 'writing-local':
+      case 'replicating':
+        this.fail(new RequestTimeoutError(this.request.timeoutMs, this.counts()), 'timeout');
+        return;
+      case 'succeeded':
+      case 'failed':
+        return;
+    }
+  }
+
+  // --- actions -------------------------------------------------------------------------
+
+  private writeLocal(): void {
+    const { deps, request } = this;
+    const write = {
+      context: request.context,
+      actor: deps.actor,
+      value: request.value,
+      contentType: request.contentType,
+      deleted: request.deleted,
+      nowMs: deps.clock.nowMs(),
+      lastWriteWins: deps.config.lastWriteWins,
+    };
+    const limits = { siblingsMax: deps.config.siblingsMax, vectorEntriesMax: deps.config.vectorEntriesMax };
+    const change = (current: StoredObject | undefined): StoredObject => {
+      const result = putObject(current, write, limits);
+      if (!result.ok) throw new TooManySiblingsError(result.siblingCount, limits.siblingsMax);
+      return result.object;
+    };
+    // With no other target, the coordinator's one write is the durable one: fsync it at once.
+    const durableNow = this.durable.has(this.self) && this.targets.size === 1;
+    deps.store.update(request.partition, request.key, change, { durable: durableNow }).then(
+      (object) => (object === undefined ? this.localFailed(new Error('invariant: a put left no object')) : this.localWritten(object)),
+      (error: unknown) => this.localFailed(error),
+    );
+  }
+
+  /**
+   * The coordinator's own acknowledgement: its buffered write, then (when it is durable)
+   * the fsync of its copy, then (when it stands in for a primary) the hint.
+   */
+  private finishLocal(object: StoredObject): void {
+    const { deps, request } = this;
+    const self = this.targets.get(this.self) as Target;
+    const durable = this.durable.has(this.self);
+    const steps: Promise<unknown>[] = [];
+    if (durable && this.targets.size > 1) steps.push(deps.store.update(request.partition, request.key, () => undefined, { durable: true }));
+    if (self.hintFor !== undefined) {
+      const replica = { self: this.self, members: deps.cluster.members, store: deps.store, hints: deps.hints };
+      steps.push(writeLocalReplica(replica, request.partition, request.key, object, { durable, hintFor: self.hintFor }));
+    }
+    Promise.all(steps).then(
+      () => this.replied(this.self, true),
+      (error: unknown) => this.replied(this.self, false, error),
+    );
+  }
+
+  private send(target: Target): void {
+    const { deps, request } = this;
+    const message = replicaPut(request.partition, request.key, this.encoded as Uint8Array, this.durable.has(target.node), target.hintFor);
+    const timeoutMs = this.remainingMs();
+    deps.peers.request(target.node, message, timeoutMs).then(
+      (reply: Reply) => this.replied(target.node, reply.type === 'ack', reply),
+      (error: unknown) => this.replied(target.node, false, error),
+    );
+  }
+
+  /** Sends the write to the next spare in place of a failed target, if one is left. */
+  private replace(node: string): void {
+    const failed = this.targets.get(node);
+    if (failed === undefined || node === this.self) return;
+    const next = replacementFor(failed, this.spares, this.primaries);
+    if (next === undefined) return;
+    this.spares = next.spares;
+    this.targets.set(next.target.node, next.target);
+    if (this.durable.has(node)) this.durable.add(next.target.node);
+    this.quorum = addPutTarget(this.quorum, next.target.node);
+    this.send(next.target);
+  }
+
+  private decide(): void {
+    switch (putVerdict(this.quorum)) {
+      case 'pending':
+        return;
+      case 'succeeded':
+        this.finish('succeeded');
+        this.outcome?.resolve(this.object as StoredObject);
+        return;
+      case 'failed':
+        this.fail(this.quorumError(), 'unreachable');
+        return;
+    }
+  }
+
+  /** A cluster of one reports its own failure (a storage error stays a storage error). */
+  private quorumError(): unknown {
+    if (this.targets.size === 1 && this.selfError !== undefined) return this.selfError;
+    return new QuorumUnreachableError('write', this.counts());
+  }
+
+  private fail(error: unknown, reason: 'unreachable' | 'timeout'): void {
+    this.finish('failed');
+    emit(() => this.deps.events.onQuorumFailure?.('write', reason));
+    this.outcome?.reject(error);
+  }
+
+  private finish(state: 'succeeded' | 'failed'): void {
+    this.state = state;
+    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  private chooseDurable(): void {
+    const nodes = [...this.targets.keys()];
+    switch (this.deps.config.durableWrites) {
+      case 'none':
+        return;
+      case 'all':
+        for (const node of nodes) this.durable.add(node);
+        return;
+      case 'one':
+        this.durable.add(nodes.find((node) => node !== this.self) ?? this.self);
+        return;
+    }
+  }
+
+  /** The time left for a replica's reply: its transport timeout ends with the request. */
+  private remainingMs(): number {
+    return Math.max(1, this.deadline.remainingMs());
+  }
+
+  private counts(): ReplicaCounts {
+    const { acked, failed, targets, w } = this.quorum;
+    return { needed: w, answered: acked.size, failed: failed.size, targets: targets.length };
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Hinted handoff (paper 4.6): a background task that hands the hints this node holds back
+ * to their owners.
+ *
+ * Every hintDeliveryIntervalMs (jittered by ±50% with the Random port, so nodes do not
+ * hit a recovered peer in lockstep) a round starts delivery to every target that has
+ * hints, is believed up by the failure detector, and is not backing off. Per target, a
+ * state machine:
+ *   idle         nothing in progress
+ *   delivering   hints go one at a time, in key order, in pages of
+ *                HINT_DELIVERY_BATCH_OBJECTS. The owner persists each (fsync) before it
+ *                acknowledges; only then is the hint deleted, and only if it did not change
+ *                meanwhile (a hint merged after it was sent holds more than was delivered).
+ *   backing-off  a delivery failed: no attempt before retryAtMs, which doubles per failure
+ *                in a row from hintDeliveryIntervalMs up to HINT_BACKOFF_MS_MAX (jittered).
+ * The failure detector learns from every attempt (through the PeerClient), and its probes
+ * mark a recovered owner up again.
+ */
+import type { Clock, TimerHandle } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Random } from '../ports/random.ts';
+import type { Hint, HintStore } from '../storage/hintStore.ts';
+import { encodeObject } from '../storage/objectCodec.ts';
+import { emit, type NodeEvents } from './events.ts';
+import type { FailureDetector } from './failureDetector.ts';
+import { describeFailure, type PeerClient } from './peerClient.ts';
+import type { HintDeliveryMessage } from './protocol.ts';
+
+/** Hints read from the store per page of a delivery. */
+export const HINT_DELIVERY_BATCH_OBJECTS = 64;
+/** Longest pause after failed deliveries to one target. */
+export const HINT_BACKOFF_MS_MAX = 60_000;
+
+export type DeliveryState = 'idle' | 'delivering' | 'backing-off';
+
+interface TargetDelivery {
+  state: DeliveryState;
+  failures: number;
+  retryAtMs: number;
+}
+
+export interface HintedHandoffDeps {
+  readonly hints: HintStore;
+  readonly detector: FailureDetector;
+  readonly peers: PeerClient;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  readonly events: NodeEvents;
+  readonly intervalMs: number;
+  readonly requestTimeoutMs: number;
+}
+
+export interface HandoffStats {
+  readonly delivered: number;
+  readonly failures: number;
+}
+
+export class HintedHandoff {
+  private readonly targets = new Map<string, TargetDelivery>();
+  private timer: TimerHandle | undefined;
+  private running = false;
+  private delivered = 0;
+  private failures = 0;
+
+  constructor(private readonly deps: HintedHandoffDeps) {}
+
+  start(): void {
+    this.running = true;
+    this.arm();
+  }
+
+  /** Stops the rounds; a delivery in flight finishes its current hint and goes no further. */
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  stats(): HandoffStats {
+    return { delivered: this.delivered, failures: this.failures };
+  }
+
+  /** Starts delivery to every eligible target now (also what each timer round does). */
+  round(): void {
+    if (!this.running) return;
+    const nowMs = this.deps.clock.monotonicMs();
+    for (const target of this.deps.hints.targets()) {
+      const delivery = this.delivery(target);
+      if (!this.deps.detector.isUp(target)) continue;
+      switch (delivery.state) {
+        case 'delivering':
+          continue;
+        case 'backing-off':
+          if (nowMs < delivery.retryAtMs) continue;
+          break;
+        case 'idle':
+          break;
+      }
+      delivery.state = 'delivering';
+      this.deliverPage(target, delivery, undefined);
+    }
+  }
+
+  private arm(): void {
+    const delayMs = this.deps.intervalMs * (0.5 + this.deps.random.next());
+    this.timer = this.deps.clock.setTimer(delayMs, () => {
+      this.timer = undefined;
+      this.round();
+      if (this.running) this.arm();
+    });
+  }
+
+  private delivery(target: string): TargetDelivery {
+    let delivery = this.targets.get(target);
+    if (delivery === undefined) {
+      delivery = { state: 'idle', failures: 0, retryAtMs: 0 };
+      this.targets.set(target, delivery);
+    }
+    return delivery;
+  }
+
+  private deliverPage(target: string, delivery: TargetDelivery, cursor: Uint8Array | undefined): void {
+    let page: Hint[];
+    try {
+      page = this.deps.hints.scan(target, HINT_DELIVERY_BATCH_OBJECTS, cursor);
+    } catch (error) {
+      this.failed(target, delivery, error);
+      return;
+    }
+    this.deliverNext(target, delivery, page, 0);
+  }
+
+  private deliverNext(target: string, delivery: TargetDelivery, page: readonly Hint[], index: number): void {
+    if (!this.running) {
+      delivery.state = 'idle';
+      return;
+    }
+    const hint = page[index];
+    if (hint === undefined) {
+      const last = page[page.length - 1];
+      if (page.length === HINT_DELIVERY_BATCH_OBJECTS && last !== undefined) return this.deliverPage(target, delivery, last.cursor);
+      delivery.state = 'idle';
+      delivery.failures = 0;
+      return;
+    }
+    this.deliverOne(hint).then(
+      () => this.deliverNext(target, delivery, page, index + 1),
+      (error: unknown) => this.failed(target, delivery, error),
+    );
+  }
+
+  /** Sends one hint; resolves once the owner acknowledged it and the hint is removed (if unchanged). */
+  private async deliverOne(hint: Hint): Promise<void> {
+    const message: HintDeliveryMessage = { type: 'hint-delivery', partition: hint.partition, key: hint.key, object: encodeObject(hint.object) };
+    const reply = await this.deps.peers.request(hint.target, message, this.deps.requestTimeoutMs);
+    if (reply.type !== 'ack') throw new Error(describeFailure(reply));
+    this.delivered++;
+    emit(() => this.deps.events.onHintDelivery?.('delivered'));
+    await this.deps.hints.removeIfUnchanged(hint, hint.object);
+  }
+
+  private failed(target: string, delivery: TargetDelivery, error: unknown): void {
+    this.failures++;
+    emit(() => this.deps.events.onHintDelivery?.('failed'));
+    delivery.failures++;
+    const backoffMs = Math.min(HINT_BACKOFF_MS_MAX, this.deps.intervalMs * 2 ** Math.min(delivery.failures - 1, 20));
+    delivery.retryAtMs = this.deps.clock.monotonicMs() + backoffMs * (0.5 + this.deps.random.next());
+    delivery.state = 'backing-off';
+    this.deps.logger.debug({ peer: target, failures: delivery.failures, reason: describeFailure(error) }, 'hint delivery failed; backing off');
+  }
+}

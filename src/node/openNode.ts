@@ -1,0 +1,104 @@
+/**
+ * Builds a running node from its ports: the one entry point shared by the production
+ * runtime (io/runtime.ts), the simulator and the tests.
+ *
+ * openNode advances the start epoch (durably, before anything is served), builds the
+ * object store and the hint store over their engines, the cluster view and ring, the
+ * failure detector, serves the transport, and starts the background timers (hint delivery,
+ * probes of down peers). Everything it touches comes from `deps`: no module-level state,
+ * no wall clock or timers outside the Clock port, no randomness outside the Random port,
+ * so the simulator can run many nodes in one process and crash-restart them by calling
+ * openNode again on the same engines.
+ */
+import type { Clock } from '../ports/clock.ts';
+import type { Logger } from '../ports/logger.ts';
+import type { Random } from '../ports/random.ts';
+import type { MetaStore, StorageEngine } from '../ports/storage.ts';
+import type { Transport } from '../ports/transport.ts';
+import { HintStore } from '../storage/hintStore.ts';
+import { ObjectStore } from '../storage/objectStore.ts';
+import { clusterViewOf } from './cluster.ts';
+import type { NodeConfig } from './config.ts';
+import type { CoordinatorDeps } from './coordinator/deps.ts';
+import { emit, type NodeEvents } from './events.ts';
+import { FailureDetector } from './failureDetector.ts';
+import { HintedHandoff } from './hintedHandoff.ts';
+import { PeerClient } from './peerClient.ts';
+import { Prober } from './prober.ts';
+import { handlePeerRequest, type ReplicaServiceDeps } from './replicaService.ts';
+import { ShoalNode } from './shoalNode.ts';
+import { actorIdOf, advanceStartEpoch } from './startEpoch.ts';
+
+export interface NodeDeps {
+  /** config.cluster lists every member (id + internode address); absent = a cluster of one. */
+  readonly config: NodeConfig;
+  /** The node's objects. */
+  readonly engine: StorageEngine;
+  /** The hint store's own engine (LMDB: the "hints" named database of the same environment). */
+  readonly hintEngine: StorageEngine;
+  /** The start epoch and other node metadata. */
+  readonly meta: MetaStore;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** Already created for config.id; openNode installs its handler with serve(). */
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** Metrics hooks (optional). */
+  readonly events?: NodeEvents;
+}
+
+export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
+  const { config, clock, logger } = deps;
+  if (deps.transport.localId !== config.id) {
+    throw new Error(`transport is for node ${JSON.stringify(deps.transport.localId)}, config for ${JSON.stringify(config.id)}`);
+  }
+  const cluster = clusterViewOf(config);
+  if (cluster.quorumLowered !== undefined) {
+    logger.warn({ configured: cluster.quorumLowered, running: cluster.quorum }, 'a cluster of one member runs with n = r = w = 1');
+  }
+  const startEpoch = await advanceStartEpoch(deps.meta);
+  const events = deps.events ?? {};
+  const store = new ObjectStore(deps.engine, clock, {
+    bufferObjectsMax: config.bufferObjectsMax,
+    flushIntervalMs: config.flushIntervalMs,
+    writeWaitMsMax: config.writeWaitMsMax,
+    events: events.store,
+  });
+  const hints = new HintStore(deps.hintEngine, { hintsMax: config.hintsMax });
+  const detector = new FailureDetector(config.id, cluster.members, () => clock.nowMs(), (peer, state) => {
+    logger.info({ peer, status: state.status, lastError: state.lastError }, `peer ${peer} is ${state.status}`);
+    emit(() => events.onPeerStatus?.(peer, state.status));
+  });
+  const peers = new PeerClient(deps.transport, detector, logger);
+  const coordinator: CoordinatorDeps = {
+    config,
+    cluster,
+    actor: actorIdOf(config.id, startEpoch),
+    store,
+    hints,
+    detector,
+    peers,
+    clock,
+    logger,
+    events,
+    lingering: new Set(),
+  };
+  const background = { detector, peers, clock, random: deps.random, logger, events };
+  const handoff = new HintedHandoff({ ...background, hints, intervalMs: config.hintDeliveryIntervalMs, requestTimeoutMs: config.requestTimeoutMs });
+  const prober = new Prober({ ...background, intervalMs: config.probeIntervalMs, timeoutMs: Math.min(config.probeIntervalMs, config.requestTimeoutMs) });
+  const node = new ShoalNode({ config, cluster, startEpoch, coordinator, handoff, prober });
+  const service: ReplicaServiceDeps = {
+    replica: { self: config.id, members: cluster.members, store, hints },
+    partitionCount: config.partitionCount,
+    keyBytesMax: config.keyBytesMax,
+    logger,
+    events,
+    serving: () => node.currentState === 'serving',
+    coordinateForwarded: (forward) => node.coordinateForwarded(forward),
+  };
+  deps.transport.serve((from, message) => handlePeerRequest(service, from, message));
+  handoff.start();
+  prober.start();
+  logger.info({ actor: node.actor, startEpoch, members: cluster.members, quorum: cluster.quorum, hints: hints.counts().total }, 'node opened');
+  return node;
+}

@@ -1,0 +1,63 @@
+/**
+ * The node's side of outgoing internode requests: sends through the Transport, feeds every
+ * outcome to the failure detector, and validates the reply. Callers get a parsed Reply (an
+ * `error` reply included) or a TransportError; they never see a peer's raw data.
+ */
+import type { Logger } from '../ports/logger.ts';
+import { TransportError, type NodeId, type Transport } from '../ports/transport.ts';
+import type { FailureDetector } from './failureDetector.ts';
+import { BadMessageError, parseReply, type Message, type Reply } from './protocol.ts';
+
+export class PeerClient {
+  constructor(
+    private readonly transport: Transport,
+    private readonly detector: FailureDetector,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Resolves with the peer's validated reply; rejects with a TransportError. */
+  request(to: NodeId, message: Message, timeoutMs: number): Promise<Reply> {
+    let sent: Promise<unknown>;
+    try {
+      sent = this.transport.request(to, message, Math.max(1, Math.ceil(timeoutMs)));
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    return sent.then(
+      (raw) => this.received(to, message, raw),
+      (error: unknown) => {
+        throw this.failed(to, error);
+      },
+    );
+  }
+
+  private received(from: NodeId, message: Message, raw: unknown): Reply {
+    this.detector.answered(from);
+    try {
+      return parseReply(raw);
+    } catch (error) {
+      const reason = error instanceof BadMessageError ? error.message : String(error);
+      this.logger.warn({ peer: from, request: message.type, reason }, 'refused a malformed reply from a peer');
+      throw new TransportError('BAD_MESSAGE', reason, { cause: error });
+    }
+  }
+
+  private failed(to: NodeId, error: unknown): TransportError {
+    const failure =
+      error instanceof TransportError ? error : new TransportError('REMOTE_ERROR', `request to ${to} failed: ${String(error)}`, { cause: error });
+    // The peer's handler failed: it is up. Any other failure is the detector's to judge.
+    if (failure.code === 'REMOTE_ERROR') this.detector.answered(to);
+    else this.detector.failed(to, failure);
+    return failure;
+  }
+}
+
+/** A one-line reason for a failed peer request: an error, or an error reply. */
+export function describeFailure(failure: unknown): string {
+  if (failure instanceof Error) return failure.message;
+  if (typeof failure === 'object' && failure !== null && 'type' in failure) {
+    const reply = failure as Reply;
+    return reply.type === 'error' ? `${reply.code}: ${reply.message}` : `unexpected ${reply.type} reply`;
+  }
+  return String(failure);
+}

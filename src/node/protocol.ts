@@ -1,0 +1,315 @@
+/**
+ * The internode protocol: every request one node sends another, and every reply, as plain
+ * data with a `type` tag (the transport encodes it; msgpack in production).
+ *
+ *   ping            -> pong                      failure-detector probe
+ *   replica-put     -> ack | error               store this version (a fallback: as a hint for `hintFor`)
+ *   replica-get     -> object | error            the versions held for a key (hints included)
+ *   forward         -> object | error            coordinate a whole client get/put/delete here
+ *   hint-delivery   -> ack | error               a fallback hands a hinted version back to its owner
+ *
+ * Objects travel as objectCodec bytes, so a replica decodes them with the same strict
+ * checks as the disk format. Every incoming message and reply is validated here; what does
+ * not validate is refused with an `error` reply (code BAD_MESSAGE) and never reaches the
+ * node's logic. Optional fields are left out when absent (never sent as undefined).
+ */
+import type { RequestErrorCode, ReplicaCounts } from './errors.ts';
+
+export type ForwardOp = 'get' | 'put' | 'delete';
+
+export interface PingMessage {
+  readonly type: 'ping';
+}
+
+export interface ReplicaPutMessage {
+  readonly type: 'replica-put';
+  readonly partition: number;
+  readonly key: Uint8Array;
+  /** objectCodec bytes of the version to merge. */
+  readonly object: Uint8Array;
+  /** Persist and fsync before acknowledging (the coordinator's durable replica). */
+  readonly durable: boolean;
+  /** Set when the receiver is a fallback: the primary it stands in for (store as a hint). */
+  readonly hintFor?: string;
+}
+
+export interface ReplicaGetMessage {
+  readonly type: 'replica-get';
+  readonly partition: number;
+  readonly key: Uint8Array;
+}
+
+export interface ForwardMessage {
+  readonly type: 'forward';
+  readonly op: ForwardOp;
+  readonly key: Uint8Array;
+  /** put only. */
+  readonly value?: Uint8Array;
+  /** put only. */
+  readonly contentType?: string;
+  /** put/delete: the client's context text, when it gave one. */
+  readonly context?: string;
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  /** The time the receiver has to answer in, so it answers before the sender gives up. */
+  readonly timeoutMs: number;
+}
+
+export interface HintDeliveryMessage {
+  readonly type: 'hint-delivery';
+  readonly partition: number;
+  readonly key: Uint8Array;
+  readonly object: Uint8Array;
+}
+
+export type Message = PingMessage | ReplicaPutMessage | ReplicaGetMessage | ForwardMessage | HintDeliveryMessage;
+export type MessageType = Message['type'];
+
+export interface PongReply {
+  readonly type: 'pong';
+}
+export interface AckReply {
+  readonly type: 'ack';
+}
+export interface ObjectReply {
+  readonly type: 'object';
+  /** objectCodec bytes; absent when the key is not held (or, for a forwarded get, found nowhere). */
+  readonly object?: Uint8Array;
+}
+
+/** Codes a node replies with besides the client-facing RequestErrorCodes. */
+export type ProtocolErrorCode =
+  | 'BAD_MESSAGE'
+  | 'HINTS_FULL'
+  | 'STORAGE_ERROR'
+  | 'BUFFER_FULL'
+  | 'STORE_CLOSED'
+  | 'INTERNAL';
+
+export type ReplyErrorCode = RequestErrorCode | ProtocolErrorCode;
+
+export interface ErrorReply {
+  readonly type: 'error';
+  readonly code: ReplyErrorCode;
+  readonly message: string;
+  /** For QUORUM_UNREACHABLE and REQUEST_TIMEOUT of a forwarded request. */
+  readonly replicas?: ReplicaCounts;
+}
+
+export type Reply = PongReply | AckReply | ObjectReply | ErrorReply;
+
+/** A message or reply that does not match the protocol; the text says what is wrong. */
+export class BadMessageError extends Error {
+  readonly code = 'BAD_MESSAGE';
+  constructor(reason: string) {
+    super(`bad internode message: ${reason}`);
+    this.name = 'BadMessageError';
+  }
+}
+
+/** Longest node id / content type / context text accepted on the wire (characters). */
+const ID_LENGTH_MAX = 64;
+const CONTENT_TYPE_LENGTH_MAX = 255;
+const CONTEXT_LENGTH_MAX = 8192;
+const MESSAGE_LENGTH_MAX = 1024;
+const PARTITION_MAX = 0xffff;
+const QUORUM_MAX = 1024;
+const TIMEOUT_MS_MAX = 3_600_000;
+
+const FORWARD_OPS: readonly ForwardOp[] = ['get', 'put', 'delete'];
+const REPLY_ERROR_CODES: ReadonlySet<string> = new Set<ReplyErrorCode>([
+  'KEY_EMPTY',
+  'KEY_TOO_LONG',
+  'VALUE_TOO_LARGE',
+  'CONTENT_TYPE_INVALID',
+  'CONTEXT_INVALID',
+  'REQUEST_OPTION_INVALID',
+  'TOO_MANY_SIBLINGS',
+  'NODE_NOT_SERVING',
+  'REQUEST_TIMEOUT',
+  'QUORUM_UNREACHABLE',
+  'OVERLOADED',
+  'BAD_MESSAGE',
+  'HINTS_FULL',
+  'STORAGE_ERROR',
+  'BUFFER_FULL',
+  'STORE_CLOSED',
+  'INTERNAL',
+]);
+
+// --- building ----------------------------------------------------------------------------
+
+export const PING: PingMessage = { type: 'ping' };
+export const PONG: PongReply = { type: 'pong' };
+export const ACK: AckReply = { type: 'ack' };
+
+export function replicaPut(
+  partition: number,
+  key: Uint8Array,
+  object: Uint8Array,
+  durable: boolean,
+  hintFor: string | undefined,
+): ReplicaPutMessage {
+  const base = { type: 'replica-put', partition, key, object, durable } as const;
+  return hintFor === undefined ? base : { ...base, hintFor };
+}
+
+export function objectReply(object: Uint8Array | undefined): ObjectReply {
+  return object === undefined ? { type: 'object' } : { type: 'object', object };
+}
+
+export function errorReply(code: ReplyErrorCode, message: string, replicas?: ReplicaCounts): ErrorReply {
+  const text = message.length > MESSAGE_LENGTH_MAX ? `${message.slice(0, MESSAGE_LENGTH_MAX)}…` : message;
+  return replicas === undefined ? { type: 'error', code, message: text } : { type: 'error', code, message: text, replicas };
+}
+
+// --- validating ----------------------------------------------------------------------------
+
+type Fields = Readonly<Record<string, unknown>>;
+
+/** The message, checked field by field; throws BadMessageError naming the first problem. */
+export function parseMessage(raw: unknown): Message {
+  const fields = record(raw, 'message');
+  const type = fields.type;
+  switch (type) {
+    case 'ping':
+      return PING;
+    case 'replica-put':
+      return parseReplicaPut(fields);
+    case 'replica-get':
+      return { type, partition: partitionField(fields), key: bytesField(fields, 'key') };
+    case 'forward':
+      return parseForward(fields);
+    case 'hint-delivery':
+      return { type, partition: partitionField(fields), key: bytesField(fields, 'key'), object: bytesField(fields, 'object') };
+    default:
+      throw new BadMessageError(`unknown message type ${describe(type)}`);
+  }
+}
+
+/** A peer's reply, checked; throws BadMessageError. */
+export function parseReply(raw: unknown): Reply {
+  const fields = record(raw, 'reply');
+  const type = fields.type;
+  switch (type) {
+    case 'pong':
+      return PONG;
+    case 'ack':
+      return ACK;
+    case 'object':
+      return objectReply(optional(fields, 'object', bytesField));
+    case 'error':
+      return parseErrorReply(fields);
+    default:
+      throw new BadMessageError(`unknown reply type ${describe(type)}`);
+  }
+}
+
+function parseReplicaPut(fields: Fields): ReplicaPutMessage {
+  return replicaPut(
+    partitionField(fields),
+    bytesField(fields, 'key'),
+    bytesField(fields, 'object'),
+    booleanField(fields, 'durable'),
+    optional(fields, 'hintFor', (f, name) => stringField(f, name, ID_LENGTH_MAX)),
+  );
+}
+
+function parseForward(fields: Fields): ForwardMessage {
+  const op = fields.op;
+  if (!FORWARD_OPS.includes(op as ForwardOp)) throw new BadMessageError(`forward op must be get, put or delete, got ${describe(op)}`);
+  const value = optional(fields, 'value', bytesField);
+  const contentType = optional(fields, 'contentType', (f, name) => stringField(f, name, CONTENT_TYPE_LENGTH_MAX));
+  if (op === 'put' && (value === undefined || contentType === undefined)) {
+    throw new BadMessageError('a forwarded put needs value and contentType');
+  }
+  const context = optional(fields, 'context', (f, name) => stringField(f, name, CONTEXT_LENGTH_MAX));
+  const message: ForwardMessage = {
+    type: 'forward',
+    op: op as ForwardOp,
+    key: bytesField(fields, 'key'),
+    n: integerField(fields, 'n', 1, QUORUM_MAX),
+    r: integerField(fields, 'r', 1, QUORUM_MAX),
+    w: integerField(fields, 'w', 1, QUORUM_MAX),
+    timeoutMs: integerField(fields, 'timeoutMs', 1, TIMEOUT_MS_MAX),
+  };
+  return {
+    ...message,
+    ...(value === undefined ? {} : { value }),
+    ...(contentType === undefined ? {} : { contentType }),
+    ...(context === undefined ? {} : { context }),
+  };
+}
+
+function parseErrorReply(fields: Fields): ErrorReply {
+  const code = fields.code;
+  if (typeof code !== 'string' || !REPLY_ERROR_CODES.has(code)) throw new BadMessageError(`unknown error code ${describe(code)}`);
+  const message = stringField(fields, 'message', Number.MAX_SAFE_INTEGER);
+  const replicas = optional(fields, 'replicas', (f, name) => replicaCountsField(f, name));
+  return errorReply(code as ReplyErrorCode, message, replicas);
+}
+
+function replicaCountsField(fields: Fields, name: string): ReplicaCounts {
+  const counts = record(fields[name], name);
+  return {
+    needed: integerField(counts, 'needed', 0, QUORUM_MAX),
+    answered: integerField(counts, 'answered', 0, QUORUM_MAX),
+    failed: integerField(counts, 'failed', 0, QUORUM_MAX),
+    targets: integerField(counts, 'targets', 0, QUORUM_MAX),
+  };
+}
+
+function record(raw: unknown, what: string): Fields {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
+    throw new BadMessageError(`${what} must be an object, got ${describe(raw)}`);
+  }
+  return raw as Fields;
+}
+
+/** The field's value, or undefined when it is absent (undefined and null both count as absent). */
+function optional<T>(fields: Fields, name: string, read: (fields: Fields, name: string) => T): T | undefined {
+  const value = fields[name];
+  return value === undefined || value === null ? undefined : read(fields, name);
+}
+
+function bytesField(fields: Fields, name: string): Uint8Array {
+  const value = fields[name];
+  if (!(value instanceof Uint8Array)) throw new BadMessageError(`${name} must be bytes, got ${describe(value)}`);
+  return value;
+}
+
+function stringField(fields: Fields, name: string, lengthMax: number): string {
+  const value = fields[name];
+  if (typeof value !== 'string' || value.length === 0 || value.length > lengthMax) {
+    throw new BadMessageError(`${name} must be a string of 1-${lengthMax} characters, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function booleanField(fields: Fields, name: string): boolean {
+  const value = fields[name];
+  if (typeof value !== 'boolean') throw new BadMessageError(`${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function integerField(fields: Fields, name: string, min: number, max: number): number {
+  const value = fields[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new BadMessageError(`${name} must be an integer ${min}-${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function partitionField(fields: Fields): number {
+  return integerField(fields, 'partition', 0, PARTITION_MAX);
+}
+
+/** A short description of a bad value for messages (never the whole value). */
+function describe(value: unknown): string {
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}

@@ -1,0 +1,154 @@
+/**
+ * The receiving side of the internode protocol: validates each request from a peer,
+ * serves it from this node's replica (or coordinates a forwarded client request), and
+ * always answers with a protocol reply, an `error` reply for anything that went wrong. A
+ * peer's garbage is refused (BAD_MESSAGE) and logged; it never reaches the node's logic
+ * and never makes the handler reject.
+ */
+import type { StoredObject } from '../core/object.ts';
+import { partitionOfKey } from '../core/hash.ts';
+import type { Logger } from '../ports/logger.ts';
+import { StorageError } from '../ports/storage.ts';
+import type { NodeId } from '../ports/transport.ts';
+import { HintsFullError } from '../storage/hintStore.ts';
+import { CorruptObjectError, decodeObject, encodeObject } from '../storage/objectCodec.ts';
+import { BufferFullError, StoreClosedError } from '../storage/objectStore.ts';
+import { QuorumUnreachableError, RequestError, RequestTimeoutError } from './errors.ts';
+import { emit, type NodeEvents } from './events.ts';
+import { readLocalReplica, writeLocalReplica, type LocalReplica } from './localReplica.ts';
+import {
+  ACK,
+  BadMessageError,
+  errorReply,
+  objectReply,
+  parseMessage,
+  PONG,
+  type ErrorReply,
+  type ForwardMessage,
+  type HintDeliveryMessage,
+  type Message,
+  type Reply,
+  type ReplicaGetMessage,
+  type ReplicaPutMessage,
+} from './protocol.ts';
+
+export interface ReplicaServiceDeps {
+  readonly replica: LocalReplica;
+  readonly partitionCount: number;
+  readonly keyBytesMax: number;
+  readonly logger: Logger;
+  readonly events: NodeEvents;
+  /** False once the node is stopping: every request is then refused with NODE_NOT_SERVING. */
+  readonly serving: () => boolean;
+  /** Coordinates a client request forwarded by a peer. */
+  readonly coordinateForwarded: (message: ForwardMessage) => Promise<StoredObject | undefined>;
+}
+
+/** Answers one peer request; never rejects. */
+export async function handlePeerRequest(deps: ReplicaServiceDeps, from: NodeId, raw: unknown): Promise<Reply> {
+  let message: Message;
+  try {
+    message = parseMessage(raw);
+  } catch (error) {
+    return refuseGarbage(deps, from, error);
+  }
+  if (!deps.serving()) return answered(deps, message, errorReply('NODE_NOT_SERVING', 'node is stopping'));
+  try {
+    return answered(deps, message, await serve(deps, message));
+  } catch (error) {
+    return answered(deps, message, replyOf(deps, from, message, error));
+  }
+}
+
+function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Reply {
+  switch (message.type) {
+    case 'ping':
+      return PONG;
+    case 'replica-put':
+      return replicaPut(deps, message);
+    case 'replica-get':
+      return replicaGet(deps, message);
+    case 'hint-delivery':
+      return hintDelivery(deps, message);
+    case 'forward':
+      return deps.coordinateForwarded(message).then((object) => objectReply(object === undefined ? undefined : encodeObject(object)));
+  }
+}
+
+async function replicaPut(deps: ReplicaServiceDeps, message: ReplicaPutMessage): Promise<Reply> {
+  checkKeyOf(deps, message);
+  const { hintFor } = message;
+  if (hintFor !== undefined && !deps.replica.members.includes(hintFor)) {
+    throw new BadMessageError(`hintFor names ${JSON.stringify(hintFor)}, not a member of the cluster`);
+  }
+  const object = decodeIncoming(message.object);
+  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: message.durable, hintFor });
+  if (hintFor !== undefined && hintFor !== deps.replica.self) emit(() => deps.events.onHintStored?.());
+  return ACK;
+}
+
+function replicaGet(deps: ReplicaServiceDeps, message: ReplicaGetMessage): Reply {
+  checkKeyOf(deps, message);
+  const object = readLocalReplica(deps.replica, message.partition, message.key);
+  return objectReply(object === undefined ? undefined : encodeObject(object));
+}
+
+/** A fallback hands back a version it held for this node: persist it before acknowledging. */
+async function hintDelivery(deps: ReplicaServiceDeps, message: HintDeliveryMessage): Promise<Reply> {
+  checkKeyOf(deps, message);
+  const object = decodeIncoming(message.object);
+  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: true, hintFor: undefined });
+  return ACK;
+}
+
+/** The key is well formed and lies in the partition the message names. */
+function checkKeyOf(deps: ReplicaServiceDeps, message: { readonly partition: number; readonly key: Uint8Array }): void {
+  const { key, partition } = message;
+  if (key.length === 0 || key.length > deps.keyBytesMax) {
+    throw new BadMessageError(`key must be 1-${deps.keyBytesMax} bytes, got ${key.length}`);
+  }
+  const expected = partitionOfKey(key, deps.partitionCount);
+  if (partition !== expected) throw new BadMessageError(`key belongs to partition ${expected}, not ${partition}`);
+}
+
+function decodeIncoming(bytes: Uint8Array): StoredObject {
+  try {
+    return decodeObject(bytes);
+  } catch (error) {
+    if (error instanceof CorruptObjectError) throw new BadMessageError(`object: ${error.reason}`);
+    throw error;
+  }
+}
+
+function refuseGarbage(deps: ReplicaServiceDeps, from: NodeId, error: unknown): Reply {
+  const reason = error instanceof Error ? error.message : String(error);
+  deps.logger.warn({ peer: from, reason }, 'refused a malformed internode message');
+  emit(() => deps.events.onInternodeRequest?.('invalid', 'error'));
+  return errorReply('BAD_MESSAGE', reason);
+}
+
+function answered(deps: ReplicaServiceDeps, message: Message, reply: Reply): Reply {
+  emit(() => deps.events.onInternodeRequest?.(message.type, reply.type === 'error' ? 'error' : 'ok'));
+  return reply;
+}
+
+/** The error reply for a failure while serving `message`; unexpected ones are logged. */
+function replyOf(deps: ReplicaServiceDeps, from: NodeId, message: Message, error: unknown): ErrorReply {
+  if (error instanceof BadMessageError) {
+    deps.logger.warn({ peer: from, type: message.type, reason: error.message }, 'refused a malformed internode message');
+    return errorReply('BAD_MESSAGE', error.message);
+  }
+  if (error instanceof QuorumUnreachableError || error instanceof RequestTimeoutError) {
+    return errorReply(error.code, error.message, error.replicas);
+  }
+  if (error instanceof RequestError) return errorReply(error.code, error.message);
+  if (error instanceof HintsFullError) return errorReply('HINTS_FULL', error.message);
+  if (error instanceof BufferFullError) return errorReply('BUFFER_FULL', error.message);
+  if (error instanceof StoreClosedError) return errorReply('STORE_CLOSED', error.message);
+  if (error instanceof StorageError || error instanceof CorruptObjectError) {
+    deps.logger.error({ peer: from, type: message.type, err: error }, 'storage failure serving a peer');
+    return errorReply('STORAGE_ERROR', error.message);
+  }
+  deps.logger.error({ peer: from, type: message.type, err: error }, 'internal error serving a peer');
+  return errorReply('INTERNAL', 'internal error');
+}

@@ -1,0 +1,50 @@
+/**
+ * The internode transport: request/reply between cluster members.
+ *
+ * Production uses TCP with length-prefixed msgpack frames (io/tcpTransport.ts); the
+ * simulator delivers messages through its own network, which decides every delay, drop,
+ * duplicate and partition. The node never sees which one it has.
+ *
+ * Messages are plain data (objects, arrays, strings, numbers, booleans, Uint8Array), so
+ * every transport can encode them; the receiver validates what it gets.
+ */
+
+export type NodeId = string;
+
+/** Answers one request from a peer; a rejection travels back as a REMOTE_ERROR. */
+export type RequestHandler = (from: NodeId, message: unknown) => Promise<unknown>;
+
+export interface Transport {
+  /** This node's id, as the peers know it. */
+  readonly localId: NodeId;
+  /**
+   * Sends `message` to `to` and resolves with its reply. Rejects with a TransportError:
+   * TIMEOUT after `timeoutMs`, UNREACHABLE when no connection can be had, OVERLOADED when
+   * the peer's outbound queue is full (fails fast instead of growing memory), CLOSED after
+   * close(), REMOTE_ERROR when the peer's handler failed.
+   */
+  request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown>;
+  /** Installs the handler for requests from peers (one per transport). */
+  serve(handler: RequestHandler): void;
+  /** Where each peer is reached (membership may change it later). */
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void;
+  close(): Promise<void>;
+}
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type TransportErrorCode = 'TIMEOUT' | 'UNREACHABLE' | 'OVERLOADED' | 'CLOSED' | 'REMOTE_ERROR' | 'BAD_MESSAGE';
+
+export class TransportError extends Error {
+  constructor(
+    readonly code: TransportErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TransportError';
+  }
+}

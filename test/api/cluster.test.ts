@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { request, startTestCluster, type TestNode } from './testNode.ts';
+
+async function trio(t: TestContext) {
+  const cluster = await startTestCluster(['a', 'b', 'c'], { requestTimeoutMs: 1000 });
+  t.after(() => cluster.stop());
+  const node = (id: string): TestNode => cluster.nodes.get(id) as TestNode;
+  return { ...cluster, node };
+}
+
+test('a write that cannot reach W replicas is a 503 whose JSON says how many answered', async (t) => {
+  const { network, node } = await trio(t);
+  assert.equal((await request(node('a'), 'PUT', '/kv/k', { body: 'v' })).status, 204);
+  network.setMode('b', 'unreachable');
+  network.setMode('c', 'unreachable');
+  const refused = await request(node('a'), 'PUT', '/kv/k', { body: 'v2' });
+  assert.equal(refused.status, 503);
+  const body = refused.json();
+  assert.match(body.error as string, /write quorum unreachable: needed 2, 1 of 3 replicas answered \(2 failed\)/);
+  assert.deepEqual(body.replicas, { needed: 2, answered: 1, failed: 2, targets: 3 });
+  const read = await request(node('a'), 'GET', '/kv/k');
+  assert.equal(read.status, 503);
+  assert.deepEqual(read.json().replicas, { needed: 2, answered: 0, failed: 0, targets: 1 }, 'refused before asking: only a is up');
+  assert.match(read.json().error as string, /read quorum unreachable: needed 2, only 1 reachable/);
+  const one = await request(node('a'), 'GET', '/kv/k?r=1');
+  assert.equal(one.status, 300, 'R = 1 still reads, and the refused write is there: a 503 is not a rollback');
+  assert.equal((one.json().siblings as unknown[]).length, 2);
+  assert.match((await request(node('a'), 'GET', '/kv/k?n=4')).json().error as string, /n must be an integer 1-3/);
+});
+
+test('GET /admin/status lists each peer as this node sees it, the cluster and the hints', async (t) => {
+  const { network, node } = await trio(t);
+  network.setMode('c', 'unreachable');
+  assert.equal((await request(node('a'), 'PUT', '/kv/k', { body: 'v' })).status, 204);
+  const status = (await request(node('a'), 'GET', '/admin/status')).json();
+  assert.deepEqual(status.cluster, { members: ['a', 'b', 'c'], partitionCount: 64, n: 3, r: 2, w: 2 });
+  const peers = status.peers as { id: string; status: string; lastError?: string }[];
+  assert.deepEqual(peers.map((p) => [p.id, p.status]), [['b', 'up'], ['c', 'down']]);
+  assert.match(peers[1]?.lastError ?? '', /UNREACHABLE/);
+  assert.deepEqual(status.hints, { total: 0, byTarget: {}, hintsMax: 100_000, delivered: 0, failures: 0 });
+  const metrics = (await request(node('a'), 'GET', '/metrics')).body.toString();
+  assert.match(metrics, /shoal_peers\{status="down",node="a"\} 1/);
+  assert.match(metrics, /shoal_hints\{node="a"\} 0/);
+  assert.match(metrics, /shoal_buffer_objects_max\{node="a"\} 2000/, 'the buffer gauges read the node');
+  assert.match(metrics, /shoal_hint_deliveries_total\{result="delivered",node="a"\} 0/);
+  const atB = (await request(node('b'), 'GET', '/metrics')).body.toString();
+  assert.match(atB, /shoal_internode_requests_total\{type="replica-put",outcome="ok",node="b"\} 1/, 'b took the write from a');
+});

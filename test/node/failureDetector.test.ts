@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FailureDetector, initialPeerState, peerAnswered, peerFailed, type PeerState } from '../../src/node/failureDetector.ts';
+
+const timeout = { code: 'TIMEOUT', message: 'timed out' } as const;
+const unreachable = { code: 'UNREACHABLE', message: 'connection refused' } as const;
+
+test('a peer starts up, goes down on a timeout or a failed connection, and up on any answer', () => {
+  const start = initialPeerState(100);
+  assert.deepEqual(start, { status: 'up', sinceMs: 100, lastError: undefined, failures: 0 });
+  const down = peerFailed(start, 200, timeout);
+  assert.deepEqual(down, { status: 'down', sinceMs: 200, lastError: 'TIMEOUT: timed out', failures: 1 });
+  const stillDown = peerFailed(down, 300, unreachable);
+  assert.equal(stillDown.status, 'down');
+  assert.equal(stillDown.sinceMs, 200, 'down since the first failure');
+  assert.equal(stillDown.failures, 2);
+  assert.equal(stillDown.lastError, 'UNREACHABLE: connection refused');
+  const up = peerAnswered(stillDown, 400);
+  assert.deepEqual(up, { status: 'up', sinceMs: 400, lastError: 'UNREACHABLE: connection refused', failures: 0 });
+  assert.equal(peerAnswered(up, 500), up, 'an answer to an up peer changes nothing');
+});
+
+test('failures that are not the peer going away leave its status alone', () => {
+  const start: PeerState = initialPeerState(0);
+  for (const code of ['OVERLOADED', 'CLOSED', 'REMOTE_ERROR', 'BAD_MESSAGE'] as const) {
+    assert.equal(peerFailed(start, 10, { code, message: 'x' }), start, code);
+  }
+});
+
+test('the detector keeps the up set and tells its listener about each change once', () => {
+  let now = 0;
+  const changes: string[] = [];
+  const detector = new FailureDetector('a', ['a', 'b', 'c'], () => now, (peer, state) => changes.push(`${peer}:${state.status}`));
+  assert.deepEqual([...detector.up].sort(), ['a', 'b', 'c']);
+  now = 5;
+  detector.failed('b', timeout);
+  detector.failed('b', timeout);
+  assert.equal(detector.isUp('b'), false);
+  assert.deepEqual(detector.downPeers(), ['b']);
+  detector.failed('a', timeout);
+  assert.equal(detector.isUp('a'), true, 'a node never marks itself down');
+  detector.failed('stranger', timeout);
+  assert.equal(detector.view().length, 2, 'strangers are not tracked');
+  now = 9;
+  detector.answered('b');
+  assert.equal(detector.isUp('b'), true);
+  assert.deepEqual(changes, ['b:down', 'b:up']);
+  assert.deepEqual(
+    detector.view().map((peer) => [peer.id, peer.status, peer.sinceMs]),
+    [
+      ['b', 'up', 9],
+      ['c', 'up', 0],
+    ],
+  );
+});
