@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { freePort, http, runShoal, type ShoalProcess } from './shoalProcess.ts';
+import { freePort, http, runShoal, type ShoalProcess } from '../support/shoalProcess.ts';
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-process-'));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { claimRing } from '../../src/core/claim.ts';
 import { keyBytes, partitionOfKey } from '../../src/core/hash.ts';
 import { primaryNodes } from '../../src/core/preflist.ts';
-import { freePort, http, runShoal, type ShoalProcess } from '../cli/shoalProcess.ts';
+import { freePort, http, runShoal, type ShoalProcess } from '../support/shoalProcess.ts';
 
 const PARTITIONS = 16;
 const N = 3;

@@ -13,9 +13,13 @@ describe('systemClock', () => {
 
   it('runs a timer once and never runs a cleared one', async () => {
     const fired: string[] = [];
+    // systemClock's timers are unref'd: a ref'd guard keeps the event loop alive meanwhile,
+    // or the runner would see an empty loop and cancel the test.
+    const keepAlive = setInterval(() => {}, 1000);
     const cleared = systemClock.setTimer(1, () => fired.push('cleared'));
     systemClock.clearTimer(cleared);
     await new Promise<void>((resolve) => systemClock.setTimer(5, () => (fired.push('kept'), resolve())));
+    clearInterval(keepAlive);
     assert.deepEqual(fired, ['kept']);
   });
 

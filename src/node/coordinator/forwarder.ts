@@ -8,7 +8,8 @@
  *                 little sooner, so a slow quorum there comes back as a clear 503 rather than
  *                 a transport timeout here. A transport failure, or an error reply saying the
  *                 receiver could not coordinate at all (stopping, overloaded, storage), moves
- *                 on to the next primary; any other answer, success or 4xx/503, is final
+ *                 on to the next primary — except a write's timeout, which may have landed
+ *                 and so answers 503; any other answer, success or 4xx/503, is final
  *                 (retrying a write elsewhere after it may have landed would only add a
  *                 sibling).
  *   coordinating  no primary could take it: this node coordinates itself (sloppy quorum;
@@ -24,6 +25,7 @@ import { QuorumUnreachableError, RequestError, RequestTimeoutError, type Request
 import { emit } from '../events.ts';
 import type { ErrorReply, ForwardMessage, Reply, ReplyErrorCode } from '../protocol.ts';
 import { describeFailure } from '../peerClient.ts';
+import { TransportError } from '../../ports/transport.ts';
 import type { CoordinatorDeps } from './deps.ts';
 
 /** The receiver of a forward answers this much before the sender's attempt times out, at most. */
@@ -131,6 +133,12 @@ class Forwarder {
 
   private attemptFailed(candidate: string, error: unknown): void {
     if (this.state !== 'forwarding') return;
+    if (this.plan.message.op !== 'get' && error instanceof TransportError && error.code === 'TIMEOUT') {
+      // The receiver may still be applying the write: trying another primary would issue a
+      // second dot for the same value (a duplicate sibling). Answer 503; it may still land.
+      emit(() => this.deps.events.onForward?.('answered'));
+      return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
+    }
     emit(() => this.deps.events.onForward?.('failed-over'));
     this.deps.logger.debug({ peer: candidate, reason: describeFailure(error) }, 'forward failed; trying the next primary');
     this.attempt();

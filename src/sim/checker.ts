@@ -1,0 +1,334 @@
+/**
+ * The invariants of a sim run, judged from the clients' history and the final state.
+ *
+ * Safety:
+ * - lost-write: every acknowledged put is in the final read of its key (at R = N, after
+ *   healing) unless some write covered it: a write whose context's vector covers the
+ *   put's dot, and that was acknowledged, or is itself present at the end, or is itself
+ *   covered in the same sense (a 503 is not a rollback, but a failed write that left no
+ *   trace cannot have removed anything: replicas drop a version only when they store one
+ *   that supersedes it, and every version a disk holds is kept until superseded). Deletes
+ *   leave tombstones that carry no value id, so any delete that covered a put excuses it.
+ *   A put lost while no disk ever held it (only buffers, then crashes) is reported as a
+ *   lost-write only when the run's config promises durability for every acknowledged
+ *   write (durableWrites `all`, W = N or no buffer); otherwise it is counted as a
+ *   buffer loss, which durableWrites `one` with W < N allows (paper 6.1).
+ * - phantom: every value any read returned was written, to that key, by a put that had
+ *   started before the read ended.
+ * - dot-conflict: one dot of a key always names the same value (a reused dot silently
+ *   merges two writes into one). One value may carry two dots: a put applied twice (a
+ *   duplicated request, or a forward that timed out and was retried elsewhere) is two
+ *   writes of equal values, at-least-once, never a loss; they are counted, not failed.
+ * - node-anomaly: no node refuses a peer's message as malformed (all peers run the same
+ *   code, so the sender is at fault) and no live node logs an error.
+ * Liveness, after the faults healed:
+ * - final-read-failed: the read at R = N of every key succeeds.
+ * - hints-left: every hint was handed back to its owner.
+ * - divergence: the key's N primaries hold the same versions (after the final reads'
+ *   read repair), and they are the versions the final read returned.
+ */
+import { covers, dotsEqual, type Dot } from '../core/clock.ts';
+import { objectDescends, type StoredObject } from '../core/object.ts';
+import { formatDot, formatRecord, versionsOf, type OpRecord } from './history.ts';
+
+export type ViolationKind =
+  | 'lost-write'
+  | 'phantom'
+  | 'dot-conflict'
+  | 'node-anomaly'
+  | 'final-read-failed'
+  | 'hints-left'
+  | 'divergence'
+  // found while the run goes, by replicaAudit.ts
+  | 'under-replicated-ack'
+  | 'hint-dropped';
+
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly key: string | undefined;
+  readonly valueIds: readonly string[];
+  readonly message: string;
+  /** The history lines that show it. */
+  readonly records: readonly OpRecord[];
+}
+
+export interface ReplicaCopy {
+  readonly node: string;
+  readonly object: StoredObject | undefined;
+}
+
+export interface FinalState {
+  /** Per key, the final read at R = N (a history record of client `final`). */
+  readonly reads: ReadonlyMap<string, OpRecord>;
+  /** Per key, what each of its N primaries holds after read repair. */
+  readonly primaries: ReadonlyMap<string, readonly ReplicaCopy[]>;
+  /** Hints each node still holds. */
+  readonly hintsLeft: ReadonlyMap<string, number>;
+  /** Value ids some node's disk (objects or hints) ever held. */
+  readonly persisted: ReadonlySet<string>;
+  /** True when the config promises that this put, once acknowledged, is on some disk. */
+  readonly durabilityPromised: (put: OpRecord) => boolean;
+  /**
+   * What no correct node does, seen during the run: a peer's message refused as malformed
+   * (every peer runs the same code, so the sender is wrong), an error logged by a live node.
+   */
+  readonly anomalies: readonly string[];
+}
+
+export interface CheckReport {
+  readonly violations: Violation[];
+  readonly ackedWrites: number;
+  /** Acknowledged puts lost from buffers only, which the config allows (see the file comment). */
+  readonly bufferLosses: readonly string[];
+  /** Puts applied twice (two dots for one value): duplicated or failed-over forwards. */
+  readonly appliedTwice: readonly string[];
+}
+
+const RECORDS_SHOWN_MAX = 24;
+
+export function checkRun(history: readonly OpRecord[], final: FinalState): CheckReport {
+  const index = new HistoryIndex(history, final);
+  const violations: Violation[] = [];
+  checkPhantoms(index, violations);
+  checkDots(index, violations);
+  const { ackedWrites, bufferLosses } = checkLostWrites(index, final, violations);
+  for (const anomaly of final.anomalies) violations.push({ kind: 'node-anomaly', key: undefined, valueIds: [], message: anomaly, records: [] });
+  checkLiveness(index, final, violations);
+  const appliedTwice = [...index.dotsOf].filter(([, dots]) => dots.length > 1).map(([valueId]) => valueId);
+  return { violations, ackedWrites, bufferLosses, appliedTwice };
+}
+
+/** Lookups over the history, built once. */
+class HistoryIndex {
+  /** Every put, by value id. */
+  readonly puts = new Map<string, OpRecord>();
+  /** Puts and deletes per key. */
+  readonly writesByKey = new Map<string, OpRecord[]>();
+  /**
+   * Each value's dots, from every observation (replies, reads, the final copies). Usually
+   * one; two when the put was applied twice (a duplicated or failed-over forward: the
+   * coordinator that got it second issued a second dot for the same value).
+   */
+  readonly dotsOf = new Map<string, Dot[]>();
+  /** Records that saw each value. */
+  readonly seenIn = new Map<string, OpRecord[]>();
+
+  constructor(
+    readonly records: readonly OpRecord[],
+    final: FinalState,
+  ) {
+    for (const record of records) {
+      if (record.op === 'put' && record.valueId !== undefined) this.puts.set(record.valueId, record);
+      if (record.op !== 'get') pushTo(this.writesByKey, record.key, record);
+      for (const version of record.versions ?? []) {
+        if (version.deleted) continue;
+        pushTo(this.seenIn, version.valueId, record);
+        this.addDot(version.valueId, version.dot);
+      }
+    }
+    for (const copies of final.primaries.values()) {
+      for (const copy of copies) {
+        for (const version of versionsOf(copy.object)) {
+          if (!version.deleted) this.addDot(version.valueId, version.dot);
+        }
+      }
+    }
+  }
+
+  private addDot(valueId: string, dot: Dot): void {
+    const dots = this.dotsOf.get(valueId);
+    if (dots === undefined) this.dotsOf.set(valueId, [dot]);
+    else if (!dots.some((known) => dotsEqual(known, dot))) dots.push(dot);
+  }
+
+  dotsText(valueId: string): string {
+    return (this.dotsOf.get(valueId) ?? []).map(formatDot).join(',') || '-';
+  }
+
+  /** The history lines about `valueIds` on `key`: their puts, reads of them, writes over them. */
+  linesAbout(key: string, valueIds: readonly string[]): OpRecord[] {
+    const ids = new Set(valueIds);
+    const dots = valueIds.flatMap((id) => this.dotsOf.get(id) ?? []);
+    const related = this.records.filter(
+      (record) =>
+        record.key === key &&
+        ((record.valueId !== undefined && ids.has(record.valueId)) ||
+          (record.versions ?? []).some((v) => ids.has(v.valueId)) ||
+          (record.context !== undefined && dots.some((dot) => covers(record.context ?? [], dot)))),
+    );
+    return related.length <= RECORDS_SHOWN_MAX ? related : [...related.slice(0, RECORDS_SHOWN_MAX / 2), ...related.slice(-RECORDS_SHOWN_MAX / 2)];
+  }
+}
+
+function checkPhantoms(index: HistoryIndex, violations: Violation[]): void {
+  const reported = new Set<string>();
+  for (const record of index.records) {
+    for (const version of record.versions ?? []) {
+      if (version.deleted || reported.has(`${record.key}|${version.valueId}`)) continue;
+      const put = index.puts.get(version.valueId);
+      const seenAtMs = record.answeredMs ?? Number.POSITIVE_INFINITY;
+      let problem: string | undefined;
+      if (put === undefined) problem = `value ${version.valueId} was never written by any client`;
+      else if (put.key !== record.key) problem = `value ${version.valueId} was written to key ${put.key}, not ${record.key}`;
+      else if (put.startMs > seenAtMs) problem = `value ${version.valueId} was read at ${seenAtMs.toFixed(1)} ms, before its put started (${put.startMs.toFixed(1)} ms)`;
+      if (problem === undefined) continue;
+      reported.add(`${record.key}|${version.valueId}`);
+      violations.push({ kind: 'phantom', key: record.key, valueIds: [version.valueId], message: problem, records: [record, ...(put === undefined ? [] : [put])] });
+    }
+  }
+}
+
+function checkDots(index: HistoryIndex, violations: Violation[]): void {
+  const valueOfDot = new Map<string, string>();
+  const reported = new Set<string>();
+  for (const record of index.records) {
+    for (const version of record.versions ?? []) {
+      // Counters are per key: the same dot on two keys names two different writes.
+      const dotKey = formatDot(version.dot);
+      const known = valueOfDot.get(`${record.key}|${dotKey}`);
+      if (known === undefined) valueOfDot.set(`${record.key}|${dotKey}`, version.valueId);
+      if (known === undefined || known === version.valueId) continue;
+      const problem = `dot ${dotKey} names both ${known} and ${version.valueId}`;
+      if (reported.has(problem)) continue;
+      reported.add(problem);
+      const ids = [version.valueId, known].filter((id) => id !== '(tombstone)');
+      violations.push({ kind: 'dot-conflict', key: record.key, valueIds: ids, message: problem, records: index.linesAbout(record.key, ids) });
+    }
+  }
+}
+
+function checkLostWrites(index: HistoryIndex, final: FinalState, violations: Violation[]): { ackedWrites: number; bufferLosses: string[] } {
+  const presentByKey = new Map<string, Set<string>>();
+  for (const [key, read] of final.reads) {
+    if (read.outcome === 'ok') presentByKey.set(key, new Set((read.versions ?? []).filter((v) => !v.deleted).map((v) => v.valueId)));
+  }
+  const excuse = new Excuses(index, presentByKey);
+  let ackedWrites = 0;
+  const bufferLosses: string[] = [];
+  for (const put of index.puts.values()) {
+    if (!acknowledged(put) || put.valueId === undefined) continue;
+    ackedWrites++;
+    const present = presentByKey.get(put.key);
+    if (present === undefined || present.has(put.valueId) || excuse.covered(put.valueId)) continue;
+    if (!final.persisted.has(put.valueId) && !final.durabilityPromised(put)) {
+      bufferLosses.push(put.valueId);
+      continue;
+    }
+    const where = final.persisted.has(put.valueId) ? 'a disk held it' : 'no disk ever held it, though the config promises durability';
+    violations.push({
+      kind: 'lost-write',
+      key: put.key,
+      valueIds: [put.valueId],
+      message: `acknowledged put ${put.valueId} (dot ${index.dotsText(put.valueId)}) is missing from the final read of ${put.key} and no write covered it (${where})`,
+      records: [...index.linesAbout(put.key, [put.valueId]), ...[final.reads.get(put.key)].filter((r): r is OpRecord => r !== undefined)],
+    });
+  }
+  return { ackedWrites, bufferLosses };
+}
+
+/** Whether a value's absence is explained by a write that covered it (see the file comment). */
+class Excuses {
+  private readonly memo = new Map<string, boolean>();
+
+  constructor(
+    private readonly index: HistoryIndex,
+    private readonly presentByKey: ReadonlyMap<string, ReadonlySet<string>>,
+  ) {}
+
+  covered(valueId: string): boolean {
+    const known = this.memo.get(valueId);
+    if (known !== undefined) return known;
+    this.memo.set(valueId, false); // a cycle cannot excuse anything
+    const result = this.coveredNow(valueId);
+    this.memo.set(valueId, result);
+    return result;
+  }
+
+  /** Every known dot of the value (a put applied twice has two) was covered. */
+  private coveredNow(valueId: string): boolean {
+    const put = this.index.puts.get(valueId);
+    const dots = this.index.dotsOf.get(valueId);
+    if (put === undefined || dots === undefined) return false;
+    return dots.every((dot) => this.dotCovered(put, dot));
+  }
+
+  private dotCovered(put: OpRecord, dot: Dot): boolean {
+    for (const write of this.index.writesByKey.get(put.key) ?? []) {
+      if (write === put || write.context === undefined || !covers(write.context, dot)) continue;
+      if (write.op === 'delete' || acknowledged(write)) return true;
+      if (write.valueId === undefined) continue;
+      if (this.presentByKey.get(put.key)?.has(write.valueId) === true || this.covered(write.valueId)) return true;
+    }
+    return false;
+  }
+}
+
+function acknowledged(record: OpRecord): boolean {
+  return record.outcome === 'ok' || record.lateOutcome === 'ok';
+}
+
+function checkLiveness(index: HistoryIndex, final: FinalState, violations: Violation[]): void {
+  for (const [key, read] of final.reads) {
+    if (read.outcome !== 'ok') {
+      violations.push({ kind: 'final-read-failed', key, valueIds: [], message: `the read of ${key} at R = N after healing ended ${read.outcome} (${read.error ?? ''})`, records: [read] });
+    }
+  }
+  for (const [node, hints] of final.hintsLeft) {
+    if (hints > 0) violations.push({ kind: 'hints-left', key: undefined, valueIds: [], message: `node ${node} still holds ${hints} hint(s) after healing`, records: [] });
+  }
+  for (const [key, copies] of final.primaries) checkConverged(index, key, copies, final.reads.get(key), violations);
+}
+
+function checkConverged(index: HistoryIndex, key: string, copies: readonly ReplicaCopy[], read: OpRecord | undefined, violations: Violation[]): void {
+  const first = copies[0];
+  if (first === undefined) return;
+  const describeCopies = copies.map((copy) => `${copy.node}: [${describeObject(copy.object)}]`).join('; ');
+  const differing = copies.find((copy) => !sameVersions(copy.object, first.object));
+  if (differing !== undefined) {
+    const ids = idsOf(first.object, differing.object);
+    violations.push({ kind: 'divergence', key, valueIds: ids, message: `primaries of ${key} differ after healing: ${describeCopies}`, records: index.linesAbout(key, ids) });
+    return;
+  }
+  if (read === undefined || read.outcome !== 'ok') return;
+  const held = versionsOf(first.object).filter((v) => !v.deleted).map((v) => v.valueId).sort();
+  const returned = (read.versions ?? []).filter((v) => !v.deleted).map((v) => v.valueId).sort();
+  if (held.join(' ') !== returned.join(' ')) {
+    const ids = [...new Set([...held, ...returned])];
+    violations.push({
+      kind: 'divergence',
+      key,
+      valueIds: ids,
+      message: `the final read of ${key} returned [${returned.join(' ')}] but its primaries hold [${held.join(' ')}]`,
+      records: [read],
+    });
+  }
+}
+
+/** The same versions: each object reflects everything in the other (undefined = empty). */
+export function sameVersions(a: StoredObject | undefined, b: StoredObject | undefined): boolean {
+  return objectDescends(a, b) && objectDescends(b, a);
+}
+
+function describeObject(object: StoredObject | undefined): string {
+  if (object === undefined) return 'nothing';
+  const siblings = versionsOf(object).map((v) => (v.deleted ? `tomb@${formatDot(v.dot)}` : `${v.valueId}@${formatDot(v.dot)}`));
+  const vector = object.vector.map((entry) => `${entry.actor}:${entry.counter}`).join(',');
+  return `${siblings.join(' ')} | {${vector}}`;
+}
+
+function idsOf(a: StoredObject | undefined, b: StoredObject | undefined): string[] {
+  return [...new Set([...versionsOf(a), ...versionsOf(b)].filter((v) => !v.deleted).map((v) => v.valueId))];
+}
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+/** A violation as printed: what, where, and the history lines that show it. */
+export function formatViolation(violation: Violation): string {
+  const lines = [`${violation.kind}${violation.key === undefined ? '' : ` on ${violation.key}`}: ${violation.message}`];
+  for (const record of violation.records) lines.push(`    ${formatRecord(record)}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,134 @@
+/**
+ * `npm run sim`: the deterministic cluster simulator from the command line.
+ *
+ *   npm run sim -- --seeds 300            300 seeds from a random base seed (printed)
+ *   npm run sim -- --seeds 300 --base 7   seeds 7 … 306
+ *   npm run sim -- --seed 1234            replays one seed exactly
+ *   npm run sim -- --seed 1234 --verbose  … printing every event and node log line
+ *
+ * Every seed prints one line with its replay command; a failing seed prints its
+ * violations, and the exit code is 1 if any seed failed (2 for bad arguments).
+ */
+import { randomInt } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { formatViolation } from './checker.ts';
+import { checkSeed, SeedError } from './prng.ts';
+import { realElapsedMs } from './realTime.ts';
+import { runSeed, type SeedResult } from './swarm.ts';
+import { describePlan } from './swarmPlan.ts';
+
+export interface SimArgs {
+  readonly seeds: readonly number[];
+  readonly base: number;
+  readonly verbose: boolean;
+}
+
+export class SimArgsError extends Error {
+  readonly code = 'SIM_ARGS_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'SimArgsError';
+  }
+}
+
+const USAGE = 'usage: npm run sim -- [--seeds K] [--base SEED] | --seed SEED [--verbose]';
+
+export function parseSimArgs(argv: readonly string[], randomBase: () => number): SimArgs {
+  let values;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: { seeds: { type: 'string' }, seed: { type: 'string' }, base: { type: 'string' }, verbose: { type: 'boolean', default: false } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new SimArgsError(`${(error as Error).message}\n${USAGE}`);
+  }
+  if (values.seed !== undefined) {
+    if (values.seeds !== undefined || values.base !== undefined) throw new SimArgsError(`--seed replays one seed: drop --seeds and --base\n${USAGE}`);
+    const seed = integerArg('--seed', values.seed);
+    return { seeds: [seed], base: seed, verbose: values.verbose === true };
+  }
+  const count = values.seeds === undefined ? 1 : integerArg('--seeds', values.seeds);
+  if (count < 1) throw new SimArgsError('--seeds must be at least 1');
+  const base = values.base === undefined ? randomBase() : integerArg('--base', values.base);
+  const seeds = Array.from({ length: count }, (_, i) => base + i);
+  checkSeed(seeds[seeds.length - 1] as number);
+  return { seeds, base, verbose: values.verbose === true };
+}
+
+function integerArg(name: string, text: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new SimArgsError(`${name} must be a non-negative integer, got ${JSON.stringify(text)}`);
+  try {
+    return checkSeed(Number(text));
+  } catch (error) {
+    if (error instanceof SeedError) throw new SimArgsError(`${name}: ${error.message}`);
+    throw error;
+  }
+}
+
+export function replayCommand(seed: number): string {
+  return `npm run sim -- --seed ${seed}`;
+}
+
+/** One line per seed. */
+export function formatResult(result: SeedResult, realMs: number): string {
+  const status = result.ok ? 'ok  ' : 'FAIL';
+  const { ops } = result;
+  const losses = (result.bufferLosses > 0 ? ` buffer-losses=${result.bufferLosses}` : '') + (result.appliedTwice > 0 ? ` applied-twice=${result.appliedTwice}` : '');
+  return (
+    `${status} seed=${result.seed} ops=${ops.total} (ok ${ops.ok}, failed ${ops.failed}, timed out ${ops.timedOut}) acked-writes=${result.ackedWrites}` +
+    `${losses} crashes=${result.crashes} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
+    `  replay: ${replayCommand(result.seed)}`
+  );
+}
+
+/** The details of a failed seed: its plan, the run error or each violation, the replay command. */
+export function formatFailure(result: SeedResult): string {
+  const lines = [`seed ${result.seed} failed: ${describePlan(result.plan)}`];
+  if (result.error !== undefined) lines.push(`run error: ${result.error}`);
+  for (const violation of result.violations) lines.push(formatViolation(violation));
+  lines.push(`replay: ${replayCommand(result.seed)}   (add --verbose for the event trace)`);
+  return lines.join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let args: SimArgs;
+  try {
+    args = parseSimArgs(argv, () => randomInt(0, 2 ** 32));
+  } catch (error) {
+    if (error instanceof SimArgsError) {
+      console.error(error.message);
+      return 2;
+    }
+    throw error;
+  }
+  if (args.seeds.length > 1) console.log(`sim: ${args.seeds.length} seeds from base seed ${args.base} (rerun all: npm run sim -- --seeds ${args.seeds.length} --base ${args.base})`);
+  const print = args.verbose ? (line: string) => console.log(line) : undefined;
+  const failed: number[] = [];
+  const startedMs = realElapsedMs();
+  for (const seed of args.seeds) {
+    const seedStartMs = realElapsedMs();
+    const result = await runSeed(seed, { print });
+    console.log(formatResult(result, realElapsedMs() - seedStartMs));
+    if (!result.ok) {
+      failed.push(seed);
+      console.log(formatFailure(result));
+    }
+  }
+  const totalS = (realElapsedMs() - startedMs) / 1000;
+  console.log(`sim: ${args.seeds.length - failed.length}/${args.seeds.length} seeds passed in ${totalS.toFixed(1)}s${failed.length > 0 ? `; failed: ${failed.join(' ')}` : ''}`);
+  return failed.length === 0 ? 0 : 1;
+}
+
+// Run only as the entry point (tests import the helpers above).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `npm run sim -- --seed S --verbose | head`: a closed pipe ends the run quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,86 @@
+/**
+ * A node's Clock in a sim run: the global virtual time seen through the node's own
+ * hardware clock, which is off by a constant offset and runs fast or slow by a few
+ * hundred parts per million (both chosen by the seed). Timers are scheduler events.
+ *
+ * One SimClock serves one incarnation of a node: `kill()` (a crash) discards every
+ * pending timer, and a dead clock's new timers never fire, so nothing a crashed
+ * incarnation left behind runs again. The restarted node gets a new SimClock over the
+ * same ClockSkew (the machine's clock survives the crash).
+ */
+import type { Clock, TimerHandle } from '../ports/clock.ts';
+import type { EventHandle, Scheduler } from './scheduler.ts';
+
+/** Wall time of virtual time 0: a fixed date, so runs never depend on when they ran. */
+export const SIM_EPOCH_MS = Date.UTC(2025, 0, 1);
+
+export interface ClockSkew {
+  /** Added to the node's wall clock (ms): clocks of different nodes disagree. */
+  readonly offsetMs: number;
+  /** Rate error in parts per million: +100 runs 0.01% fast. */
+  readonly driftPpm: number;
+}
+
+interface SimTimer extends TimerHandle {
+  event: EventHandle | undefined;
+}
+
+export class SimClock implements Clock {
+  private readonly rate: number;
+  private readonly timers = new Map<number, SimTimer>();
+  private nextTimerId = 1;
+  private alive = true;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly skew: ClockSkew,
+    /** Names the timers in the trace (node id and incarnation). */
+    private readonly owner: string,
+  ) {
+    this.rate = 1 + skew.driftPpm / 1_000_000;
+  }
+
+  get isAlive(): boolean {
+    return this.alive;
+  }
+
+  /** Timers waiting to fire. */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  nowMs(): number {
+    return SIM_EPOCH_MS + this.skew.offsetMs + this.scheduler.nowMs * this.rate;
+  }
+
+  monotonicMs(): number {
+    return this.scheduler.nowMs * this.rate;
+  }
+
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const timer: SimTimer = { id: this.nextTimerId++, event: undefined };
+    if (!this.alive) return timer;
+    // The node asks for local milliseconds; a fast clock reaches them sooner in global time.
+    const globalDelayMs = Math.max(0, Number.isFinite(delayMs) ? delayMs : 0) / this.rate;
+    timer.event = this.scheduler.schedule(globalDelayMs, `timer ${this.owner} #${timer.id}`, () => {
+      this.timers.delete(timer.id);
+      fn();
+    });
+    this.timers.set(timer.id, timer);
+    return timer;
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    const timer = this.timers.get(handle.id);
+    if (timer === undefined || timer !== handle) return;
+    this.timers.delete(timer.id);
+    if (timer.event !== undefined) this.scheduler.cancel(timer.event);
+  }
+
+  /** The incarnation crashed: its pending timers never fire, and new ones are ignored. */
+  kill(): void {
+    this.alive = false;
+    for (const timer of this.timers.values()) if (timer.event !== undefined) this.scheduler.cancel(timer.event);
+    this.timers.clear();
+  }
+}

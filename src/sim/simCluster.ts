@@ -1,0 +1,255 @@
+/**
+ * A cluster of simulated nodes: the real node code (openNode), each node with its own
+ * disks (memory engines that survive crashes), clock, network endpoint and random stream.
+ *
+ * A node's life is a series of incarnations. `crash(id)` ends the current one at once:
+ * its timers are discarded, its endpoint is closed (its pending requests reject, messages
+ * to it are dropped, replies it would still send are dropped), its disk gate closes (see
+ * simStorage.ts) and the clients waiting on it get a "connection reset". Its unflushed
+ * buffer is simply never written: lost, as in a real crash. `restart(id)` opens a new
+ * incarnation on the same disks, with a fresh SimClock and endpoint.
+ */
+import type { StoredObject } from '../core/object.ts';
+import type { NodeConfig } from '../node/config.ts';
+import type { NodeDeps } from '../node/openNode.ts';
+import type { RequestOptions } from '../node/request.ts';
+import { silentLogger, type Logger } from '../ports/logger.ts';
+import type { Prng } from './prng.ts';
+import { SimRunError, describe, type Scheduler } from './scheduler.ts';
+import { SimClock, type ClockSkew } from './simClock.ts';
+import type { SimNetwork, SimTransport } from './simNetwork.ts';
+import { GatedEngine, GatedMetaStore, IncarnationGate, SimDisks, type DiskObserver } from './simStorage.ts';
+
+/** What the simulator uses of a node (ShoalNode satisfies it). */
+export interface SimNode {
+  get(key: Uint8Array, options?: RequestOptions): Promise<{ readonly object: StoredObject | undefined; readonly context: string }>;
+  put(
+    key: Uint8Array,
+    input: { readonly value: Uint8Array; readonly contentType: string; readonly context?: string },
+    options?: RequestOptions,
+  ): Promise<{ readonly context: string; readonly object: StoredObject }>;
+  delete(key: Uint8Array, context?: string, options?: RequestOptions): Promise<{ readonly context: string; readonly object: StoredObject }>;
+  localVersions(key: Uint8Array): { readonly partition: number; readonly object: StoredObject } | undefined;
+  localHints(): { readonly total: number };
+  /** Each peer's status as this node's failure detector sees it. */
+  peers(): readonly { readonly id: string; readonly status: string }[];
+  stop(): Promise<void>;
+}
+
+/** openNode, or a stand-in with the same signature (tests of the simulator itself). */
+export type OpenSimNode = (deps: NodeDeps) => Promise<SimNode>;
+
+/** The node a client called is down or crashed while the call was in flight. */
+export class NodeUnavailableError extends Error {
+  readonly code = 'NODE_UNAVAILABLE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NodeUnavailableError';
+  }
+}
+
+type IncarnationState = 'opening' | 'serving' | 'dead';
+
+interface Incarnation {
+  readonly number: number;
+  state: IncarnationState;
+  node: SimNode | undefined;
+  readonly clock: SimClock;
+  readonly transport: SimTransport;
+  readonly gate: IncarnationGate;
+  /** Rejects of the client calls in flight on this incarnation. */
+  readonly calls: Set<(error: Error) => void>;
+}
+
+interface Member {
+  readonly id: string;
+  readonly config: NodeConfig;
+  readonly skew: ClockSkew;
+  readonly disks: SimDisks;
+  incarnation: Incarnation | undefined;
+  incarnations: number;
+}
+
+export interface SimClusterOptions {
+  readonly scheduler: Scheduler;
+  readonly network: SimNetwork;
+  /** The cluster's stream; each incarnation forks its own from it. */
+  readonly random: Prng;
+  /** One config per member (validated, with `cluster` listing them all). */
+  readonly configs: readonly NodeConfig[];
+  readonly skews: ReadonlyMap<string, ClockSkew>;
+  readonly openNode: OpenSimNode;
+  /** The logger of one incarnation (default: silent). */
+  readonly loggerFor?: (incarnation: string) => Logger;
+  /** A live incarnation logged at error level (a crashed one's zombie work is expected to fail). */
+  readonly onNodeError?: (incarnation: string, message: string, fields: object) => void;
+  /** Watches the writes of each node's disks ('objects' or 'hints'). */
+  readonly diskObserver?: (nodeId: string, engine: 'objects' | 'hints') => DiskObserver;
+}
+
+export class SimCluster {
+  readonly ids: readonly string[];
+  crashes = 0;
+  /** Virtual time of the latest crash (-Infinity before the first). */
+  lastCrashMs = Number.NEGATIVE_INFINITY;
+  private readonly members = new Map<string, Member>();
+
+  constructor(private readonly options: SimClusterOptions) {
+    for (const config of options.configs) {
+      const skew = options.skews.get(config.id) ?? { offsetMs: 0, driftPpm: 0 };
+      this.members.set(config.id, { id: config.id, config, skew, disks: new SimDisks(), incarnation: undefined, incarnations: 0 });
+    }
+    this.ids = [...this.members.keys()];
+  }
+
+  /** Opens every node (as events at the current time). */
+  startAll(): void {
+    for (const id of this.ids) this.restart(id);
+  }
+
+  isServing(id: string): boolean {
+    return this.member(id).incarnation?.state === 'serving';
+  }
+
+  /** Node ids whose current incarnation is down (crashed, not yet reopened). */
+  downNodes(): string[] {
+    return this.ids.filter((id) => this.member(id).incarnation?.state !== 'serving');
+  }
+
+  /** The serving node, or undefined while it is down. */
+  node(id: string): SimNode | undefined {
+    const incarnation = this.member(id).incarnation;
+    return incarnation?.state === 'serving' ? incarnation.node : undefined;
+  }
+
+  disks(id: string): SimDisks {
+    return this.member(id).disks;
+  }
+
+  incarnationOf(id: string): number {
+    return this.member(id).incarnations;
+  }
+
+  /**
+   * Calls the node as a client would over a connection: rejects with NodeUnavailableError
+   * when it is down, or when it crashes before answering (what it does afterwards is ignored).
+   */
+  call<T>(id: string, request: (node: SimNode) => Promise<T>): Promise<T> {
+    const incarnation = this.member(id).incarnation;
+    if (incarnation === undefined || incarnation.state !== 'serving' || incarnation.node === undefined) {
+      return Promise.reject(new NodeUnavailableError(`node ${id} is down`));
+    }
+    const node = incarnation.node;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const abandon = (error: Error): void => {
+        settled = true;
+        reject(error);
+      };
+      incarnation.calls.add(abandon);
+      const finish = (settle: () => void): void => {
+        incarnation.calls.delete(abandon);
+        if (settled || incarnation.state === 'dead') return;
+        settled = true;
+        settle();
+      };
+      let work: Promise<T>;
+      try {
+        work = request(node);
+      } catch (error) {
+        work = Promise.reject(error);
+      }
+      work.then(
+        (value) => finish(() => resolve(value)),
+        (error: unknown) => finish(() => reject(error)),
+      );
+    });
+  }
+
+  /** Ends the current incarnation at once (no flush, no goodbye). No-op when it is down. */
+  crash(id: string): void {
+    const member = this.member(id);
+    const incarnation = member.incarnation;
+    if (incarnation === undefined || incarnation.state === 'dead') return;
+    incarnation.state = 'dead';
+    incarnation.clock.kill();
+    incarnation.transport.kill();
+    incarnation.gate.close();
+    this.crashes++;
+    this.lastCrashMs = this.options.scheduler.nowMs;
+    const calls = [...incarnation.calls];
+    incarnation.calls.clear();
+    for (const abandon of calls) abandon(new NodeUnavailableError(`node ${id} crashed`));
+    this.options.scheduler.trace.note(this.options.scheduler.nowMs, `crash ${id}/${incarnation.number}`);
+  }
+
+  /** Opens a new incarnation on the node's disks (no-op when it is up or opening). */
+  restart(id: string): void {
+    const member = this.member(id);
+    if (member.incarnation !== undefined && member.incarnation.state !== 'dead') return;
+    const { scheduler, network } = this.options;
+    const number = ++member.incarnations;
+    const label = `${id}/${number}`;
+    const clock = new SimClock(scheduler, member.skew, label);
+    const incarnation: Incarnation = {
+      number,
+      state: 'opening',
+      node: undefined,
+      clock,
+      transport: network.attach(id, clock, number),
+      gate: new IncarnationGate(),
+      calls: new Set(),
+    };
+    member.incarnation = incarnation;
+    scheduler.schedule(0, `open ${label}`, () => this.open(member, incarnation, label));
+  }
+
+  private open(member: Member, incarnation: Incarnation, label: string): void {
+    const { disks } = member;
+    const observe = (engine: 'objects' | 'hints'): DiskObserver | undefined => this.options.diskObserver?.(member.id, engine);
+    const deps: NodeDeps = {
+      config: member.config,
+      engine: new GatedEngine(disks.engine, incarnation.gate, observe('objects')),
+      hintEngine: new GatedEngine(disks.hintEngine, incarnation.gate, observe('hints')),
+      meta: new GatedMetaStore(disks.meta, incarnation.gate),
+      clock: incarnation.clock,
+      random: this.options.random.fork(label),
+      transport: incarnation.transport,
+      logger: this.loggerOf(incarnation, label),
+    };
+    const { scheduler } = this.options;
+    this.options.openNode(deps).then(
+      (node) => {
+        if (incarnation.state === 'dead') return;
+        incarnation.node = node;
+        incarnation.state = 'serving';
+        scheduler.trace.note(scheduler.nowMs, `opened ${label}`);
+      },
+      (error: unknown) => {
+        if (incarnation.state === 'dead') return;
+        scheduler.fail(new SimRunError(`openNode of ${label} failed: ${describe(error)}`, { cause: error }));
+      },
+    );
+  }
+
+  private loggerOf(incarnation: Incarnation, label: string): Logger {
+    const inner = this.options.loggerFor?.(label) ?? silentLogger;
+    const onError = this.options.onNodeError;
+    if (onError === undefined) return inner;
+    return {
+      debug: (fields, message) => inner.debug(fields, message),
+      info: (fields, message) => inner.info(fields, message),
+      warn: (fields, message) => inner.warn(fields, message),
+      error: (fields, message) => {
+        inner.error(fields, message);
+        if (incarnation.state !== 'dead') onError(label, message, fields);
+      },
+    };
+  }
+
+  private member(id: string): Member {
+    const member = this.members.get(id);
+    if (member === undefined) throw new RangeError(`no node ${JSON.stringify(id)} in the sim cluster`);
+    return member;
+  }
+}

@@ -1,0 +1,325 @@
+/**
+ * The simulated network: one Transport per node incarnation, every message a scheduler
+ * event.
+ *
+ * Faults, all decided by the seed:
+ * - delay: each message (request or reply) takes a random time within [delayMinMs,
+ *   delayMaxMs]; independent delays also reorder messages.
+ * - drop: each message is lost with probability dropRate (the requester then times out).
+ * - duplicate: with probability duplicateRate a request is delivered twice (the handler
+ *   runs twice); the requester keeps the first reply and ignores the second.
+ * - partitions: a blocked direction a→b drops every message from a to b, at send and at
+ *   delivery (messages in flight when a partition starts are lost too). A split blocks
+ *   both directions between two groups; a one-way partition only one.
+ * - crashes: messages to a crashed node are dropped, or (with probability refusedRate,
+ *   like a TCP connection refused by a rebooting host) answered with UNREACHABLE; a
+ *   crashed incarnation's pending requests reject with CLOSED and its replies are dropped.
+ * Request timeouts run on the requester's own clock (drift included).
+ *
+ * Messages are deep-copied with structuredClone at send and at every delivery, so nodes
+ * never share memory (as over TCP).
+ */
+import type { Clock, TimerHandle } from '../ports/clock.ts';
+import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import type { Prng } from './prng.ts';
+import type { Scheduler } from './scheduler.ts';
+
+export interface NetworkFaults {
+  readonly delayMinMs: number;
+  readonly delayMaxMs: number;
+  /** Probability that one message is lost. */
+  readonly dropRate: number;
+  /** Probability that one request is delivered twice. */
+  readonly duplicateRate: number;
+  /** Probability that a request to a crashed node fails fast with UNREACHABLE instead of timing out. */
+  readonly refusedRate: number;
+}
+
+export const CALM_NETWORK: NetworkFaults = { delayMinMs: 1, delayMaxMs: 5, dropRate: 0, duplicateRate: 0, refusedRate: 1 };
+
+export interface NetworkStats {
+  requests: number;
+  replies: number;
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  partitioned: number;
+  refused: number;
+}
+
+interface PendingRequest {
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (error: TransportError) => void;
+  readonly timer: TimerHandle;
+  readonly to: NodeId;
+}
+
+/** Where the reply of one delivered request goes back to. */
+interface ReplyAddress {
+  readonly requester: SimTransport;
+  readonly id: number;
+}
+
+type Outcome = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly code: 'REMOTE_ERROR' | 'UNREACHABLE'; readonly message: string };
+
+export class SimNetwork {
+  readonly stats: NetworkStats = { requests: 0, replies: 0, delivered: 0, dropped: 0, duplicated: 0, partitioned: 0, refused: 0 };
+  private readonly endpoints = new Map<NodeId, SimTransport>();
+  /** Blocked directions, counted: overlapping partitions each lift only their own block. */
+  private readonly blocked = new Map<string, number>();
+
+  /** Sees every reply a handler produced (the simulator checks them for protocol errors). */
+  onReply: ((from: NodeId, to: NodeId, request: unknown, reply: unknown) => void) | undefined;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly random: Prng,
+    private faults: NetworkFaults,
+  ) {
+    checkFaults(faults);
+  }
+
+  get currentFaults(): NetworkFaults {
+    return this.faults;
+  }
+
+  setFaults(faults: NetworkFaults): void {
+    this.faults = checkFaults(faults);
+  }
+
+  /** A new endpoint for `nodeId` (its next incarnation); the previous one must be closed. */
+  attach(nodeId: NodeId, clock: Clock, incarnation: number): SimTransport {
+    const previous = this.endpoints.get(nodeId);
+    if (previous !== undefined && !previous.isClosed) throw new Error(`node ${nodeId} already has an open endpoint`);
+    const endpoint = new SimTransport(this, nodeId, clock, `${nodeId}/${incarnation}`);
+    this.endpoints.set(nodeId, endpoint);
+    return endpoint;
+  }
+
+  /** Blocks messages from `from` to `to` (one way). */
+  block(from: NodeId, to: NodeId): void {
+    const link = linkOf(from, to);
+    this.blocked.set(link, (this.blocked.get(link) ?? 0) + 1);
+  }
+
+  /** Lifts one block() of that direction. */
+  unblock(from: NodeId, to: NodeId): void {
+    const link = linkOf(from, to);
+    const count = this.blocked.get(link) ?? 0;
+    if (count <= 1) this.blocked.delete(link);
+    else this.blocked.set(link, count - 1);
+  }
+
+  /** Blocks both directions between every node of `a` and every node of `b`. */
+  split(a: readonly NodeId[], b: readonly NodeId[]): void {
+    for (const x of a) {
+      for (const y of b) {
+        this.block(x, y);
+        this.block(y, x);
+      }
+    }
+  }
+
+  heal(): void {
+    this.blocked.clear();
+  }
+
+  canReach(from: NodeId, to: NodeId): boolean {
+    return !this.blocked.has(linkOf(from, to));
+  }
+
+  /** Link descriptions "a>b" of every blocked direction, sorted (for traces). */
+  blockedLinks(): string[] {
+    return [...this.blocked.keys()].sort();
+  }
+
+  /** Sends one request; the requester already registered `id` and its timeout. */
+  sendRequest(from: SimTransport, to: NodeId, id: number, message: unknown, label: string): void {
+    this.stats.requests++;
+    const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    for (let copy = 0; copy < copies; copy++) {
+      const body = structuredClone(message);
+      this.transmit(from.nodeId, to, `${label}${copy > 0 ? ' (dup)' : ''}`, () => this.deliverRequest(from, to, id, body, label));
+    }
+  }
+
+  /** Every message goes through here: drop, partition and delay are decided once. */
+  private transmit(from: NodeId, to: NodeId, label: string, deliver: () => void): void {
+    if (!this.canReach(from, to)) {
+      this.stats.partitioned++;
+      return;
+    }
+    if (this.random.chance(this.faults.dropRate)) {
+      this.stats.dropped++;
+      return;
+    }
+    const delayMs = this.random.between(this.faults.delayMinMs, this.faults.delayMaxMs);
+    this.scheduler.schedule(delayMs, label, () => {
+      if (!this.canReach(from, to)) {
+        this.stats.partitioned++;
+        return;
+      }
+      this.stats.delivered++;
+      deliver();
+    });
+  }
+
+  private deliverRequest(from: SimTransport, to: NodeId, id: number, body: unknown, label: string): void {
+    const target = this.endpoints.get(to);
+    const address: ReplyAddress = { requester: from, id };
+    if (target === undefined || target.isClosed) {
+      if (this.random.chance(this.faults.refusedRate)) {
+        this.stats.refused++;
+        this.sendReply(to, address, { ok: false, code: 'UNREACHABLE', message: `connection to ${to} refused` }, `refused ${label}`);
+      }
+      return;
+    }
+    target.handle(from.nodeId, structuredClone(body)).then(
+      (reply) => {
+        this.onReply?.(to, from.nodeId, body, reply);
+        this.replyFrom(target, address, { ok: true, body: reply }, label);
+      },
+      (error: unknown) => this.replyFrom(target, address, { ok: false, code: 'REMOTE_ERROR', message: errorMessage(error) }, label),
+    );
+  }
+
+  /** A handler finished: its reply leaves only if its incarnation is still alive. */
+  private replyFrom(target: SimTransport, address: ReplyAddress, outcome: Outcome, label: string): void {
+    if (target.isClosed) return;
+    this.sendReply(target.nodeId, address, outcome, `reply ${label}`);
+  }
+
+  private sendReply(from: NodeId, address: ReplyAddress, outcome: Outcome, label: string): void {
+    this.stats.replies++;
+    const copied: Outcome = outcome.ok ? { ok: true, body: structuredClone(outcome.body) } : outcome;
+    this.transmit(from, address.requester.nodeId, label, () => address.requester.settle(address.id, copied));
+  }
+}
+
+/** One incarnation's endpoint: the Transport the node is handed. */
+export class SimTransport implements Transport {
+  private readonly pending = new Map<number, PendingRequest>();
+  private handler: RequestHandler | undefined;
+  private closed = false;
+  private nextId = 1;
+  peers: ReadonlyMap<NodeId, PeerAddress> = new Map();
+
+  constructor(
+    private readonly network: SimNetwork,
+    readonly nodeId: NodeId,
+    private readonly clock: Clock,
+    /** Node id and incarnation, for the trace. */
+    private readonly owner: string,
+  ) {}
+
+  get localId(): NodeId {
+    return this.nodeId;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get pendingRequests(): number {
+    return this.pending.size;
+  }
+
+  request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
+    const id = this.nextId++;
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        if (!this.pending.delete(id)) return;
+        reject(new TransportError('TIMEOUT', `no reply from ${to} within ${timeoutMs} ms`));
+      });
+      this.pending.set(id, { resolve, reject, timer, to });
+      this.network.sendRequest(this, to, id, message, `${this.owner}>${to} #${id} ${typeOfMessage(message)}`);
+    });
+  }
+
+  serve(handler: RequestHandler): void {
+    this.handler = handler;
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void {
+    this.peers = peers;
+  }
+
+  /** Closes the endpoint: pending requests reject with CLOSED, nothing more arrives. */
+  async close(): Promise<void> {
+    this.shutDown('transport closed');
+  }
+
+  /** The incarnation crashed: the same as close(), without the node asking. */
+  kill(): void {
+    this.shutDown('node crashed');
+  }
+
+  /** Runs the node's handler for a delivered request (a rejection becomes REMOTE_ERROR). */
+  handle(from: NodeId, body: unknown): Promise<unknown> {
+    const handler = this.handler;
+    if (handler === undefined) return Promise.reject(new Error(`node ${this.nodeId} serves no requests yet`));
+    try {
+      return handler(from, body);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A reply (or a refusal) arrived for request `id`; late and duplicate ones are ignored. */
+  settle(id: number, outcome: Outcome): void {
+    const request = this.pending.get(id);
+    if (request === undefined || this.closed) return;
+    this.pending.delete(id);
+    this.clock.clearTimer(request.timer);
+    if (outcome.ok) request.resolve(outcome.body);
+    else request.reject(new TransportError(outcome.code, outcome.message));
+  }
+
+  private shutDown(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const request of pending) {
+      this.clock.clearTimer(request.timer);
+      request.reject(new TransportError('CLOSED', `request to ${request.to} abandoned: ${reason}`));
+    }
+  }
+}
+
+function linkOf(from: NodeId, to: NodeId): string {
+  return `${from}>${to}`;
+}
+
+function typeOfMessage(message: unknown): string {
+  if (typeof message === 'object' && message !== null && 'type' in message) return String((message as { type: unknown }).type);
+  return typeof message;
+}
+
+/** As the TCP transport sends it: the message, never the stack. */
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return typeof error === 'string' ? error : 'handler failed';
+}
+
+export class NetworkFaultsError extends Error {
+  readonly code = 'SIM_FAULTS_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'NetworkFaultsError';
+  }
+}
+
+function checkFaults(faults: NetworkFaults): NetworkFaults {
+  const { delayMinMs, delayMaxMs } = faults;
+  if (!(delayMinMs >= 0 && delayMaxMs >= delayMinMs && Number.isFinite(delayMaxMs))) {
+    throw new NetworkFaultsError(`need 0 <= delayMinMs <= delayMaxMs, got ${delayMinMs}..${delayMaxMs}`);
+  }
+  for (const name of ['dropRate', 'duplicateRate', 'refusedRate'] as const) {
+    const p = faults[name];
+    if (!(p >= 0 && p <= 1)) throw new NetworkFaultsError(`${name} must be a probability 0-1, got ${p}`);
+  }
+  return faults;
+}
