@@ -85,6 +85,28 @@ export interface OpenLoopResult {
 const loopResolutionMs = 10;
 
 /**
+ * Tracks the load generator itself from now until stop(): the lateness of a 10 ms timer
+ * (its event-loop delay, recorded in µs into `loopDelay`) and the CPU time it used.
+ */
+export function startClientMonitor(loopDelay: Histogram): { stop(): { cpuMicros: number; elapsedMs: number } } {
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  let last = started;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    loopDelay.recordValue(Math.max(1, Math.round((now - last - loopResolutionMs) * 1000)));
+    last = now;
+  }, loopResolutionMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const cpu = process.cpuUsage(cpuBefore);
+      return { cpuMicros: cpu.user + cpu.system, elapsedMs: performance.now() - started };
+    },
+  };
+}
+
+/**
  * Accumulates the measurements of one or more open-loop runs at the same rate (e.g.
  * slices interleaved with another configuration's), and summarises them.
  */
@@ -112,21 +134,13 @@ export class OpenLoopRecorder {
 
   /** Runs `fn` with the client's event-loop delay and CPU time being tracked. */
   async track<T>(fn: () => Promise<T>): Promise<T> {
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    let last = started;
-    const monitor = setInterval(() => {
-      const now = performance.now();
-      this.loopDelay.recordValue(Math.max(1, Math.round((now - last - loopResolutionMs) * 1000)));
-      last = now;
-    }, loopResolutionMs);
+    const monitor = startClientMonitor(this.loopDelay);
     try {
       return await fn();
     } finally {
-      clearInterval(monitor);
-      const cpu = process.cpuUsage(cpuBefore);
-      this.clientCpuMicros += cpu.user + cpu.system;
-      this.clientElapsedMs += performance.now() - started;
+      const { cpuMicros, elapsedMs } = monitor.stop();
+      this.clientCpuMicros += cpuMicros;
+      this.clientElapsedMs += elapsedMs;
     }
   }
 
@@ -393,5 +407,224 @@ export async function runFixedCount(options: FixedCountOptions): Promise<FixedCo
     elapsedS: Math.round(elapsedS * 100) / 100,
     ratePerS: Math.round(count / elapsedS),
     latencyMs: summarize(latency),
+  };
+}
+
+/** A closed-loop operation's outcome, kept per `kind` (e.g. 'read', 'write'). */
+export interface ClosedLoopOutcome extends OpOutcome {
+  kind: string;
+}
+
+/** One request of client `client` (0-based); `measured` is false during the warm-up. */
+export type ClosedLoopOperation = (client: number, seq: number, measured: boolean) => Promise<ClosedLoopOutcome>;
+
+export interface ClosedLoopOptions {
+  /** Concurrent clients; each sends its next request as soon as the previous one is answered. */
+  clients: number;
+  /** Unmeasured lead-in, seconds (the clients run on into the measured window without a pause). */
+  warmupS: number;
+  /** Measured window, seconds. */
+  durationS: number;
+  op: ClosedLoopOperation;
+  /** Called when the measured window opens. */
+  onMeasureStart?: () => void;
+  onProgress?: (line: string) => void;
+  progressEveryS?: number;
+}
+
+export interface ClosedLoopKindResult {
+  /** Requests issued inside the measured window. */
+  issued: number;
+  /** Of those, answered successfully (anywhere, stragglers included). */
+  ok: number;
+  errorCount: number;
+  /** Successful requests issued and answered inside the window, per second of the window. */
+  throughputPerS: number;
+  /** Requests issued inside the window, by outcome label (HTTP status or error code). */
+  labels: Record<string, number>;
+  /** Send → response of the successful requests issued inside the window. */
+  latencyMs: LatencySummaryMs;
+  /** Send → response of the failed ones (a 503 after a timeout is slow too). */
+  errorLatencyMs: LatencySummaryMs;
+}
+
+/** One second of the measured window (by completion time). */
+export interface ClosedLoopSecond {
+  /** Seconds from the window's start (0-based). */
+  s: number;
+  ok: number;
+  errors: number;
+  /** Slowest request completed in this second, ms. */
+  maxMs: number;
+}
+
+export interface ClosedLoopResult {
+  clients: number;
+  warmupS: number;
+  durationS: number;
+  /** All kinds: successful requests issued and answered inside the window, per second. */
+  throughputPerS: number;
+  kinds: Record<string, ClosedLoopKindResult>;
+  /**
+   * Requests issued inside the window and still unanswered when it closed. They are waited
+   * for and in the latencies (none left out), but not in the throughput.
+   */
+  stragglers: number;
+  perSecond: ClosedLoopSecond[];
+  /** The slowest measured request: its kind, label, latency, and when it was sent (s into the window). */
+  worst: { kind: string; label: string; latencyMs: number; atS: number };
+  warmup: { requests: number; ok: number; errorCount: number; throughputPerS: number; maxMs: number };
+  clientLoopDelayMs: { p50: number; p99: number; max: number };
+  /** CPU the load generator used, fraction of one core. */
+  clientCpuCores: number;
+}
+
+interface KindState {
+  issued: number;
+  ok: number;
+  okInWindow: number;
+  errorCount: number;
+  labels: Record<string, number>;
+  latency: Histogram;
+  errorLatency: Histogram;
+}
+
+/**
+ * Closed loop over a fixed duration: `clients` workers each issue a request, await its
+ * answer, and issue the next, through a warm-up and then the measured window. Latency is
+ * send → response (a closed loop slows down with the server, so a stall delays later
+ * requests instead of being charged to them: coordinated omission, as in most closed-loop
+ * tools such as etcd's benchmark). Requests are attributed to the phase they were sent in.
+ */
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedLoopResult> {
+  const { clients, warmupS, durationS, op } = options;
+  if (!(clients >= 1) || !(durationS > 0) || !(warmupS >= 0)) {
+    throw new RangeError('runClosedLoop: clients and duration must be positive, warm-up non-negative');
+  }
+  const loopDelay = latencyHistogram();
+  const monitor = startClientMonitor(loopDelay);
+  const t0 = performance.now();
+  const measureStart = t0 + warmupS * 1000;
+  const measureEnd = measureStart + durationS * 1000;
+  const kinds = new Map<string, KindState>();
+  const seconds: ClosedLoopSecond[] = Array.from({ length: Math.ceil(durationS) }, (_, s) => ({ s, ok: 0, errors: 0, maxMs: 0 }));
+  const warm = { requests: 0, ok: 0, errorCount: 0, maxMs: 0 };
+  let worst = { kind: '', label: '', latencyMs: 0, atS: 0 };
+  let seq = 0;
+  let inFlight = 0;
+  let stragglers = 0;
+  let doneSinceProgress = 0;
+  let errorsSinceProgress = 0;
+  const us = (ms: number): number => Math.max(1, Math.round(ms * 1000));
+  const kindState = (kind: string): KindState => {
+    let state = kinds.get(kind);
+    if (state === undefined) {
+      state = { issued: 0, ok: 0, okInWindow: 0, errorCount: 0, labels: {}, latency: latencyHistogram(), errorLatency: latencyHistogram() };
+      kinds.set(kind, state);
+    }
+    return state;
+  };
+
+  const worker = async (client: number): Promise<void> => {
+    for (;;) {
+      const sent = performance.now();
+      if (sent >= measureEnd) return;
+      const measured = sent >= measureStart;
+      let outcome: ClosedLoopOutcome;
+      inFlight++;
+      try {
+        outcome = await op(client, seq++, measured);
+      } catch (error) {
+        outcome = { kind: 'unknown', ok: false, label: error instanceof Error ? error.message : String(error) };
+      }
+      inFlight--;
+      const end = performance.now();
+      const latencyMs = end - sent;
+      doneSinceProgress++;
+      if (!outcome.ok) errorsSinceProgress++;
+      if (!measured) {
+        warm.requests++;
+        if (outcome.ok) warm.ok++;
+        else warm.errorCount++;
+        warm.maxMs = Math.max(warm.maxMs, latencyMs);
+        continue;
+      }
+      const state = kindState(outcome.kind);
+      state.issued++;
+      state.labels[outcome.label] = (state.labels[outcome.label] ?? 0) + 1;
+      if (outcome.ok) {
+        state.ok++;
+        state.latency.recordValue(us(latencyMs));
+      } else {
+        state.errorCount++;
+        state.errorLatency.recordValue(us(latencyMs));
+      }
+      if (latencyMs > worst.latencyMs) worst = { kind: outcome.kind, label: outcome.label, latencyMs, atS: (sent - measureStart) / 1000 };
+      if (end > measureEnd) {
+        stragglers++;
+        continue;
+      }
+      if (outcome.ok) state.okInWindow++;
+      const second = seconds[Math.min(seconds.length - 1, Math.floor((end - measureStart) / 1000))];
+      if (second !== undefined) {
+        if (outcome.ok) second.ok++;
+        else second.errors++;
+        second.maxMs = Math.max(second.maxMs, latencyMs);
+      }
+    }
+  };
+
+  const measureTimer = setTimeout(() => options.onMeasureStart?.(), Math.max(0, measureStart - performance.now()));
+  let lastProgress = t0;
+  const progressTimer = options.onProgress === undefined
+    ? undefined
+    : setInterval(() => {
+      const now = performance.now();
+      const phase = now < measureStart ? 'warm-up' : now < measureEnd ? 'measure' : 'drain';
+      const rate = Math.round(doneSinceProgress / ((now - lastProgress) / 1000));
+      options.onProgress?.(`${phase} t=${((now - t0) / 1000).toFixed(0)}s ${rate} req/s, errors ${errorsSinceProgress}, in flight ${inFlight}`);
+      lastProgress = now;
+      doneSinceProgress = 0;
+      errorsSinceProgress = 0;
+    }, (options.progressEveryS ?? 5) * 1000);
+  try {
+    await Promise.all(Array.from({ length: clients }, (_, client) => worker(client)));
+  } finally {
+    clearTimeout(measureTimer);
+    if (progressTimer !== undefined) clearInterval(progressTimer);
+  }
+  const { cpuMicros, elapsedMs } = monitor.stop();
+  const kindResults: Record<string, ClosedLoopKindResult> = {};
+  let okInWindow = 0;
+  for (const [kind, s] of [...kinds].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    okInWindow += s.okInWindow;
+    kindResults[kind] = {
+      issued: s.issued,
+      ok: s.ok,
+      errorCount: s.errorCount,
+      throughputPerS: Math.round((s.okInWindow / durationS) * 10) / 10,
+      labels: s.labels,
+      latencyMs: summarize(s.latency),
+      errorLatencyMs: summarize(s.errorLatency),
+    };
+  }
+  const delay = summarize(loopDelay);
+  const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+  return {
+    clients,
+    warmupS,
+    durationS,
+    throughputPerS: Math.round((okInWindow / durationS) * 10) / 10,
+    kinds: kindResults,
+    stragglers,
+    perSecond: seconds.map((s) => ({ ...s, maxMs: round3(s.maxMs) })),
+    worst: { ...worst, latencyMs: round3(worst.latencyMs), atS: round3(worst.atS) },
+    warmup: {
+      ...warm,
+      throughputPerS: warmupS > 0 ? Math.round((warm.ok / warmupS) * 10) / 10 : 0,
+      maxMs: round3(warm.maxMs),
+    },
+    clientLoopDelayMs: { p50: delay.p50, p99: delay.p99, max: delay.max },
+    clientCpuCores: Math.round((cpuMicros / 1000 / elapsedMs) * 100) / 100,
   };
 }

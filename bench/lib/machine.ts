@@ -67,3 +67,25 @@ export function cpuPressure(): { avg10: number; avg60: number; totalUs: number }
     return undefined;
   }
 }
+
+/** Cumulative CPU time of the whole machine from /proc/stat, seconds (Linux only; undefined elsewhere). */
+export interface MachineCpuTimes {
+  /** user + nice + system + irq + softirq, all CPUs. */
+  busyS: number;
+  /** Time the hypervisor ran something else while a vCPU wanted to run. */
+  stealS: number;
+  idleS: number;
+}
+
+export function machineCpuTimes(): MachineCpuTimes | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu '));
+    if (line === undefined) return undefined;
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (USER_HZ ticks)
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const t = (i: number): number => (f[i] ?? 0) / 100;
+    return { busyS: t(0) + t(1) + t(2) + t(5) + t(6), stealS: t(7), idleS: t(3) + t(4) };
+  } catch {
+    return undefined;
+  }
+}

@@ -24,6 +24,20 @@ export function parsePrometheus(text: string, prefix: string): MetricSamples {
   return samples;
 }
 
+/**
+ * `after - before` for every sample of `after` (counters and histogram buckets since
+ * `before` was scraped; gauges keep their `after` value when `gauges` names them).
+ */
+export function diffSamples(after: MetricSamples, before: MetricSamples, gauges: readonly string[] = []): MetricSamples {
+  const out: MetricSamples = new Map();
+  for (const [key, value] of after) {
+    const brace = key.indexOf('{');
+    const base = brace < 0 ? key : key.slice(0, brace);
+    out.set(key, gauges.includes(base) ? value : value - (before.get(key) ?? 0));
+  }
+  return out;
+}
+
 /** Sum of every sample of `name` whose labels contain all of `labels` (e.g. 'durable="true"'). */
 export function metricSum(samples: MetricSamples, name: string, ...labels: string[]): number {
   let sum = 0;
@@ -85,7 +99,7 @@ export interface Quantiles {
   p99_9: number | null;
 }
 
-function bucketQuantiles(m: MetricSamples, name: string, ...labels: string[]): Quantiles | null {
+export function bucketQuantiles(m: MetricSamples, name: string, ...labels: string[]): Quantiles | null {
   const buckets = histogramBuckets(m, name, ...labels);
   const count = buckets[buckets.length - 1]?.count ?? 0;
   if (count === 0) return null;

@@ -30,6 +30,12 @@ export interface LaunchOptions {
   host?: string;
   /** Data directory; a fresh temp dir (removed on stop) when omitted. */
   dataDir?: string;
+  /**
+   * Ports to use instead of fresh ones (a cluster's members must know each other's
+   * addresses before any starts; see cluster.ts). Default: free ports from the kernel.
+   */
+  httpPort?: number;
+  listenPort?: number;
   /** `--log-level`; default 'warn'. */
   logLevel?: string;
   /** How long to wait for `/admin/status` to answer 200. */
@@ -49,21 +55,51 @@ export interface MemorySample {
   peakRssBytes: number;
 }
 
-/** Last lines of the child's output, kept for error reports. */
+/** Pino's numeric levels, for counting a node's log lines. */
+const PINO_LEVELS: Readonly<Record<string, string>> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** What a node logged at warn level or above, for reports. */
+export interface LogSummary {
+  /** Lines per pino level name ('warn', 'error', 'fatal', …); 'other' for non-JSON lines. */
+  byLevel: Record<string, number>;
+  /** Up to 20 distinct warn+ messages (`level: msg`), each with how often it appeared. */
+  messages: { level: string; msg: string; count: number; firstAtMs: number }[];
+}
+
+/** Last lines of the child's output, kept for error reports, and counts of its log lines by level. */
 class OutputTail {
   private readonly lines: string[] = [];
   private partial = '';
+  private readonly byLevel: Record<string, number> = {};
+  private readonly messages = new Map<string, { level: string; msg: string; count: number; firstAtMs: number }>();
+  private readonly started = Date.now();
   constructor(private readonly max: number) {}
   push(chunk: Buffer): void {
     const parts = (this.partial + chunk.toString('utf8')).split('\n');
     this.partial = parts.pop() ?? '';
     for (const line of parts) {
+      this.count(line);
       this.lines.push(line);
       if (this.lines.length > this.max) this.lines.shift();
     }
   }
   text(): string {
     return [...this.lines, this.partial].filter((l) => l !== '').join('\n');
+  }
+  summary(): LogSummary {
+    return { byLevel: { ...this.byLevel }, messages: [...this.messages.values()].map((m) => ({ ...m })) };
+  }
+  private count(line: string): void {
+    if (line.trim() === '') return;
+    const levelNumber = /"level":(\d+)/.exec(line)?.[1];
+    const level = levelNumber === undefined ? 'other' : (PINO_LEVELS[levelNumber] ?? `level${levelNumber}`);
+    this.byLevel[level] = (this.byLevel[level] ?? 0) + 1;
+    if (levelNumber !== undefined && Number(levelNumber) < 40) return;
+    const msg = /"msg":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line.slice(0, 200);
+    const id = `${level}: ${msg}`;
+    const seen = this.messages.get(id);
+    if (seen !== undefined) seen.count++;
+    else if (this.messages.size < 20) this.messages.set(id, { level, msg, count: 1, firstAtMs: Date.now() - this.started });
   }
 }
 
@@ -104,6 +140,14 @@ export class ShoalNodeProcess {
   /** The child's recent stdout/stderr. */
   output(): string {
     return this.tail.text();
+  }
+
+  /**
+   * Counts of the node's log lines by level, and its distinct warn/error messages (with
+   * `firstAtMs`, ms after launch), since it started.
+   */
+  logSummary(): LogSummary {
+    return this.tail.summary();
   }
 
   /** Throws, with the exit status and the node's last output, if the process has exited. */
@@ -220,6 +264,22 @@ function installCleanupHandlers(): void {
   }
 }
 
+/**
+ * A fresh temp directory that is removed when the benchmark process exits (also on error
+ * and SIGINT), unless removed earlier with removeTempDir().
+ */
+export function makeTempDir(prefix: string): string {
+  installCleanupHandlers();
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  ownedDirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  ownedDirs.delete(dir);
+}
+
 /** Stops every node launched by this process. */
 export async function stopAllNodes(): Promise<void> {
   await Promise.all([...live].map((node) => node.stop()));
@@ -229,7 +289,9 @@ export async function stopAllNodes(): Promise<void> {
 export async function launchNode(options: LaunchOptions): Promise<{ node: ShoalNodeProcess; status: unknown }> {
   installCleanupHandlers();
   const host = options.host ?? '127.0.0.1';
-  const [httpPort, listenPort] = await freePorts(2, host);
+  const fresh = options.httpPort === undefined || options.listenPort === undefined ? await freePorts(2, host) : [];
+  const httpPort = options.httpPort ?? fresh[0];
+  const listenPort = options.listenPort ?? fresh[1];
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), `shoal-bench-${options.id}-`));
   if (ownsDataDir) ownedDirs.add(dataDir);
