@@ -16,7 +16,8 @@
  * The failure detector learns from every attempt (through the PeerClient), and its probes
  * mark a recovered owner up again.
  */
-import type { Clock, TimerHandle } from '../ports/clock.ts';
+import { JitteredRounds } from './jitteredRounds.ts';
+import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
 import type { Hint, HintStore } from '../storage/hintStore.ts';
@@ -58,23 +59,21 @@ export interface HandoffStats {
 
 export class HintedHandoff {
   private readonly targets = new Map<string, TargetDelivery>();
-  private timer: TimerHandle | undefined;
-  private running = false;
+  private readonly rounds: JitteredRounds;
   private delivered = 0;
   private failures = 0;
 
-  constructor(private readonly deps: HintedHandoffDeps) {}
+  constructor(private readonly deps: HintedHandoffDeps) {
+    this.rounds = new JitteredRounds(deps.clock, deps.random, deps.intervalMs, () => this.round());
+  }
 
   start(): void {
-    this.running = true;
-    this.arm();
+    this.rounds.start();
   }
 
   /** Stops the rounds; a delivery in flight finishes its current hint and goes no further. */
   stop(): void {
-    this.running = false;
-    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.rounds.stop();
   }
 
   stats(): HandoffStats {
@@ -83,7 +82,7 @@ export class HintedHandoff {
 
   /** Starts delivery to every eligible target now (also what each timer round does). */
   round(): void {
-    if (!this.running) return;
+    if (!this.rounds.running) return;
     const nowMs = this.deps.clock.monotonicMs();
     for (const target of this.deps.hints.targets()) {
       const delivery = this.delivery(target);
@@ -102,14 +101,6 @@ export class HintedHandoff {
     }
   }
 
-  private arm(): void {
-    const delayMs = this.deps.intervalMs * (0.5 + this.deps.random.next());
-    this.timer = this.deps.clock.setTimer(delayMs, () => {
-      this.timer = undefined;
-      this.round();
-      if (this.running) this.arm();
-    });
-  }
 
   private delivery(target: string): TargetDelivery {
     let delivery = this.targets.get(target);
@@ -132,7 +123,7 @@ export class HintedHandoff {
   }
 
   private deliverNext(target: string, delivery: TargetDelivery, page: readonly Hint[], index: number): void {
-    if (!this.running) {
+    if (!this.rounds.running) {
       delivery.state = 'idle';
       return;
     }

@@ -4,7 +4,8 @@
  * at most one in flight per peer. An answer marks it up (the PeerClient tells the failure
  * detector); a failure leaves it down until the next round.
  */
-import type { Clock, TimerHandle } from '../ports/clock.ts';
+import { JitteredRounds } from './jitteredRounds.ts';
+import type { Clock } from '../ports/clock.ts';
 import type { Random } from '../ports/random.ts';
 import type { FailureDetector } from './failureDetector.ts';
 import type { PeerClient } from './peerClient.ts';
@@ -22,25 +23,23 @@ export interface ProberDeps {
 
 export class Prober {
   private readonly probing = new Set<string>();
-  private timer: TimerHandle | undefined;
-  private running = false;
+  private readonly rounds: JitteredRounds;
 
-  constructor(private readonly deps: ProberDeps) {}
+  constructor(private readonly deps: ProberDeps) {
+    this.rounds = new JitteredRounds(deps.clock, deps.random, deps.intervalMs, () => this.round());
+  }
 
   start(): void {
-    this.running = true;
-    this.arm();
+    this.rounds.start();
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
-    this.timer = undefined;
+    this.rounds.stop();
   }
 
   /** Pings every down peer that has no probe in flight. */
   round(): void {
-    if (!this.running) return;
+    if (!this.rounds.running) return;
     for (const peer of this.deps.detector.downPeers()) {
       if (this.probing.has(peer)) continue;
       this.probing.add(peer);
@@ -51,12 +50,4 @@ export class Prober {
     }
   }
 
-  private arm(): void {
-    const delayMs = this.deps.intervalMs * (0.5 + this.deps.random.next());
-    this.timer = this.deps.clock.setTimer(delayMs, () => {
-      this.timer = undefined;
-      this.round();
-      if (this.running) this.arm();
-    });
-  }
 }
