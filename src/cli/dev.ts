@@ -31,7 +31,7 @@ const STOP_GRACE_MS = 30_000;
 const START_TIMEOUT_MS = 30_000;
 const SHOAL_BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url));
 
-export async function runDev(options: DevOptions, command: { args: string[] }): Promise<void> {
+export async function runDev(nodeArgs: readonly string[], options: DevOptions): Promise<void> {
   const settings = parseDevOptions(options);
   if (typeof settings === 'string') {
     process.stderr.write(`shoal dev: ${settings}\n`);
@@ -41,7 +41,7 @@ export async function runDev(options: DevOptions, command: { args: string[] }): 
   const ids = Array.from({ length: settings.nodes }, (_, index) => `node${index + 1}`);
   const cluster = ids.map((id, index) => `${id}@${settings.host}:${settings.listenPort + index}`).join(',');
   mkdirSync(settings.data, { recursive: true });
-  const nodes = ids.map((id, index) => launchNode(id, index, settings, cluster, command.args));
+  const nodes = ids.map((id, index) => launchNode(id, index, settings, cluster, nodeArgs));
   let stopping = false;
   const stopAll = async (signal: string) => {
     if (stopping) return;

@@ -46,6 +46,7 @@ export function buildProgram(): Command {
 
   program
     .command('dev')
+    .argument('[nodeArgs...]', 'after --: flags passed to every node (e.g. -- --n 2 --w 1)')
     .description('run a local cluster of node processes on loopback (Ctrl-C stops them); args after -- go to every node')
     .option('--nodes <count>', 'number of nodes', '3')
     .option('--data <dir>', 'data directory (one subdirectory and one log per node)', './data')

@@ -1,0 +1,59 @@
+/**
+ * `shoal dev`, the README's main command: it starts a working local cluster and stops every
+ * node cleanly on SIGTERM.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, http, runShoal } from '../support/shoalProcess.ts';
+
+/** The first of `count` consecutive ports that were all free a moment ago. */
+async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = await freePort();
+    if (base + count > 65535) continue;
+    const rest = await Promise.all(Array.from({ length: count - 1 }, () => freePort()));
+    if (rest.every((port) => port < base || port >= base + count)) return base;
+  }
+  throw new Error('no run of free ports found');
+}
+
+test('shoal dev starts a 3-node cluster that replicates, and SIGTERM stops it cleanly', { timeout: 120_000 }, async (t) => {
+  const data = mkdtempSync(join(tmpdir(), 'shoal-dev-'));
+  const httpPort = await freePortRun(3);
+  const listenPort = await freePortRun(3);
+  const dev = runShoal(['dev', '--data', data, '--http-port', String(httpPort), '--listen-port', String(listenPort)]);
+  t.after(async () => {
+    await dev.cleanup();
+    rmSync(data, { recursive: true, force: true });
+  });
+  const deadline = Date.now() + 60_000;
+  while (!dev.stdout.includes('node3')) {
+    assert.ok(dev.running, `shoal dev exited early:\n${dev.stdout}\n${dev.stderr}`);
+    assert.ok(Date.now() < deadline, `shoal dev did not report its nodes:\n${dev.stdout}\n${dev.stderr}`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  for (let index = 0; index < 3; index++) assert.match(dev.stdout, new RegExp(`node${index + 1}\\s+http://127\\.0\\.0\\.1:${httpPort + index}`));
+
+  const written = await http(`http://127.0.0.1:${httpPort}/kv/greeting`, { method: 'PUT', body: 'hello', headers: { 'content-type': 'text/plain' } });
+  assert.equal(written.status, 204, written.text);
+  const read = await http(`http://127.0.0.1:${httpPort + 2}/kv/greeting`);
+  assert.equal(read.status, 200, read.text);
+  assert.equal(read.text, 'hello');
+
+  dev.child.kill('SIGTERM');
+  const exit = await dev.waitExit();
+  assert.equal(exit.code, 0, dev.stderr);
+  for (const id of ['node1', 'node2', 'node3']) {
+    assert.match(readFileSync(join(data, `${id}.log`), 'utf8'), /"msg":"stopped"/, `${id} did not stop cleanly`);
+  }
+});
+
+test('shoal dev refuses a bad node count, naming the value', async () => {
+  const dev = runShoal(['dev', '--nodes', 'many']);
+  const exit = await dev.waitExit();
+  assert.equal(exit.code, 2);
+  assert.match(dev.stderr, /--nodes must be an integer 1-16, got "many"/);
+});
