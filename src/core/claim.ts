@@ -34,8 +34,17 @@
  * (light) members up to r (S - r) of them, so the window is distinct. It does not depend
  * on N, so one ring serves every N for which distinctness is achievable.
  */
-import { makeRing, sortedMembers, validateReplicas, type Ring } from './ring.ts';
+import { compareStrings } from './bytes.ts';
 import { validatePartitionCount } from './hash.ts';
+import {
+  makeRing,
+  ownedPartitionCounts,
+  repeatedOwnerWindows,
+  RingError,
+  sortedMembers,
+  validateReplicas,
+  type Ring,
+} from './ring.ts';
 
 /** The longest window that can have distinct owners: min(replicas, members, partitions). */
 export function distinctWindowSize(partitionCount: number, memberCount: number, replicas: number): number {
@@ -97,4 +106,256 @@ function interleavedOwners(sorted: readonly string[], partitionCount: number): s
     }
   }
   return owners;
+}
+
+/**
+ * Incremental claims (paper 4.9): when the member set changes, move as few partitions as
+ * balance requires and keep the distinct-owners property.
+ *
+ * Targets. The new members, ordered by how many partitions they own now (most first, ties
+ * by id), take ceil(Q/S') for the first Q mod S' of them and floor(Q/S') for the rest, so the
+ * members that already own more keep more. A member above its target is a donor of the
+ * surplus (a departing member donates everything); a member below it receives the deficit.
+ * Only surplus partitions change owner, so the move count is fixed by the targets:
+ * a join moves exactly what the new member takes, a leave exactly the leaver's partitions
+ * (for a balanced input ring).
+ *
+ * Placement. A depth-first walk over the partitions in ring order decides for each one
+ * whether its owner keeps it or hands it to a receiver; a choice that would repeat an owner
+ * within a window of `distinctWindowSize` is pruned. Hand-offs are paced evenly around the
+ * ring so the first path usually succeeds. The walk has a node budget; when it runs out or
+ * finds nothing, the fresh `claimRing` ring is used instead (distinct, but moves more).
+ * When no balanced ring can be distinct, the walk is greedy with no pruning, preferring
+ * choices that add the fewest repeats, and the fresh ring replaces it only if that one has
+ * fewer repeated windows.
+ */
+export interface ClaimChange {
+  readonly ring: Ring;
+  /** True when the ring came from the incremental search, false for the claimRing fallback. */
+  readonly incremental: boolean;
+}
+
+/** The ring after `newMember` joins: it takes about Q/(S+1) partitions from the fullest members. */
+export function claimJoin(ring: Ring, newMember: string, replicas: number): Ring {
+  return claimJoinChange(ring, newMember, replicas).ring;
+}
+
+/** The ring after `member` leaves: its partitions go to the members that own the fewest. */
+export function claimLeave(ring: Ring, member: string, replicas: number): Ring {
+  return claimLeaveChange(ring, member, replicas).ring;
+}
+
+export function claimJoinChange(ring: Ring, newMember: string, replicas: number): ClaimChange {
+  if (ring.members.includes(newMember)) {
+    throw new RingError('duplicate-member', `member ${JSON.stringify(newMember)} is already in the ring`);
+  }
+  return claimMembers(ring, [...ring.members, newMember], replicas);
+}
+
+export function claimLeaveChange(ring: Ring, member: string, replicas: number): ClaimChange {
+  if (!ring.members.includes(member)) {
+    throw new RingError('invalid-member', `member ${JSON.stringify(member)} is not in the ring`);
+  }
+  return claimMembers(
+    ring,
+    ring.members.filter((m) => m !== member),
+    replicas,
+  );
+}
+
+/** The ring for a new member set, reached from `ring` with minimal movement (see above). */
+export function claimMembers(ring: Ring, members: readonly string[], replicas: number): ClaimChange {
+  validateReplicas(replicas);
+  const sorted = sortedMembers(members);
+  const q = ring.partitionCount;
+  const strict = distinctOwnersAchievable(q, sorted.length, replicas);
+  const windowSize = distinctWindowSize(q, sorted.length, replicas);
+  const quotas = memberQuotas(ring, sorted);
+  const staying = new Set(sorted);
+  const onlyLeaversGive = [...quotas.surplus.keys()].every((member) => !staying.has(member));
+  const matched = strict && onlyLeaversGive ? matchFreedPartitions(ring.owners, staying, quotas, windowSize) : undefined;
+  const owners = matched ?? placeHandOffs(ring.owners, quotas, windowSize, strict);
+  const fresh = (): ClaimChange => ({ ring: claimRing(sorted, q, replicas), incremental: false });
+  if (owners === undefined) return fresh();
+  const incremental: ClaimChange = { ring: makeRing(sorted, owners), incremental: true };
+  if (strict) return incremental;
+  const freshChange = fresh();
+  const repeats = (r: Ring): number => repeatedOwnerWindows(r, windowSize).length;
+  return repeats(freshChange.ring) < repeats(incremental.ring) ? freshChange : incremental;
+}
+
+/** One move of ownership: `partition` passes from `from` to `to`. */
+export interface PartitionTransfer {
+  readonly partition: number;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** The partitions whose owner differs between two rings of the same size, ascending. */
+export function ringTransfers(from: Ring, to: Ring): PartitionTransfer[] {
+  if (from.partitionCount !== to.partitionCount) {
+    throw new RangeError(`rings differ in size: ${from.partitionCount} vs ${to.partitionCount}`);
+  }
+  const transfers: PartitionTransfer[] = [];
+  from.owners.forEach((owner, partition) => {
+    const next = to.owners[partition] as string;
+    if (next !== owner) transfers.push({ partition, from: owner, to: next });
+  });
+  return transfers;
+}
+
+/** Surplus to give (> 0) or deficit to fill (< 0) per member; departing owners give all. */
+interface Quotas {
+  readonly surplus: Map<string, number>;
+  readonly deficit: Map<string, number>;
+}
+
+function memberQuotas(ring: Ring, sorted: readonly string[]): Quotas {
+  const counts = ownedPartitionCounts(ring);
+  const { floor } = ownedPartitionTarget(ring.partitionCount, sorted.length);
+  const heavyCount = ring.partitionCount % sorted.length;
+  const byLoad = [...sorted].sort((a, b) => (counts.get(b) ?? 0) - (counts.get(a) ?? 0) || compareStrings(a, b));
+  const surplus = new Map<string, number>();
+  const deficit = new Map<string, number>();
+  byLoad.forEach((member, rank) => {
+    const diff = (counts.get(member) ?? 0) - (floor + (rank < heavyCount ? 1 : 0));
+    if (diff > 0) surplus.set(member, diff);
+    if (diff < 0) deficit.set(member, -diff);
+  });
+  const staying = new Set(sorted);
+  for (const [member, count] of counts) if (!staying.has(member) && count > 0) surplus.set(member, count);
+  return { surplus, deficit };
+}
+
+// Enough for the first path plus local repair; past it the fresh ring is cheaper than search.
+const searchNodesMax = 20_000;
+
+/** The owners after the hand-offs, or undefined when the strict search finds none. */
+function placeHandOffs(
+  current: readonly string[],
+  quotas: Quotas,
+  windowSize: number,
+  strict: boolean,
+): string[] | undefined {
+  const q = current.length;
+  const totalMoves = sumValues(quotas.surplus);
+  // How many partitions from p on belong to the same owner as p: a donor whose surplus
+  // equals that count must give p.
+  const sameOwnerFrom = new Array<number>(q);
+  const seenFrom = new Map<string, number>();
+  for (let p = q - 1; p >= 0; p--) {
+    const owner = current[p] as string;
+    const seen = (seenFrom.get(owner) ?? 0) + 1;
+    seenFrom.set(owner, seen);
+    sameOwnerFrom[p] = seen;
+  }
+  const owners = [...current];
+  const surplus = new Map(quotas.surplus);
+  const deficit = new Map(quotas.deficit);
+  const receivers = [...deficit.keys()].sort(compareStrings);
+  let nodes = 0;
+  let moved = 0;
+
+  const repeatsAt = (p: number, owner: string): number => {
+    let repeats = 0;
+    for (let back = 1; back < windowSize && back <= p; back++) if (owners[p - back] === owner) repeats++;
+    // Near the end the window wraps onto partitions 0.. that are already decided.
+    for (let ahead = Math.max(1, q - p); ahead < windowSize; ahead++) {
+      if (p + ahead - q < p && owners[p + ahead - q] === owner) repeats++;
+    }
+    return repeats;
+  };
+
+  const choices = (p: number): string[] => {
+    const owner = current[p] as string;
+    const left = surplus.get(owner) ?? 0;
+    const keep = left < (sameOwnerFrom[p] as number) ? [owner] : [];
+    // Receivers with the most still to take first, so none is left with a run at the end.
+    const give =
+      left === 0
+        ? []
+        : receivers
+            .filter((r) => (deficit.get(r) as number) > 0)
+            .sort((a, b) => (deficit.get(b) as number) - (deficit.get(a) as number));
+    // Pace hand-offs evenly around the ring: give first when behind schedule.
+    const behind = moved * q < (p + 1) * totalMoves;
+    const ordered = behind ? [...give, ...keep] : [...keep, ...give];
+    if (strict) return ordered.filter((o) => repeatsAt(p, o) === 0);
+    return ordered.map((o, i) => ({ o, i, r: repeatsAt(p, o) })).sort((a, b) => a.r - b.r || a.i - b.i).map((c) => c.o);
+  };
+
+  const assign = (p: number, owner: string, delta: 1 | -1): void => {
+    const from = current[p] as string;
+    if (owner === from) return;
+    surplus.set(from, (surplus.get(from) as number) - delta);
+    deficit.set(owner, (deficit.get(owner) as number) - delta);
+    moved += delta;
+  };
+
+  const walk = (p: number): boolean => {
+    if (p === q) return true;
+    if (++nodes > searchNodesMax) return false;
+    for (const owner of choices(p)) {
+      owners[p] = owner;
+      assign(p, owner, 1);
+      if (walk(p + 1)) return true;
+      assign(p, owner, -1);
+      owners[p] = current[p] as string;
+      if (!strict || nodes > searchNodesMax) return false;
+    }
+    return false;
+  };
+  return walk(0) ? owners : undefined;
+}
+
+/**
+ * When only departing members give, the rest of the ring stays put and the freed
+ * partitions are a bipartite b-matching: partition -> receiver (up to its deficit), allowed
+ * when the receiver owns nothing within the window around it. Augmenting paths find one
+ * whenever one exists, where the ring-order walk can get stuck. Two freed partitions closer
+ * than the window could still clash, so the result is checked before it is used.
+ */
+function matchFreedPartitions(
+  current: readonly string[],
+  staying: ReadonlySet<string>,
+  quotas: Quotas,
+  windowSize: number,
+): string[] | undefined {
+  const q = current.length;
+  const freed = current.flatMap((owner, p) => (staying.has(owner) ? [] : [p]));
+  const slots = [...quotas.deficit.keys()]
+    .sort(compareStrings)
+    .flatMap((member) => Array.from({ length: quotas.deficit.get(member) as number }, () => member));
+  const near = (p: number, member: string): boolean => {
+    for (let d = 1; d < windowSize; d++) {
+      if (current[(p + d) % q] === member || current[(p - d + q) % q] === member) return true;
+    }
+    return false;
+  };
+  const slotOf = new Map<number, number>();
+  const holderOf = new Array<number | undefined>(slots.length).fill(undefined);
+  const augment = (p: number, visited: Set<number>): boolean => {
+    for (let slot = 0; slot < slots.length; slot++) {
+      if (visited.has(slot) || near(p, slots[slot] as string)) continue;
+      visited.add(slot);
+      const holder = holderOf[slot];
+      if (holder === undefined || augment(holder, visited)) {
+        holderOf[slot] = p;
+        slotOf.set(p, slot);
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const p of freed) if (!augment(p, new Set())) return undefined;
+  const owners = [...current];
+  for (const p of freed) owners[p] = slots[slotOf.get(p) as number] as string;
+  const candidate = makeRing([...staying], owners);
+  return repeatedOwnerWindows(candidate, windowSize).length === 0 ? owners : undefined;
+}
+
+function sumValues(map: ReadonlyMap<string, number>): number {
+  let sum = 0;
+  for (const value of map.values()) sum += value;
+  return sum;
 }
