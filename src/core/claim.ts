@@ -3,9 +3,9 @@
  * owning floor(Q/S) or ceil(Q/S) of them, and owners spread so that every `replicas`
  * consecutive partitions have distinct owners whenever a balanced ring allows it.
  *
- * `claimRing` builds a ring from scratch as a pure function of the member SET. Incremental
- * claims on join/leave (moving few partitions) can be added beside it: they produce rings
- * through `makeRing` and can be checked with `repeatedOwnerWindows` and the targets here.
+ * `claimRing` builds a ring from scratch as a pure function of the member SET. The
+ * incremental claims on join/leave (`claimJoin`, `claimLeave`, below) move few partitions
+ * instead; they produce rings through `makeRing`, checked with the same targets.
  *
  * Which windows can be distinct. Let S members, Q partitions, N replicas, and
  * w = min(N, S, Q) (a window can never hold more distinct owners than that). A member that
@@ -120,20 +120,32 @@ function interleavedOwners(sorted: readonly string[], partitionCount: number): s
  * a join moves exactly what the new member takes, a leave exactly the leaver's partitions
  * (for a balanced input ring).
  *
- * Placement. A depth-first walk over the partitions in ring order decides for each one
- * whether its owner keeps it or hands it to a receiver; a choice that would repeat an owner
- * within a window of `distinctWindowSize` is pruned. Hand-offs are paced evenly around the
- * ring so the first path usually succeeds. The walk has a node budget; when it runs out or
- * finds nothing, the fresh `claimRing` ring is used instead (distinct, but moves more).
- * When no balanced ring can be distinct, the walk is greedy with no pruning, preferring
- * choices that add the fewest repeats, and the fresh ring replaces it only if that one has
- * fewer repeated windows.
+ * Placement, in order of preference (ClaimChange.method says which one produced the ring):
+ * 1. 'minimal': only the surplus moves. When only departing members give, the freed
+ *    partitions are matched to receivers exactly (bipartite matching); otherwise a
+ *    depth-first walk in ring order decides keep-or-hand-off per partition, pruning any
+ *    choice that repeats an owner within a window of `distinctWindowSize`, with hand-offs
+ *    paced evenly and a node budget.
+ * 2. 'periodic': with S' <= N every window must hold every member, so only a round robin is
+ *    distinct; the round-robin order that keeps the most partitions in place.
+ * 3. 'swapped': the surplus moves greedily, then swaps (and, failing those, 3-rotations) of
+ *    owners remove the remaining repeats; each costs two or three extra moves.
+ * 4. 'fresh': `claimRing`, distinct but moving most partitions.
+ * When no balanced ring can be distinct, the greedy minimal placement (fewest new repeats per
+ * step) is kept unless the periodic/fresh ring has fewer repeated windows.
  */
 export interface ClaimChange {
   readonly ring: Ring;
-  /** True when the ring came from the incremental search, false for the claimRing fallback. */
-  readonly incremental: boolean;
+  /**
+   * 'minimal': only the surplus moved (the placement or the matching found a ring);
+   * 'swapped': the surplus moved plus a few swaps that repair distinctness;
+   * 'periodic': S' <= N, so the ring must be a round robin; the one closest to the old ring;
+   * 'fresh': the claimRing ring, when neither of those is distinct.
+   */
+  readonly method: ClaimMethod;
 }
+
+export type ClaimMethod = 'minimal' | 'swapped' | 'periodic' | 'fresh';
 
 /** The ring after `newMember` joins: it takes about Q/(S+1) partitions from the fullest members. */
 export function claimJoin(ring: Ring, newMember: string, replicas: number): Ring {
@@ -168,20 +180,66 @@ export function claimMembers(ring: Ring, members: readonly string[], replicas: n
   validateReplicas(replicas);
   const sorted = sortedMembers(members);
   const q = ring.partitionCount;
-  const strict = distinctOwnersAchievable(q, sorted.length, replicas);
   const windowSize = distinctWindowSize(q, sorted.length, replicas);
   const quotas = memberQuotas(ring, sorted);
+  // With S <= N every window must hold every member, so a distinct ring (or, when S does
+  // not divide Q, one with the fewest repeats) is a round robin: the closest one replaces
+  // the fresh ring as the fallback.
+  const periodic = sorted.length <= Math.min(replicas, periodicMembersMax);
+  const fallback = (): ClaimChange =>
+    periodic
+      ? { ring: makeRing(sorted, closestPeriodicOwners(ring.owners, sorted)), method: 'periodic' }
+      : { ring: claimRing(sorted, q, replicas), method: 'fresh' };
+  if (!distinctOwnersAchievable(q, sorted.length, replicas)) {
+    // No balanced ring is distinct: keep the minimal moves unless the fallback repeats less.
+    const greedy: ClaimChange = {
+      ring: makeRing(sorted, placeHandOffs(ring.owners, quotas, windowSize, false) as string[]),
+      method: 'minimal',
+    };
+    const other = fallback();
+    const repeats = (r: Ring): number => repeatedOwnerWindows(r, windowSize).length;
+    return repeats(other.ring) < repeats(greedy.ring) ? other : greedy;
+  }
   const staying = new Set(sorted);
   const onlyLeaversGive = [...quotas.surplus.keys()].every((member) => !staying.has(member));
-  const matched = strict && onlyLeaversGive ? matchFreedPartitions(ring.owners, staying, quotas, windowSize) : undefined;
-  const owners = matched ?? placeHandOffs(ring.owners, quotas, windowSize, strict);
-  const fresh = (): ClaimChange => ({ ring: claimRing(sorted, q, replicas), incremental: false });
-  if (owners === undefined) return fresh();
-  const incremental: ClaimChange = { ring: makeRing(sorted, owners), incremental: true };
-  if (strict) return incremental;
-  const freshChange = fresh();
-  const repeats = (r: Ring): number => repeatedOwnerWindows(r, windowSize).length;
-  return repeats(freshChange.ring) < repeats(incremental.ring) ? freshChange : incremental;
+  const minimal =
+    (onlyLeaversGive ? matchFreedPartitions(ring.owners, staying, quotas, windowSize) : undefined) ??
+    placeHandOffs(ring.owners, quotas, windowSize, true);
+  if (minimal !== undefined) return { ring: makeRing(sorted, minimal), method: 'minimal' };
+  if (periodic) return fallback();
+  const swapped = repairBySwaps(ring.owners, placeHandOffs(ring.owners, quotas, windowSize, false) as string[], windowSize);
+  return swapped === undefined ? fallback() : { ring: makeRing(sorted, swapped), method: 'swapped' };
+}
+
+// S! orders are tried; past this the fresh ring is used instead.
+const periodicMembersMax = 6;
+
+/** Round robin over `sorted` in the order that leaves the most partitions with their owner. */
+function closestPeriodicOwners(current: readonly string[], sorted: readonly string[]): string[] {
+  const period = sorted.length;
+  // kept[m][r]: partitions p with p mod period = r that member m owns now.
+  const kept = sorted.map((member) => {
+    const row = new Array<number>(period).fill(0);
+    current.forEach((owner, p) => {
+      if (owner === member) row[p % period] = (row[p % period] as number) + 1;
+    });
+    return row;
+  });
+  let best: { order: number[]; score: number } | undefined;
+  for (const order of permutations(period)) {
+    const score = order.reduce((sum, member, residue) => sum + ((kept[member] as number[])[residue] as number), 0);
+    if (best === undefined || score > best.score) best = { order, score };
+  }
+  const order = (best as { order: number[] }).order;
+  return current.map((_, p) => sorted[order[p % period] as number] as string);
+}
+
+/** Every ordering of 0..count-1, in lexicographic order (so ties resolve deterministically). */
+function permutations(count: number): number[][] {
+  if (count === 0) return [[]];
+  return permutations(count - 1).flatMap((rest) =>
+    Array.from({ length: count }, (_, i) => [...rest.slice(0, i), count - 1, ...rest.slice(i)]),
+  );
 }
 
 /** One move of ownership: `partition` passes from `from` to `to`. */
@@ -352,6 +410,115 @@ function matchFreedPartitions(
   for (const p of freed) owners[p] = slots[slotOf.get(p) as number] as string;
   const candidate = makeRing([...staying], owners);
   return repeatedOwnerWindows(candidate, windowSize).length === 0 ? owners : undefined;
+}
+
+/**
+ * Removes repeated owners within a window by swapping the owners of two partitions, which
+ * keeps every member's count. Used when moving only the surplus cannot be distinct (e.g. a
+ * leaver whose neighbours are always the same members): each swap moves at most two more
+ * partitions, far fewer than a fresh ring. Greedy: the swap that removes the most clashing
+ * pairs, preferring partitions that move anyway; when no swap helps, a rotation of three
+ * owners near the clash. Undefined when neither helps any more.
+ */
+function repairBySwaps(current: readonly string[], start: readonly string[], windowSize: number): string[] | undefined {
+  const q = start.length;
+  const owners = [...start];
+  const clashing = (): number[] =>
+    owners.flatMap((owner, p) => {
+      for (let d = 1; d < windowSize; d++) if (owners[(p + d) % q] === owner || owners[(p - d + q) % q] === owner) return [p];
+      return [];
+    });
+  for (let round = 0; round < q; round++) {
+    const clashes = clashing();
+    if (clashes.length === 0) return owners;
+    const swap = bestSwap(owners, current, clashes, windowSize);
+    if (swap !== undefined) {
+      swapOwners(owners, swap);
+      continue;
+    }
+    const rotation = bestRotation(owners, clashes, windowSize);
+    if (rotation === undefined) return undefined;
+    rotateOwners(owners, rotation);
+  }
+  return undefined;
+}
+
+/** The swap [a, b], a clashing, that removes the most clashing pairs; ties: fewest extra moves, ring order. */
+function bestSwap(
+  owners: string[],
+  current: readonly string[],
+  clashes: readonly number[],
+  windowSize: number,
+): [number, number] | undefined {
+  let best: { swap: [number, number]; gain: number; cost: number } | undefined;
+  const moved = (p: number): number => (owners[p] === current[p] ? 0 : 1);
+  for (const a of clashes) {
+    for (let b = 0; b < owners.length; b++) {
+      if (owners[a] === owners[b]) continue;
+      const swap: [number, number] = [a, b];
+      const before = clashingPairsNear(owners, swap, windowSize);
+      const movedBefore = moved(a) + moved(b);
+      swapOwners(owners, swap);
+      const gain = before - clashingPairsNear(owners, swap, windowSize);
+      const cost = moved(a) + moved(b) - movedBefore;
+      swapOwners(owners, swap);
+      if (gain > 0 && (best === undefined || gain > best.gain || (gain === best.gain && cost < best.cost))) {
+        best = { swap, gain, cost };
+      }
+    }
+  }
+  return best?.swap;
+}
+
+function swapOwners(owners: string[], [a, b]: readonly [number, number]): void {
+  [owners[a], owners[b]] = [owners[b] as string, owners[a] as string];
+}
+
+// A rotation's other two partitions are sought this close to the clash, which bounds the
+// search at clashes * span^2 candidates.
+const rotationSpan = 24;
+
+/** The rotation [a, b, c] (a takes b's owner, b takes c's, c takes a's) removing the most clashing pairs. */
+function bestRotation(owners: string[], clashes: readonly number[], windowSize: number): number[] | undefined {
+  const q = owners.length;
+  const span = Math.min(rotationSpan, Math.floor((q - 1) / 2));
+  let best: { rotation: number[]; gain: number } | undefined;
+  for (const a of clashes) {
+    for (let i = -span; i <= span; i++) {
+      for (let j = -span; j <= span; j++) {
+        const rotation = [a, (a + i + q) % q, (a + j + q) % q];
+        const [, b, c] = rotation as [number, number, number];
+        if (b === a || c === a || b === c || owners[a] === owners[b] || owners[b] === owners[c] || owners[a] === owners[c]) continue;
+        const before = clashingPairsNear(owners, rotation, windowSize);
+        rotateOwners(owners, rotation);
+        const gain = before - clashingPairsNear(owners, rotation, windowSize);
+        rotateOwners(owners, [c, b, a]);
+        if (gain > 0 && (best === undefined || gain > best.gain)) best = { rotation, gain };
+      }
+    }
+  }
+  return best?.rotation;
+}
+
+function rotateOwners(owners: string[], [a, b, c]: readonly number[]): void {
+  const first = owners[a as number] as string;
+  owners[a as number] = owners[b as number] as string;
+  owners[b as number] = owners[c as number] as string;
+  owners[c as number] = first;
+}
+
+/** Pairs closer than the window with the same owner, counting only pairs that touch `positions`. */
+function clashingPairsNear(owners: readonly string[], positions: readonly number[], windowSize: number): number {
+  const q = owners.length;
+  const pairs = new Set<number>();
+  for (const p of positions) {
+    for (let d = 1; d < windowSize; d++) {
+      for (const other of [(p + d) % q, (p - d + q) % q]) {
+        if (other !== p && owners[other] === owners[p]) pairs.add(Math.min(p, other) * q + Math.max(p, other));
+      }
+    }
+  }
+  return pairs.size;
 }
 
 function sumValues(map: ReadonlyMap<string, number>): number {
