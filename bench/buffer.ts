@@ -27,6 +27,7 @@ import { launchNode, shellQuote, stopAllNodes, type MemorySample, type ShoalNode
 import { nodeWriteStats, type NodeWriteStats } from './lib/metrics.ts';
 import { formatTable, log, mib, ratio, saveResults } from './lib/report.ts';
 import { seededRng, type Rng } from './lib/rng.ts';
+import { keyName, valuePool } from './lib/values.ts';
 
 const flagSpec = {
   numbers: {
@@ -412,19 +413,7 @@ function readMemory(samples: readonly MemoryPoint[], size: DirSize): string {
       : 'The anonymous part is NOT flat' + (last.keysWritten < 200_000 ? ' (but with this few keys, heap growth after start-up can dominate; use more --memory-keys).' : ': the node keeps per-key state in its heap.'));
 }
 
-function keyName(prefix: string, i: number): string {
-  return prefix + String(i).padStart(8, '0');
-}
 
-/** A pool of distinct pseudo-random values, so consecutive writes do not carry identical bytes. */
-function valuePool(bytes: number, seed: number): Buffer[] {
-  const rng = seededRng(seed ^ 0x5bd1e995);
-  return Array.from({ length: 256 }, () => {
-    const b = Buffer.alloc(bytes);
-    for (let i = 0; i < bytes; i++) b[i] = 32 + rng.int(95);
-    return b;
-  });
-}
 
 function warnings(results: readonly ConfigResult[]): string[] {
   const out: string[] = [];

@@ -30,6 +30,7 @@ import { bucketQuantiles, diffSamples, scrapeMetrics, type MetricSamples, type Q
 import { shellQuote, stopAllNodes, type LogSummary, type ShoalNodeProcess } from './lib/node-process.ts';
 import { formatTable, log, mib, saveResults } from './lib/report.ts';
 import { seededRng, type Rng } from './lib/rng.ts';
+import { keyName, valuePool } from './lib/values.ts';
 
 const flagSpec = {
   numbers: {
@@ -230,7 +231,7 @@ async function runPreload(clients: readonly KvClient[], n: Numbers, values: read
     concurrency: n.clients,
     op: async (seq) => {
       const client = clients[seq % clients.length] as KvClient;
-      const res = await client.put(keyName(seq), values[seq % values.length] as Buffer);
+      const res = await client.put(keyName('k', seq), values[seq % values.length] as Buffer);
       return res.status === 204 ? { ok: true, label: '204' } : { ok: false, label: label(res.status, res.error) };
     },
     onProgress: (line) => log(`preload: ${line}`),
@@ -322,7 +323,7 @@ async function runMix(cluster: ShoalCluster, clients: readonly KvClient[], n: Nu
   const op = async (client: number, seq: number, measured: boolean): Promise<ClosedLoopOutcome> => {
     const state = states[client] as ClientState;
     const isRead = state.rng.next() < n['read-fraction'];
-    const key = keyName(state.rng.int(n.keys));
+    const key = keyName('k', state.rng.int(n.keys));
     const nodeIndex = next++ % clients.length;
     const kv = clients[nodeIndex] as KvClient;
     const sent = performance.now();
@@ -530,19 +531,7 @@ function label(status: number, error: string | undefined): string {
   return status === 0 ? (error ?? 'error') : String(status);
 }
 
-function keyName(i: number): string {
-  return 'k' + String(i).padStart(8, '0');
-}
 
-/** A pool of distinct pseudo-random printable values, so consecutive writes do not carry identical bytes. */
-function valuePool(bytes: number, seed: number): Buffer[] {
-  const rng = seededRng(seed ^ 0x5bd1e995);
-  return Array.from({ length: 256 }, () => {
-    const b = Buffer.alloc(bytes);
-    for (let i = 0; i < bytes; i++) b[i] = 32 + rng.int(95);
-    return b;
-  });
-}
 
 main().catch(async (error: unknown) => {
   if (error instanceof UsageError) log(`${error.message} (see --help)`);
