@@ -6,6 +6,8 @@
  *   DELETE /kv/:key          204 + X-Shoal-Context
  *   GET    /admin/status     200 JSON once serving (503 while stopping): node, cluster, peers, hints
  *   GET    /admin/local/:key 200 JSON of the versions this node holds | 404 JSON
+ *   GET    /admin/ring, /admin/transfers; POST /admin/join, /admin/leave, /admin/remove
+ *                             membership (membershipRoutes.ts)
  *   GET    /metrics          Prometheus text
  *
  * Keys are the URL-decoded path segment as UTF-8 bytes (`/` inside a key is sent as %2F).
@@ -25,6 +27,7 @@ import { QuorumUnreachableError, RequestError, RequestTimeoutError, type Replica
 import { readOutcome } from '../node/readOutcome.ts';
 import { CONTENT_TYPE_DEFAULT, type RequestOptions } from '../node/request.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
+import { registerMembershipRoutes } from './membershipRoutes.ts';
 import type { NodeMetrics } from './metrics.ts';
 
 /** The context header, lower-case as Node's parser delivers it. */
@@ -113,6 +116,7 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   });
   registerKvRoutes(app, options);
   registerAdminRoutes(app, options);
+  registerMembershipRoutes(app, options.node);
   logger.debug({ bodyLimit: config.valueBytesMax }, 'http api built');
   return app;
 }

@@ -1,53 +1,97 @@
 /**
- * The cluster as this node sees it at start: the members (from `--cluster`, or this node
- * alone), the ring built from them, and the quorum the cluster runs with.
+ * The cluster as this node sees it now: derived from the gossiped ClusterState (core/
+ * membership) each time that changes, and read by every request.
  *
- * A cluster of one runs with N = R = W = 1 whatever the config says, so `shoal start` with
- * the defaults (N = 3, R = 2, W = 2) keeps working as a single node; the node logs a
- * warning naming the values it lowered. A cluster of two or more members refuses N larger
- * than its size when the config is built (config.ts), so every key has N distinct replicas.
+ * Requests are routed by the SERVING ring (the previous ring until a membership change's
+ * transfers are all done). The quorum is the configured one, lowered while the ring has
+ * fewer members than N (a cluster of one runs N = R = W = 1, so `shoal start` alone works
+ * with the defaults; it grows to the configured N as members join).
+ *
+ * During a change, this node forwards writes of the partitions it is handing over to
+ * their receivers (`forwardTo`), so a write that lands after its copy was streamed is not
+ * lost; after the change settles, a write routed here by a stale view goes to the new
+ * replica only (`holds` false).
  */
-import { claimRing } from '../core/claim.ts';
 import { primaryNodes } from '../core/preflist.ts';
 import type { Ring } from '../core/ring.ts';
+import { foundCluster, isSettled, servingRing, type ClusterState } from '../core/membership/state.ts';
+import { effectiveReplicas, replicasOf } from '../core/membership/transfers.ts';
 import type { NodeId, PeerAddress } from '../ports/transport.ts';
 import type { NodeConfig } from './config.ts';
 import type { Quorum } from './request.ts';
 
 export interface ClusterView {
   readonly self: NodeId;
-  /** Every member, sorted (this node included). */
+  /** Every member not removed, sorted (this node included when it is one). */
   readonly members: readonly NodeId[];
-  /** The other members and where they listen for internode traffic. */
+  /** The other members not removed, and where they listen for internode traffic. */
   readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  /** The serving ring. */
   readonly ring: Ring;
-  /** Per partition, every member in preference-list order (the first N are its primaries); computed once. */
+  /** Per partition, every ring member in preference-list order (the first N are its primaries). */
   readonly preference: readonly (readonly NodeId[])[];
-  /** The cluster's N, R, W as the node runs them (see the file comment for a cluster of one). */
+  /** The cluster's N, R, W as the node runs them now. */
   readonly quorum: Quorum;
-  /** Set when the configured quorum was lowered for a cluster of one. */
+  /** Set when the configured quorum is lowered (a ring smaller than N). */
   readonly quorumLowered: Quorum | undefined;
+  /** Per partition: whether this node keeps a copy in its main store. */
+  readonly holds: readonly boolean[];
+  /** Per partition: nodes this node's writes of that partition are also handed to (transfers). */
+  readonly forwardTo: readonly (readonly NodeId[])[];
+  /** The state the view was derived from. */
+  readonly state: ClusterState;
 }
 
-export function clusterViewOf(config: NodeConfig): ClusterView {
+/** The state a node starts from when it has none persisted: `--cluster`, or itself alone. */
+export function initialClusterState(config: NodeConfig): ClusterState {
   const listed = config.cluster ?? [{ id: config.id, address: config.listen }];
-  const members = listed.map((member) => member.id);
+  const founders = listed.map((m) => ({ id: m.id, address: m.address, status: 'valid' as const, version: 1 }));
+  return foundCluster(config.clusterName, founders, config.partitionCount, config.n);
+}
+
+/** The view of `state` from node `self`, with the quorum `config` asks for. */
+export function viewOfState(self: NodeId, state: ClusterState, config: Pick<NodeConfig, 'r' | 'w'>): ClusterView {
+  const ring = servingRing(state);
+  const live = state.members.filter((m) => m.status !== 'removed');
   const peers = new Map<NodeId, PeerAddress>();
-  for (const member of listed) if (member.id !== config.id) peers.set(member.id, member.address);
-  const configured: Quorum = { n: config.n, r: config.r, w: config.w };
-  const quorum = members.length === 1 ? { n: 1, r: 1, w: 1 } : configured;
+  for (const member of live) if (member.id !== self) peers.set(member.id, member.address);
+  const n = effectiveReplicas(ring, state.replicas);
+  const configured: Quorum = { n: state.replicas, r: config.r, w: config.w };
+  const quorum: Quorum = { n, r: Math.min(config.r, n), w: Math.min(config.w, n) };
   const lowered = quorum.n !== configured.n || quorum.r !== configured.r || quorum.w !== configured.w;
-  const ring = claimRing(members, config.partitionCount, quorum.n);
-  const preference = Array.from({ length: ring.partitionCount }, (_, partition) => primaryNodes(ring, partition, members.length));
+  const preference = Array.from({ length: ring.partitionCount }, (_, partition) => primaryNodes(ring, partition, ring.members.length));
   return {
-    self: config.id,
-    members: [...members].sort(),
+    self,
+    members: live.map((m) => m.id),
     peers,
     ring,
     preference,
     quorum,
     quorumLowered: lowered ? configured : undefined,
+    ...writeRouting(self, state),
+    state,
   };
+}
+
+/** The view a node starts with from its config alone (tests, the simulator's reference). */
+export function clusterViewOf(config: NodeConfig): ClusterView {
+  return viewOfState(config.id, initialClusterState(config), config);
+}
+
+function writeRouting(self: NodeId, state: ClusterState): Pick<ClusterView, 'holds' | 'forwardTo'> {
+  const partitionCount = state.ring.partitionCount;
+  const settled = isSettled(state);
+  const change = state.change;
+  const holds = Array.from({ length: partitionCount }, (_, partition) => {
+    if (replicasOf(state.ring, partition, state.replicas).includes(self)) return true;
+    return !settled && change !== undefined && replicasOf(change.previousRing, partition, state.replicas).includes(self);
+  });
+  const forwardTo = Array.from({ length: partitionCount }, (): NodeId[] => []);
+  for (const transfer of change?.transfers ?? []) {
+    if (transfer.from !== self || (settled && holds[transfer.partition] === true)) continue;
+    (forwardTo[transfer.partition] as NodeId[]).push(transfer.to);
+  }
+  return { holds, forwardTo };
 }
 
 /** The key's first n distinct owners: its primaries. */

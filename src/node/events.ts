@@ -24,6 +24,8 @@ export interface NodeEvents {
   onHintDelivery?(outcome: 'delivered' | 'failed'): void;
   /** A peer changed status in this node's failure detector. */
   onPeerStatus?(peer: string, status: PeerStatus): void;
+  /** A gossip exchange ended: the peer's state changed ours, was the same, or the exchange failed. */
+  onGossip?(outcome: 'changed' | 'same' | 'failed'): void;
   /** A peer's request was answered (`error`: it did not validate, or the node answered with an error). */
   onInternodeRequest?(type: MessageType | 'invalid', outcome: 'ok' | 'error'): void;
 }

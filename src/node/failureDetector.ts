@@ -2,19 +2,26 @@
  * Local, decentralised failure detection (paper 4.8.3): each node keeps its own opinion of
  * every peer, formed only from its own traffic with it.
  *
- * Per peer, a two-state machine:
- *   up   --a request to it timed out, or no connection could be had-->  down
- *   down --any request to it (a probe, usually) was answered-->         up
- * Every peer starts up (optimistic: the first failed request marks it down). A peer that
- * answers with an error is still up (it answered); an OVERLOADED or CLOSED failure is about
- * our own side, so it changes nothing. Down peers are skipped by coordinators (sloppy
- * quorum) and probed with a ping every probeIntervalMs (see Prober in node/prober.ts).
+ * Per peer, a three-state machine:
+ *   up      --a request to it timed out-->                          suspect
+ *   up      --no connection could be had (refused, reset)-->        down
+ *   suspect --another request failed-->                             down
+ *   suspect, down --any request to it (a probe, usually) was answered--> up
+ * Every peer starts up (optimistic). A timeout makes a peer suspect: coordinators skip it
+ * at once (sloppy quorum; one slow reply should not cost every request a timeout), but it
+ * is not yet judged dead, and the first answer to a probe brings it back; a second failure
+ * in a row, or a refused connection, marks it down. A peer that answers with an error is up
+ * (it answered); an OVERLOADED or CLOSED failure is about our own side, so it changes
+ * nothing. Suspect and down peers are probed with a ping every probeIntervalMs (Prober in
+ * node/prober.ts). Gossip exchanges are
+ * requests too, so a quiet cluster still learns when a peer dies or returns. Being down
+ * here never changes the membership: only an explicit remove does.
  *
  * The transitions are pure functions; FailureDetector only holds the current states.
  */
 import type { NodeId, TransportErrorCode } from '../ports/transport.ts';
 
-export type PeerStatus = 'up' | 'down';
+export type PeerStatus = 'up' | 'suspect' | 'down';
 
 export interface PeerState {
   readonly status: PeerStatus;
@@ -32,7 +39,7 @@ export interface PeerFailure {
   readonly message: string;
 }
 
-const MARKS_DOWN: ReadonlySet<TransportErrorCode> = new Set<TransportErrorCode>(['TIMEOUT', 'UNREACHABLE']);
+const COUNTS_AS_FAILURE: ReadonlySet<TransportErrorCode> = new Set<TransportErrorCode>(['TIMEOUT', 'UNREACHABLE']);
 
 export function initialPeerState(nowMs: number): PeerState {
   return { status: 'up', sinceMs: nowMs, lastError: undefined, failures: 0 };
@@ -43,6 +50,7 @@ export function peerAnswered(state: PeerState, nowMs: number): PeerState {
   switch (state.status) {
     case 'up':
       return state.failures === 0 ? state : { ...state, failures: 0 };
+    case 'suspect':
     case 'down':
       return { status: 'up', sinceMs: nowMs, lastError: state.lastError, failures: 0 };
   }
@@ -50,13 +58,16 @@ export function peerAnswered(state: PeerState, nowMs: number): PeerState {
 
 /** A request to the peer failed. */
 export function peerFailed(state: PeerState, nowMs: number, failure: PeerFailure): PeerState {
-  if (!MARKS_DOWN.has(failure.code)) return state;
+  if (!COUNTS_AS_FAILURE.has(failure.code)) return state;
   const lastError = `${failure.code}: ${failure.message}`;
+  const failures = state.failures + 1;
   switch (state.status) {
     case 'up':
-      return { status: 'down', sinceMs: nowMs, lastError, failures: state.failures + 1 };
+      return { status: failure.code === 'TIMEOUT' ? 'suspect' : 'down', sinceMs: nowMs, lastError, failures };
+    case 'suspect':
+      return { status: 'down', sinceMs: nowMs, lastError, failures };
     case 'down':
-      return { ...state, lastError, failures: state.failures + 1 };
+      return { ...state, lastError, failures };
   }
 }
 
@@ -78,9 +89,21 @@ export class FailureDetector {
     private readonly onChange: PeerStatusListener = () => {},
   ) {
     this.upNodes.add(self);
-    for (const peer of peers) {
-      if (peer === self) continue;
-      this.states.set(peer, initialPeerState(nowMs()));
+    this.setPeers(peers);
+  }
+
+  /** Follows the membership: new peers start up, departed ones are forgotten. */
+  setPeers(peers: Iterable<NodeId>): void {
+    const wanted = new Set(peers);
+    wanted.delete(this.self);
+    for (const peer of [...this.states.keys()]) {
+      if (wanted.has(peer)) continue;
+      this.states.delete(peer);
+      this.upNodes.delete(peer);
+    }
+    for (const peer of wanted) {
+      if (this.states.has(peer)) continue;
+      this.states.set(peer, initialPeerState(this.nowMs()));
       this.upNodes.add(peer);
     }
   }
@@ -97,6 +120,11 @@ export class FailureDetector {
   /** Peers currently marked down, in id order. */
   downPeers(): NodeId[] {
     return [...this.states].filter(([, state]) => state.status === 'down').map(([id]) => id).sort();
+  }
+
+  /** Peers suspect or down (the prober's work), in id order. */
+  doubtedPeers(): NodeId[] {
+    return [...this.states].filter(([, state]) => state.status !== 'up').map(([id]) => id).sort();
   }
 
   answered(peer: NodeId): void {

@@ -10,9 +10,17 @@ import { applyReplicaWrite } from './replica.ts';
 
 export interface LocalReplica {
   readonly self: string;
+  /** The members a hint may be for (the live members of the cluster view). */
   readonly members: readonly string[];
   readonly store: ObjectStore;
   readonly hints: HintStore;
+  /** Where this node's writes of a partition go (cluster.ts: `holds`, `forwardTo`); absent = main store only. */
+  readonly routing?: WriteRouting;
+}
+
+export interface WriteRouting {
+  readonly holds: readonly boolean[];
+  readonly forwardTo: readonly (readonly string[])[];
 }
 
 /** Every version this node holds for the key: its own copy, merged with any hints for it. */
@@ -36,5 +44,42 @@ export function writeLocalReplica(
 ): Promise<StoredObject> {
   const { durable, hintFor } = options;
   if (hintFor !== undefined && hintFor !== replica.self) return replica.hints.put(hintFor, partition, key, object, { durable });
-  return applyReplicaWrite(replica.store, partition, key, object, { durable });
+  const forwardTo = replica.routing?.forwardTo[partition] ?? NO_NODES;
+  if (forwardTo.length === 0) return applyReplicaWrite(replica.store, partition, key, object, { durable });
+  return writeDuringTransfer(replica, partition, key, object, durable, forwardTo);
+}
+
+const NO_NODES: readonly string[] = [];
+
+/**
+ * A write of a partition this node is handing over: kept (while this node still holds
+ * the partition) and also stored as a hint for each receiver, which hinted handoff
+ * delivers, so a write that lands after the partition was streamed still reaches the new
+ * replica. Resolves once every copy is stored.
+ */
+async function writeDuringTransfer(
+  replica: LocalReplica,
+  partition: number,
+  key: Uint8Array,
+  object: StoredObject,
+  durable: boolean,
+  forwardTo: readonly string[],
+): Promise<StoredObject> {
+  const holds = replica.routing?.holds[partition] ?? true;
+  const copies = forwardedCopies(replica, partition, key, object, durable, forwardTo);
+  if (holds) copies.unshift(applyReplicaWrite(replica.store, partition, key, object, { durable }));
+  const stored = await Promise.all(copies);
+  return holds ? (stored[0] as StoredObject) : stored.reduce((merged, copy) => syncObjects(merged, copy));
+}
+
+/** Stores `object` as a hint for every node this node's writes of the partition are handed to. */
+export function forwardedCopies(
+  replica: LocalReplica,
+  partition: number,
+  key: Uint8Array,
+  object: StoredObject,
+  durable: boolean,
+  forwardTo: readonly string[] = replica.routing?.forwardTo[partition] ?? NO_NODES,
+): Promise<StoredObject>[] {
+  return forwardTo.map((target) => replica.hints.put(target, partition, key, object, { durable }));
 }

@@ -17,7 +17,12 @@ import type { MetaStore, StorageEngine } from '../ports/storage.ts';
 import type { Transport } from '../ports/transport.ts';
 import { HintStore } from '../storage/hintStore.ts';
 import { ObjectStore } from '../storage/objectStore.ts';
-import { clusterViewOf } from './cluster.ts';
+import type { LocalReplica } from './localReplica.ts';
+import { Gossip } from './membership/gossip.ts';
+import { Membership } from './membership/membership.ts';
+import { MembershipService } from './membership/membershipService.ts';
+import { PartitionDrop } from './membership/partitionDrop.ts';
+import { TransferSender } from './membership/transferSender.ts';
 import type { NodeConfig } from './config.ts';
 import type { CoordinatorDeps } from './coordinator/deps.ts';
 import { emit, type NodeEvents } from './events.ts';
@@ -52,11 +57,12 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   if (deps.transport.localId !== config.id) {
     throw new Error(`transport is for node ${JSON.stringify(deps.transport.localId)}, config for ${JSON.stringify(config.id)}`);
   }
-  const cluster = clusterViewOf(config);
-  if (cluster.quorumLowered !== undefined) {
-    logger.warn({ configured: cluster.quorumLowered, running: cluster.quorum }, 'a cluster of one member runs with n = r = w = 1');
-  }
   const startEpoch = await advanceStartEpoch(deps.meta);
+  const membership = await Membership.open(config, deps.meta, logger);
+  const cluster = membership.view;
+  if (cluster.quorumLowered !== undefined) {
+    logger.warn({ configured: cluster.quorumLowered, running: cluster.quorum }, `a ring of ${cluster.ring.members.length} member(s) runs with lower n, r, w until it grows`);
+  }
   const events = deps.events ?? {};
   const store = new ObjectStore(deps.engine, clock, {
     bufferObjectsMax: config.bufferObjectsMax,
@@ -70,9 +76,24 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     emit(() => events.onPeerStatus?.(peer, state.status));
   });
   const peers = new PeerClient(deps.transport, detector, logger);
+  deps.transport.setPeers(cluster.peers);
+  const replica: LocalReplica = {
+    self: config.id,
+    get members() {
+      return membership.view.members;
+    },
+    store,
+    hints,
+    get routing() {
+      return membership.view;
+    },
+  };
   const coordinator: CoordinatorDeps = {
     config,
-    cluster,
+    get cluster() {
+      return membership.view;
+    },
+    replica,
     actor: actorIdOf(config.id, startEpoch),
     store,
     hints,
@@ -86,9 +107,44 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   const background = { detector, peers, clock, random: deps.random, logger, events };
   const handoff = new HintedHandoff({ ...background, hints, intervalMs: config.hintDeliveryIntervalMs, requestTimeoutMs: config.requestTimeoutMs });
   const prober = new Prober({ ...background, intervalMs: config.probeIntervalMs, timeoutMs: Math.min(config.probeIntervalMs, config.requestTimeoutMs) });
-  const node = new ShoalNode({ config, cluster, startEpoch, coordinator, handoff, prober });
+  const gossip = new Gossip({
+    membership,
+    peers,
+    transport: deps.transport,
+    clock,
+    random: deps.random,
+    logger,
+    intervalMs: config.gossipIntervalMs,
+    timeoutMs: config.requestTimeoutMs,
+    seeds: config.seeds ?? [],
+    onExchange: (outcome) => emit(() => events.onGossip?.(outcome)),
+  });
+  const sender = new TransferSender({
+    membership,
+    store,
+    engine: deps.engine,
+    meta: deps.meta,
+    peers,
+    clock,
+    logger,
+    batchObjectsMax: config.transferBatchObjectsMax,
+    batchBytesMax: config.transferBatchBytesMax,
+    pauseMs: config.transferPauseMs,
+    concurrency: config.transferConcurrency,
+    timeoutMs: Math.max(config.requestTimeoutMs, 10_000),
+    retryDelayMsMax: 5000,
+    onDone: () => gossip.spread(),
+  });
+  const drop = new PartitionDrop({ membership, store, engine: deps.engine, meta: deps.meta, clock, logger, delayMs: config.dropDelayMs, batchObjectsMax: config.transferBatchObjectsMax });
+  const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, store, engine: deps.engine, logger, timeoutMs: config.requestTimeoutMs });
+  membership.onView((view) => {
+    deps.transport.setPeers(view.peers);
+    detector.setPeers(view.peers.keys());
+  });
+  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin });
   const service: ReplicaServiceDeps = {
-    replica: { self: config.id, members: cluster.members, store, hints },
+    replica,
+    membership: admin,
     partitionCount: config.partitionCount,
     keyBytesMax: config.keyBytesMax,
     logger,
@@ -99,6 +155,9 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   deps.transport.serve((from, message) => handlePeerRequest(service, from, message));
   handoff.start();
   prober.start();
-  logger.info({ actor: node.actor, startEpoch, members: cluster.members, quorum: cluster.quorum, hints: hints.counts().total }, 'node opened');
+  gossip.start();
+  sender.start();
+  drop.start();
+  logger.info({ actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: hints.counts().total }, 'node opened');
   return node;
 }

@@ -1,8 +1,8 @@
 /**
- * Probes the peers the failure detector has marked down (paper 4.8.3): every
- * probeIntervalMs (jittered by ±50% with the Random port) each down peer gets a ping,
- * at most one in flight per peer. An answer marks it up (the PeerClient tells the failure
- * detector); a failure leaves it down until the next round.
+ * Probes the peers the failure detector doubts (suspect or down, paper 4.8.3): every
+ * probeIntervalMs (jittered by ±50% with the Random port) each such peer gets a ping, at
+ * most one in flight per peer. An answer marks it up (the PeerClient tells the failure
+ * detector); a failure makes a suspect peer down, and leaves a down one down.
  */
 import { JitteredRounds } from './jitteredRounds.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -40,7 +40,7 @@ export class Prober {
   /** Pings every down peer that has no probe in flight. */
   round(): void {
     if (!this.rounds.running) return;
-    for (const peer of this.deps.detector.downPeers()) {
+    for (const peer of this.deps.detector.doubtedPeers()) {
       if (this.probing.has(peer)) continue;
       this.probing.add(peer);
       const done = (): void => {

@@ -63,7 +63,47 @@ export interface HintDeliveryMessage {
   readonly object: Uint8Array;
 }
 
-export type Message = PingMessage | ReplicaPutMessage | ReplicaGetMessage | ForwardMessage | HintDeliveryMessage;
+/** This node's cluster state, for the receiver to merge; it answers with its merged state. */
+export interface GossipMessage {
+  readonly type: 'gossip';
+  /** A WireState (core/membership/codec.ts), decoded and checked by the receiver. */
+  readonly state: unknown;
+}
+
+/** A node that is not a member asks a seed to plan (and, unless dryRun, apply) its join. */
+export interface JoinMessage {
+  readonly type: 'join';
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dryRun: boolean;
+  /** Refuse when the ring moved past this version since the plan was shown. */
+  readonly expectRingVersion?: number;
+}
+
+/** A page of a partition transfer: objects (objectCodec bytes) to merge, durably. */
+export interface TransferBatchMessage {
+  readonly type: 'transfer-batch';
+  readonly partition: number;
+  readonly keys: readonly Uint8Array[];
+  readonly objects: readonly Uint8Array[];
+}
+
+/** Asks for this node's transfer counters (for cluster-wide progress). */
+export interface TransferStatsMessage {
+  readonly type: 'transfer-stats';
+}
+
+export type Message =
+  | PingMessage
+  | ReplicaPutMessage
+  | ReplicaGetMessage
+  | ForwardMessage
+  | HintDeliveryMessage
+  | GossipMessage
+  | JoinMessage
+  | TransferBatchMessage
+  | TransferStatsMessage;
 export type MessageType = Message['type'];
 
 export interface PongReply {
@@ -97,7 +137,35 @@ export interface ErrorReply {
   readonly replicas?: ReplicaCounts;
 }
 
-export type Reply = PongReply | AckReply | ObjectReply | ErrorReply;
+/** A cluster state (WireState, checked by the receiver with decodeState). */
+export interface StateReply {
+  readonly type: 'state';
+  readonly state: unknown;
+}
+
+/** A planned (and, when `applied`, adopted) membership change and the resulting state. */
+export interface PlanReply {
+  readonly type: 'plan';
+  readonly applied: boolean;
+  /** A JSON plan view (node/membership/planView.ts). */
+  readonly plan: Readonly<Record<string, unknown>>;
+  readonly state: unknown;
+}
+
+/** A membership change refused by the planner (core/membership/plan.ts codes and more). */
+export interface RefusedReply {
+  readonly type: 'refused';
+  readonly code: string;
+  readonly reason: string;
+}
+
+/** A node's transfer counters (node/membership/transferSender.ts TransferStats). */
+export interface StatsReply {
+  readonly type: 'stats';
+  readonly stats: Readonly<Record<string, unknown>>;
+}
+
+export type Reply = PongReply | AckReply | ObjectReply | ErrorReply | StateReply | PlanReply | RefusedReply | StatsReply;
 
 /** A message or reply that does not match the protocol; the text says what is wrong. */
 export class BadMessageError extends Error {
@@ -116,6 +184,9 @@ const MESSAGE_LENGTH_MAX = 1024;
 const PARTITION_MAX = 0xffff;
 const QUORUM_MAX = 1024;
 const TIMEOUT_MS_MAX = 3_600_000;
+/** Objects per transfer batch at most. */
+export const TRANSFER_BATCH_OBJECTS_MAX = 4096;
+const VERSION_MAX = Number.MAX_SAFE_INTEGER;
 
 const FORWARD_OPS: readonly ForwardOp[] = ['get', 'put', 'delete'];
 const REPLY_ERROR_CODES: ReadonlySet<string> = new Set<ReplyErrorCode>([
@@ -183,6 +254,14 @@ export function parseMessage(raw: unknown): Message {
       return parseForward(fields);
     case 'hint-delivery':
       return { type, partition: partitionField(fields), key: bytesField(fields, 'key'), object: bytesField(fields, 'object') };
+    case 'gossip':
+      return { type, state: record(fields.state, 'state') };
+    case 'join':
+      return parseJoin(fields);
+    case 'transfer-batch':
+      return parseTransferBatch(fields);
+    case 'transfer-stats':
+      return { type };
     default:
       throw new BadMessageError(`unknown message type ${describe(type)}`);
   }
@@ -201,9 +280,44 @@ export function parseReply(raw: unknown): Reply {
       return objectReply(optional(fields, 'object', bytesField));
     case 'error':
       return parseErrorReply(fields);
+    case 'state':
+      return { type, state: record(fields.state, 'state') };
+    case 'plan':
+      return { type, applied: booleanField(fields, 'applied'), plan: record(fields.plan, 'plan'), state: record(fields.state, 'state') };
+    case 'refused':
+      return { type, code: stringField(fields, 'code', ID_LENGTH_MAX), reason: stringField(fields, 'reason', MESSAGE_LENGTH_MAX * 4) };
+    case 'stats':
+      return { type, stats: record(fields.stats, 'stats') };
     default:
       throw new BadMessageError(`unknown reply type ${describe(type)}`);
   }
+}
+
+function parseJoin(fields: Fields): JoinMessage {
+  const expectRingVersion = optional(fields, 'expectRingVersion', (f, name) => integerField(f, name, 0, VERSION_MAX));
+  const message: JoinMessage = {
+    type: 'join',
+    id: stringField(fields, 'id', ID_LENGTH_MAX),
+    host: stringField(fields, 'host', 255),
+    port: integerField(fields, 'port', 1, 65535),
+    dryRun: booleanField(fields, 'dryRun'),
+  };
+  return expectRingVersion === undefined ? message : { ...message, expectRingVersion };
+}
+
+function parseTransferBatch(fields: Fields): TransferBatchMessage {
+  const keys = bytesList(fields, 'keys');
+  const objects = bytesList(fields, 'objects');
+  if (keys.length !== objects.length) throw new BadMessageError(`transfer batch has ${keys.length} keys but ${objects.length} objects`);
+  return { type: 'transfer-batch', partition: partitionField(fields), keys, objects };
+}
+
+function bytesList(fields: Fields, name: string): Uint8Array[] {
+  const value = fields[name];
+  if (!Array.isArray(value) || value.length > TRANSFER_BATCH_OBJECTS_MAX) {
+    throw new BadMessageError(`${name} must be an array of at most ${TRANSFER_BATCH_OBJECTS_MAX} byte strings, got ${describe(value)}`);
+  }
+  return value.map((item: unknown) => bytesField({ [name]: item }, name));
 }
 
 function parseReplicaPut(fields: Fields): ReplicaPutMessage {

@@ -16,6 +16,7 @@ import { BufferFullError, StoreClosedError } from '../storage/objectStore.ts';
 import { QuorumUnreachableError, RequestError, RequestTimeoutError } from './errors.ts';
 import { emit, type NodeEvents } from './events.ts';
 import { readLocalReplica, writeLocalReplica, type LocalReplica } from './localReplica.ts';
+import type { MembershipService } from './membership/membershipService.ts';
 import {
   ACK,
   BadMessageError,
@@ -34,6 +35,8 @@ import {
 
 export interface ReplicaServiceDeps {
   readonly replica: LocalReplica;
+  /** Gossip, joins and partition transfers (node/membership). */
+  readonly membership: MembershipService;
   readonly partitionCount: number;
   readonly keyBytesMax: number;
   readonly logger: Logger;
@@ -72,6 +75,14 @@ function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Rep
       return hintDelivery(deps, message);
     case 'forward':
       return deps.coordinateForwarded(message).then((object) => objectReply(object === undefined ? undefined : encodeObject(object)));
+    case 'gossip':
+      return deps.membership.gossip(message);
+    case 'join':
+      return deps.membership.serveJoin(message);
+    case 'transfer-batch':
+      return deps.membership.transferBatch(message);
+    case 'transfer-stats':
+      return deps.membership.transferStats();
   }
 }
 

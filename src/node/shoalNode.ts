@@ -32,17 +32,26 @@ import type { PeerView } from './failureDetector.ts';
 import type { HandoffStats, HintedHandoff } from './hintedHandoff.ts';
 import type { Prober } from './prober.ts';
 import type { ForwardMessage } from './protocol.ts';
+import type { Gossip } from './membership/gossip.ts';
+import type { Membership } from './membership/membership.ts';
+import type { MembershipService } from './membership/membershipService.ts';
+import type { PartitionDrop } from './membership/partitionDrop.ts';
+import type { TransferSender, TransferStats } from './membership/transferSender.ts';
 import { checkContentType, checkKey, checkValue, resolveQuorum, type Quorum, type RequestOptions } from './request.ts';
 import { actorIdOf } from './startEpoch.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
   readonly config: NodeConfig;
-  readonly cluster: ClusterView;
+  readonly membership: Membership;
   readonly startEpoch: number;
   readonly coordinator: CoordinatorDeps;
   readonly handoff: HintedHandoff;
   readonly prober: Prober;
+  readonly gossip: Gossip;
+  readonly sender: TransferSender;
+  readonly drop: PartitionDrop;
+  readonly admin: MembershipService;
 }
 
 export type NodeState = 'serving' | 'stopping' | 'stopped';
@@ -82,6 +91,15 @@ export interface LocalHints {
 
 export interface ClusterStatus {
   readonly members: readonly NodeId[];
+  /** This node's status in the member table (a node outside any cluster: valid, alone). */
+  readonly memberStatus: string;
+  readonly ringVersion: number;
+  /** The change in progress (null once settled) with its transfers done / total. */
+  readonly change: { readonly kind: string; readonly member: string; readonly transfersDone: number; readonly transfersTotal: number } | null;
+  /** This node's own partition transfers (sending side). */
+  readonly transfers: TransferStats;
+  /** Objects deleted from partitions this node handed over. */
+  readonly droppedObjects: number;
   readonly partitionCount: number;
   /** The cluster's N, R, W as this node runs them. */
   readonly n: number;
@@ -129,7 +147,6 @@ export class ShoalNode {
   private state: NodeState = 'serving';
   private stopPromise: Promise<void> | undefined;
   private readonly config: NodeConfig;
-  private readonly cluster: ClusterView;
   private readonly deps: CoordinatorDeps;
   private readonly store: ObjectStore;
   private readonly hints: HintStore;
@@ -141,13 +158,12 @@ export class ShoalNode {
 
   constructor(private readonly parts: NodeParts) {
     this.config = parts.config;
-    this.cluster = parts.cluster;
     this.deps = parts.coordinator;
     this.store = parts.coordinator.store;
     this.hints = parts.coordinator.hints;
     this.clock = parts.coordinator.clock;
     this.logger = parts.coordinator.logger;
-    this.id = parts.cluster.self;
+    this.id = parts.config.id;
     this.actor = actorIdOf(parts.config.id, parts.startEpoch);
     this.startedAtMs = this.clock.monotonicMs();
     this.summary = configSummary(parts.config);
@@ -155,6 +171,15 @@ export class ShoalNode {
 
   get currentState(): NodeState {
     return this.state;
+  }
+
+  /** Membership: the ring, joins, leaves, removes and transfer progress. */
+  get membership(): MembershipService {
+    return this.parts.admin;
+  }
+
+  private get cluster(): ClusterView {
+    return this.parts.membership.view;
   }
 
   /** Every version of the key the read quorum found, with its context. */
@@ -207,7 +232,9 @@ export class ShoalNode {
   }
 
   status(): NodeStatus {
-    const { quorum, members, ring } = this.cluster;
+    const { quorum, members, ring, state } = this.cluster;
+    const self = state.members.find((m) => m.id === this.id);
+    const plan = this.parts.admin.ring().plan;
     return {
       nodeId: this.config.id,
       clusterName: this.config.clusterName,
@@ -217,7 +244,18 @@ export class ShoalNode {
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedAtMs),
       config: this.summary,
       buffer: this.store.stats(),
-      cluster: { members, partitionCount: ring.partitionCount, n: quorum.n, r: quorum.r, w: quorum.w },
+      cluster: {
+        members,
+        memberStatus: self?.status ?? 'valid',
+        ringVersion: state.ringVersion,
+        change: plan === null ? null : { kind: plan.kind, member: plan.member, transfersDone: plan.transfersDone, transfersTotal: plan.transfersTotal },
+        transfers: this.parts.sender.stats(),
+        droppedObjects: this.parts.drop.droppedObjects,
+        partitionCount: ring.partitionCount,
+        n: quorum.n,
+        r: quorum.r,
+        w: quorum.w,
+      },
       peers: this.peers(),
       hints: { ...this.localHints(), ...this.parts.handoff.stats() },
       requestsInFlight: this.inFlight.size,
@@ -234,6 +272,9 @@ export class ShoalNode {
       this.state = 'stopping';
       this.parts.handoff.stop();
       this.parts.prober.stop();
+      this.parts.gossip.stop();
+      this.parts.sender.stop();
+      this.parts.drop.stop();
       for (const lingering of [...this.deps.lingering]) lingering.stopLingering();
       this.logger.info({ buffer: this.store.stats(), requestsInFlight: this.inFlight.size }, 'flushing the buffer and closing storage');
       this.stopPromise = this.closeStores().then(() => {
@@ -332,6 +373,7 @@ export class ShoalNode {
 
   private async closeStores(): Promise<void> {
     await Promise.all([...this.inFlight].map((request) => request.then(noop, noop)));
+    await this.parts.membership.flushed();
     await this.hints.close();
     await this.store.close();
   }

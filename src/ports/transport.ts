@@ -24,11 +24,27 @@ export interface Transport {
    * close(), REMOTE_ERROR when the peer's handler failed.
    */
   request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown>;
-  /** Installs the handler for requests from peers (one per transport). */
+  /**
+   * Sends one request to whoever listens at `address` (a seed whose id this node does not
+   * know yet: joins) and resolves with the answering node's id and its reply. Same errors
+   * as request(); a node of another cluster is refused at the handshake (UNREACHABLE with
+   * the reason).
+   */
+  requestAt(address: PeerAddress, message: unknown, timeoutMs: number): Promise<AddressedReply>;
+  /**
+   * Installs the handler for requests from peers (one per transport). Requests from nodes
+   * of the same cluster that are not (yet) in setPeers are served too: a member this node
+   * has not heard of through gossip yet, or a node asking to join; the handler decides.
+   */
   serve(handler: RequestHandler): void;
   /** Where each peer is reached (membership may change it later). */
   setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void;
   close(): Promise<void>;
+}
+
+export interface AddressedReply {
+  readonly from: NodeId;
+  readonly reply: unknown;
 }
 
 export interface PeerAddress {

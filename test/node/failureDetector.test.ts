@@ -5,15 +5,19 @@ import { FailureDetector, initialPeerState, peerAnswered, peerFailed, type PeerS
 const timeout = { code: 'TIMEOUT', message: 'timed out' } as const;
 const unreachable = { code: 'UNREACHABLE', message: 'connection refused' } as const;
 
-test('a peer starts up, goes down on a timeout or a failed connection, and up on any answer', () => {
+test('a peer starts up, is suspect after a timeout, down after a second failure or a failed connection, and up on any answer', () => {
   const start = initialPeerState(100);
   assert.deepEqual(start, { status: 'up', sinceMs: 100, lastError: undefined, failures: 0 });
-  const down = peerFailed(start, 200, timeout);
-  assert.deepEqual(down, { status: 'down', sinceMs: 200, lastError: 'TIMEOUT: timed out', failures: 1 });
+  const suspect = peerFailed(start, 150, timeout);
+  assert.deepEqual(suspect, { status: 'suspect', sinceMs: 150, lastError: 'TIMEOUT: timed out', failures: 1 });
+  assert.equal(peerAnswered(suspect, 160).status, 'up', 'one answer clears the suspicion');
+  const down = peerFailed(suspect, 200, timeout);
+  assert.deepEqual(down, { status: 'down', sinceMs: 200, lastError: 'TIMEOUT: timed out', failures: 2 });
+  assert.equal(peerFailed(start, 200, unreachable).status, 'down', 'a refused connection is down at once');
   const stillDown = peerFailed(down, 300, unreachable);
   assert.equal(stillDown.status, 'down');
-  assert.equal(stillDown.sinceMs, 200, 'down since the first failure');
-  assert.equal(stillDown.failures, 2);
+  assert.equal(stillDown.sinceMs, 200, 'down since the second failure');
+  assert.equal(stillDown.failures, 3);
   assert.equal(stillDown.lastError, 'UNREACHABLE: connection refused');
   const up = peerAnswered(stillDown, 400);
   assert.deepEqual(up, { status: 'up', sinceMs: 400, lastError: 'UNREACHABLE: connection refused', failures: 0 });
@@ -44,7 +48,7 @@ test('the detector keeps the up set and tells its listener about each change onc
   now = 9;
   detector.answered('b');
   assert.equal(detector.isUp('b'), true);
-  assert.deepEqual(changes, ['b:down', 'b:up']);
+  assert.deepEqual(changes, ['b:suspect', 'b:down', 'b:up']);
   assert.deepEqual(
     detector.view().map((peer) => [peer.id, peer.status, peer.sinceMs]),
     [
@@ -52,4 +56,16 @@ test('the detector keeps the up set and tells its listener about each change onc
       ['c', 'up', 0],
     ],
   );
+  detector.failed('c', timeout);
+  assert.equal(detector.isUp('c'), false, 'a suspect peer is skipped');
+  assert.deepEqual(detector.doubtedPeers(), ['c'], 'and probed');
+});
+
+test('the detector follows the membership: new peers start up, departed ones are forgotten', () => {
+  const detector = new FailureDetector('a', ['a', 'b'], () => 0);
+  detector.failed('b', unreachable);
+  detector.setPeers(['b', 'c']);
+  assert.deepEqual(detector.view().map((p) => [p.id, p.status]), [['b', 'down'], ['c', 'up']]);
+  detector.setPeers(['c']);
+  assert.deepEqual([...detector.up].sort(), ['a', 'c']);
 });

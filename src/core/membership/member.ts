@@ -26,7 +26,7 @@ export type MemberTable = readonly Member[];
 export class MembershipError extends Error {
   override readonly name = 'MembershipError';
   constructor(
-    readonly code: 'duplicate-member' | 'invalid-member' | 'cluster-mismatch',
+    readonly code: 'duplicate-member' | 'invalid-member' | 'cluster-mismatch' | 'invalid-state',
     message: string,
   ) {
     super(message);

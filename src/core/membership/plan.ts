@@ -7,10 +7,11 @@
  * One change at a time: a plan is refused while transfers of the previous one are pending,
  * so claims always start from a settled ring.
  */
-import { claimJoin, claimLeave, ringTransfers, type PartitionTransfer } from '../claim.ts';
+import { claimJoin, claimLeave } from '../claim.ts';
 import type { Ring } from '../ring.ts';
 import { findMember, withMember, type Member, type MemberAddress } from './member.ts';
-import type { ClusterState } from './state.ts';
+import { currentMembers, pendingTransfers, type ChangeKind, type ClusterState, type TransferState } from './state.ts';
+import { replicaTransfers } from './transfers.ts';
 
 export type PlanRefusalCode =
   | 'transfers-pending'
@@ -20,7 +21,7 @@ export type PlanRefusalCode =
   | 'too-few-members';
 
 export type PlanResult =
-  | { readonly ok: true; readonly state: ClusterState; readonly transfers: readonly PartitionTransfer[] }
+  | { readonly ok: true; readonly state: ClusterState; readonly transfers: readonly TransferState[] }
   | { readonly ok: false; readonly code: PlanRefusalCode; readonly reason: string };
 
 /** A new member joins as `joining` and is given about Q/(S+1) partitions. */
@@ -28,12 +29,15 @@ export function planJoin(state: ClusterState, member: { readonly id: string; rea
   const { id, address } = member;
   const busy = refuseWhilePending(state);
   if (busy !== undefined) return busy;
-  // Removed ids stay as tombstones, so a returning machine needs a fresh id.
-  if (findMember(state.members, id) !== undefined) {
-    return refuse('already-member', `${JSON.stringify(id)} is already in the member table; use a new id`);
+  const known = findMember(currentMembers(state), id);
+  // Removed ids stay as tombstones, so a returning machine needs a fresh id. A joiner whose
+  // plan lost a race with another planner (never in the ring) may try again.
+  const orphaned = known?.status === 'joining' && !state.ring.members.includes(id);
+  if (known !== undefined && !orphaned) {
+    return refuse('already-member', `${JSON.stringify(id)} is already in the member table (${known.status}); use a new id`);
   }
-  const entry: Member = { id, address, status: 'joining', version: 1 };
-  return applyClaim(state, entry, claimJoin(state.ring, id, state.replicas));
+  const entry: Member = { id, address, status: 'joining', version: (known?.version ?? 0) + 1 };
+  return applyClaim(state, 'join', entry, claimJoin(state.ring, id, state.replicas));
 }
 
 /** A valid member hands its partitions to the others and is marked `leaving`. */
@@ -42,8 +46,8 @@ export function planLeave(state: ClusterState, id: string): PlanResult {
 }
 
 /**
- * A dead member is marked `removed` and its partitions reassigned; the transfers name it as
- * the sender, and the receivers rebuild them from the surviving replicas instead. Whether the
+ * A dead member is marked `removed` and its partitions reassigned; the surviving replicas
+ * send its copies to the new ones (transfers.ts). Whether the
  * member is really dead (the `--force` check) is the caller's knowledge, not the core's.
  */
 export function planRemove(state: ClusterState, id: string): PlanResult {
@@ -53,7 +57,7 @@ export function planRemove(state: ClusterState, id: string): PlanResult {
 function planDeparture(state: ClusterState, id: string, status: 'leaving' | 'removed'): PlanResult {
   const busy = refuseWhilePending(state);
   if (busy !== undefined) return busy;
-  const member = findMember(state.members, id);
+  const member = findMember(currentMembers(state), id);
   if (member === undefined) return refuse('unknown-member', `no member ${JSON.stringify(id)} in the cluster`);
   if (!state.ring.members.includes(id)) {
     return refuse('not-valid', `${JSON.stringify(id)} is ${member.status} and owns no part of the ring`);
@@ -68,23 +72,26 @@ function planDeparture(state: ClusterState, id: string, status: 'leaving' | 'rem
     );
   }
   const entry: Member = { ...member, status, version: member.version + 1 };
-  return applyClaim(state, entry, claimLeave(state.ring, id, state.replicas));
+  return applyClaim(state, status === 'leaving' ? 'leave' : 'remove', entry, claimLeave(state.ring, id, state.replicas));
 }
 
-function applyClaim(state: ClusterState, entry: Member, ring: Ring): PlanResult {
-  const transfers = Object.freeze(ringTransfers(state.ring, ring));
+function applyClaim(state: ClusterState, kind: ChangeKind, entry: Member, ring: Ring): PlanResult {
+  const gone = kind === 'remove' ? entry.id : undefined;
+  const transfers: readonly TransferState[] = Object.freeze(
+    replicaTransfers(state.ring, ring, state.replicas, gone).map((t) => Object.freeze({ ...t, done: false })),
+  );
   const next: ClusterState = Object.freeze({
     ...state,
-    members: withMember(state.members, entry),
+    members: withMember(currentMembers(state), entry),
     ring,
     ringVersion: state.ringVersion + 1,
-    pendingTransfers: transfers,
+    change: Object.freeze({ kind, member: entry.id, previousRing: state.ring, transfers }),
   });
   return { ok: true, state: next, transfers };
 }
 
 function refuseWhilePending(state: ClusterState): PlanResult | undefined {
-  const count = state.pendingTransfers.length;
+  const count = pendingTransfers(state).length;
   if (count === 0) return undefined;
   return refuse('transfers-pending', `${count} partition transfer(s) of the previous change are still pending`);
 }

@@ -1,30 +1,54 @@
 /**
  * The cluster state a node gossips (paper 4.8): the member table and the ring, with the
- * partition transfers still in flight. Merging is deterministic so that any two nodes that
- * have seen the same states hold the same state, whatever order gossip delivered them in.
+ * last membership change and its partition transfers. Merging is deterministic so that any
+ * two nodes that have seen the same states hold the same state, whatever order gossip
+ * delivered them in.
  *
- * `ring` is the agreed TARGET ownership. A partition listed in `pendingTransfers` is still
- * served by the transfer's `from` until the move is confirmed (paper 4.9); confirming one
- * removes it from the list and bumps `ringVersion`. The ring and its pending transfers
- * travel together under one version: whichever has the higher `ringVersion` wins both.
+ * `ring` is the agreed TARGET ownership. While the change's transfers run, the ring that
+ * serves requests is still `change.previousRing` (paper 4.9: the old owners keep serving
+ * until the new ones have the data); once every transfer is done, the change is settled
+ * and `ring` serves. Each transfer's `done` flag is set by its sender and only ever goes
+ * from false to true, so gossip merges flags by OR; settling needs no extra round or
+ * version bump, and every node settles the same change the same way (currentMembers).
+ *
+ * A settled change is kept until the next one, so a former replica that still receives a
+ * write routed by a stale view knows whom to hand it to.
  */
 import { compareStrings } from '../bytes.ts';
-import type { PartitionTransfer } from '../claim.ts';
 import { claimRing } from '../claim.ts';
 import { validateReplicas, type Ring } from '../ring.ts';
-import { makeMemberTable, mergeMemberTables, MembershipError, type Member, type MemberTable } from './member.ts';
+import { findMember, makeMemberTable, mergeMemberTables, MembershipError, withMember, type Member, type MemberTable } from './member.ts';
+import type { ReplicaTransfer } from './transfers.ts';
+
+export type ChangeKind = 'join' | 'leave' | 'remove';
+
+export interface TransferState extends ReplicaTransfer {
+  /** Set by the sender once the receiver holds every object it sent, durably. */
+  readonly done: boolean;
+}
+
+/** One membership change: the ring before it and the replica transfers it needs. */
+export interface MembershipChange {
+  readonly kind: ChangeKind;
+  /** The member that joins, leaves or is removed. */
+  readonly member: string;
+  readonly previousRing: Ring;
+  /** Ascending by (partition, to). */
+  readonly transfers: readonly TransferState[];
+}
 
 export interface ClusterState {
   /** Gossip between clusters of different names is refused (a join to the wrong seed). */
   readonly clusterName: string;
-  /** N, fixed for the cluster's life: claims and the "fewer than N members" guard use it. */
+  /** N, fixed for the cluster's life (a smaller cluster runs with all its members). */
   readonly replicas: number;
   readonly members: MemberTable;
+  /** The target ring (see the file comment for the ring that serves). */
   readonly ring: Ring;
-  /** Bumped by every change to `ring` or `pendingTransfers`. */
+  /** Bumped by every change; the ring and its change travel together under it. */
   readonly ringVersion: number;
-  /** Moves of `ring` not yet confirmed, ascending by partition. */
-  readonly pendingTransfers: readonly PartitionTransfer[];
+  /** The last change (settled or not); undefined for a ring nobody has changed yet. */
+  readonly change: MembershipChange | undefined;
 }
 
 /** A new cluster: the founders are valid members and own a fresh strategy-3 ring. */
@@ -41,19 +65,41 @@ export function foundCluster(
     partitionCount,
     replicas,
   );
-  return Object.freeze({ clusterName, replicas, members, ring, ringVersion: 1, pendingTransfers: Object.freeze([]) });
+  return Object.freeze({ clusterName, replicas, members, ring, ringVersion: 1, change: undefined });
 }
 
-/** Who serves `partition` now: the sender of a pending transfer, else the ring's owner. */
-export function currentOwner(state: ClusterState, partition: number): string {
-  const pending = state.pendingTransfers.find((t) => t.partition === partition);
-  return pending?.from ?? (state.ring.owners[partition] as string);
+/** True when the change (if any) has every transfer done. */
+export function isSettled(state: ClusterState): boolean {
+  return state.change === undefined || state.change.transfers.every((t) => t.done);
+}
+
+/** The ring requests are routed by: the previous ring until the change settles. */
+export function servingRing(state: ClusterState): Ring {
+  return isSettled(state) ? state.ring : (state.change as MembershipChange).previousRing;
+}
+
+/** Transfers not done yet. */
+export function pendingTransfers(state: ClusterState): TransferState[] {
+  return state.change === undefined ? [] : state.change.transfers.filter((t) => !t.done);
 }
 
 /**
- * Merges two states of one cluster: per member the newer entry; the ring (with its pending
- * transfers) of the higher ringVersion, and on a tie the one whose canonical form sorts
- * last, so every node picks the same. Commutative, associative and idempotent.
+ * Marks the transfer of `partition` to `to` done (the sender calls it). Unknown
+ * transfers and ones already done leave the state as it is.
+ */
+export function markTransferDone(state: ClusterState, partition: number, to: string): ClusterState {
+  const change = state.change;
+  const index = change?.transfers.findIndex((t) => t.partition === partition && t.to === to) ?? -1;
+  if (change === undefined || index < 0 || (change.transfers[index] as TransferState).done) return state;
+  const transfers = change.transfers.map((t, i) => (i === index ? Object.freeze({ ...t, done: true }) : t));
+  return Object.freeze({ ...state, change: Object.freeze({ ...change, transfers: Object.freeze(transfers) }) });
+}
+
+/**
+ * Merges two states of one cluster: per member the newer entry; the ring and change of the
+ * higher ringVersion; on a tie, the same ring and change merge their done flags, different
+ * ones (two planners racing) resolve to the one whose canonical form sorts last, so every
+ * node picks the same. Commutative, associative and idempotent.
  */
 export function mergeStates(a: ClusterState, b: ClusterState): ClusterState {
   if (a.clusterName !== b.clusterName || a.replicas !== b.replicas || a.ring.partitionCount !== b.ring.partitionCount) {
@@ -63,27 +109,49 @@ export function mergeStates(a: ClusterState, b: ClusterState): ClusterState {
         `with ${JSON.stringify(b.clusterName)} (N=${b.replicas}, Q=${b.ring.partitionCount})`,
     );
   }
-  const ringSide = compareRingPayloads(a, b) >= 0 ? a : b;
+  const order = Math.sign(a.ringVersion - b.ringVersion) || compareStrings(canonicalRing(a), canonicalRing(b));
+  const ringSide = order >= 0 ? a : b;
+  const change = order === 0 ? mergeChanges(a.change, b.change) : ringSide.change;
   return Object.freeze({
     clusterName: a.clusterName,
     replicas: a.replicas,
     members: mergeMemberTables(a.members, b.members),
     ring: ringSide.ring,
     ringVersion: ringSide.ringVersion,
-    pendingTransfers: ringSide.pendingTransfers,
+    change,
   });
 }
 
-function compareRingPayloads(a: ClusterState, b: ClusterState): number {
-  return Math.sign(a.ringVersion - b.ringVersion) || compareStrings(canonicalRing(a), canonicalRing(b));
+/**
+ * The member table as it stands: a settled change's member in its final status (a joiner
+ * valid, a leaver removed). Computed, not stored, so merging stays a plain join of
+ * states; the next plan writes the final status into the table with a version bump.
+ */
+export function currentMembers(state: ClusterState): MemberTable {
+  const change = state.change;
+  if (change === undefined || !isSettled(state)) return state.members;
+  const member = findMember(state.members, change.member);
+  const moving = change.kind === 'join' ? 'joining' : 'leaving';
+  if (member === undefined || member.status !== moving) return state.members;
+  return withMember(state.members, { ...member, status: change.kind === 'join' ? 'valid' : 'removed', version: member.version + 1 });
+}
+
+// Same ring version and same canonical form: the same change, seen at different progress.
+function mergeChanges(a: MembershipChange | undefined, b: MembershipChange | undefined): MembershipChange | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const transfers = a.transfers.map((t, i) => (t.done || !(b.transfers[i] as TransferState).done ? t : (b.transfers[i] as TransferState)));
+  return Object.freeze({ ...a, transfers: Object.freeze(transfers) });
 }
 
 // Rings are small (Q <= a few thousand), and ties are rare (two planners racing), so a
-// canonical string is simple and cheap enough.
+// canonical string is simple and cheap enough. Done flags are left out: they merge.
 function canonicalRing(state: ClusterState): string {
+  const change = state.change;
   return JSON.stringify([
     state.ring.members,
     state.ring.owners,
-    state.pendingTransfers.map((t) => [t.partition, t.from, t.to]),
+    change === undefined
+      ? null
+      : [change.kind, change.member, change.previousRing.members, change.previousRing.owners, change.transfers.map((t) => [t.partition, t.from, t.to])],
   ]);
 }

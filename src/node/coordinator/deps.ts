@@ -8,6 +8,7 @@ import type { ClusterView } from '../cluster.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeEvents } from '../events.ts';
 import type { FailureDetector } from '../failureDetector.ts';
+import type { LocalReplica } from '../localReplica.ts';
 import type { PeerClient } from '../peerClient.ts';
 
 /** A get that answered and still listens for late replies (read repair). */
@@ -18,7 +19,10 @@ export interface Lingering {
 
 export interface CoordinatorDeps {
   readonly config: NodeConfig;
+  /** The current view (membership changes replace it; read it per request). */
   readonly cluster: ClusterView;
+  /** This node's own replica (main store, hints, write routing during transfers). */
+  readonly replica: LocalReplica;
   /** The actor under which this incarnation issues dots (node id + start epoch). */
   readonly actor: ActorId;
   readonly store: ObjectStore;

@@ -68,7 +68,7 @@ class GetCoordinator implements Lingering {
   ) {
     this.self = deps.cluster.self;
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
-    this.replica = { self: this.self, members: deps.cluster.members, store: deps.store, hints: deps.hints };
+    this.replica = deps.replica;
     const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.self);
     for (const target of plan.targets) this.targets.set(target.node, target);
     this.spares = plan.spares;

@@ -30,7 +30,7 @@ import { encodeObject } from '../../storage/objectCodec.ts';
 import { Deadline } from '../deadline.ts';
 import { QuorumUnreachableError, RequestTimeoutError, TooManySiblingsError, type ReplicaCounts } from '../errors.ts';
 import { emit } from '../events.ts';
-import { writeLocalReplica } from '../localReplica.ts';
+import { forwardedCopies, writeLocalReplica } from '../localReplica.ts';
 import { describeFailure } from '../peerClient.ts';
 import { replicaPut, type Reply } from '../protocol.ts';
 import type { Quorum } from '../request.ts';
@@ -211,8 +211,10 @@ class PutCoordinator {
     const steps: Promise<unknown>[] = [];
     if (durable && this.targets.size > 1) steps.push(deps.store.update(request.partition, request.key, () => undefined, { durable: true }));
     if (self.hintFor !== undefined) {
-      const replica = { self: this.self, members: deps.cluster.members, store: deps.store, hints: deps.hints };
-      steps.push(writeLocalReplica(replica, request.partition, request.key, object, { durable, hintFor: self.hintFor }));
+      steps.push(writeLocalReplica(deps.replica, request.partition, request.key, object, { durable, hintFor: self.hintFor }));
+    } else {
+      // A partition this node is handing over: the new replica gets the write too (cluster.ts).
+      steps.push(...forwardedCopies(deps.replica, request.partition, request.key, object, durable));
     }
     Promise.all(steps).then(
       () => this.replied(this.self, true),

@@ -10,7 +10,18 @@ import {
   type Member,
   type MemberStatus,
 } from '../../../src/core/membership/member.ts';
-import { currentOwner, foundCluster, mergeStates, type ClusterState } from '../../../src/core/membership/state.ts';
+import {
+  foundCluster,
+  isSettled,
+  markTransferDone,
+  mergeStates,
+  servingRing,
+  currentMembers,
+  type ClusterState,
+  type MembershipChange,
+} from '../../../src/core/membership/state.ts';
+import { decodeState, encodeState } from '../../../src/core/membership/codec.ts';
+import { lostPartitions, replicasOf, replicaTransfers } from '../../../src/core/membership/transfers.ts';
 import { planJoin, planLeave, planRemove, type PlanResult } from '../../../src/core/membership/plan.ts';
 import { testSeed } from '../../support/seed.ts';
 
@@ -33,12 +44,19 @@ const stateArbitrary: fc.Arbitrary<ClusterState> = fc
     members: fc.uniqueArray(memberArbitrary, { selector: (m) => m.id, maxLength: ids.length }),
     ringIndex: fc.nat({ max: rings.length - 1 }),
     ringVersion: fc.integer({ min: 1, max: 3 }),
-    pendingCount: fc.nat({ max: 2 }),
+    previousIndex: fc.option(fc.nat({ max: rings.length - 1 }), { nil: undefined }),
+    doneFlags: fc.array(fc.boolean(), { maxLength: 40 }),
+    member: fc.constantFrom(...ids),
   })
-  .map(({ members, ringIndex, ringVersion, pendingCount }) => {
+  .map(({ members, ringIndex, ringVersion, previousIndex, doneFlags, member }) => {
     const ring = rings[ringIndex] as Ring;
-    const pendingTransfers = ring.owners.slice(0, pendingCount).map((owner, partition) => ({ partition, from: 'a', to: owner }));
-    return { clusterName: 'shoal', replicas, members: makeMemberTable(members), ring, ringVersion, pendingTransfers };
+    let change: MembershipChange | undefined;
+    if (previousIndex !== undefined) {
+      const previousRing = rings[previousIndex] as Ring;
+      const transfers = replicaTransfers(previousRing, ring, replicas).map((t, i) => ({ ...t, done: doneFlags[i] ?? false }));
+      change = { kind: 'join', member, previousRing, transfers };
+    }
+    return { clusterName: 'shoal', replicas, members: makeMemberTable(members), ring, ringVersion, change };
   });
 
 test('mergeStates is commutative, associative and idempotent', () => {
@@ -135,9 +153,9 @@ function accepted(result: PlanResult): Extract<PlanResult, { ok: true }> {
   return result;
 }
 
-/** Confirms every pending transfer, as the node will after streaming them. */
+/** Marks every transfer done, as their senders will after streaming them. */
 function settle(state: ClusterState): ClusterState {
-  return { ...state, pendingTransfers: [], ringVersion: state.ringVersion + 1 };
+  return (state.change?.transfers ?? []).reduce((acc, t) => markTransferDone(acc, t.partition, t.to), state);
 }
 
 test('planJoin adds a joining member that takes about Q/(S+1) partitions, all listed as transfers', () => {
@@ -145,13 +163,27 @@ test('planJoin adds a joining member that takes about Q/(S+1) partitions, all li
   const plan = accepted(planJoin(state, { id: 'd', address: { host: '127.0.0.1', port: 7003 } }));
   assert.equal(plan.state.members.find((m) => m.id === 'd')?.status, 'joining');
   assert.equal(plan.state.ringVersion, state.ringVersion + 1);
-  assert.deepEqual(plan.state.pendingTransfers, plan.transfers);
-  assert.equal(plan.transfers.length, 16);
-  assert.ok(plan.transfers.every((t) => t.to === 'd' && state.ring.owners[t.partition] === t.from));
-  // Until a transfer is confirmed, its sender still serves the partition.
-  const first = plan.transfers[0];
-  assert.ok(first !== undefined);
-  assert.equal(currentOwner(plan.state, first.partition), first.from);
+  assert.deepEqual(plan.state.change?.transfers, plan.transfers);
+  // d owns 16 ring positions; each one makes d a replica of N = 3 key partitions.
+  assert.equal(plan.transfers.length, 48);
+  for (const t of plan.transfers) {
+    assert.equal(t.to, 'd');
+    assert.ok(replicasOf(state.ring, t.partition, 3).includes(t.from));
+    assert.ok(!replicasOf(plan.state.ring, t.partition, 3).includes(t.from), 'the replaced replica sends');
+  }
+  // Until every transfer is done, the old ring serves; then the new one, and d is valid.
+  assert.equal(servingRing(plan.state), state.ring);
+  const half = plan.transfers.slice(0, 24).reduce((acc, t) => markTransferDone(acc, t.partition, t.to), plan.state);
+  assert.equal(servingRing(half), state.ring);
+  assert.equal(currentMembers(half).find((m) => m.id === 'd')?.status, 'joining');
+  const done = settle(plan.state);
+  assert.ok(isSettled(done));
+  assert.equal(servingRing(done), plan.state.ring);
+  assert.deepEqual(currentMembers(done).find((m) => m.id === 'd'), { id: 'd', address: { host: '127.0.0.1', port: 7003 }, status: 'valid', version: 2 });
+  // The senders are exactly the nodes that lose a replica.
+  const senders = new Set(plan.transfers.map((t) => `${t.from}:${t.partition}`));
+  const losers = ['a', 'b', 'c'].flatMap((id) => lostPartitions(state.ring, plan.state.ring, 3, id).map((p) => `${id}:${p}`));
+  assert.deepEqual([...senders].sort(), losers.sort());
   const { floor, ceil } = ownedPartitionTarget(64, 4);
   for (const count of ownedPartitionCounts(plan.state.ring).values()) assert.ok(count >= floor && count <= ceil);
 });
@@ -161,16 +193,41 @@ test('planLeave and planRemove hand the member’s partitions to the others', ()
   const five = settle(accepted(planJoin(four, { id: 'e', address: { host: 'h', port: 2 } })).state);
   const leave = accepted(planLeave(five, 'b'));
   assert.equal(leave.state.members.find((m) => m.id === 'b')?.status, 'leaving');
-  // All of b's partitions move; a few swaps among the others may keep windows distinct.
+  // b sends every replica it held; other moves are the few swaps that keep windows distinct.
   const fromB = leave.transfers.filter((t) => t.from === 'b').map((t) => t.partition);
-  assert.deepEqual(fromB, five.ring.owners.flatMap((owner, p) => (owner === 'b' ? [p] : [])));
-  assert.ok(leave.transfers.length < 2 * fromB.length, `${leave.transfers.length} moves`);
+  assert.deepEqual(fromB, Array.from({ length: 64 }, (_, p) => p).filter((p) => replicasOf(five.ring, p, 3).includes('b')));
   assert.ok(!leave.state.ring.owners.includes('b'));
+  const leftSettled = settle(leave.state);
+  assert.equal(currentMembers(leftSettled).find((m) => m.id === 'b')?.status, 'removed');
   const remove = accepted(planRemove(five, 'c'));
   const removed = remove.state.members.find((m) => m.id === 'c');
   assert.equal(removed?.status, 'removed');
   assert.equal(removed?.version, 2);
   assert.ok(!remove.state.ring.members.includes('c'));
+  // The dead member never sends: surviving replicas do.
+  assert.ok(remove.transfers.length > 0 && remove.transfers.every((t) => t.from !== 'c' && replicasOf(five.ring, t.partition, 3).includes(t.from)));
+});
+
+test('a cluster smaller than N grows its replica sets as members join', () => {
+  const one = foundCluster('shoal', [{ id: 'a', address: { host: 'h', port: 1 }, status: 'valid', version: 1 }], 16, 3);
+  const two = accepted(planJoin(one, { id: 'b', address: { host: 'h', port: 2 } }));
+  // Every partition gains b as a replica, copied from a.
+  assert.equal(two.transfers.length, 16);
+  assert.ok(two.transfers.every((t) => t.from === 'a' && t.to === 'b'));
+  const three = accepted(planJoin(settle(two.state), { id: 'c', address: { host: 'h', port: 3 } }));
+  assert.equal(three.transfers.length, 16);
+  assert.ok(three.transfers.every((t) => t.to === 'c'));
+});
+
+test('merging progress of one change ORs its done flags', () => {
+  const plan = accepted(planJoin(threeNodeCluster(), { id: 'd', address: { host: 'h', port: 1 } }));
+  const [first, second] = plan.transfers;
+  assert.ok(first !== undefined && second !== undefined);
+  const one = markTransferDone(plan.state, first.partition, first.to);
+  const other = markTransferDone(plan.state, second.partition, second.to);
+  const merged = mergeStates(one, other);
+  assert.equal(merged.change?.transfers.filter((t) => t.done).length, 2);
+  assert.equal(markTransferDone(one, first.partition, first.to), one);
 });
 
 test('plans are refused with a reason: unknown id, too few members, pending transfers, duplicate join', () => {
@@ -197,4 +254,31 @@ test('plans are deterministic', () => {
   const state = threeNodeCluster();
   const member = { id: 'd', address: { host: 'h', port: 1 } };
   assert.deepEqual(planJoin(state, member), planJoin(state, member));
+});
+
+test('states survive the wire form, and malformed ones are refused with a reason', () => {
+  const plan = accepted(planJoin(threeNodeCluster(), { id: 'd', address: { host: '127.0.0.1', port: 7003 } }));
+  const progressed = markTransferDone(plan.state, plan.transfers[0]?.partition ?? 0, 'd');
+  for (const state of [threeNodeCluster(), progressed]) {
+    const wire = JSON.parse(JSON.stringify(encodeState(state))) as unknown;
+    assert.deepEqual(decodeState(wire), state);
+  }
+  const good = encodeState(progressed);
+  const bad: unknown[] = [
+    null,
+    [],
+    { ...good, replicas: 0 },
+    { ...good, ringVersion: -1 },
+    { ...good, clusterName: '' },
+    { ...good, ring: { members: ['a'], owners: ['zz'] } },
+    { ...good, members: [{ id: 'a', host: 'h', port: 70000, status: 'valid', version: 1 }] },
+    { ...good, members: [{ id: 'a', host: 'h', port: 1, status: 'sleeping', version: 1 }] },
+    { ...good, change: { ...good.change, kind: 'merge' } },
+    { ...good, change: { ...good.change, transfers: [[999, 'a', 'd', false]] } },
+    { ...good, change: { ...good.change, transfers: [[1, 'zz', 'd', false]] } },
+    { ...good, change: { ...good.change, previousRing: { members: ['a'], owners: ['a', 'a'] } } },
+  ];
+  for (const input of bad) {
+    assert.throws(() => decodeState(input), (error: unknown) => error instanceof MembershipError && error.code === 'invalid-state', JSON.stringify(input));
+  }
 });

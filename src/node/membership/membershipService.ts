@@ -1,0 +1,224 @@
+/**
+ * Membership as the node serves it: the peer messages (gossip, a join asked of a seed, a
+ * transfer batch, transfer counters) and the operator's changes (join, leave, remove),
+ * each planned by the pure planners of core/membership/plan.ts, shown, and applied on
+ * confirmation (`dryRun: false`): the planning node adopts the new state, persists it and
+ * spreads it by gossip; the transfers then run by themselves (transferSender.ts).
+ */
+import { decodeState, encodeState } from '../../core/membership/codec.ts';
+import { MembershipError } from '../../core/membership/member.ts';
+import { planJoin, planLeave, planRemove, type PlanResult } from '../../core/membership/plan.ts';
+import type { ClusterState } from '../../core/membership/state.ts';
+import { replicasOf } from '../../core/membership/transfers.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { StorageEngine } from '../../ports/storage.ts';
+import type { PeerAddress, Transport } from '../../ports/transport.ts';
+import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { NodeConfig } from '../config.ts';
+import type { FailureDetector } from '../failureDetector.ts';
+import { describeFailure, type PeerClient } from '../peerClient.ts';
+import { BadMessageError, parseReply, type JoinMessage, type Reply, type StatsReply } from '../protocol.ts';
+import type { Gossip } from './gossip.ts';
+import type { Membership } from './membership.ts';
+import { planViewOf, ringViewOf, type DataEstimate, type PlanView, type RingView } from './planView.ts';
+import { receiveTransferBatch } from './transferReceiver.ts';
+import type { TransferSender, TransferStats } from './transferSender.ts';
+import type { GossipMessage, TransferBatchMessage } from '../protocol.ts';
+
+export interface MembershipServiceDeps {
+  readonly config: NodeConfig;
+  readonly membership: Membership;
+  readonly gossip: Gossip;
+  readonly sender: TransferSender;
+  readonly transport: Transport;
+  readonly peers: PeerClient;
+  readonly detector: FailureDetector;
+  readonly store: ObjectStore;
+  readonly engine: StorageEngine;
+  readonly logger: Logger;
+  readonly timeoutMs: number;
+}
+
+export type ChangeRefusalCode =
+  | 'transfers-pending'
+  | 'already-member'
+  | 'unknown-member'
+  | 'not-valid'
+  | 'too-few-members'
+  | 'live-member'
+  | 'plan-changed'
+  | 'cluster-mismatch'
+  | 'not-empty'
+  | 'unreachable';
+
+export type ChangeOutcome =
+  | { readonly ok: true; readonly applied: boolean; readonly plan: PlanView }
+  | { readonly ok: false; readonly code: ChangeRefusalCode; readonly reason: string };
+
+export interface ClusterTransfers extends Omit<TransferStats, 'active' | 'pending' | 'finished'> {
+  readonly plan: Pick<PlanView, 'kind' | 'member' | 'ringVersion' | 'transfersDone' | 'transfersTotal'> | null;
+  readonly nodes: Readonly<Record<string, (TransferStats & { error?: undefined }) | { error: string }>>;
+}
+
+/** How many objects a data estimate samples to learn the average object size. */
+const ESTIMATE_SAMPLE_OBJECTS = 200;
+
+export class MembershipService {
+  constructor(private readonly deps: MembershipServiceDeps) {}
+
+  // --- peer messages ----------------------------------------------------------------------
+
+  /** Merges a peer's state and answers with ours. */
+  async gossip(message: GossipMessage): Promise<Reply> {
+    const incoming = decodePeerState(message.state);
+    try {
+      await this.deps.membership.merge(incoming);
+    } catch (error) {
+      if (error instanceof MembershipError) return { type: 'refused', code: 'cluster-mismatch', reason: error.message };
+      throw error;
+    }
+    return { type: 'state', state: encodeState(this.deps.membership.state) };
+  }
+
+  /** A seed plans (and unless dryRun applies) the join of the node that asks. */
+  async serveJoin(message: JoinMessage): Promise<Reply> {
+    const { id, host, port, dryRun, expectRingVersion } = message;
+    const outcome = await this.change((state) => planJoin(state, { id, address: { host, port } }), dryRun, expectRingVersion);
+    if (!outcome.ok) return { type: 'refused', code: outcome.code, reason: outcome.reason };
+    return { type: 'plan', applied: outcome.applied, plan: outcome.plan as unknown as Record<string, unknown>, state: encodeState(this.deps.membership.state) };
+  }
+
+  transferBatch(message: TransferBatchMessage): Promise<Reply> {
+    const { store, config } = this.deps;
+    return receiveTransferBatch({ store, partitionCount: this.deps.membership.state.ring.partitionCount, keyBytesMax: config.keyBytesMax }, message);
+  }
+
+  transferStats(): StatsReply {
+    return { type: 'stats', stats: { ...this.deps.sender.stats() } };
+  }
+
+  // --- operator changes ---------------------------------------------------------------------
+
+  /** This node (alone, empty) joins the cluster `seed` belongs to. */
+  async join(seed: PeerAddress, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome> {
+    const { membership, config } = this.deps;
+    const own = membership.state;
+    if (own.members.length > 1) {
+      return refuse('already-member', `this node is already a member of cluster ${JSON.stringify(own.clusterName)} (${own.members.length} members)`);
+    }
+    const objects = this.deps.engine.count();
+    if (objects > 0) return refuse('not-empty', `this node holds ${objects} objects; only an empty node can join a cluster`);
+    const message: JoinMessage = { type: 'join', id: config.id, host: config.listen.host, port: config.listen.port, dryRun, ...(expectRingVersion === undefined ? {} : { expectRingVersion }) };
+    let reply: Reply;
+    try {
+      const answer = await this.deps.transport.requestAt(seed, message, this.deps.timeoutMs);
+      reply = parseReply(answer.reply);
+    } catch (error) {
+      const reason = `seed ${seed.host}:${seed.port}: ${describeFailure(error)}`;
+      return refuse(/is in cluster/.test(reason) ? 'cluster-mismatch' : 'unreachable', reason);
+    }
+    if (reply.type === 'refused') return refuse(reply.code as ChangeRefusalCode, reply.reason);
+    if (reply.type !== 'plan') return refuse('unreachable', `seed ${seed.host}:${seed.port} answered ${describeFailure(reply)}`);
+    const plan = reply.plan as unknown as PlanView;
+    if (reply.applied) await this.adoptJoined(decodePeerState(reply.state));
+    return { ok: true, applied: reply.applied, plan };
+  }
+
+  /** This node hands its partitions to the others and leaves. */
+  leave(dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome> {
+    return this.change((state) => planLeave(state, this.deps.config.id), dryRun, expectRingVersion);
+  }
+
+  /** A dead member's partitions are reassigned and rebuilt from the surviving replicas. */
+  remove(id: string, force: boolean, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome> {
+    if (id === this.deps.config.id) return Promise.resolve(refuse('not-valid', 'a node does not remove itself; use leave'));
+    if (!force && this.deps.detector.view().some((peer) => peer.id === id && peer.status !== 'down')) {
+      return Promise.resolve(refuse('live-member', `${JSON.stringify(id)} is up as this node sees it; use leave, or force the removal`));
+    }
+    return this.change((state) => planRemove(state, id), dryRun, expectRingVersion);
+  }
+
+  ring(): RingView {
+    return ringViewOf(this.deps.membership.state, this.dataEstimate());
+  }
+
+  /** Transfer progress across the cluster: every live member's counters, summed. */
+  async transfers(): Promise<ClusterTransfers> {
+    const view = this.deps.membership.view;
+    const ids = [...view.peers.keys()];
+    const answers = await Promise.all(ids.map((id) => this.statsOf(id)));
+    const nodes: Record<string, TransferStats | { error: string }> = { [view.self]: this.deps.sender.stats() };
+    ids.forEach((id, i) => {
+      nodes[id] = answers[i] as TransferStats | { error: string };
+    });
+    const sum = (field: 'objectsSent' | 'bytesSent' | 'objectsPerS' | 'bytesPerS'): number =>
+      Object.values(nodes).reduce((total, stats) => total + ('error' in stats && stats.error !== undefined ? 0 : (stats as TransferStats)[field]), 0);
+    const ring = this.ring();
+    const plan = ring.plan === null ? null : { kind: ring.plan.kind, member: ring.plan.member, ringVersion: ring.plan.ringVersion, transfersDone: ring.plan.transfersDone, transfersTotal: ring.plan.transfersTotal };
+    return { plan, objectsSent: sum('objectsSent'), bytesSent: sum('bytesSent'), objectsPerS: sum('objectsPerS'), bytesPerS: sum('bytesPerS'), nodes };
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  private async change(planner: (state: ClusterState) => PlanResult, dryRun: boolean, expectRingVersion: number | undefined): Promise<ChangeOutcome> {
+    const state = this.deps.membership.state;
+    const result = planner(state);
+    if (!result.ok) return refuse(result.code, result.reason);
+    if (expectRingVersion !== undefined && result.state.ringVersion !== expectRingVersion) {
+      return refuse('plan-changed', `the ring moved since the plan was shown (it would now be version ${result.state.ringVersion}, not ${expectRingVersion}); review the new plan`);
+    }
+    const plan = planViewOf(result.state, this.dataEstimate());
+    if (dryRun) return { ok: true, applied: false, plan };
+    await this.deps.membership.adopt(result.state);
+    this.deps.logger.info({ kind: plan.kind, member: plan.member, ringVersion: plan.ringVersion, transfers: plan.transfersTotal }, 'membership change applied');
+    this.deps.gossip.spread();
+    return { ok: true, applied: true, plan };
+  }
+
+  /** A joiner replaces its solo state with the cluster's. */
+  private async adoptJoined(state: ClusterState): Promise<void> {
+    const { membership, config } = this.deps;
+    if (state.clusterName !== config.clusterName || state.ring.partitionCount !== config.partitionCount) {
+      throw new Error(`the seed answered a state of cluster ${JSON.stringify(state.clusterName)} with Q=${state.ring.partitionCount}`);
+    }
+    await membership.adopt(state);
+    this.deps.gossip.spread();
+  }
+
+  private async statsOf(id: string): Promise<TransferStats | { error: string }> {
+    try {
+      const reply = await this.deps.peers.request(id, { type: 'transfer-stats' }, Math.min(this.deps.timeoutMs, 2000));
+      if (reply.type !== 'stats') return { error: describeFailure(reply) };
+      return reply.stats as unknown as TransferStats;
+    } catch (error) {
+      return { error: describeFailure(error) };
+    }
+  }
+
+  /** Objects and bytes per key-partition replica, from this node's own data. */
+  private dataEstimate(): DataEstimate {
+    const { membership, engine } = this.deps;
+    const state = membership.state;
+    const self = membership.view.self;
+    const held: number[] = [];
+    for (let p = 0; p < state.ring.partitionCount; p++) if (replicasOf(state.ring, p, state.replicas).includes(self)) held.push(p);
+    const objects = held.length === 0 ? 0 : engine.count() / held.length;
+    const first = held[0];
+    const sample = first === undefined ? [] : engine.scanPartition(first, { limit: ESTIMATE_SAMPLE_OBJECTS });
+    const sampleBytes = sample.reduce((sum, e) => sum + e.key.length + e.value.length, 0);
+    return { objects, bytes: sample.length === 0 ? 0 : (objects * sampleBytes) / sample.length };
+  }
+}
+
+function decodePeerState(raw: unknown): ClusterState {
+  try {
+    return decodeState(raw);
+  } catch (error) {
+    if (error instanceof MembershipError) throw new BadMessageError(error.message);
+    throw error;
+  }
+}
+
+function refuse(code: ChangeRefusalCode, reason: string): ChangeOutcome {
+  return { ok: false, code, reason };
+}

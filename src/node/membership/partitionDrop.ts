@@ -1,0 +1,100 @@
+/**
+ * After a membership change settles, a node that is no longer a replica of some key
+ * partitions deletes its copies of them, `delayMs` later (paper 4.9: the old owner drops
+ * its copy only once the new owners are confirmed; the delay lets the rest of the cluster
+ * hear of the flip before this copy disappears). Writes routed here by a stale view after
+ * the flip go to the new replica as hints (cluster.ts), never back into these partitions.
+ * Deletion runs in bounded batches and rechecks ownership before each one; the ring
+ * version it last cleaned up after is persisted, so a restart does not scan again.
+ */
+import { lostPartitions } from '../../core/membership/transfers.ts';
+import { isSettled } from '../../core/membership/state.ts';
+import type { Clock, TimerHandle } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { MetaStore, StorageEngine } from '../../ports/storage.ts';
+import { REMOVE_OBJECT, type ObjectStore } from '../../storage/objectStore.ts';
+import type { Membership } from './membership.ts';
+
+/** The MetaStore record: the ring version whose dropped partitions were deleted. */
+export const DROPPED_RECORD = 'partitions-dropped';
+
+export interface PartitionDropDeps {
+  readonly membership: Membership;
+  readonly store: ObjectStore;
+  readonly engine: StorageEngine;
+  readonly meta: MetaStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly delayMs: number;
+  readonly batchObjectsMax: number;
+}
+
+export class PartitionDrop {
+  private timer: TimerHandle | undefined;
+  private scheduledFor = 0;
+  private running = false;
+  private dropped = 0;
+
+  constructor(private readonly deps: PartitionDropDeps) {}
+
+  start(): void {
+    this.running = true;
+    this.deps.membership.onView(() => this.check());
+    this.check();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Objects deleted since start. */
+  get droppedObjects(): number {
+    return this.dropped;
+  }
+
+  private check(): void {
+    const state = this.deps.membership.state;
+    if (!this.running || state.change === undefined || !isSettled(state)) return;
+    const version = state.ringVersion;
+    const done = this.deps.meta.get(DROPPED_RECORD);
+    if (version === this.scheduledFor || (typeof done === 'number' && done >= version)) return;
+    this.scheduledFor = version;
+    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
+    this.timer = this.deps.clock.setTimer(this.deps.delayMs, () => {
+      this.timer = undefined;
+      this.drop(version).catch((error: unknown) => {
+        this.scheduledFor = 0;
+        this.deps.logger.warn({ err: error, ringVersion: version }, 'dropping handed-over partitions failed; will retry on the next change');
+      });
+    });
+  }
+
+  private async drop(version: number): Promise<void> {
+    const state = this.deps.membership.state;
+    if (state.ringVersion !== version || state.change === undefined) return;
+    const self = this.deps.membership.view.self;
+    const partitions = lostPartitions(state.change.previousRing, state.ring, state.replicas, self);
+    let objects = 0;
+    for (const partition of partitions) objects += await this.dropPartition(partition, version);
+    if (this.running && this.deps.membership.state.ringVersion === version) {
+      await this.deps.meta.put(DROPPED_RECORD, version);
+      if (partitions.length > 0) this.deps.logger.info({ ringVersion: version, partitions: partitions.length, objects }, 'dropped the copies of handed-over partitions');
+    }
+  }
+
+  private async dropPartition(partition: number, version: number): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const view = this.deps.membership.view;
+      if (!this.running || view.state.ringVersion !== version || view.holds[partition] === true) return deleted;
+      const page = this.deps.engine.scanPartition(partition, { limit: this.deps.batchObjectsMax });
+      if (page.length === 0) return deleted;
+      await Promise.all(page.map((entry) => this.deps.store.update(partition, entry.key, () => REMOVE_OBJECT, { durable: false })));
+      await this.deps.store.flush();
+      deleted += page.length;
+      this.dropped += page.length;
+    }
+  }
+}

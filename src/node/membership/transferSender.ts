@@ -1,0 +1,235 @@
+/**
+ * Partition transfers, sending side (paper 4.9). For every transfer of the current change
+ * whose sender is this node, it streams its copy of the key partition to the receiver in
+ * bounded batches (at most `batchObjectsMax` objects and about `batchBytesMax` bytes,
+ * `pauseMs` apart: the throttle), each acknowledged only once the receiver holds it
+ * durably; then it marks the transfer done in the cluster state, which gossip spreads.
+ *
+ * - Writes that arrive meanwhile are handed to the receiver as hints (cluster.ts
+ *   `forwardTo`), from the moment this node sees the change; the stream starts with a
+ *   flush of the object buffer and then reads the storage engine, so every write this node
+ *   took before the change is in the stream and every later one is in a hint.
+ * - Progress survives restarts: after each acknowledged batch the cursor (the last key
+ *   sent) is persisted in the metadata store, and a restarted node resumes from it.
+ * - A failed batch is retried after a backoff (doubling up to `retryDelayMsMax`), as long as
+ *   the transfer is still wanted.
+ */
+import { encodeBase64Url, decodeBase64Url } from '../../core/base64url.ts';
+import { markTransferDone, isSettled, type TransferState } from '../../core/membership/state.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { JsonValue, MetaStore, ScanEntry, StorageEngine } from '../../ports/storage.ts';
+import type { ObjectStore } from '../../storage/objectStore.ts';
+import { describeFailure, type PeerClient } from '../peerClient.ts';
+import type { TransferBatchMessage } from '../protocol.ts';
+import type { Membership } from './membership.ts';
+
+export interface TransferSenderDeps {
+  readonly membership: Membership;
+  readonly store: ObjectStore;
+  readonly engine: StorageEngine;
+  readonly meta: MetaStore;
+  readonly peers: PeerClient;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly batchObjectsMax: number;
+  readonly batchBytesMax: number;
+  /** Pause between two batches of one transfer (the throttle). */
+  readonly pauseMs: number;
+  /** Transfers streamed at once. */
+  readonly concurrency: number;
+  readonly timeoutMs: number;
+  readonly retryDelayMsMax: number;
+  /** A transfer finished (the caller spreads the news by gossip). */
+  readonly onDone: (transfer: TransferState) => void;
+}
+
+export interface TransferStats {
+  readonly objectsSent: number;
+  readonly bytesSent: number;
+  /** Over the last RATE_WINDOW_MS. */
+  readonly objectsPerS: number;
+  readonly bytesPerS: number;
+  /** Transfers streaming now. */
+  readonly active: number;
+  /** This node's transfers of the current change not done yet. */
+  readonly pending: number;
+  /** Transfers this node has finished since it started. */
+  readonly finished: number;
+}
+
+interface Cursor {
+  readonly afterKey: Uint8Array | undefined;
+}
+
+const RATE_WINDOW_MS = 5000;
+
+export class TransferSender {
+  private readonly active = new Map<string, Promise<void>>();
+  private running = false;
+  private objectsSent = 0;
+  private bytesSent = 0;
+  private finished = 0;
+  private readonly samples: { atMs: number; objects: number; bytes: number }[] = [];
+
+  constructor(private readonly deps: TransferSenderDeps) {}
+
+  start(): void {
+    this.running = true;
+    this.deps.membership.onView(() => this.schedule());
+    this.schedule();
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  /** Resolves once the transfers streaming now have stopped (after stop()). */
+  async idle(): Promise<void> {
+    await Promise.all(this.active.values());
+  }
+
+  stats(): TransferStats {
+    this.trimSamples();
+    const objects = this.samples.reduce((sum, s) => sum + s.objects, 0);
+    const bytes = this.samples.reduce((sum, s) => sum + s.bytes, 0);
+    const seconds = RATE_WINDOW_MS / 1000;
+    return {
+      objectsSent: this.objectsSent,
+      bytesSent: this.bytesSent,
+      objectsPerS: Math.round(objects / seconds),
+      bytesPerS: Math.round(bytes / seconds),
+      active: this.active.size,
+      pending: this.outgoing().length,
+      finished: this.finished,
+    };
+  }
+
+  /** Starts the transfers this node owes, up to `concurrency` at once. */
+  schedule(): void {
+    if (!this.running) return;
+    for (const transfer of this.outgoing()) {
+      if (this.active.size >= this.deps.concurrency) return;
+      const id = this.idOf(transfer);
+      if (this.active.has(id)) continue;
+      const run = this.stream(transfer, id).finally(() => {
+        this.active.delete(id);
+        this.schedule();
+      });
+      this.active.set(id, run);
+    }
+  }
+
+  /** This node's transfers of the current change that are not done. */
+  private outgoing(): TransferState[] {
+    const state = this.deps.membership.state;
+    if (state.change === undefined || isSettled(state)) return [];
+    const self = this.deps.membership.view.self;
+    return state.change.transfers.filter((t) => t.from === self && !t.done);
+  }
+
+  private idOf(transfer: TransferState): string {
+    return `transfer/${this.deps.membership.state.ringVersion}/${transfer.partition}/${transfer.to}`;
+  }
+
+  private async stream(transfer: TransferState, id: string): Promise<void> {
+    const { logger } = this.deps;
+    logger.info({ partition: transfer.partition, to: transfer.to }, 'partition transfer started');
+    try {
+      await this.deps.store.flush();
+      let cursor = this.loadCursor(id);
+      for (;;) {
+        if (!this.wanted(transfer, id)) return;
+        const batch = this.nextBatch(transfer.partition, cursor);
+        if (batch.entries.length > 0) {
+          const sent = await this.sendWithRetry(transfer, id, batch.entries);
+          if (!sent) return;
+          cursor = { afterKey: (batch.entries[batch.entries.length - 1] as ScanEntry).key };
+          await this.deps.meta.put(id, { afterKey: encodeBase64Url(cursor.afterKey as Uint8Array) });
+        }
+        if (batch.last) break;
+        await this.pause(this.deps.pauseMs);
+      }
+      if (!this.wanted(transfer, id)) return;
+      this.finished++;
+      await this.deps.membership.adopt(markTransferDone(this.deps.membership.state, transfer.partition, transfer.to));
+      logger.info({ partition: transfer.partition, to: transfer.to }, 'partition transfer done');
+      this.deps.onDone(transfer);
+    } catch (error) {
+      logger.warn({ partition: transfer.partition, to: transfer.to, reason: describeFailure(error) }, 'partition transfer interrupted; will resume');
+      await this.pause(this.deps.retryDelayMsMax);
+    }
+  }
+
+  /** Up to batchObjectsMax entries after the cursor, cut at about batchBytesMax. */
+  private nextBatch(partition: number, cursor: Cursor): { entries: ScanEntry[]; last: boolean } {
+    const { batchObjectsMax, batchBytesMax } = this.deps;
+    const scanned = this.deps.engine.scanPartition(partition, cursor.afterKey === undefined ? { limit: batchObjectsMax } : { afterKey: cursor.afterKey, limit: batchObjectsMax });
+    let bytes = 0;
+    let count = 0;
+    while (count < scanned.length && (count === 0 || bytes + entryBytes(scanned[count] as ScanEntry) <= batchBytesMax)) {
+      bytes += entryBytes(scanned[count] as ScanEntry);
+      count++;
+    }
+    return { entries: scanned.slice(0, count), last: scanned.length < batchObjectsMax && count === scanned.length };
+  }
+
+  /** Sends one batch until acknowledged; false when the transfer stopped being wanted. */
+  private async sendWithRetry(transfer: TransferState, id: string, entries: readonly ScanEntry[]): Promise<boolean> {
+    const message: TransferBatchMessage = {
+      type: 'transfer-batch',
+      partition: transfer.partition,
+      keys: entries.map((e) => e.key),
+      objects: entries.map((e) => e.value),
+    };
+    let delayMs = Math.min(100, this.deps.retryDelayMsMax);
+    for (;;) {
+      if (!this.wanted(transfer, id)) return false;
+      try {
+        const reply = await this.deps.peers.request(transfer.to, message, this.deps.timeoutMs);
+        if (reply.type !== 'ack') throw new Error(describeFailure(reply));
+        this.counted(entries);
+        return true;
+      } catch (error) {
+        this.deps.logger.debug({ partition: transfer.partition, to: transfer.to, reason: describeFailure(error), retryInMs: delayMs }, 'transfer batch failed');
+        await this.pause(delayMs);
+        delayMs = Math.min(delayMs * 2, this.deps.retryDelayMsMax);
+      }
+    }
+  }
+
+  private wanted(transfer: TransferState, id: string): boolean {
+    return this.running && this.outgoing().some((t) => t.partition === transfer.partition && t.to === transfer.to) && this.idOf(transfer) === id;
+  }
+
+  private loadCursor(id: string): Cursor {
+    const stored = this.deps.meta.get(id) as { afterKey?: JsonValue } | null | undefined;
+    const text = stored?.afterKey;
+    if (typeof text !== 'string') return { afterKey: undefined };
+    const afterKey = decodeBase64Url(text);
+    if (afterKey !== undefined) this.deps.logger.info({ transfer: id }, 'resuming a partition transfer from its saved cursor');
+    return { afterKey: afterKey ?? undefined };
+  }
+
+  private counted(entries: readonly ScanEntry[]): void {
+    const bytes = entries.reduce((sum, e) => sum + entryBytes(e), 0);
+    this.objectsSent += entries.length;
+    this.bytesSent += bytes;
+    this.samples.push({ atMs: this.deps.clock.monotonicMs(), objects: entries.length, bytes });
+    this.trimSamples();
+  }
+
+  private trimSamples(): void {
+    const oldestMs = this.deps.clock.monotonicMs() - RATE_WINDOW_MS;
+    while (this.samples.length > 0 && (this.samples[0] as { atMs: number }).atMs < oldestMs) this.samples.shift();
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => this.deps.clock.setTimer(ms, resolve));
+  }
+}
+
+function entryBytes(entry: ScanEntry): number {
+  return entry.key.length + entry.value.length;
+}
