@@ -6,6 +6,7 @@
  *                       │  └──goodbye DUPLICATE──▶ awaitingInbound ──peer dials──▶ connected
  *                       └──failure──▶ backoff ──(retryAtMs passed) request──▶ dialling
  *   any state ──peer's connection adopted──▶ connected;  connected ──failure──▶ backoff
+ *   (new link) ──the node's already open connection adopted──▶ connected
  */
 import type { TimerHandle } from '../ports/clock.ts';
 import type { NodeId, PeerAddress } from '../ports/transport.ts';

@@ -3,10 +3,14 @@
  * binds the internode transport, opens the node (openNode: start epoch, stores, background
  * tasks), builds its HTTP API, and binds exactly the configured addresses.
  *
- * A cluster of two or more members (`--cluster`) listens for peers on `--listen` over TCP
- * (io/tcpTransport.ts). A cluster of one has no peers, so it binds no internode port at
- * all (`shoal start` alone binds only its HTTP address, as before clustering); it gets a
- * transport that knows no peer.
+ * A node talks to others over TCP (io/tcpTransport.ts), listening on `--listen`, when it
+ * may have peers: a cluster of two or more members (`--cluster`, its initial peers), seeds
+ * to join a cluster through (`--seeds`), or an internode address given on purpose (flag,
+ * SHOAL_LISTEN or the config file: a node others will join). Without `--cluster` it starts
+ * with no peers. A node with none of these is a cluster of one for good: it binds no
+ * internode port at all (`shoal start` alone binds only its HTTP address) and gets a
+ * transport that reaches nobody. `--listen HOST:0` binds a free port, which the node then
+ * advertises as its address.
  *
  * `stop()` undoes it in reverse: stop accepting HTTP requests and let in-flight ones
  * finish, stop the node (background tasks, flush, close the stores), close the transport.
@@ -26,7 +30,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
 import type { MetaStore, StorageEngine } from '../ports/storage.ts';
-import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
 import { openLmdbEngine } from '../storage/lmdbEngine.ts';
 import { MemoryEngine, MemoryMetaStore } from '../storage/memoryEngine.ts';
 import { cryptoRandom } from './cryptoRandom.ts';
@@ -60,14 +64,15 @@ export interface NodeRuntime {
   readonly metrics: NodeMetrics;
   /** The bound HTTP address as a URL (`http://127.0.0.1:8080`). */
   readonly httpUrl: string;
-  /** The bound internode address (`127.0.0.1:7001`), or undefined for a cluster of one. */
+  /** The bound internode address (`127.0.0.1:7001`), or undefined without a TCP transport (see the file comment). */
   readonly listenAddress: string | undefined;
   /** Stops serving, flushes and closes. Idempotent. */
   stop(): Promise<void>;
 }
 
 export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<NodeRuntime> {
-  const { config, logger } = options;
+  const { logger } = options;
+  let config = options.config;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
   const storage = options.storage ?? (await openStorage(config));
@@ -75,8 +80,10 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   let transport: Transport | undefined = options.transport;
   let node: ShoalNode | undefined;
   try {
-    const bound = transport === undefined ? await startTransport(config, clock, random, logger) : { transport, listenAddress: undefined };
+    const bound = transport === undefined ? await startTransport(config, clock, random, logger) : { transport, listenAddress: undefined, port: undefined };
     transport = bound.transport;
+    // `--listen HOST:0` picks a free port: the node advertises the one bound.
+    if (bound.port !== undefined && config.listen.port === 0) config = { ...config, listen: { host: config.listen.host, port: bound.port } };
     const metrics = new NodeMetrics({ defaultLabels: { node: config.id } });
     node = await openNode({ config, engine: storage.engine, hintEngine, meta: storage.meta, clock, random, transport, logger, events: metrics.nodeEvents });
     watchNode(metrics, node);
@@ -98,15 +105,20 @@ async function openStorage(config: NodeConfig): Promise<NodeStorage> {
   return { engine, meta: engine.meta, hintEngine: engine.hints };
 }
 
-/** TCP for a cluster of two or more (bound before the node serves), a peerless transport for one. */
+/** Whether the node may have peers, and so needs TCP (see the file comment). */
+export function usesTcp(config: NodeConfig): boolean {
+  return (config.cluster?.length ?? 0) >= 2 || config.seeds !== undefined || config.listenGiven === true;
+}
+
+/** TCP when the node may have peers (bound before the node serves), a transport reaching nobody otherwise. */
 async function startTransport(
   config: NodeConfig,
   clock: Clock,
   random: Random,
   logger: Logger,
-): Promise<{ transport: Transport; listenAddress: string | undefined }> {
+): Promise<{ transport: Transport; listenAddress: string | undefined; port: number | undefined }> {
+  if (!usesTcp(config)) return { transport: new SoloTransport(config.id), listenAddress: undefined, port: undefined };
   const members = config.cluster ?? [];
-  if (members.length < 2) return { transport: new SoloTransport(config.id), listenAddress: undefined };
   const peers = new Map<NodeId, PeerAddress>();
   for (const member of members) if (member.id !== config.id) peers.set(member.id, member.address);
   const host = await resolveHost(config.listen.host);
@@ -123,7 +135,7 @@ async function startTransport(
   });
   try {
     const port = await transport.start();
-    return { transport, listenAddress: formatHostPort({ host, port }) };
+    return { transport, listenAddress: formatHostPort({ host, port }), port };
   } catch (error) {
     await transport.close().catch(() => undefined);
     throw error;
@@ -189,11 +201,20 @@ function once(fn: () => Promise<void>): () => Promise<void> {
 }
 
 /** The transport of a cluster of one: it has no peer to reach, and no peer reaches it. */
-class SoloTransport implements Transport {
+export class SoloTransport implements Transport {
   constructor(readonly localId: NodeId) {}
 
   request(to: NodeId): Promise<unknown> {
     return Promise.reject(new TransportError('UNREACHABLE', `a cluster of one has no peer ${JSON.stringify(to)}`));
+  }
+
+  requestAt(address: PeerAddress, _message?: unknown, _timeoutMs?: number): Promise<AddressedReply> {
+    return Promise.reject(
+      new TransportError(
+        'UNREACHABLE',
+        `cannot reach ${formatHostPort(address)}: this node has no internode transport (a cluster of one; give it --listen, --seeds or --cluster)`,
+      ),
+    );
   }
 
   serve(_handler: RequestHandler): void {}

@@ -83,6 +83,11 @@ export class Connection implements RequestHome {
   /** From the peer's hello: its process incarnation and its dial counter then. */
   peerIncarnation = 0;
   peerDialSeq = 0;
+  /**
+   * Not a peer link's connection, and never becomes one: a one-off request to an address
+   * (requestAt, dialled with the wildcard receiver) or a peer's such dial (accepted).
+   */
+  anonymous = false;
   handlersRunning = 0;
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, OutboundRequest>();
@@ -234,7 +239,7 @@ export class Connection implements RequestHome {
     if (frame.kind === FrameKind.hello) return this.host.onHello(this, frame.hello);
     if (frame.kind === FrameKind.goodbye && this.role === 'dialled') {
       this.host.onRefused(this, frame.code, frame.message);
-      return this.close('UNREACHABLE', `refused by ${this.peerId}: ${frame.message}`);
+      return this.close('UNREACHABLE', `refused by ${this.peerId ?? this.remote}: ${frame.message}`);
     }
     throw new FrameError(`frame of kind ${frame.kind} before the handshake`);
   }

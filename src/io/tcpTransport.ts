@@ -6,10 +6,19 @@
  *   at once, the connection dialled by the smaller node id survives (peerLink.ts).
  * - Both sides open with a hello (protocol version, cluster name, node ids); a mismatch
  *   closes the connection with a warning and the reason reaches the waiting requests.
+ * - A node of the same cluster that is not among the peers (setPeers) is served too: its
+ *   connection opens but is linked to no peer. When setPeers adds it later, that open
+ *   connection becomes the peer's (no second dial).
+ * - requestAt(address) dials a one-off connection whose hello names the wildcard receiver
+ *   ANY_RECEIVER ('*', never a node id): whoever listens there answers with its own id.
+ *   The acceptor serves it as an anonymous connection, never linked to a peer; the dialler
+ *   sends its one request and closes it (at most ONE_OFF_CONNECTIONS_MAX at once).
  * - Every queue is bounded: requests waiting for a connection or for the socket
  *   (outboundQueueFramesMax), unsettled requests per peer and running handlers per
  *   connection (inflightRequestsMax), frame bodies (frameBytesMax), unidentified inbound
- *   connections (inboundHandshakesMax). Past a bound a request fails fast (OVERLOADED).
+ *   connections (inboundHandshakesMax), open connections from nodes not among the peers
+ *   (UNLINKED_CONNECTIONS_MAX), one-off connections (ONE_OFF_CONNECTIONS_MAX). Past a
+ *   bound a request fails fast (OVERLOADED) or the connection is refused.
  * - A failed connection puts its peer in a jittered exponential backoff; requests in it
  *   fail at once (UNREACHABLE) so a failure detector learns quickly.
  * - Time and randomness come through the Clock and Random ports.
@@ -18,15 +27,25 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import type { Clock } from '../ports/clock.ts';
 import { silentLogger, type Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
-import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
 import { cryptoRandom } from './cryptoRandom.ts';
 import { PROTOCOL_VERSION, bodyBytesFor, createFrameCodec, type FrameCodec, type Hello } from './frameCodec.ts';
 import { PeerLink, backoffDelayMs, inboundVerdict, type LinkState } from './peerLink.ts';
 import { systemClock } from './systemClock.ts';
 import { Connection, type ConnectionHost, type ConnectionLimits, type ConnectionRole, type ConnectionState, type WriteBatching } from './tcpConnection.ts';
-import { OutboundRequest } from './tcpRequest.ts';
+import { OutboundRequest, type InflightCounter } from './tcpRequest.ts';
 
 const MiB = 1024 * 1024;
+
+/** The receiverId of a one-off dial's hello: whichever node listens at the address. */
+export const ANY_RECEIVER = '*';
+/** One-off connections (requestAt) open at once; past it requestAt fails fast (OVERLOADED). */
+export const ONE_OFF_CONNECTIONS_MAX = 16;
+/**
+ * Accepted connections open at once that are linked to no peer: one-off dials, and nodes
+ * not (yet) among the peers. Past it such a hello is refused.
+ */
+export const UNLINKED_CONNECTIONS_MAX = 256;
 
 export const TCP_TRANSPORT_DEFAULTS = {
   /** Well above the 1 MiB value limit, room for a reply carrying several siblings. */
@@ -86,8 +105,12 @@ export interface TcpTransportStats {
   readonly peers: Record<NodeId, PeerStats>;
   /** Sockets still open, including ones in handshake or closing. */
   readonly sockets: number;
-  /** Connections dialled since start (a churn gauge). */
+  /** Connections dialled for peers since start (a churn gauge); one-off dials not included. */
   readonly dials: number;
+  /** One-off connections (requestAt) open now. */
+  readonly oneOffs: number;
+  /** Accepted connections open now and linked to no peer (one-off dials, nodes not among the peers). */
+  readonly unlinked: number;
 }
 
 export interface PeerStats {
@@ -178,6 +201,15 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   /** Counts this transport's dials; stated in every hello (see inboundVerdict). */
   private dialSeq = 0;
   private readonly links = new Map<NodeId, PeerLink>();
+  /**
+   * The open accepted connection of each node not among the peers, the latest it dialled;
+   * adopted by the peer's link when setPeers adds the node.
+   */
+  private readonly strangers = new Map<NodeId, Connection>();
+  /** Open accepted connections whose hello named the wildcard receiver. */
+  private readonly anonymous = new Set<Connection>();
+  /** One-off connections of requestAt, each with its one request. */
+  private readonly oneOffs = new Map<Connection, OutboundRequest>();
   /** Every connection whose socket is still open. */
   private readonly connections = new Set<Connection>();
   private server: Server | undefined = undefined;
@@ -224,7 +256,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
       if (peerId === this.localId) continue;
       checkAddress(`address of peer ${peerId}`, address, false);
       const link = this.links.get(peerId);
-      if (link === undefined) this.links.set(peerId, new PeerLink(peerId, address));
+      if (link === undefined) this.addLink(peerId, address);
       else link.address = address;
     }
     for (const [peerId, link] of this.links) {
@@ -235,27 +267,97 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     }
   }
 
+  /** A new peer's link; an open connection the node already dialled to us becomes its own. */
+  private addLink(peerId: NodeId, address: PeerAddress): void {
+    const link = new PeerLink(peerId, address);
+    this.links.set(peerId, link);
+    const adopted = this.strangers.get(peerId);
+    if (adopted === undefined) return;
+    this.strangers.delete(peerId);
+    if (adopted.state === 'open') this.linkConnected(link, adopted);
+  }
+
   request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown> {
-    if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
-    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return Promise.reject(new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`));
+    const invalid = this.requestError(timeoutMs);
+    if (invalid !== undefined) return Promise.reject(invalid);
     const link = this.links.get(to);
     if (link === undefined) return Promise.reject(new TransportError('UNREACHABLE', `unknown peer ${JSON.stringify(to)}`));
     const refusal = this.admissionError(link);
     if (refusal !== undefined) return Promise.reject(refusal);
-    let payload: Buffer;
-    try {
-      payload = this.codec.packr.pack(message);
-    } catch (error) {
-      return Promise.reject(new TransportError('BAD_MESSAGE', `message not encodable: ${(error as Error).message}`, { cause: error }));
-    }
-    if (bodyBytesFor(payload) > this.limits.frameBytesMax) {
-      return Promise.reject(new TransportError('BAD_MESSAGE', `message of ${payload.length} bytes exceeds frameBytesMax ${this.limits.frameBytesMax}`));
-    }
+    const payload = this.pack(message);
+    if (payload instanceof TransportError) return Promise.reject(payload);
     return new Promise((resolve, reject) => {
       const request = new OutboundRequest(to, payload, link, this.clock, resolve, reject);
       request.startTimer(timeoutMs);
       this.dispatch(link, request);
     });
+  }
+
+  requestAt(address: PeerAddress, message: unknown, timeoutMs: number): Promise<AddressedReply> {
+    const invalid = this.requestError(timeoutMs);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    const where = `${address.host}:${address.port}`;
+    try {
+      checkAddress('address', address, false);
+    } catch (error) {
+      return Promise.reject(new TransportError('UNREACHABLE', (error as Error).message));
+    }
+    if (this.oneOffs.size >= ONE_OFF_CONNECTIONS_MAX) {
+      return Promise.reject(new TransportError('OVERLOADED', `${this.oneOffs.size} one-off requests in flight (ONE_OFF_CONNECTIONS_MAX ${ONE_OFF_CONNECTIONS_MAX})`));
+    }
+    const payload = this.pack(message);
+    if (payload instanceof TransportError) return Promise.reject(payload);
+    return new Promise((resolve, reject) => {
+      const { keepAliveDelayMs } = this.limits;
+      const socket = connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs });
+      const connection = new Connection(this, socket, 'dialled', undefined, 0);
+      connection.anonymous = true;
+      this.connections.add(connection);
+      // Settles once: then the connection has served its purpose.
+      const done = (): void => {
+        this.oneOffs.delete(connection);
+        connection.close('UNREACHABLE', 'one-off request settled');
+      };
+      const counter: InflightCounter = { inflightRequests: 0 };
+      const request = new OutboundRequest(
+        where,
+        payload,
+        counter,
+        this.clock,
+        (reply) => {
+          const from = connection.peerId as NodeId;
+          done();
+          resolve({ from, reply });
+        },
+        (error) => {
+          done();
+          reject(error);
+        },
+      );
+      this.oneOffs.set(connection, request);
+      request.startTimer(timeoutMs);
+    });
+  }
+
+  /** Why no request may start now, whatever its destination. */
+  private requestError(timeoutMs: number): Error | undefined {
+    if (this.closed) return new TransportError('CLOSED', 'transport is closed');
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return new RangeError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+    return undefined;
+  }
+
+  /** The message packed, or why it cannot be sent (BAD_MESSAGE). */
+  private pack(message: unknown): Buffer | TransportError {
+    let payload: Buffer;
+    try {
+      payload = this.codec.packr.pack(message);
+    } catch (error) {
+      return new TransportError('BAD_MESSAGE', `message not encodable: ${(error as Error).message}`, { cause: error });
+    }
+    if (bodyBytesFor(payload) > this.limits.frameBytesMax) {
+      return new TransportError('BAD_MESSAGE', `message of ${payload.length} bytes exceeds frameBytesMax ${this.limits.frameBytesMax}`);
+    }
+    return payload;
   }
 
   /** Why a request to `link` must fail right now, if it must: fail fast instead of queueing. */
@@ -314,32 +416,55 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
       protocolVersion: PROTOCOL_VERSION,
       clusterName: this.clusterName,
       senderId: this.localId,
-      receiverId: connection.peerId as NodeId,
+      // A one-off dial does not know whom it reaches; the acceptor echoes the dialler's id.
+      receiverId: connection.peerId ?? ANY_RECEIVER,
       incarnation: this.incarnation,
       dialSeq: dialler ? connection.dialSeq : this.dialSeq,
     };
   }
 
   onHello(connection: Connection, hello: Hello): void {
-    const mismatch = this.helloMismatch(connection, hello);
+    const mismatch = this.helloMismatch(connection, hello) ?? this.unlinkedRefusal(connection, hello);
     if (mismatch !== undefined) {
       this.logger.warn({ peer: hello.senderId, remote: connection.remote, reason: mismatch }, 'internode handshake refused');
       return connection.close('UNREACHABLE', `handshake refused: ${mismatch}`, 'REFUSED');
     }
-    if (connection.role === 'dialled') return this.onDialledOpen(connection, hello);
-    this.onInboundHello(connection, hello);
+    if (connection.role === 'accepted') return this.onInboundHello(connection, hello);
+    if (connection.anonymous) return this.onOneOffOpen(connection, hello);
+    this.onDialledOpen(connection, hello);
   }
 
   /** Why the peer's hello is unacceptable, or undefined. */
   private helloMismatch(connection: Connection, hello: Hello): string | undefined {
     if (hello.protocolVersion !== PROTOCOL_VERSION) return `peer speaks protocol version ${hello.protocolVersion}, this node ${PROTOCOL_VERSION}`;
     if (hello.clusterName !== this.clusterName) return `peer is in cluster ${JSON.stringify(hello.clusterName)}, this node in ${JSON.stringify(this.clusterName)}`;
-    if (hello.receiverId !== this.localId) return `peer expected node ${JSON.stringify(hello.receiverId)}, this is ${JSON.stringify(this.localId)}`;
-    if (connection.role === 'dialled' && hello.senderId !== connection.peerId) {
+    if (hello.senderId === this.localId) return `peer has this node's own id ${JSON.stringify(this.localId)} (a node dialled itself, or two nodes share an id)`;
+    const wildcardAllowed = connection.role === 'accepted';
+    if (hello.receiverId !== this.localId && !(wildcardAllowed && hello.receiverId === ANY_RECEIVER)) {
+      return `peer expected node ${JSON.stringify(hello.receiverId)}, this is ${JSON.stringify(this.localId)}`;
+    }
+    if (connection.role === 'dialled' && !connection.anonymous && hello.senderId !== connection.peerId) {
       return `expected node ${JSON.stringify(connection.peerId)} at ${connection.remote}, found ${JSON.stringify(hello.senderId)}`;
     }
-    if (connection.role === 'accepted' && !this.links.has(hello.senderId)) return `unknown node ${JSON.stringify(hello.senderId)}`;
     return undefined;
+  }
+
+  /** An accepted connection that no peer link would take, past UNLINKED_CONNECTIONS_MAX. */
+  private unlinkedRefusal(connection: Connection, hello: Hello): string | undefined {
+    if (connection.role !== 'accepted') return undefined;
+    if (hello.receiverId !== ANY_RECEIVER && this.links.has(hello.senderId)) return undefined;
+    if (hello.receiverId !== ANY_RECEIVER && this.strangers.has(hello.senderId)) return undefined; // replaces one
+    const unlinked = this.anonymous.size + this.strangers.size;
+    if (unlinked < UNLINKED_CONNECTIONS_MAX) return undefined;
+    return `${unlinked} connections open from nodes not among this node's peers (UNLINKED_CONNECTIONS_MAX ${UNLINKED_CONNECTIONS_MAX})`;
+  }
+
+  /** A one-off dial reached a node of this cluster: its one request goes out. */
+  private onOneOffOpen(connection: Connection, hello: Hello): void {
+    const request = this.oneOffs.get(connection);
+    if (request === undefined) return connection.close('UNREACHABLE', 'one-off request already settled');
+    connection.open(hello.senderId, hello);
+    connection.sendRequest(request);
   }
 
   private onDialledOpen(connection: Connection, hello: Hello): void {
@@ -350,7 +475,9 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   private onInboundHello(connection: Connection, hello: Hello): void {
-    const link = this.links.get(hello.senderId) as PeerLink;
+    if (hello.receiverId === ANY_RECEIVER) return this.onAnonymousHello(connection, hello);
+    const link = this.links.get(hello.senderId);
+    if (link === undefined) return this.onStrangerHello(connection, hello);
     const existing = link.connection === undefined ? undefined : { open: link.connection.state === 'open', peerIncarnation: link.connection.peerIncarnation, peerDialSeq: link.connection.peerDialSeq };
     const verdict = inboundVerdict(this.localId, existing, hello);
     if (existing !== undefined) this.logger.debug({ peer: hello.senderId, verdict, existingOpen: existing.open }, 'peer dialled while a connection exists');
@@ -361,6 +488,31 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     connection.sendHello();
     this.linkConnected(link, connection);
     previous?.close('UNREACHABLE', 'replaced by the peer’s newer connection');
+  }
+
+  /** A one-off dial: served, never linked, never used for this node's requests. */
+  private onAnonymousHello(connection: Connection, hello: Hello): void {
+    connection.anonymous = true;
+    connection.open(hello.senderId, hello);
+    connection.sendHello();
+    this.anonymous.add(connection);
+    this.logger.debug({ peer: hello.senderId, remote: connection.remote }, 'one-off internode connection open');
+  }
+
+  /**
+   * A node of this cluster that is not among the peers: served, not linked. Only its latest
+   * dial is kept (the same rule as for a peer whose connection is open), ready to be
+   * adopted if setPeers adds the node.
+   */
+  private onStrangerHello(connection: Connection, hello: Hello): void {
+    const previous = this.strangers.get(hello.senderId);
+    const existing = previous === undefined ? undefined : { open: true, peerIncarnation: previous.peerIncarnation, peerDialSeq: previous.peerDialSeq };
+    if (inboundVerdict(this.localId, existing, hello) === 'stale') return connection.close('UNREACHABLE', 'stale dial: an open connection exists', 'STALE');
+    connection.open(hello.senderId, hello);
+    connection.sendHello();
+    this.strangers.set(hello.senderId, connection);
+    previous?.close('UNREACHABLE', 'replaced by the peer’s newer connection');
+    this.logger.debug({ peer: hello.senderId, remote: connection.remote }, 'internode connection open from a node not among the peers');
   }
 
   /** `connection` becomes the peer's: requests waiting for it go out in order. */
@@ -374,6 +526,10 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   onRefused(connection: Connection, code: string, message: string): void {
+    if (connection.anonymous) {
+      this.logger.warn({ remote: connection.remote, code, reason: message }, 'node refused the one-off internode handshake');
+      return;
+    }
     const link = this.links.get(connection.peerId as NodeId);
     if (code === 'DUPLICATE' && link?.connection === connection) {
       // The peer's own dial wins; it is on its way. Keep the waiting requests for it.
@@ -393,10 +549,24 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   onClosed(connection: Connection, reason: string): void {
+    if (connection.anonymous) return this.onAnonymousClosed(connection, reason);
+    if (connection.role === 'accepted' && connection.peerId !== undefined && this.strangers.get(connection.peerId) === connection) {
+      this.strangers.delete(connection.peerId);
+      return;
+    }
     const link = connection.peerId === undefined ? undefined : this.links.get(connection.peerId);
     if (link === undefined || link.connection !== connection) return;
     link.connection = undefined;
     if (!this.closed) this.failLink(link, reason);
+  }
+
+  private onAnonymousClosed(connection: Connection, reason: string): void {
+    this.anonymous.delete(connection);
+    const request = this.oneOffs.get(connection);
+    if (request === undefined) return;
+    // Closed before its request was answered (a reply settles it first): connect or handshake failed.
+    this.oneOffs.delete(connection);
+    request.reject(new TransportError(this.closed ? 'CLOSED' : 'UNREACHABLE', `${request.peerId} unreachable: ${reason}`));
   }
 
   onSocketGone(connection: Connection): void {
@@ -445,7 +615,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
         lastFailure: link.lastFailure,
       };
     }
-    return { peers, sockets: this.connections.size, dials: this.dialSeq };
+    return { peers, sockets: this.connections.size, dials: this.dialSeq, oneOffs: this.oneOffs.size, unlinked: this.anonymous.size + this.strangers.size };
   }
 
   close(): Promise<void> {
@@ -456,6 +626,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   private async shutdown(): Promise<void> {
     this.closed = true;
     for (const link of this.links.values()) this.dropLink(link, 'CLOSED', 'transport closed');
+    for (const request of [...this.oneOffs.values()]) request.reject(new TransportError('CLOSED', `request to ${request.peerId} failed: transport closed`));
     const gone: Promise<void>[] = [];
     for (const connection of this.connections) {
       connection.close('CLOSED', 'transport closed');

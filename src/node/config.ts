@@ -60,6 +60,12 @@ export const CONFIG_FIELDS = {
   hintsMax: { kind: 'integer', description: 'hinted objects kept for down nodes; past it this node refuses to stand in' },
   hintDeliveryIntervalMs: { kind: 'integer', description: 'how often hints are handed back to their owners, ms' },
   probeIntervalMs: { kind: 'integer', description: 'how often a peer marked down is probed, ms' },
+  gossipIntervalMs: { kind: 'integer', description: 'how often the cluster state is exchanged with a random member, ms' },
+  transferBatchObjectsMax: { kind: 'integer', description: 'objects per partition-transfer batch' },
+  transferBatchBytesMax: { kind: 'integer', description: 'bytes per partition-transfer batch (about)' },
+  transferPauseMs: { kind: 'integer', description: 'pause between two batches of one partition transfer (the throttle), ms' },
+  transferConcurrency: { kind: 'integer', description: 'partition transfers this node streams at once' },
+  dropDelayMs: { kind: 'integer', description: 'how long after a change settles a former replica deletes its copies, ms' },
   lastWriteWins: { kind: 'boolean', description: 'last write wins: LOSES concurrent writes' },
   logLevel: { kind: 'string', description: 'trace, debug, info, warn, error, fatal or silent' },
 } as const satisfies Record<string, FieldSpec>;
@@ -154,6 +160,12 @@ export const nodeConfigSchema = z
     hintsMax: integer(0).default(100_000),
     hintDeliveryIntervalMs: integer(1).default(1000),
     probeIntervalMs: integer(1).default(1000),
+    gossipIntervalMs: integer(1).default(1000),
+    transferBatchObjectsMax: integer(1, 4096).default(512),
+    transferBatchBytesMax: integer(1024, 8 * 1024 * 1024).default(1024 * 1024),
+    transferPauseMs: integer(0).default(0),
+    transferConcurrency: integer(1, 64).default(2),
+    dropDelayMs: integer(0).default(5000),
     lastWriteWins: z.boolean({ invalid_type_error: booleanMessage }).default(false),
     logLevel: oneOf(LOG_LEVELS).default('info'),
   })
@@ -175,7 +187,16 @@ export const nodeConfigSchema = z
     }
   });
 
-export type NodeConfig = Readonly<z.output<typeof nodeConfigSchema>>;
+export type NodeConfig = Readonly<
+  z.output<typeof nodeConfigSchema> & {
+    /**
+     * Whether `listen` came from a flag, the environment or the config file rather than the
+     * default (set by resolveNodeConfig): a node given an internode address on purpose
+     * listens on it even without other members (io/runtime.ts).
+     */
+    listenGiven?: boolean;
+  }
+>;
 
 /** A bad config: the message names the field, its source and the value. Exit code 2. */
 export class ConfigError extends Error {
@@ -229,7 +250,7 @@ export function resolveNodeConfig(sources: ConfigSources): NodeConfig {
     }
   }
   const result = nodeConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) return { ...result.data, listenGiven: origin.has('listen') };
   throw new ConfigError(describeIssue(result.error.issues[0], origin));
 }
 
@@ -286,8 +307,9 @@ function describeIssue(issue: z.ZodIssue | undefined, origin: ReadonlyMap<string
 export type ConfigSummary = Readonly<Record<string, string | number | boolean | readonly string[] | null>>;
 
 export function configSummary(config: NodeConfig): ConfigSummary {
+  const { listenGiven: _listenGiven, ...settings } = config;
   return {
-    ...config,
+    ...settings,
     listen: formatHostPort(config.listen),
     http: formatHostPort(config.http),
     resp: config.resp === undefined ? null : formatHostPort(config.resp),

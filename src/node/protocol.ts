@@ -73,6 +73,8 @@ export interface GossipMessage {
 /** A node that is not a member asks a seed to plan (and, unless dryRun, apply) its join. */
 export interface JoinMessage {
   readonly type: 'join';
+  /** The joiner's cluster name: a seed of another cluster refuses (the TCP handshake does too). */
+  readonly clusterName: string;
   readonly id: string;
   readonly host: string;
   readonly port: number;
@@ -297,6 +299,7 @@ function parseJoin(fields: Fields): JoinMessage {
   const expectRingVersion = optional(fields, 'expectRingVersion', (f, name) => integerField(f, name, 0, VERSION_MAX));
   const message: JoinMessage = {
     type: 'join',
+    clusterName: stringField(fields, 'clusterName', ID_LENGTH_MAX),
     id: stringField(fields, 'id', ID_LENGTH_MAX),
     host: stringField(fields, 'host', 255),
     port: integerField(fields, 'port', 1, 65535),

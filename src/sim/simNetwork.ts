@@ -16,11 +16,17 @@
  *   crashed incarnation's pending requests reject with CLOSED and its replies are dropped.
  * Request timeouts run on the requester's own clock (drift included).
  *
+ * Every node listens at an address, kept across its incarnations: the one given to
+ * attach(), or `{host: 'sim', port: 7001, 7002, …}` in the order nodes first attach.
+ * requestAt(address) is request() to the node at that address, through the same faults;
+ * an address nobody listens at is treated like a crashed node (refused or dropped).
+ * Requests are served whether or not the requester is among the receiver's peers.
+ *
  * Messages are deep-copied with structuredClone at send and at every delivery, so nodes
  * never share memory (as over TCP).
  */
 import type { Clock, TimerHandle } from '../ports/clock.ts';
-import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
 import type { Prng } from './prng.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -67,6 +73,10 @@ export class SimNetwork {
   private readonly endpoints = new Map<NodeId, SimTransport>();
   /** Blocked directions, counted: overlapping partitions each lift only their own block. */
   private readonly blocked = new Map<string, number>();
+  private readonly addresses = new Map<NodeId, PeerAddress>();
+  /** `host:port` to the node listening there. */
+  private readonly listeners = new Map<string, NodeId>();
+  private lastPort = SIM_PORT_BASE;
 
   /** Sees every reply a handler produced (the simulator checks them for protocol errors). */
   onReply: ((from: NodeId, to: NodeId, request: unknown, reply: unknown) => void) | undefined;
@@ -87,13 +97,44 @@ export class SimNetwork {
     this.faults = checkFaults(faults);
   }
 
-  /** A new endpoint for `nodeId` (its next incarnation); the previous one must be closed. */
-  attach(nodeId: NodeId, clock: Clock, incarnation: number): SimTransport {
+  /**
+   * A new endpoint for `nodeId` (its next incarnation); the previous one must be closed. It
+   * listens at `address`, or at the node's earlier address, or at the next `sim:PORT`.
+   */
+  attach(nodeId: NodeId, clock: Clock, incarnation: number, address?: PeerAddress): SimTransport {
     const previous = this.endpoints.get(nodeId);
     if (previous !== undefined && !previous.isClosed) throw new Error(`node ${nodeId} already has an open endpoint`);
+    this.bind(nodeId, address ?? this.addresses.get(nodeId) ?? this.freshAddress());
     const endpoint = new SimTransport(this, nodeId, clock, `${nodeId}/${incarnation}`);
     this.endpoints.set(nodeId, endpoint);
     return endpoint;
+  }
+
+  /** Where `nodeId` listens, once attached. */
+  addressOf(nodeId: NodeId): PeerAddress | undefined {
+    return this.addresses.get(nodeId);
+  }
+
+  /** The node listening at `address`, if any. */
+  nodeAt(address: PeerAddress): NodeId | undefined {
+    return this.listeners.get(addressKey(address));
+  }
+
+  private bind(nodeId: NodeId, address: PeerAddress): void {
+    const key = addressKey(address);
+    const holder = this.listeners.get(key);
+    if (holder !== undefined && holder !== nodeId) throw new Error(`${key} is already the address of node ${holder}`);
+    const previous = this.addresses.get(nodeId);
+    if (previous !== undefined) this.listeners.delete(addressKey(previous));
+    this.addresses.set(nodeId, { host: address.host, port: address.port });
+    this.listeners.set(key, nodeId);
+  }
+
+  private freshAddress(): PeerAddress {
+    let address: PeerAddress;
+    do address = { host: SIM_HOST, port: ++this.lastPort };
+    while (this.listeners.has(addressKey(address)));
+    return address;
   }
 
   /** Blocks messages from `from` to `to` (one way). */
@@ -133,7 +174,11 @@ export class SimNetwork {
     return [...this.blocked.keys()].sort();
   }
 
-  /** Sends one request; the requester already registered `id` and its timeout. */
+  /**
+   * Sends one request; the requester already registered `id` and its timeout. `to` is a
+   * node id, or the `host:port` of an address nobody listens at (never a node id: those
+   * have no colon), which is answered like a crashed node.
+   */
   sendRequest(from: SimTransport, to: NodeId, id: number, message: unknown, label: string): void {
     this.stats.requests++;
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
@@ -227,14 +272,27 @@ export class SimTransport implements Transport {
 
   request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown> {
     if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
+    return this.send(to, to, message, timeoutMs);
+  }
+
+  requestAt(address: PeerAddress, message: unknown, timeoutMs: number): Promise<AddressedReply> {
+    if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
+    const where = addressKey(address);
+    const to = this.network.nodeAt(address);
+    return this.send(to ?? where, where, message, timeoutMs).then((reply) => ({ from: to as NodeId, reply }));
+  }
+
+  /** One request to node `to` (or to an address nobody listens at), `shown` as in messages. */
+  private send(to: NodeId, shown: string, message: unknown, timeoutMs: number): Promise<unknown> {
     const id = this.nextId++;
     return new Promise<unknown>((resolve, reject) => {
       const timer = this.clock.setTimer(timeoutMs, () => {
         if (!this.pending.delete(id)) return;
-        reject(new TransportError('TIMEOUT', `no reply from ${to} within ${timeoutMs} ms`));
+        reject(new TransportError('TIMEOUT', `no reply from ${shown} within ${timeoutMs} ms`));
       });
-      this.pending.set(id, { resolve, reject, timer, to });
-      this.network.sendRequest(this, to, id, message, `${this.owner}>${to} #${id} ${typeOfMessage(message)}`);
+      this.pending.set(id, { resolve, reject, timer, to: shown });
+      const target = to === shown ? to : `${to}@${shown}`;
+      this.network.sendRequest(this, to, id, message, `${this.owner}>${target} #${id} ${typeOfMessage(message)}`);
     });
   }
 
@@ -287,6 +345,14 @@ export class SimTransport implements Transport {
       request.reject(new TransportError('CLOSED', `request to ${request.to} abandoned: ${reason}`));
     }
   }
+}
+
+const SIM_HOST = 'sim';
+/** Addresses handed out are SIM_PORT_BASE + 1, + 2, … */
+const SIM_PORT_BASE = 7000;
+
+function addressKey(address: PeerAddress): string {
+  return `${address.host}:${address.port}`;
 }
 
 function linkOf(from: NodeId, to: NodeId): string {

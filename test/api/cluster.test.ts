@@ -34,7 +34,7 @@ test('GET /admin/status lists each peer as this node sees it, the cluster and th
   network.setMode('c', 'unreachable');
   assert.equal((await request(node('a'), 'PUT', '/kv/k', { body: 'v' })).status, 204);
   const status = (await request(node('a'), 'GET', '/admin/status')).json();
-  const { members, partitionCount, n, r, w, ringVersion, memberStatus, change } = status.cluster;
+  const { members, partitionCount, n, r, w, ringVersion, memberStatus, change } = status.cluster as Record<string, unknown>;
   assert.deepEqual({ members, partitionCount, n, r, w, ringVersion, memberStatus, change }, { members: ['a', 'b', 'c'], partitionCount: 64, n: 3, r: 2, w: 2, ringVersion: 1, memberStatus: 'valid', change: null });
   const peers = status.peers as { id: string; status: string; lastError?: string }[];
   assert.deepEqual(peers.map((p) => [p.id, p.status]), [['b', 'up'], ['c', 'down']]);

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { createFrameCodec, decodeBody, encodeHello, FrameDecoder, frameHeader, FrameKind, PROTOCOL_VERSION } from '../../src/io/frameCodec.ts';
-import { createTcpTransport, TransportOptionError } from '../../src/io/tcpTransport.ts';
+import { ANY_RECEIVER, createTcpTransport, ONE_OFF_CONNECTIONS_MAX, TransportOptionError, UNLINKED_CONNECTIONS_MAX } from '../../src/io/tcpTransport.ts';
 import { systemClock } from '../../src/io/systemClock.ts';
 import { ManualClock } from '../support/manualClock.ts';
 import { testSeed } from '../support/seed.ts';
@@ -197,7 +197,7 @@ describe('tcpTransport: one connection per pair', () => {
 });
 
 /** A hand-made peer dialling `node`: sends its hello, records the kinds of frames it gets back. */
-async function fakeDial(node: Node, senderId: string, incarnation: number, dialSeq: number) {
+async function fakeDial(node: Node, senderId: string, incarnation: number, dialSeq: number, receiverId = node.id) {
   const codec = createFrameCodec();
   const socket = harness.track(connect(node.address.port, '127.0.0.1'));
   const kinds: number[] = [];
@@ -208,7 +208,7 @@ async function fakeDial(node: Node, senderId: string, incarnation: number, dialS
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId: node.id, incarnation, dialSeq }));
+  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId, incarnation, dialSeq }));
   await eventually(() => kinds.length > 0, 'an answer to the hello');
   return { socket, kinds, closed };
 }
@@ -240,6 +240,200 @@ describe('tcpTransport: stale and replaced connections', () => {
   });
 });
 
+describe('tcpTransport: nodes not among the peers', () => {
+  it('serves a node it does not know, then adopts that connection when setPeers adds the node', T, async () => {
+    const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
+    const stranger = await harness.start('stranger');
+    stranger.transport.setPeers(new Map([['a', a.address]]));
+    const seen: string[] = [];
+    a.transport.serve(async (from, message) => {
+      seen.push(from);
+      return message;
+    });
+    assert.equal(await stranger.transport.request('a', 'let me in', REQUEST_TIMEOUT_MS), 'let me in');
+    assert.deepEqual(seen, ['stranger'], 'the handler sees who asked');
+    assert.equal(a.transport.stats().peers.stranger, undefined, 'served, not linked');
+    assert.equal(a.transport.stats().unlinked, 1);
+    assert.equal(await b.transport.request('a', 'member', REQUEST_TIMEOUT_MS), 'member');
+    // The node joins a's peers: a reaches it over the connection the node dialled.
+    stranger.transport.serve(async (from, message) => `${from}:${String(message)}`);
+    a.transport.setPeers(new Map([['b', b.address], ['stranger', stranger.address]]));
+    assert.equal(onlyConnection(a, 'stranger').state, 'connected');
+    assert.equal(await a.transport.request('stranger', 'welcome', REQUEST_TIMEOUT_MS), 'a:welcome');
+    assert.equal(a.transport.stats().dials, 0, 'a dialled nobody');
+    assert.equal(stranger.transport.stats().dials, 1);
+    assert.equal(a.transport.stats().unlinked, 0);
+    assertOnePairedConnection(a, stranger);
+    assert.equal(onlyConnection(a, 'stranger').connection?.role, 'accepted');
+    assert.equal(await stranger.transport.request('a', 'again', REQUEST_TIMEOUT_MS), 'again');
+    await eventually(() => a.transport.stats().sockets === 2, 'a: one socket to b, one to stranger');
+  });
+
+  it('dials as usual a node added to its peers whose connection has closed', T, async () => {
+    const a = await harness.start('a');
+    const stranger = await harness.start('stranger');
+    stranger.transport.setPeers(new Map([['a', a.address]]));
+    a.transport.serve(echo);
+    stranger.transport.serve(echo);
+    assert.equal(await stranger.transport.request('a', 1, REQUEST_TIMEOUT_MS), 1);
+    stranger.transport.setPeers(new Map()); // drops its connection to a
+    await eventually(() => a.transport.stats().unlinked === 0, 'a saw the connection close');
+    a.transport.setPeers(new Map([['stranger', stranger.address]]));
+    assert.equal(onlyConnection(a, 'stranger').state, 'idle');
+    assert.equal(await a.transport.request('stranger', 2, REQUEST_TIMEOUT_MS), 2, 'served by a node that does not know a');
+    assert.equal(a.transport.stats().dials, 1);
+  });
+
+  it('keeps the latest connection of a node it does not know, and refuses a stale one', T, async () => {
+    const a = await harness.start('a');
+    a.transport.serve(echo);
+    const first = await fakeDial(a, 'f', 1, 5);
+    assert.deepEqual(first.kinds, [FrameKind.hello]);
+    const stale = await fakeDial(a, 'f', 1, 5);
+    assert.deepEqual(stale.kinds, [FrameKind.goodbye]);
+    const redial = await fakeDial(a, 'f', 1, 6);
+    assert.deepEqual(redial.kinds, [FrameKind.hello]);
+    await first.closed;
+    assert.equal(a.transport.stats().unlinked, 1);
+  });
+
+  it('refuses connections from unknown nodes past UNLINKED_CONNECTIONS_MAX', T, async () => {
+    const a = await harness.start('a');
+    for (let i = 0; i < UNLINKED_CONNECTIONS_MAX; i++) {
+      const dial = await fakeDial(a, `n${i}`, 1, 1, i % 2 === 0 ? a.id : ANY_RECEIVER);
+      assert.deepEqual(dial.kinds, [FrameKind.hello]);
+    }
+    assert.equal(a.transport.stats().unlinked, UNLINKED_CONNECTIONS_MAX);
+    const refused = await fakeDial(a, 'one-too-many', 1, 1);
+    assert.deepEqual(refused.kinds, [FrameKind.goodbye]);
+    assert.ok(a.logger.warnings().some((l) => /UNLINKED_CONNECTIONS_MAX/.test(String(l.fields.reason))));
+    // A known peer still gets in.
+    const b = await harness.start('b');
+    harness.introduce([a, b]);
+    a.transport.serve(echo);
+    assert.equal(await b.transport.request('a', 'member', REQUEST_TIMEOUT_MS), 'member');
+  });
+});
+
+describe('tcpTransport: requestAt', () => {
+  it('returns the answering node\'s id and reply over a one-off connection, then closes it', T, async () => {
+    const a = await harness.start('a');
+    const b = await harness.start('b');
+    b.transport.serve(async (from, message) => ({ from, got: message }));
+    const answer = await a.transport.requestAt(b.address, { join: 'a', bytes: new Uint8Array([1, 2, 3]) }, REQUEST_TIMEOUT_MS);
+    assert.equal(answer.from, 'b');
+    const reply = answer.reply as { from: string; got: { join: string; bytes: Uint8Array } };
+    assert.equal(reply.from, 'a', 'the handler sees the sender');
+    assert.equal(reply.got.join, 'a');
+    assert.deepEqual([...reply.got.bytes], [1, 2, 3]);
+    const stats = a.transport.stats();
+    assert.deepEqual(stats.peers, {}, 'no peer link');
+    assert.equal(stats.dials, 0, 'not counted as a peer dial');
+    assert.equal(stats.oneOffs, 0);
+    await eventually(() => a.transport.stats().sockets === 0 && b.transport.stats().sockets === 0, 'the one-off connection closed on both sides');
+    assert.equal(b.transport.stats().unlinked, 0);
+    assert.deepEqual(a.logger.warnings(), []);
+    assert.deepEqual(b.logger.warnings(), []);
+  });
+
+  it('leaves the peer links alone: the acceptor never uses a one-off connection for its own requests', T, async () => {
+    const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
+    a.transport.serve(echo);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    b.transport.serve(async (_from, message) => {
+      if (message === 'hold') await held;
+      return message;
+    });
+    const pending = a.transport.requestAt(b.address, 'hold', REQUEST_TIMEOUT_MS);
+    await eventually(() => b.transport.stats().unlinked === 1, 'b accepted the one-off connection');
+    assert.equal(onlyConnection(b, 'a').state, 'idle');
+    assert.equal(await b.transport.request('a', 'own link', REQUEST_TIMEOUT_MS), 'own link');
+    assert.equal(b.transport.stats().dials, 1, 'b dialled its own connection to a');
+    release();
+    assert.deepEqual(await pending, { from: 'b', reply: 'hold' });
+    assert.equal(onlyConnection(a, 'b').connection?.role, 'accepted', 'a\'s link is the connection b dialled');
+  });
+
+  it('rejects UNREACHABLE naming both clusters when the node is of another cluster', T, async () => {
+    const a = await harness.start('a');
+    const b = await harness.start('b', { clusterName: 'other-cluster' });
+    b.transport.serve(echo);
+    const error = await transportError(a.transport.requestAt(b.address, 'hi', REQUEST_TIMEOUT_MS));
+    assert.equal(error.code, 'UNREACHABLE');
+    assert.match(error.message, /peer is in cluster "test-cluster", this node in "other-cluster"/);
+    assert.equal(a.transport.stats().oneOffs, 0);
+    assert.ok(b.logger.warnings().some((l) => /handshake refused/.test(l.message)), 'the refusing side warns');
+  });
+
+  it('rejects UNREACHABLE when nothing listens at the address', T, async () => {
+    const gone = await harness.start('gone');
+    await gone.transport.close();
+    const a = await harness.start('a');
+    const error = await transportError(a.transport.requestAt(gone.address, 'hi', REQUEST_TIMEOUT_MS));
+    assert.equal(error.code, 'UNREACHABLE');
+    assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${gone.address.port} unreachable`));
+    assert.equal(a.transport.stats().oneOffs, 0);
+  });
+
+  it('times out through the Clock port when the listener never answers, and leaves no timer behind', T, async () => {
+    const clock = new ManualClock();
+    const silent = await harness.rawServer(() => undefined);
+    const a = await harness.start('a', { clock });
+    const pending = transportError(a.transport.requestAt(silent, 'hello?', 1000));
+    await clock.advance(1000);
+    const error = await pending;
+    assert.equal(error.code, 'TIMEOUT');
+    assert.match(error.message, /timed out after 1000 ms/);
+    assert.equal(clock.pendingTimers, 0);
+    assert.equal(a.transport.stats().oneOffs, 0);
+  });
+
+  it('passes on a handler failure as REMOTE_ERROR', T, async () => {
+    const a = await harness.start('a');
+    const b = await harness.start('b');
+    b.transport.serve(async () => {
+      throw new Error('not joining today');
+    });
+    const error = await transportError(a.transport.requestAt(b.address, 'join', REQUEST_TIMEOUT_MS));
+    assert.equal(error.code, 'REMOTE_ERROR');
+    assert.equal(error.message, 'not joining today');
+  });
+
+  it('rejects at once what cannot be sent: bad address, unencodable or oversized message, bad timeout, closed', T, async () => {
+    const a = await harness.start('a', { frameBytesMax: 1024 });
+    const b = await harness.start('b');
+    assert.equal((await transportError(a.transport.requestAt({ host: '127.0.0.1', port: 0 }, 1, REQUEST_TIMEOUT_MS))).code, 'UNREACHABLE');
+    assert.equal((await transportError(a.transport.requestAt(b.address, Symbol('s'), REQUEST_TIMEOUT_MS))).code, 'BAD_MESSAGE');
+    assert.equal((await transportError(a.transport.requestAt(b.address, new Uint8Array(2000), REQUEST_TIMEOUT_MS))).code, 'BAD_MESSAGE');
+    await assert.rejects(a.transport.requestAt(b.address, 1, 0), RangeError);
+    assert.equal(a.transport.stats().sockets, 0, 'nothing was dialled for them');
+    await a.transport.close();
+    assert.equal((await transportError(a.transport.requestAt(b.address, 1, REQUEST_TIMEOUT_MS))).code, 'CLOSED');
+  });
+
+  it('fails fast with OVERLOADED past ONE_OFF_CONNECTIONS_MAX, and close() rejects the rest with CLOSED', T, async () => {
+    const silent = await harness.rawServer(() => undefined);
+    const a = await harness.start('a');
+    const hanging = Array.from({ length: ONE_OFF_CONNECTIONS_MAX }, (_, i) => transportError(a.transport.requestAt(silent, i, REQUEST_TIMEOUT_MS)));
+    const error = await transportError(a.transport.requestAt(silent, 'one too many', REQUEST_TIMEOUT_MS));
+    assert.equal(error.code, 'OVERLOADED');
+    assert.match(error.message, /ONE_OFF_CONNECTIONS_MAX/);
+    assert.equal(a.transport.stats().oneOffs, ONE_OFF_CONNECTIONS_MAX);
+    await a.transport.close();
+    for (const failed of await Promise.all(hanging)) assert.equal(failed.code, 'CLOSED');
+    assert.equal(a.transport.stats().sockets, 0);
+  });
+
+  it('serves many one-off requests at once and keeps within the bound', T, async () => {
+    const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
+    b.transport.serve(echo);
+    const replies = await Promise.all(Array.from({ length: ONE_OFF_CONNECTIONS_MAX }, (_, i) => a.transport.requestAt(b.address, i, REQUEST_TIMEOUT_MS)));
+    replies.forEach((answer, i) => assert.deepEqual(answer, { from: 'b', reply: i }));
+    await eventually(() => b.transport.stats().sockets === 0, 'every one-off connection closed');
+  });
+});
+
 describe('tcpTransport: handshake', () => {
   it('refuses a peer of another cluster, and the request says why', T, async () => {
     const a = await harness.start('a');
@@ -266,14 +460,16 @@ describe('tcpTransport: handshake', () => {
     assert.equal(onlyConnection(a, 'b').state, 'backoff');
   });
 
-  it('refuses a node it does not know, and keeps serving the ones it does', T, async () => {
-    const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
-    const stranger = await harness.start('stranger');
-    stranger.transport.setPeers(new Map([['a', a.address]]));
+  it('refuses a connection from itself (or from a node with the same id)', T, async () => {
+    const a = await harness.start('a');
     a.transport.serve(echo);
-    const error = await transportError(stranger.transport.request('a', 'let me in', REQUEST_TIMEOUT_MS));
-    assert.match(error.message, /unknown node "stranger"/);
-    assert.equal(await b.transport.request('a', 'member', REQUEST_TIMEOUT_MS), 'member');
+    a.transport.setPeers(new Map([['x', a.address]]));
+    const viaLink = await transportError(a.transport.request('x', 'hi', REQUEST_TIMEOUT_MS));
+    assert.equal(viaLink.code, 'UNREACHABLE');
+    assert.match(viaLink.message, /own id "a"/);
+    const viaAddress = await transportError(a.transport.requestAt(a.address, 'hi', REQUEST_TIMEOUT_MS));
+    assert.equal(viaAddress.code, 'UNREACHABLE');
+    assert.match(viaAddress.message, /own id "a"/);
   });
 
   it('closes an inbound connection that never says hello, on the handshake timeout', T, async () => {

@@ -158,3 +158,11 @@ test('the config file is named by --config or SHOAL_CONFIG', (t) => {
   writeFileSync(b, '{ not json');
   assert.match(configError(() => loadNodeConfig({}, b, {})), /is not valid JSON/);
 });
+
+test('listenGiven tells an internode address given on purpose from the default', () => {
+  assert.equal(resolveNodeConfig({}).listenGiven, false);
+  assert.equal(resolveNodeConfig({ flags: { listen: '127.0.0.1:7071' } }).listenGiven, true);
+  assert.equal(resolveNodeConfig({ env: { SHOAL_LISTEN: '127.0.0.1:7071' } }).listenGiven, true);
+  assert.equal(resolveNodeConfig({ file: { path: 'shoal.json', contents: { listen: '127.0.0.1:7071' } } }).listenGiven, true);
+  assert.equal(resolveNodeConfig({ flags: { http: '127.0.0.1:8081' } }).listenGiven, false);
+});

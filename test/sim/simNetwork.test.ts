@@ -14,8 +14,8 @@ interface Net {
   endpoint(id: string, incarnation?: number): SimTransport;
 }
 
-function net(faults: Partial<NetworkFaults> = {}): Net {
-  const scheduler = new Scheduler(new Trace());
+function net(faults: Partial<NetworkFaults> = {}, print?: (line: string) => void): Net {
+  const scheduler = new Scheduler(new Trace(print));
   const network = new SimNetwork(scheduler, Prng.fromSeed(3).fork('network'), { ...QUIET, ...faults });
   return {
     scheduler,
@@ -176,6 +176,86 @@ describe('SimNetwork', () => {
     const answered = outcome(a.request('b', 'x', 50));
     await scheduler.runUntil(40);
     assert.ok((await answered).ok);
+  });
+
+  it('gives every node an address, kept across incarnations, and a given address when attached with one', () => {
+    const { network, endpoint } = net();
+    endpoint('a');
+    endpoint('b').kill();
+    const c = network.attach('c', new SimClock(new Scheduler(new Trace()), { offsetMs: 0, driftPpm: 0 }, 'c/1'), 1, { host: '10.0.0.3', port: 7000 });
+    assert.deepEqual(network.addressOf('a'), { host: 'sim', port: 7001 });
+    assert.deepEqual(network.addressOf('b'), { host: 'sim', port: 7002 });
+    assert.deepEqual(network.addressOf('c'), { host: '10.0.0.3', port: 7000 });
+    assert.equal(network.nodeAt({ host: '10.0.0.3', port: 7000 }), 'c');
+    endpoint('b', 2);
+    assert.deepEqual(network.addressOf('b'), { host: 'sim', port: 7002 }, 'a restarted node listens where it did');
+    assert.equal(network.addressOf('nobody'), undefined);
+    c.kill();
+    assert.throws(() => network.attach('d', new SimClock(new Scheduler(new Trace()), { offsetMs: 0, driftPpm: 0 }, 'd/1'), 1, { host: 'sim', port: 7001 }), /already the address of node a/);
+  });
+
+  it('requestAt reaches the node at the address and says who answered', async () => {
+    const { scheduler, network, endpoint } = net();
+    const a = endpoint('a');
+    const b = endpoint('b');
+    echo(b);
+    const reply = outcome(a.requestAt(network.addressOf('b') as { host: string; port: number }, 'join?', 100));
+    await scheduler.runUntil(50);
+    assert.deepEqual(await reply, { ok: true, value: { from: 'b', reply: { from: 'a', message: 'join?' } } });
+    assert.equal(a.pendingRequests, 0);
+  });
+
+  it('requestAt to an address nobody listens at is refused or times out, like a crashed node', async () => {
+    const refusing = net({ refusedRate: 1 });
+    const refused = outcome(refusing.endpoint('a').requestAt({ host: 'sim', port: 7999 }, 'x', 100));
+    await refusing.scheduler.runUntil(50);
+    assert.deepEqual(await refused, { ok: false, code: 'UNREACHABLE' });
+    const silent = net({ refusedRate: 0 });
+    const timedOut = outcome(silent.endpoint('a').requestAt({ host: 'sim', port: 7999 }, 'x', 100));
+    await silent.scheduler.runUntil(150);
+    assert.deepEqual(await timedOut, { ok: false, code: 'TIMEOUT' });
+  });
+
+  it('requestAt goes through partitions, drops and crashes like request()', async () => {
+    const { scheduler, network, endpoint } = net({ refusedRate: 1 });
+    const a = endpoint('a');
+    const b = endpoint('b');
+    const counter = echo(b);
+    const address = network.addressOf('b') as { host: string; port: number };
+    network.split(['a'], ['b']);
+    const cut = outcome(a.requestAt(address, 'x', 30));
+    await scheduler.runUntil(40);
+    assert.deepEqual(await cut, { ok: false, code: 'TIMEOUT' });
+    assert.equal(counter.calls, 0);
+    network.heal();
+    b.kill();
+    const crashed = outcome(a.requestAt(address, 'x', 30));
+    await scheduler.runUntil(80);
+    assert.deepEqual(await crashed, { ok: false, code: 'UNREACHABLE' });
+    await a.close();
+    assert.deepEqual(await outcome(a.requestAt(address, 'x', 30)), { ok: false, code: 'CLOSED' });
+  });
+
+  it('requestAt runs the same way from the same seed', async () => {
+    const run = async (): Promise<{ lines: string[]; results: unknown[] }> => {
+      const lines: string[] = [];
+      const { scheduler, network, endpoint } = net({ delayMinMs: 1, delayMaxMs: 20, dropRate: 0.2, duplicateRate: 0.2 }, (line) => lines.push(line));
+      const nodes = ['a', 'b', 'c'].map((id) => endpoint(id));
+      for (const node of nodes) echo(node);
+      const results = Promise.all(
+        Array.from({ length: 30 }, (_, i) => {
+          const from = nodes[i % 3] as SimTransport;
+          const to = network.addressOf(['a', 'b', 'c'][(i + 1) % 3] as string) as { host: string; port: number };
+          return outcome(from.requestAt(to, i, 50));
+        }),
+      );
+      await scheduler.runUntil(200);
+      return { lines, results: await results };
+    };
+    const first = await run();
+    const second = await run();
+    assert.ok(first.lines.some((line) => /a\/1>b@sim:7002 #1/.test(line)), 'the trace names node and address');
+    assert.deepEqual(second, first);
   });
 
   it('refuses invalid fault settings', () => {

@@ -3,7 +3,8 @@
  * MemoryTransport on one MemoryNetwork, and the test flips switches to break things.
  *
  *   const network = new MemoryNetwork(clock);
- *   const a = network.transport('a');
+ *   const a = network.transport('a');          // listens at network.addressOf('a'): {host: 'mem', port: 1}
+ *   const s = network.transport('s', { host: '10.0.0.9', port: 7070 }); // or at a given address
  *   network.setMode('b', 'unreachable');   // requests to or from b fail at once (UNREACHABLE)
  *   network.setMode('c', 'dropping');      // requests to or from c vanish: they time out (TIMEOUT)
  *   network.setDelayMs('c', 500);          // requests to c are delivered 500 ms later (slow)
@@ -13,9 +14,14 @@
  * another, as with a real wire. Timeouts and delays run on the given Clock (a ManualClock
  * makes them deterministic). Every delivered request is recorded in `sent` (bounded), so a
  * test can check what went over the wire.
+ *
+ * Every transport is served from every node, whether or not it is among the receiver's
+ * peers (setPeers is not consulted, as the Transport port requires). requestAt(address)
+ * goes to the node listening there, with the same modes, blocks and delays as request();
+ * an address nobody listens at is UNREACHABLE.
  */
 import type { Clock, TimerHandle } from '../../src/ports/clock.ts';
-import { TransportError, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../../src/ports/transport.ts';
+import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../../src/ports/transport.ts';
 
 export type NodeMode = 'up' | 'unreachable' | 'dropping';
 
@@ -34,14 +40,49 @@ export class MemoryNetwork {
   private readonly modes = new Map<NodeId, NodeMode>();
   private readonly delays = new Map<NodeId, number>();
   private readonly blocked = new Set<string>();
+  private readonly addresses = new Map<NodeId, PeerAddress>();
+  /** `host:port` to the node listening there. */
+  private readonly listeners = new Map<string, NodeId>();
+  private lastPort = 0;
 
   constructor(readonly clock: Clock) {}
 
-  /** A new transport for `id` (replacing an earlier one: a restarted node). */
-  transport(id: NodeId): MemoryTransport {
+  /**
+   * A new transport for `id` (replacing an earlier one: a restarted node), listening at
+   * `address`; without one, at the node's earlier address or a new `{host: 'mem', port}`.
+   */
+  transport(id: NodeId, address?: PeerAddress): MemoryTransport {
+    this.bind(id, address ?? this.addresses.get(id) ?? this.freshAddress());
     const transport = new MemoryTransport(id, this);
     this.transports.set(id, transport);
     return transport;
+  }
+
+  /** Where `id` listens, once it has a transport. */
+  addressOf(id: NodeId): PeerAddress | undefined {
+    return this.addresses.get(id);
+  }
+
+  /** The node listening at `address`, if any. */
+  nodeAt(address: PeerAddress): NodeId | undefined {
+    return this.listeners.get(addressKey(address));
+  }
+
+  private bind(id: NodeId, address: PeerAddress): void {
+    const key = addressKey(address);
+    const holder = this.listeners.get(key);
+    if (holder !== undefined && holder !== id) throw new Error(`${key} is already ${holder}'s address`);
+    const previous = this.addresses.get(id);
+    if (previous !== undefined) this.listeners.delete(addressKey(previous));
+    this.addresses.set(id, { host: address.host, port: address.port });
+    this.listeners.set(key, id);
+  }
+
+  private freshAddress(): PeerAddress {
+    let address: PeerAddress;
+    do address = { host: 'mem', port: ++this.lastPort };
+    while (this.listeners.has(addressKey(address)));
+    return address;
   }
 
   setMode(id: NodeId, mode: NodeMode): void {
@@ -67,6 +108,14 @@ export class MemoryNetwork {
   /** The requests of one type sent so far (messages are objects with a `type`). */
   sentOfType(type: string): SentMessage[] {
     return this.sent.filter((entry) => (entry.message as { type?: unknown }).type === type);
+  }
+
+  /** Carries one request to whoever listens at `address`; called by MemoryTransport.requestAt. */
+  async carryTo(from: NodeId, address: PeerAddress, message: unknown, timeoutMs: number): Promise<AddressedReply> {
+    const to = this.nodeAt(address);
+    if (to === undefined) throw new TransportError('UNREACHABLE', `nothing listens at ${addressKey(address)}`);
+    const reply = await this.carry(from, to, message, timeoutMs);
+    return { from: to, reply };
   }
 
   /** Carries one request; called by MemoryTransport.request. */
@@ -157,6 +206,11 @@ export class MemoryTransport implements Transport {
     return this.network.carry(this.localId, to, message, timeoutMs);
   }
 
+  requestAt(address: PeerAddress, message: unknown, timeoutMs: number): Promise<AddressedReply> {
+    if (this.closed) return Promise.reject(new TransportError('CLOSED', 'transport is closed'));
+    return this.network.carryTo(this.localId, address, message, timeoutMs);
+  }
+
   serve(handler: RequestHandler): void {
     this.handler = handler;
   }
@@ -166,4 +220,8 @@ export class MemoryTransport implements Transport {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+function addressKey(address: PeerAddress): string {
+  return `${address.host}:${address.port}`;
 }

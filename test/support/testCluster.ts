@@ -52,14 +52,33 @@ export class TestCluster {
     const clock = new ManualClock();
     const cluster = new TestCluster(clock, new MemoryNetwork(clock), options);
     const list = ids.map((id, index) => `${id}@127.0.0.1:${7001 + index}`).join(',');
-    for (const id of ids) {
-      const config = nodeConfigFrom({ id, cluster: list, engine: 'memory', flushIntervalMs: 50, ...overrides });
-      const storage = { engine: new MemoryEngine(), hintEngine: new MemoryEngine(), meta: new MemoryMetaStore() };
-      const transport = cluster.network.transport(id);
-      const node = await cluster.open(config, storage, transport, ids.indexOf(id));
-      cluster.members.set(id, { id, node, transport, config, ...storage });
-    }
+    for (const id of ids) await cluster.startNode({ id, cluster: list, listen: `127.0.0.1:${7001 + ids.indexOf(id)}`, ...overrides });
     return cluster;
+  }
+
+  /**
+   * Starts one more node outside the cluster (alone, listening at 127.0.0.1:7001 + its
+   * index), ready to join it through a seed.
+   */
+  async addNode(id: string, overrides: Record<string, unknown> = {}): Promise<ShoalNode> {
+    const member = await this.startNode({ id, listen: `127.0.0.1:${7001 + this.members.size}`, ...overrides });
+    return member.node;
+  }
+
+  /** Where node `id` listens for internode traffic. */
+  listenOf(id: string): string {
+    const { host, port } = this.member(id).config.listen;
+    return `${host}:${port}`;
+  }
+
+  private async startNode(fields: Record<string, unknown> & { id: string }): Promise<TestMember> {
+    const config = nodeConfigFrom({ engine: 'memory', flushIntervalMs: 50, ...fields });
+    const storage = { engine: new MemoryEngine(), hintEngine: new MemoryEngine(), meta: new MemoryMetaStore() };
+    const transport = this.network.transport(config.id, config.listen);
+    const node = await this.open(config, storage, transport, this.members.size);
+    const member = { id: config.id, node, transport, config, ...storage };
+    this.members.set(config.id, member);
+    return member;
   }
 
   node(id: string): ShoalNode {

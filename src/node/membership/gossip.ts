@@ -100,7 +100,7 @@ export class Gossip {
   }
 
   private async absorb(reply: Reply, from: string): Promise<void> {
-    if (reply.type !== 'state') throw new Error(describeFailure(reply));
+    if (reply.type !== 'state') throw new Error(`${from} answered ${describeFailure(reply)}`);
     const changed = await this.deps.membership.merge(decodeState(reply.state));
     this.deps.onExchange?.(changed ? 'changed' : 'same');
   }

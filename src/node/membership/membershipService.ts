@@ -82,7 +82,11 @@ export class MembershipService {
 
   /** A seed plans (and unless dryRun applies) the join of the node that asks. */
   async serveJoin(message: JoinMessage): Promise<Reply> {
-    const { id, host, port, dryRun, expectRingVersion } = message;
+    const { id, host, port, dryRun, expectRingVersion, clusterName } = message;
+    const ours = this.deps.membership.state.clusterName;
+    if (clusterName !== ours) {
+      return { type: 'refused', code: 'cluster-mismatch', reason: `the seed is in cluster ${JSON.stringify(ours)}, the joining node in ${JSON.stringify(clusterName)}` };
+    }
     const outcome = await this.change((state) => planJoin(state, { id, address: { host, port } }), dryRun, expectRingVersion);
     if (!outcome.ok) return { type: 'refused', code: outcome.code, reason: outcome.reason };
     return { type: 'plan', applied: outcome.applied, plan: outcome.plan as unknown as Record<string, unknown>, state: encodeState(this.deps.membership.state) };
@@ -108,7 +112,7 @@ export class MembershipService {
     }
     const objects = this.deps.engine.count();
     if (objects > 0) return refuse('not-empty', `this node holds ${objects} objects; only an empty node can join a cluster`);
-    const message: JoinMessage = { type: 'join', id: config.id, host: config.listen.host, port: config.listen.port, dryRun, ...(expectRingVersion === undefined ? {} : { expectRingVersion }) };
+    const message: JoinMessage = { type: 'join', clusterName: config.clusterName, id: config.id, host: config.listen.host, port: config.listen.port, dryRun, ...(expectRingVersion === undefined ? {} : { expectRingVersion }) };
     let reply: Reply;
     try {
       const answer = await this.deps.transport.requestAt(seed, message, this.deps.timeoutMs);
