@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { CONFIG_FILE_ENV, CONFIG_FIELDS, CONFIG_FIELD_NAMES, configSummary, envName, flagName, resolveNodeConfig } from '../node/config.ts';
-import { runAdminStatus } from './admin.ts';
+import { addAdminCommands } from './adminCommands.ts';
 import { runDev } from './dev.ts';
 import { runStart } from './start.ts';
 
@@ -37,12 +37,7 @@ export function buildProgram(): Command {
     start.addOption(new Option(`${flagName(field)} ${value}`, `${spec.description} (env ${envName(field)}${defaultText})`));
   }
 
-  const admin = program.command('admin').description("talk to a node's HTTP API");
-  admin
-    .command('status')
-    .description("print a node's status as JSON")
-    .option('--node <url>', 'the node\'s HTTP address', 'http://127.0.0.1:8080')
-    .action(runAdminStatus);
+  addAdminCommands(program.command('admin').description("talk to a node's HTTP API"));
 
   program
     .command('dev')
