@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeEvents } from '../node/events.ts';
+import type { MembershipGauges } from '../node/shoalNode.ts';
 import type { ObjectStoreEvents, ObjectStoreStats } from '../storage/objectStore.ts';
 
 /** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
@@ -29,6 +30,16 @@ export const METRIC_NAMES = {
   quorumFailures: 'shoal_quorum_failures_total',
   peers: 'shoal_peers',
   internodeRequests: 'shoal_internode_requests_total',
+  gossipExchanges: 'shoal_gossip_exchanges_total',
+  ringVersion: 'shoal_ring_version',
+  members: 'shoal_members',
+  partitionsOwned: 'shoal_partitions_owned',
+  changeTransfers: 'shoal_change_transfers',
+  transfersPending: 'shoal_transfers_pending',
+  transferObjectsSent: 'shoal_transfer_objects_sent',
+  transferBytesSent: 'shoal_transfer_bytes_sent',
+  transferBytesPerSecond: 'shoal_transfer_bytes_per_second',
+  droppedObjects: 'shoal_dropped_objects',
 } as const;
 
 /** What the cluster gauges read, when collected. */
@@ -36,8 +47,25 @@ export interface ClusterGaugeSource {
   readonly hints: number;
   readonly hintsMax: number;
   readonly peersUp: number;
+  readonly peersSuspect: number;
   readonly peersDown: number;
+  readonly membership: MembershipGauges;
 }
+
+const MEMBER_STATUSES = ['joining', 'valid', 'leaving', 'down', 'removed'] as const;
+
+const EMPTY_MEMBERSHIP: MembershipGauges = {
+  ringVersion: 0,
+  members: {},
+  partitionsOwned: 0,
+  changeTransfersDone: 0,
+  changeTransfersTotal: 0,
+  transfersPending: 0,
+  transferObjectsSent: 0,
+  transferBytesSent: 0,
+  transferBytesPerS: 0,
+  droppedObjects: 0,
+};
 
 export interface NodeMetricsOptions {
   /** Labels on every metric (e.g. { node: 'node1' }). */
@@ -214,8 +242,16 @@ export class NodeMetrics {
       labelNames: ['type', 'outcome'],
       registers,
     });
+    const gossip = new Counter({
+      name: METRIC_NAMES.gossipExchanges,
+      help: 'Gossip exchanges this node started, by outcome (changed: the peer taught it something)',
+      labelNames: ['outcome'],
+      registers,
+    });
     for (const result of ['delivered', 'failed']) deliveries.labels(result).inc(0);
+    for (const outcome of ['changed', 'same', 'failed']) gossip.labels(outcome).inc(0);
     this.createClusterGauges(registers);
+    this.createMembershipGauges(registers);
     return {
       onHintStored: () => hintsStored.inc(),
       onHintDelivery: (outcome) => deliveries.labels(outcome).inc(),
@@ -223,11 +259,56 @@ export class NodeMetrics {
       onForward: (outcome) => forwards.labels(outcome).inc(),
       onQuorumFailure: (operation, reason) => quorumFailures.labels(operation, reason).inc(),
       onInternodeRequest: (type, outcome) => internode.labels(type, outcome).inc(),
+      onGossip: (outcome) => gossip.labels(outcome).inc(),
     };
   }
 
+  private createMembershipGauges(registers: Registry[]): void {
+    const source = (): MembershipGauges => this.clusterSource?.().membership ?? EMPTY_MEMBERSHIP;
+    const simple: [string, string, (m: MembershipGauges) => number][] = [
+      [METRIC_NAMES.ringVersion, 'Version of the cluster state (bumped by every membership change)', (m) => m.ringVersion],
+      [METRIC_NAMES.partitionsOwned, 'Ring positions this node owns in the serving ring', (m) => m.partitionsOwned],
+      [METRIC_NAMES.transfersPending, 'Partition transfers this node still has to send for the current change', (m) => m.transfersPending],
+      [METRIC_NAMES.transferObjectsSent, 'Objects this node sent in partition transfers of the current change', (m) => m.transferObjectsSent],
+      [METRIC_NAMES.transferBytesSent, 'Bytes this node sent in partition transfers of the current change', (m) => m.transferBytesSent],
+      [METRIC_NAMES.transferBytesPerSecond, 'Partition transfer rate of this node over the last seconds', (m) => m.transferBytesPerS],
+      [METRIC_NAMES.droppedObjects, 'Objects deleted from partitions this node handed over', (m) => m.droppedObjects],
+    ];
+    for (const [name, help, read] of simple) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect(this: Gauge) {
+          this.set(read(source()));
+        },
+      });
+    }
+    new Gauge({
+      name: METRIC_NAMES.members,
+      help: 'Members of the cluster by status, as this node knows them',
+      labelNames: ['status'],
+      registers,
+      collect(this: Gauge<'status'>) {
+        const members = source().members;
+        for (const status of MEMBER_STATUSES) this.labels(status).set(members[status] ?? 0);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.changeTransfers,
+      help: 'Transfers of the membership change in progress, done and in total (0 when settled)',
+      labelNames: ['state'],
+      registers,
+      collect(this: Gauge<'state'>) {
+        const current = source();
+        this.labels('done').set(current.changeTransfersDone);
+        this.labels('total').set(current.changeTransfersTotal);
+      },
+    });
+  }
+
   private createClusterGauges(registers: Registry[]): void {
-    const source = (): ClusterGaugeSource => this.clusterSource?.() ?? { hints: 0, hintsMax: 0, peersUp: 0, peersDown: 0 };
+    const source = (): ClusterGaugeSource => this.clusterSource?.() ?? { hints: 0, hintsMax: 0, peersUp: 0, peersSuspect: 0, peersDown: 0, membership: EMPTY_MEMBERSHIP };
     new Gauge({
       name: METRIC_NAMES.hints,
       help: 'Hints this node holds for down primaries',
@@ -252,6 +333,7 @@ export class NodeMetrics {
       collect(this: Gauge<'status'>) {
         const current = source();
         this.labels('up').set(current.peersUp);
+        this.labels('suspect').set(current.peersSuspect);
         this.labels('down').set(current.peersDown);
       },
     });

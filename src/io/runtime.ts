@@ -148,8 +148,8 @@ function watchNode(metrics: NodeMetrics, node: ShoalNode): void {
   metrics.watchCluster(() => {
     const hints = node.localHints();
     const peers = node.peers();
-    const up = peers.filter((peer) => peer.status === 'up').length;
-    return { hints: hints.total, hintsMax: hints.hintsMax, peersUp: up, peersDown: peers.length - up };
+    const count = (status: string): number => peers.filter((peer) => peer.status === status).length;
+    return { hints: hints.total, hintsMax: hints.hintsMax, peersUp: count('up'), peersSuspect: count('suspect'), peersDown: count('down'), membership: node.membershipGauges() };
   });
 }
 

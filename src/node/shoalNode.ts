@@ -32,6 +32,7 @@ import type { PeerView } from './failureDetector.ts';
 import type { HandoffStats, HintedHandoff } from './hintedHandoff.ts';
 import type { Prober } from './prober.ts';
 import type { ForwardMessage } from './protocol.ts';
+import { currentMembers, isSettled } from '../core/membership/state.ts';
 import type { Gossip } from './membership/gossip.ts';
 import type { Membership } from './membership/membership.ts';
 import type { MembershipService } from './membership/membershipService.ts';
@@ -55,6 +56,25 @@ export interface NodeParts {
 }
 
 export type NodeState = 'serving' | 'stopping' | 'stopped';
+
+/** The membership as gauges read it (for metrics). */
+export interface MembershipGauges {
+  readonly ringVersion: number;
+  /** Members of the table by status. */
+  readonly members: Readonly<Record<string, number>>;
+  /** Ring positions this node owns in the serving ring. */
+  readonly partitionsOwned: number;
+  /** The change in progress: transfers done and in total (0 / 0 when settled). */
+  readonly changeTransfersDone: number;
+  readonly changeTransfersTotal: number;
+  /** This node's own transfers (sending side) for the current change. */
+  readonly transfersPending: number;
+  readonly transferObjectsSent: number;
+  readonly transferBytesSent: number;
+  readonly transferBytesPerS: number;
+  readonly droppedObjects: number;
+}
+
 
 export interface ReadResult {
   /** Every version found (undefined: the key was never written, or was removed). */
@@ -224,6 +244,27 @@ export class ShoalNode {
   /** The object buffer's counters (for metrics). */
   bufferStats(): ObjectStoreStats {
     return this.store.stats();
+  }
+
+  /** The membership as metrics read it (cheap: no data estimate, no peer requests). */
+  membershipGauges(): MembershipGauges {
+    const { state, ring, self } = this.cluster;
+    const members: Record<string, number> = {};
+    for (const member of currentMembers(state)) members[member.status] = (members[member.status] ?? 0) + 1;
+    const transfers = this.parts.sender.stats();
+    const change = isSettled(state) ? undefined : state.change;
+    return {
+      ringVersion: state.ringVersion,
+      members,
+      partitionsOwned: ring.owners.filter((owner) => owner === self).length,
+      changeTransfersDone: change?.transfers.filter((t) => t.done).length ?? 0,
+      changeTransfersTotal: change?.transfers.length ?? 0,
+      transfersPending: transfers.pending,
+      transferObjectsSent: transfers.objectsSent,
+      transferBytesSent: transfers.bytesSent,
+      transferBytesPerS: transfers.bytesPerS,
+      droppedObjects: this.parts.drop.droppedObjects,
+    };
   }
 
   /** Each peer's status as this node's failure detector sees it. */

@@ -43,6 +43,10 @@ test('GET /admin/status lists each peer as this node sees it, the cluster and th
   const metrics = (await request(node('a'), 'GET', '/metrics')).body.toString();
   assert.match(metrics, /shoal_peers\{status="down",node="a"\} 1/);
   assert.match(metrics, /shoal_hints\{node="a"\} 0/);
+  assert.match(metrics, /shoal_ring_version\{node="a"\} 1/);
+  assert.match(metrics, /shoal_members\{status="valid",node="a"\} 3/);
+  assert.match(metrics, /shoal_change_transfers\{state="total",node="a"\} 0/);
+  assert.match(metrics, /shoal_gossip_exchanges_total\{outcome="same",node="a"\} \d+/);
   assert.match(metrics, /shoal_buffer_objects_max\{node="a"\} 2000/, 'the buffer gauges read the node');
   assert.match(metrics, /shoal_hint_deliveries_total\{result="delivered",node="a"\} 0/);
   const atB = (await request(node('b'), 'GET', '/metrics')).body.toString();

@@ -45,6 +45,7 @@ export interface TransferSenderDeps {
 }
 
 export interface TransferStats {
+  /** Sent for the current change (counters restart with each ring version). */
   readonly objectsSent: number;
   readonly bytesSent: number;
   /** Over the last RATE_WINDOW_MS. */
@@ -70,6 +71,8 @@ export class TransferSender {
   private objectsSent = 0;
   private bytesSent = 0;
   private finished = 0;
+  /** The ring version objectsSent and bytesSent count for. */
+  private countedVersion = 0;
   private readonly samples: { atMs: number; objects: number; bytes: number }[] = [];
 
   constructor(private readonly deps: TransferSenderDeps) {}
@@ -91,6 +94,7 @@ export class TransferSender {
 
   stats(): TransferStats {
     this.trimSamples();
+    this.restartCountsOnNewChange();
     const objects = this.samples.reduce((sum, s) => sum + s.objects, 0);
     const bytes = this.samples.reduce((sum, s) => sum + s.bytes, 0);
     const seconds = RATE_WINDOW_MS / 1000;
@@ -211,7 +215,16 @@ export class TransferSender {
     return { afterKey: afterKey ?? undefined };
   }
 
+  private restartCountsOnNewChange(): void {
+    const version = this.deps.membership.state.ringVersion;
+    if (version === this.countedVersion) return;
+    this.countedVersion = version;
+    this.objectsSent = 0;
+    this.bytesSent = 0;
+  }
+
   private counted(entries: readonly ScanEntry[]): void {
+    this.restartCountsOnNewChange();
     const bytes = entries.reduce((sum, e) => sum + entryBytes(e), 0);
     this.objectsSent += entries.length;
     this.bytesSent += bytes;
