@@ -10,6 +10,7 @@ import type { ChangeKind, ClusterState, MembershipChange, TransferState } from '
 /** A JSON-able form of ClusterState (what gossip carries and the MetaStore keeps). */
 export interface WireState {
   readonly clusterName: string;
+  readonly clusterId: string;
   readonly replicas: number;
   readonly members: readonly WireMember[];
   readonly ring: WireRing;
@@ -42,6 +43,7 @@ export function encodeState(state: ClusterState): WireState {
   const change = state.change;
   return {
     clusterName: state.clusterName,
+    clusterId: state.clusterId,
     replicas: state.replicas,
     members: state.members.map((m) => ({ id: m.id, host: m.address.host, port: m.address.port, status: m.status, version: m.version })),
     ring: wireRing(state.ring),
@@ -71,6 +73,7 @@ export function decodeState(input: unknown): ClusterState {
     const ring = decodeRing(wire.ring, 'ring');
     const state: ClusterState = {
       clusterName: text(wire.clusterName, 'clusterName'),
+      clusterId: text(wire.clusterId, 'clusterId'),
       replicas,
       members: makeMemberTable(list(wire.members, 'members').map(decodeMember)),
       ring,

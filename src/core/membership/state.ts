@@ -14,7 +14,9 @@
  * A settled change is kept until the next one, so a former replica that still receives a
  * write routed by a stale view knows whom to hand it to.
  */
-import { compareStrings } from '../bytes.ts';
+import { encodeBase64Url } from '../base64url.ts';
+import { compareStrings, encodeUtf8 } from '../bytes.ts';
+import { md5 } from '../md5.ts';
 import { claimRing } from '../claim.ts';
 import { validateReplicas, type Ring } from '../ring.ts';
 import { findMember, makeMemberTable, mergeMemberTables, MembershipError, withMember, type Member, type MemberTable } from './member.ts';
@@ -40,6 +42,12 @@ export interface MembershipChange {
 export interface ClusterState {
   /** Gossip between clusters of different names is refused (a join to the wrong seed). */
   readonly clusterName: string;
+  /**
+   * Which founding this state descends from (a hash of the founders, Q and N), so a node
+   * still alone in its own cluster of one can never gossip its state into another
+   * cluster of the same name: it joins, and adopts the cluster's state, instead.
+   */
+  readonly clusterId: string;
   /** N, fixed for the cluster's life (a smaller cluster runs with all its members). */
   readonly replicas: number;
   readonly members: MemberTable;
@@ -65,7 +73,9 @@ export function foundCluster(
     partitionCount,
     replicas,
   );
-  return Object.freeze({ clusterName, replicas, members, ring, ringVersion: 1, change: undefined });
+  const founding = JSON.stringify([clusterName, partitionCount, replicas, members.map((m) => [m.id, m.address.host, m.address.port])]);
+  const clusterId = encodeBase64Url(md5(encodeUtf8(founding))).slice(0, 16);
+  return Object.freeze({ clusterName, clusterId, replicas, members, ring, ringVersion: 1, change: undefined });
 }
 
 /** True when the change (if any) has every transfer done. */
@@ -102,11 +112,11 @@ export function markTransferDone(state: ClusterState, partition: number, to: str
  * node picks the same. Commutative, associative and idempotent.
  */
 export function mergeStates(a: ClusterState, b: ClusterState): ClusterState {
-  if (a.clusterName !== b.clusterName || a.replicas !== b.replicas || a.ring.partitionCount !== b.ring.partitionCount) {
+  if (a.clusterName !== b.clusterName || a.clusterId !== b.clusterId || a.replicas !== b.replicas || a.ring.partitionCount !== b.ring.partitionCount) {
     throw new MembershipError(
       'cluster-mismatch',
-      `cannot merge cluster ${JSON.stringify(a.clusterName)} (N=${a.replicas}, Q=${a.ring.partitionCount}) ` +
-        `with ${JSON.stringify(b.clusterName)} (N=${b.replicas}, Q=${b.ring.partitionCount})`,
+      `cannot merge cluster ${JSON.stringify(a.clusterName)} (id ${a.clusterId}, N=${a.replicas}, Q=${a.ring.partitionCount}) ` +
+        `with ${JSON.stringify(b.clusterName)} (id ${b.clusterId}, N=${b.replicas}, Q=${b.ring.partitionCount})`,
     );
   }
   const order = Math.sign(a.ringVersion - b.ringVersion) || compareStrings(canonicalRing(a), canonicalRing(b));
@@ -114,6 +124,7 @@ export function mergeStates(a: ClusterState, b: ClusterState): ClusterState {
   const change = order === 0 ? mergeChanges(a.change, b.change) : ringSide.change;
   return Object.freeze({
     clusterName: a.clusterName,
+    clusterId: a.clusterId,
     replicas: a.replicas,
     members: mergeMemberTables(a.members, b.members),
     ring: ringSide.ring,

@@ -1,9 +1,10 @@
 /**
  * Gossip (paper 4.8.1, 4.8.2): about once every `intervalMs` (jittered through the Random
  * port) this node sends its cluster state to one random member, which merges it and
- * answers with its merged state, which this node merges in turn. Every `seedEveryRounds`
- * rounds, and whenever it knows no other member, it talks to a random seed instead, so a
- * cluster whose members joined through different seeds cannot stay split in two rings.
+ * answers with its merged state, which this node merges in turn. Every SEED_EVERY_ROUNDS
+ * rounds it talks to a random seed instead, so a cluster whose members joined through
+ * different seeds cannot stay split in two rings. (A node alone has not joined a cluster
+ * yet: it gossips with nobody; its state could not merge with the seed's anyway.)
  *
  * Exchanges go through the PeerClient, so they feed the failure detector like any other
  * traffic. After a local change (a plan applied, a transfer done) `spread()` gossips at
@@ -60,8 +61,9 @@ export class Gossip {
   round(): void {
     this.roundCount++;
     const members = this.otherMembers();
-    const seeds = this.deps.seeds;
-    const seedTurn = seeds.length > 0 && (members.length === 0 || this.roundCount % SEED_EVERY_ROUNDS === 0);
+    // A node alone in its own cluster of one has not joined any: its seeds are for later.
+    const seeds = members.length === 0 ? [] : this.deps.seeds;
+    const seedTurn = seeds.length > 0 && this.roundCount % SEED_EVERY_ROUNDS === 0;
     if (seedTurn) return void this.exchangeWithSeed(seeds[this.deps.random.int(seeds.length)] as PeerAddress);
     if (members.length > 0) void this.exchangeWith(members[this.deps.random.int(members.length)] as string);
   }

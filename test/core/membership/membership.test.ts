@@ -56,7 +56,7 @@ const stateArbitrary: fc.Arbitrary<ClusterState> = fc
       const transfers = replicaTransfers(previousRing, ring, replicas).map((t, i) => ({ ...t, done: doneFlags[i] ?? false }));
       change = { kind: 'join', member, previousRing, transfers };
     }
-    return { clusterName: 'shoal', replicas, members: makeMemberTable(members), ring, ringVersion, change };
+    return { clusterName: 'shoal', clusterId: 'test', replicas, members: makeMemberTable(members), ring, ringVersion, change };
   });
 
 test('mergeStates is commutative, associative and idempotent', () => {
@@ -137,6 +137,11 @@ test('states of different clusters do not merge', () => {
   const one = foundCluster('one', [founder], q, 1);
   assert.throws(() => mergeStates(one, foundCluster('two', [founder], q, 1)), MembershipError);
   assert.throws(() => mergeStates(one, foundCluster('one', [founder], q * 2, 1)), MembershipError);
+  // Same name, another founding (a node alone that has not joined): refused too.
+  const alone = foundCluster('one', [{ ...founder, id: 'z' }], q, 1);
+  assert.notEqual(alone.clusterId, one.clusterId);
+  assert.throws(() => mergeStates(one, alone), MembershipError);
+  assert.equal(foundCluster('one', [founder], q, 1).clusterId, one.clusterId, 'the same founding gives the same id on every node');
 });
 
 function threeNodeCluster(): ClusterState {
