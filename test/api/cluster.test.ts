@@ -52,3 +52,37 @@ test('GET /admin/status lists each peer as this node sees it, the cluster and th
   const atB = (await request(node('b'), 'GET', '/metrics')).body.toString();
   assert.match(atB, /shoal_internode_requests_total\{type="replica-put",outcome="ok",node="b"\} 1/, 'b took the write from a');
 });
+
+test('the membership routes answer JSON and refuse bad bodies with a 400 naming the problem', async (t) => {
+  const { node } = await trio(t);
+  const ring = (await request(node('a'), 'GET', '/admin/ring')).json();
+  assert.equal(ring.ringVersion, 1);
+  assert.equal(ring.plan, null);
+  assert.deepEqual((ring.members as { id: string; status: string }[]).map((m) => [m.id, m.status]), [['a', 'valid'], ['b', 'valid'], ['c', 'valid']]);
+  assert.equal((ring.owners as string[]).length, 64);
+  const transfers = (await request(node('a'), 'GET', '/admin/transfers')).json();
+  assert.deepEqual(Object.keys(transfers.nodes as object).sort(), ['a', 'b', 'c']);
+  const post = (path: string, body: string) => request(node('a'), 'POST', path, { body, headers: { 'content-type': 'application/json' } });
+  const bad: [string, string, RegExp][] = [
+    ['/admin/join', 'not json', /must be a JSON object/],
+    ['/admin/join', '{"dryRun": true}', /invalid seed/],
+    ['/admin/join', '{"seed": "nowhere", "dryRun": true}', /seed must be HOST:PORT/],
+    ['/admin/join', '{"seed": "127.0.0.1:7001"}', /dryRun/],
+    ['/admin/leave', '{"dryRun": "yes"}', /invalid dryRun/],
+    ['/admin/leave', '{"dryRun": true, "extra": 1}', /invalid body/],
+    ['/admin/remove', '{"dryRun": true}', /invalid id/],
+    ['/admin/remove', '{"id": "b", "dryRun": true, "expectRingVersion": -1}', /invalid expectRingVersion/],
+  ];
+  for (const [path, body, reason] of bad) {
+    const reply = await post(path, body);
+    assert.equal(reply.status, 400, `${path} ${body}`);
+    assert.match(reply.json().error as string, reason, `${path} ${body}`);
+  }
+  const refused = await post('/admin/leave', '{"dryRun": false}');
+  assert.equal(refused.status, 409);
+  assert.equal(refused.json().code, 'too-few-members');
+  const live = await post('/admin/remove', '{"id": "b", "dryRun": true}');
+  assert.equal(live.status, 409);
+  assert.equal(live.json().code, 'live-member');
+  assert.equal((await request(node('a'), 'GET', '/admin/ring')).json().ringVersion, 1, 'nothing changed');
+});
