@@ -134,6 +134,8 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     timeoutMs: Math.max(config.requestTimeoutMs, 10_000),
     retryDelayMsMax: 5000,
     onDone: () => gossip.spread(),
+    hintsFor: (target) => hints.counts().byTarget.get(target) ?? 0,
+    deliverHints: () => handoff.round(),
   });
   const drop = new PartitionDrop({ membership, store, engine: deps.engine, meta: deps.meta, clock, logger, delayMs: config.dropDelayMs, batchObjectsMax: config.transferBatchObjectsMax });
   const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, store, engine: deps.engine, logger, timeoutMs: config.requestTimeoutMs });
