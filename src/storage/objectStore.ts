@@ -61,7 +61,15 @@ export interface ObjectStoreOptions {
   /** Longest retry delay. Default 5000. */
   readonly retryDelayMsMax?: number;
   readonly events?: ObjectStoreEvents;
+  /**
+   * Told synchronously of every change a write makes to a key (before: the value it
+   * replaced; after: undefined once removed), in the order of the writes: what keeps the
+   * anti-entropy hash trees up to date. It must not throw.
+   */
+  readonly observer?: ObjectObserver;
 }
+
+export type ObjectObserver = (partition: number, key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined) => void;
 
 export interface ObjectStoreStats {
   /** Objects held in memory (waiting for a flush or in flight). */
@@ -169,6 +177,7 @@ export class ObjectStore {
   private readonly retryDelayMsMin: number;
   private readonly retryDelayMsMax: number;
   private readonly events: ObjectStoreEvents;
+  private readonly observer: ObjectObserver | undefined;
 
   private readonly entries = new Map<string, Entry>();
   /** Entries waiting for a flush, oldest first (never the ones in flight). */
@@ -200,6 +209,7 @@ export class ObjectStore {
     this.retryDelayMsMin = optionInt('retryDelayMsMin', options.retryDelayMsMin, 50, 1);
     this.retryDelayMsMax = optionInt('retryDelayMsMax', options.retryDelayMsMax, 5000, this.retryDelayMsMin);
     this.events = options.events ?? {};
+    this.observer = options.observer;
   }
 
   /** The newest value: the buffer first (entries in flight included), then the engine. */
@@ -235,6 +245,32 @@ export class ObjectStore {
       return this.apply(id, partition, key, change, durable);
     }
     return this.wait(id, partition, key, change, durable);
+  }
+
+  /**
+   * Visits every object of one partition as reads see it now (the buffer over the engine),
+   * synchronously: no write can interleave, so the visit is a consistent snapshot. Scans
+   * the engine in pages of `pageObjects`.
+   */
+  forEachInPartition(partition: number, visit: (key: Uint8Array, object: StoredObject) => void, pageObjects = 1000): void {
+    checkPartition(partition);
+    const buffered = new Map<string, Entry>();
+    for (const entry of this.entries.values()) if (entry.partition === partition) buffered.set(entry.id, entry);
+    let afterKey: Uint8Array | undefined;
+    for (;;) {
+      const page = this.engine.scanPartition(partition, afterKey === undefined ? { limit: pageObjects } : { afterKey, limit: pageObjects });
+      for (const { key, value } of page) {
+        const entry = buffered.get(partitionKeyString(partition, key));
+        if (entry === undefined) visit(key, decodeObject(value));
+        else {
+          buffered.delete(entry.id);
+          if (entry.object !== undefined) visit(entry.key, entry.object);
+        }
+      }
+      if (page.length < pageObjects) break;
+      afterKey = (page[page.length - 1] as { key: Uint8Array }).key;
+    }
+    for (const entry of buffered.values()) if (entry.object !== undefined) visit(entry.key, entry.object);
   }
 
   /** Resolves once everything buffered now is persisted and fsynced. */
@@ -309,6 +345,7 @@ export class ObjectStore {
     entry.object = object;
     entry.bytes = bytes;
     entry.version++;
+    this.observer?.(partition, entry.key, current, object);
     if (!entry.inFlight) this.dirty.add(entry);
     if (durable) return this.addDurableWaiter(entry).then(() => object);
     if (this.dirty.size >= this.admitLimit) this.flushSoon();

@@ -547,3 +547,27 @@ describe('ObjectStore: increments under contention (property)', () => {
     );
   });
 });
+
+describe('ObjectStore.forEachInPartition and the observer', () => {
+  it('visits what reads see (buffer over engine, removals hidden) and tells the observer of every change in order', async () => {
+    const changes: string[] = [];
+    const engine = new ProbeEngine();
+    const clock = new ManualClock();
+    const store = new ObjectStore(engine, clock, {
+      flushIntervalMs: 100,
+      observer: (partition, k, before, after) => changes.push(`${partition}:${new TextDecoder().decode(k)}:${counterOf(before) ?? '-'}>${counterOf(after) ?? '-'}`),
+    });
+    for (const name of ['a', 'b', 'c', 'd']) await store.update(0, key(name), set(1), { durable: false });
+    await store.update(1, key('other'), set(1), { durable: false });
+    await store.flush();
+    await store.update(0, key('b'), increment, { durable: false }); // buffered over the engine's b
+    await store.update(0, key('c'), () => REMOVE_OBJECT, { durable: false }); // removed, still buffered
+    await store.update(0, key('e'), set(7), { durable: false }); // only in the buffer
+    await store.update(0, key('a'), () => undefined, { durable: false }); // no change: no notice
+    const seen: string[] = [];
+    store.forEachInPartition(0, (k, object) => seen.push(`${new TextDecoder().decode(k)}=${counterOf(object)}`), 2);
+    assert.deepEqual(seen.sort(), ['a=1', 'b=2', 'd=1', 'e=7']);
+    assert.deepEqual(changes, ['0:a:->1', '0:b:->1', '0:c:->1', '0:d:->1', '1:other:->1', '0:b:1>2', '0:c:1>-', '0:e:->7']);
+    await store.close();
+  });
+});
