@@ -135,6 +135,19 @@ export class HashTree {
     return differing;
   }
 
+  /** The segment digests (the leaves), to persist the tree. */
+  leaves(): Uint8Array {
+    return (this.levels[this.depth] as Uint8Array).slice();
+  }
+
+  /** A tree from persisted leaves: the inner levels are recomputed. */
+  static fromLeaves(shape: TreeShape, leaves: Uint8Array): HashTree {
+    const tree = new HashTree(shape);
+    if (leaves.length !== shape.segments * DIGEST_BYTES) throw new RangeError(`expected ${shape.segments * DIGEST_BYTES} bytes of leaves, got ${leaves.length}`);
+    for (let segment = 0; segment < shape.segments; segment++) tree.toggle(segment, leaves.subarray(segment * DIGEST_BYTES, (segment + 1) * DIGEST_BYTES));
+    return tree;
+  }
+
   /** True when both trees have the same root. */
   sameRoot(theirs: Uint8Array): boolean {
     return theirs.length === DIGEST_BYTES && equalAt(this.levels[0] as Uint8Array, theirs, 0);

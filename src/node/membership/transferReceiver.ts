@@ -1,5 +1,5 @@
 /**
- * Partition transfers, receiving side: every object of a batch is checked (key in the
+ * Partition transfers (and anti-entropy pushes), receiving side: every object of a batch is checked (key in the
  * named partition, well-formed object) before any is stored, then merged into the local
  * copy like any replica write (syncObjects: no version is ever lost by a transfer), and
  * the batch is acknowledged only once it is persisted and fsynced, so the sender may
@@ -19,11 +19,21 @@ export interface TransferReceiverDeps {
 }
 
 export async function receiveTransferBatch(deps: TransferReceiverDeps, message: TransferBatchMessage): Promise<Reply> {
-  const { partition, keys } = message;
-  const objects = keys.map((key, i) => checkedEntry(deps, partition, key, message.objects[i] as Uint8Array));
+  await mergeBatch(deps, message.partition, message.keys, message.objects);
+  return ACK;
+}
+
+/** Checks every (key, object) of a batch, then merges them all and waits for the fsync. */
+export async function mergeBatch(
+  deps: TransferReceiverDeps,
+  partition: number,
+  keys: readonly Uint8Array[],
+  encoded: readonly Uint8Array[],
+): Promise<void> {
+  if (keys.length !== encoded.length) throw new BadMessageError(`a batch of ${keys.length} keys carries ${encoded.length} objects`);
+  const objects = keys.map((key, i) => checkedEntry(deps, partition, key, encoded[i] as Uint8Array));
   await Promise.all(objects.map((object, i) => applyReplicaWrite(deps.store, partition, keys[i] as Uint8Array, object)));
   await deps.store.flush();
-  return ACK;
 }
 
 function checkedEntry(deps: TransferReceiverDeps, partition: number, key: Uint8Array, bytes: Uint8Array): StoredObject {

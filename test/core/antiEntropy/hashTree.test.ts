@@ -47,6 +47,7 @@ test('a tree kept up to date write by write equals the tree rebuilt from the fin
         else objects.set(key, after);
       });
       assert.deepEqual(tree.root(), treeOf(objects).root());
+      assert.deepEqual(HashTree.fromLeaves(shape, tree.leaves()).root(), tree.root(), 'a persisted tree comes back whole');
       assert.deepEqual(differingSegments(tree, treeOf(objects)), []);
     }),
     { seed, numRuns: 200 },

@@ -1,0 +1,196 @@
+/**
+ * One anti-entropy exchange (paper 4.7) between this node and one other replica of a
+ * partition, both sides answering from their incrementally kept hash trees:
+ *
+ *   1. compare roots; equal roots end the exchange (the common case: one round trip);
+ *   2. walk down level by level, asking only for the children of differing nodes;
+ *   3. for the differing segments (at most SEGMENTS_PER_EXCHANGE_MAX per exchange; the rest
+ *      wait for the next one), exchange (key, digest) lists;
+ *   4. send the objects whose versions differ or the peer lacks (it merges them durably, as
+ *      a transfer batch), and fetch the ones this node lacks or holds differently, merging
+ *      them here.
+ *
+ * Both sides reconcile syntactically (syncObjects), so repair never loses a version; bytes
+ * exchanged grow with the number of differing keys, not with the partition.
+ */
+import { objectDigest, segmentOf, type TreeShape } from '../../core/antiEntropy/hashTree.ts';
+import { bytesEqual } from '../../core/bytes.ts';
+import { encodeObject, decodeObject } from '../../storage/objectCodec.ts';
+import type { ObjectStore } from '../../storage/objectStore.ts';
+import { applyReplicaWrite } from '../replica.ts';
+import type { PartitionTrees } from './partitionTrees.ts';
+
+/** Differing segments repaired per exchange at most. */
+export const SEGMENTS_PER_EXCHANGE_MAX = 64;
+/** Keys listed or objects carried per message at most. */
+export const KEYS_PER_MESSAGE_MAX = 1024;
+
+/** The requests an exchange makes of the peer (the node sends them over the transport). */
+export interface ExchangePeer {
+  root(partition: number, shape: TreeShape): Promise<Uint8Array>;
+  children(partition: number, depth: number, parents: readonly number[]): Promise<Uint8Array>;
+  keys(partition: number, segments: readonly number[]): Promise<KeyDigests>;
+  fetch(partition: number, keys: readonly Uint8Array[]): Promise<readonly Uint8Array[]>;
+  push(partition: number, keys: readonly Uint8Array[], objects: readonly Uint8Array[]): Promise<void>;
+}
+
+export interface KeyDigests {
+  readonly keys: readonly Uint8Array[];
+  readonly digests: readonly Uint8Array[];
+}
+
+export interface ExchangeOutcome {
+  readonly inSync: boolean;
+  readonly segmentsCompared: number;
+  readonly keysPushed: number;
+  readonly keysFetched: number;
+  /** Digests, key lists and objects sent and received. */
+  readonly bytes: number;
+}
+
+export async function exchangePartition(
+  partition: number,
+  trees: PartitionTrees,
+  store: ObjectStore,
+  peer: ExchangePeer,
+): Promise<ExchangeOutcome> {
+  const tree = trees.tree(partition);
+  if (tree === undefined) throw new Error(`partition ${partition} has no trusted tree`);
+  const theirRoot = await peer.root(partition, tree.shape);
+  let bytes = theirRoot.length;
+  if (tree.sameRoot(theirRoot)) return { inSync: true, segmentsCompared: 0, keysPushed: 0, keysFetched: 0, bytes };
+  let parents = [0];
+  for (let depth = 1; depth <= tree.depth && parents.length > 0; depth++) {
+    const theirs = await peer.children(partition, depth, parents);
+    bytes += theirs.length;
+    parents = tree.differingChildren(depth, parents, theirs).slice(0, depth === tree.depth ? SEGMENTS_PER_EXCHANGE_MAX : KEYS_PER_MESSAGE_MAX);
+  }
+  const segments = parents;
+  const theirs = await peer.keys(partition, segments);
+  bytes += sizeOf(theirs.keys) + sizeOf(theirs.digests);
+  const mine = segmentKeyDigests(store, partition, new Set(segments), tree.shape);
+  const theirDigests = new Map(theirs.keys.map((key, i) => [keyId(key), theirs.digests[i] as Uint8Array]));
+  const toPush = [...mine].filter(([id, entry]) => !sameDigest(theirDigests.get(id), entry.digest)).map(([, entry]) => entry.key);
+  const toFetch = theirs.keys.filter((key, i) => !sameDigest(mine.get(keyId(key))?.digest, theirs.digests[i] as Uint8Array));
+  bytes += await pushObjects(partition, store, peer, toPush);
+  bytes += await fetchObjects(partition, store, peer, toFetch);
+  return { inSync: false, segmentsCompared: segments.length, keysPushed: toPush.length, keysFetched: toFetch.length, bytes };
+}
+
+/** This node's (key, digest) pairs in the given segments (the answer to a peer's `keys`). */
+export function segmentKeyDigests(
+  store: ObjectStore,
+  partition: number,
+  segments: ReadonlySet<number>,
+  shape: TreeShape,
+): Map<string, { key: Uint8Array; digest: Uint8Array }> {
+  const found = new Map<string, { key: Uint8Array; digest: Uint8Array }>();
+  store.forEachInPartition(partition, (key, object) => {
+    if (found.size < KEYS_PER_MESSAGE_MAX * 4 && segments.has(segmentOf(key, shape))) found.set(keyId(key), { key, digest: objectDigest(key, object) });
+  });
+  return found;
+}
+
+async function pushObjects(partition: number, store: ObjectStore, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
+  let bytes = 0;
+  for (let start = 0; start < keys.length; start += KEYS_PER_MESSAGE_MAX) {
+    const chunk: Uint8Array[] = [];
+    const objects: Uint8Array[] = [];
+    for (const key of keys.slice(start, start + KEYS_PER_MESSAGE_MAX)) {
+      const object = store.get(partition, key);
+      if (object === undefined) continue;
+      chunk.push(key);
+      objects.push(encodeObject(object));
+    }
+    if (chunk.length === 0) continue;
+    await peer.push(partition, chunk, objects);
+    bytes += sizeOf(chunk) + sizeOf(objects);
+  }
+  return bytes;
+}
+
+async function fetchObjects(partition: number, store: ObjectStore, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
+  let bytes = 0;
+  for (let start = 0; start < keys.length; start += KEYS_PER_MESSAGE_MAX) {
+    const chunk = keys.slice(start, start + KEYS_PER_MESSAGE_MAX);
+    const objects = await peer.fetch(partition, chunk);
+    if (objects.length !== chunk.length) throw new Error(`asked for ${chunk.length} objects, got ${objects.length}`);
+    bytes += sizeOf(objects);
+    const merges = chunk.flatMap((key, i) => {
+      const bytesOfObject = objects[i] as Uint8Array;
+      // An empty answer: the peer no longer holds the key (removed meanwhile).
+      return bytesOfObject.length === 0 ? [] : [applyReplicaWrite(store, partition, key, decodeObject(bytesOfObject))];
+    });
+    await Promise.all(merges);
+  }
+  await store.flush();
+  return bytes;
+}
+
+function sameDigest(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && bytesEqual(a, b);
+}
+
+function keyId(key: Uint8Array): string {
+  return Buffer.from(key).toString('latin1');
+}
+
+function sizeOf(items: readonly Uint8Array[]): number {
+  return items.reduce((sum, item) => sum + item.length, 0);
+}
+
+/** Why a peer refuses an exchange request (the exchange is dropped, the node carries on). */
+export class ExchangeRefusedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'ExchangeRefusedError';
+  }
+}
+
+/**
+ * The answering side: this node's trees and store, as an ExchangePeer (pushed objects are
+ * merged by `mergeBatch`: the transfer receiver, which checks every key and object). The
+ * message handlers answer peers with it; tests pair two nodes with it directly.
+ */
+export function answeringPeer(trees: PartitionTrees, store: ObjectStore, mergeBatch: ExchangePeer['push']): ExchangePeer {
+  const treeOf = (partition: number) => {
+    const tree = trees.tree(partition);
+    if (tree === undefined) throw new ExchangeRefusedError(`no trusted hash tree for partition ${partition} here`);
+    return tree;
+  };
+  return {
+    root: async (partition, shape) => {
+      const tree = treeOf(partition);
+      if (shape.segments !== tree.shape.segments || shape.branching !== tree.shape.branching) {
+        throw new ExchangeRefusedError(`tree shape ${shape.segments}/${shape.branching} differs from this node's ${tree.shape.segments}/${tree.shape.branching}`);
+      }
+      return tree.root();
+    },
+    children: async (partition, depth, parents) => {
+      if (parents.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} parents per request`);
+      try {
+        return treeOf(partition).children(depth, parents);
+      } catch (error) {
+        if (error instanceof RangeError) throw new ExchangeRefusedError(error.message);
+        throw error;
+      }
+    },
+    keys: async (partition, segments) => {
+      const tree = treeOf(partition);
+      if (segments.length > SEGMENTS_PER_EXCHANGE_MAX || segments.some((s) => !Number.isInteger(s) || s < 0 || s >= tree.shape.segments)) {
+        throw new ExchangeRefusedError(`segments must be at most ${SEGMENTS_PER_EXCHANGE_MAX} of 0..${tree.shape.segments - 1}`);
+      }
+      const found = [...segmentKeyDigests(store, partition, new Set(segments), tree.shape).values()];
+      return { keys: found.map((f) => f.key), digests: found.map((f) => f.digest) };
+    },
+    fetch: async (partition, keys) => {
+      treeOf(partition);
+      if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
+      return keys.map((key) => {
+        const object = store.get(partition, key);
+        return object === undefined ? new Uint8Array(0) : encodeObject(object);
+      });
+    },
+    push: mergeBatch,
+  };
+}

@@ -1,0 +1,101 @@
+/**
+ * The hash trees of the partitions this node holds (core/antiEntropy/hashTree.ts), kept up
+ * to date by the ObjectStore's observer as every write lands.
+ *
+ * Trust: a tree is only used once it is known to match the store. At a clean stop the
+ * trees are saved (after the store stopped taking writes, so they are exact) and marked
+ * clean; the next start loads them and marks the record dirty at once, so after a crash
+ * nothing is trusted. Untrusted partitions are rebuilt from storage in the background, one
+ * partition at a time, each rebuild a synchronous (hence consistent) visit of the
+ * partition, spaced out by the admission controller. A rebuild that fails (a disk error)
+ * stops and is reported; it is tried again only at the next rebuild round.
+ */
+import { decodeBase64Url, encodeBase64Url } from '../../core/base64url.ts';
+import { HashTree, type TreeShape } from '../../core/antiEntropy/hashTree.ts';
+import type { StoredObject } from '../../core/object.ts';
+import type { Logger } from '../../ports/logger.ts';
+import type { JsonValue, MetaStore } from '../../ports/storage.ts';
+import type { ObjectStore } from '../../storage/objectStore.ts';
+
+/** The MetaStore record of the saved trees. */
+export const TREES_RECORD = 'hash-trees';
+
+export interface TreeStats {
+  readonly trusted: number;
+  readonly rebuilds: number;
+  readonly rebuildFailures: number;
+  readonly lastRebuildError: string | undefined;
+}
+
+export class PartitionTrees {
+  private readonly trees = new Map<number, HashTree>();
+  private rebuilds = 0;
+  private rebuildFailures = 0;
+  private lastRebuildError: string | undefined;
+
+  constructor(
+    readonly shape: TreeShape,
+    private readonly meta: MetaStore,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The ObjectStore observer: keeps every trusted tree current. */
+  readonly observe = (partition: number, key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined): void => {
+    this.trees.get(partition)?.replace(key, before, after);
+  };
+
+  /** Loads the trees a clean stop saved, and marks the record dirty until the next clean stop. */
+  async load(): Promise<number> {
+    const record = this.meta.get(TREES_RECORD) as { clean?: JsonValue; segments?: JsonValue; branching?: JsonValue; partitions?: JsonValue } | undefined;
+    const usable = record?.clean === true && record.segments === this.shape.segments && record.branching === this.shape.branching;
+    if (usable && typeof record.partitions === 'object' && record.partitions !== null && !Array.isArray(record.partitions)) {
+      for (const [name, text] of Object.entries(record.partitions as Record<string, JsonValue>)) {
+        const leaves = typeof text === 'string' ? decodeBase64Url(text) : undefined;
+        if (leaves === undefined || leaves.length !== this.shape.segments * 16) continue;
+        this.trees.set(Number(name), HashTree.fromLeaves(this.shape, leaves));
+      }
+    }
+    await this.meta.put(TREES_RECORD, { clean: false });
+    return this.trees.size;
+  }
+
+  /** Saves every trusted tree as clean; call only once the store takes no more writes. */
+  async save(): Promise<void> {
+    const partitions: Record<string, string> = {};
+    for (const [partition, tree] of this.trees) partitions[String(partition)] = encodeBase64Url(tree.leaves());
+    await this.meta.put(TREES_RECORD, { clean: true, segments: this.shape.segments, branching: this.shape.branching, partitions });
+  }
+
+  tree(partition: number): HashTree | undefined {
+    return this.trees.get(partition);
+  }
+
+  isTrusted(partition: number): boolean {
+    return this.trees.has(partition);
+  }
+
+  /** Stops keeping a partition's tree (this node no longer holds it). */
+  forget(partition: number): void {
+    this.trees.delete(partition);
+  }
+
+  /** Rebuilds one partition's tree from the store; true when it is trusted afterwards. */
+  rebuild(partition: number, store: ObjectStore): boolean {
+    const tree = new HashTree(this.shape);
+    try {
+      store.forEachInPartition(partition, (key, object) => tree.replace(key, undefined, object));
+    } catch (error) {
+      this.rebuildFailures++;
+      this.lastRebuildError = error instanceof Error ? error.message : String(error);
+      this.logger.error({ partition, err: error }, 'hash tree rebuild failed; the partition is left out of anti-entropy until the next round');
+      return false;
+    }
+    this.trees.set(partition, tree);
+    this.rebuilds++;
+    return true;
+  }
+
+  stats(): TreeStats {
+    return { trusted: this.trees.size, rebuilds: this.rebuilds, rebuildFailures: this.rebuildFailures, lastRebuildError: this.lastRebuildError };
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Anti-entropy exchanges between two replicas' stores and hash trees, paired directly
+ * (the answering side is the same code the node's message handlers use).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { partitionOfKey } from '../../src/core/hash.ts';
+import { objectsEqual, putObject, syncObjects, type StoredObject } from '../../src/core/object.ts';
+import { answeringPeer, exchangePartition, type ExchangePeer } from '../../src/node/antiEntropy/exchange.ts';
+import { PartitionTrees } from '../../src/node/antiEntropy/partitionTrees.ts';
+import { mergeBatch } from '../../src/node/membership/transferReceiver.ts';
+import { silentLogger } from '../../src/ports/logger.ts';
+import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
+import { ObjectStore } from '../../src/storage/objectStore.ts';
+import { ManualClock } from '../support/manualClock.ts';
+import { seededRandom } from '../support/seededRandom.ts';
+import { testSeed } from '../support/seed.ts';
+
+const enc = new TextEncoder();
+const Q = 4;
+const shape = { segments: 256, branching: 16 };
+const limits = { siblingsMax: 100, vectorEntriesMax: 10 };
+
+interface Replica {
+  readonly store: ObjectStore;
+  readonly trees: PartitionTrees;
+  readonly engine: MemoryEngine;
+  readonly meta: MemoryMetaStore;
+}
+
+function replica(clock: ManualClock): Replica {
+  const meta = new MemoryMetaStore();
+  const trees = new PartitionTrees(shape, meta, silentLogger);
+  const engine = new MemoryEngine();
+  const store = new ObjectStore(engine, clock, { flushIntervalMs: 10, observer: trees.observe });
+  return { store, trees, engine, meta };
+}
+
+function written(current: StoredObject | undefined, actor: string, value: string): StoredObject {
+  const outcome = putObject(current, { context: current?.vector ?? [], actor, value: enc.encode(value), contentType: 'text/plain', deleted: false, nowMs: 1 }, limits);
+  assert.ok(outcome.ok);
+  return outcome.object;
+}
+
+function peerOf(side: Replica, counters: { requests: number }): ExchangePeer {
+  const answering = answeringPeer(side.trees, side.store, (partition, keys, objects) => mergeBatch({ store: side.store, partitionCount: Q, keyBytesMax: 1024 }, partition, keys, objects));
+  const counted = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
+    counters.requests++;
+    return f(...args);
+  };
+  return { root: counted(answering.root), children: counted(answering.children), keys: counted(answering.keys), fetch: counted(answering.fetch), push: counted(answering.push) };
+}
+
+async function put(side: Replica, key: string, object: StoredObject): Promise<void> {
+  const bytes = enc.encode(key);
+  await side.store.update(partitionOfKey(bytes, Q), bytes, (current) => syncObjects(current, object), { durable: false });
+}
+
+test('an exchange makes two diverged replicas hold the same versions, and touches only what differs', async () => {
+  const seed = testSeed('an exchange makes two diverged replicas hold the same versions, and touches only what differs', import.meta.url);
+  const random = seededRandom(seed);
+  const clock = new ManualClock();
+  const a = replica(clock);
+  const b = replica(clock);
+  for (let p = 0; p < Q; p++) {
+    a.trees.rebuild(p, a.store);
+    b.trees.rebuild(p, b.store);
+  }
+  const keys = Array.from({ length: 2000 }, (_, i) => `key-${i}`);
+  for (const key of keys) {
+    const object = written(undefined, 'x.1', key);
+    await put(a, key, object);
+    await put(b, key, object);
+  }
+  // Divergence: keys only on a, only on b, and concurrent versions of the same key.
+  const onlyA = keys.filter(() => random.next() < 0.005);
+  const onlyB = keys.filter(() => random.next() < 0.005);
+  const both = keys.filter(() => random.next() < 0.005);
+  for (const key of onlyA) await put(a, `${key}-a`, written(undefined, 'a.1', 'a'));
+  for (const key of onlyB) await put(b, `${key}-b`, written(undefined, 'b.1', 'b'));
+  for (const key of both) {
+    await put(a, key, written(a.store.get(partitionOfKey(enc.encode(key), Q), enc.encode(key)), 'a.1', 'a-edit'));
+    await put(b, key, written(b.store.get(partitionOfKey(enc.encode(key), Q), enc.encode(key)), 'b.1', 'b-edit'));
+  }
+  const before = new Map<string, StoredObject | undefined>();
+  const all = [...keys, ...onlyA.map((k) => `${k}-a`), ...onlyB.map((k) => `${k}-b`)];
+  for (const key of all) {
+    const bytes = enc.encode(key);
+    const p = partitionOfKey(bytes, Q);
+    before.set(key, syncObjects(a.store.get(p, bytes), b.store.get(p, bytes)));
+  }
+  const counters = { requests: 0 };
+  let pushed = 0;
+  let fetched = 0;
+  let bytes = 0;
+  for (let p = 0; p < Q; p++) {
+    const outcome = await exchangePartition(p, a.trees, a.store, peerOf(b, counters));
+    pushed += outcome.keysPushed;
+    fetched += outcome.keysFetched;
+    bytes += outcome.bytes;
+    assert.deepEqual(a.trees.tree(p)?.root(), b.trees.tree(p)?.root(), `partition ${p} in sync`);
+  }
+  assert.equal(pushed, onlyA.length + both.length);
+  assert.equal(fetched, onlyB.length + both.length);
+  for (const key of all) {
+    const k = enc.encode(key);
+    const p = partitionOfKey(k, Q);
+    const expected = before.get(key) as StoredObject;
+    assert.ok(objectsEqual(a.store.get(p, k) as StoredObject, expected), `${key} on a`);
+    assert.ok(objectsEqual(b.store.get(p, k) as StoredObject, expected), `${key} on b`);
+  }
+  const dataBytes = all.length * 40;
+  assert.ok(bytes < dataBytes / 2, `${bytes} bytes exchanged for a data set of ~${dataBytes}`);
+  // In sync now: the next round is one root comparison per partition.
+  counters.requests = 0;
+  for (let p = 0; p < Q; p++) assert.equal((await exchangePartition(p, a.trees, a.store, peerOf(b, counters))).inSync, true);
+  assert.equal(counters.requests, Q);
+});
+
+test('trees saved at a clean stop come back trusted; after a crash (no save) nothing is trusted', async () => {
+  const clock = new ManualClock();
+  const a = replica(clock);
+  a.trees.rebuild(0, a.store);
+  await put(a, 'k', written(undefined, 'a.1', 'v'));
+  await a.trees.save();
+  const reopened = new PartitionTrees(shape, a.meta, silentLogger);
+  assert.equal(await reopened.load(), 1);
+  assert.deepEqual(reopened.tree(0)?.root(), a.trees.tree(0)?.root());
+  const afterCrash = new PartitionTrees(shape, a.meta, silentLogger);
+  assert.equal(await afterCrash.load(), 0, 'the load marked the record dirty: a crash now leaves nothing trusted');
+});
+
+test('a peer that asks with another tree shape, out-of-range nodes, or sends garbage objects is refused', async () => {
+  const clock = new ManualClock();
+  const b = replica(clock);
+  b.trees.rebuild(0, b.store);
+  const peer = peerOf(b, { requests: 0 });
+  await assert.rejects(peer.root(0, { segments: 1024, branching: 32 }), /tree shape/);
+  await assert.rejects(peer.root(1, shape), /no trusted hash tree/);
+  await assert.rejects(peer.children(0, 1, [5]), /not at depth/);
+  await assert.rejects(peer.keys(0, [9999]), /segments must be/);
+  const key = enc.encode('k');
+  await assert.rejects(peer.push(partitionOfKey(key, Q), [key], [new Uint8Array([1, 2, 3])]), /object/);
+  assert.equal(b.engine.count(), 0, 'nothing stored');
+});
