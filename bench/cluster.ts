@@ -25,8 +25,8 @@ import { launchCluster, peersOf, type ShoalCluster } from './lib/cluster.ts';
 import { latencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './lib/hdr.ts';
 import { KvClient } from './lib/http-client.ts';
 import { runClosedLoop, runFixedCount, type ClosedLoopOutcome, type ClosedLoopResult, type FixedCountResult } from './lib/load.ts';
-import { commandLine, cpuPressure, machineCpuTimes, machineFacts } from './lib/machine.ts';
-import { bucketQuantiles, diffSamples, scrapeMetrics, type MetricSamples, type Quantiles } from './lib/metrics.ts';
+import { commandLine, cpuPressure, cpuShare, machineFacts, sampleCpu, type CpuShare } from './lib/machine.ts';
+import { bucketQuantiles, diffSamples, reportedMetrics, scrapeMetrics, type MetricSamples, type Quantiles } from './lib/metrics.ts';
 import { shellQuote, stopAllNodes, type LogSummary, type ShoalNodeProcess } from './lib/node-process.ts';
 import { formatTable, log, mib, saveResults } from './lib/report.ts';
 import { seededRng, type Rng } from './lib/rng.ts';
@@ -262,53 +262,6 @@ interface MixRun {
   metricsBefore: (MetricSamples | undefined)[];
 }
 
-/**
- * Where the machine's CPU went, in cores (1 = one CPU busy all the time): the three nodes,
- * this load generator, everything else on the machine, and hypervisor steal.
- */
-interface CpuShare {
-  machineBusyCores: number | null;
-  nodesCores: number;
-  clientCores: number;
-  otherCores: number | null;
-  stealCores: number | null;
-}
-
-interface CpuSample {
-  atMs: number;
-  nodesS: number;
-  clientS: number;
-  machineBusyS: number | undefined;
-  stealS: number | undefined;
-}
-
-function sampleCpu(cluster: ShoalCluster): CpuSample {
-  const usage = process.cpuUsage();
-  const machine = machineCpuTimes();
-  return {
-    atMs: performance.now(),
-    nodesS: cluster.nodes.reduce((sum, node) => sum + (node.running ? node.cpuSeconds() : 0), 0),
-    clientS: (usage.user + usage.system) / 1e6,
-    machineBusyS: machine?.busyS,
-    stealS: machine?.stealS,
-  };
-}
-
-function cpuShare(a: CpuSample, b: CpuSample): CpuShare {
-  const s = (b.atMs - a.atMs) / 1000;
-  const r = (x: number): number => Math.round((x / s) * 100) / 100;
-  const busy = a.machineBusyS === undefined || b.machineBusyS === undefined ? null : r(b.machineBusyS - a.machineBusyS);
-  const nodesCores = r(b.nodesS - a.nodesS);
-  const clientCores = r(b.clientS - a.clientS);
-  return {
-    machineBusyCores: busy,
-    nodesCores,
-    clientCores,
-    otherCores: busy === null ? null : Math.round(Math.max(0, busy - nodesCores - clientCores) * 100) / 100,
-    stealCores: a.stealS === undefined || b.stealS === undefined ? null : r(b.stealS - a.stealS),
-  };
-}
-
 async function runMix(cluster: ShoalCluster, clients: readonly KvClient[], n: Numbers, seed: number, values: readonly Buffer[]): Promise<MixRun> {
   const states: ClientState[] = Array.from({ length: n.clients }, (_, i) => ({ rng: seededRng((seed + i * 0x9e3779b1) >>> 0), contexts: new Map() }));
   const perNode = cluster.nodes.map(() => ({ requests: 0, errors: 0, latency: latencyHistogram() }));
@@ -366,11 +319,11 @@ async function runMix(cluster: ShoalCluster, clients: readonly KvClient[], n: Nu
   const cpuBefore = cluster.nodes.map((node) => node.cpuSeconds());
   const pressureBefore = cpuPressure()?.totalUs ?? 0;
   const started = performance.now();
-  const firstSample = sampleCpu(cluster);
+  const firstSample = sampleCpu(cluster.nodes);
   let lastSample = firstSample;
   const cpuTimeline: (CpuShare & { tS: number })[] = [];
   const sampler = setInterval(() => {
-    const sample = sampleCpu(cluster);
+    const sample = sampleCpu(cluster.nodes);
     cpuTimeline.push({ tS: Math.round((sample.atMs - started) / 100) / 10, ...cpuShare(lastSample, sample) });
     lastSample = sample;
   }, 1000);
@@ -389,7 +342,7 @@ async function runMix(cluster: ShoalCluster, clients: readonly KvClient[], n: Nu
   } finally {
     clearInterval(sampler);
   }
-  const cpuDuringLoad = cpuShare(firstSample, sampleCpu(cluster));
+  const cpuDuringLoad = cpuShare(firstSample, sampleCpu(cluster.nodes));
   const loadSeconds = (performance.now() - started) / 1000;
   const cpuPressureUs = (cpuPressure()?.totalUs ?? 0) - pressureBefore;
   cluster.assertRunning('running the load');
@@ -422,12 +375,7 @@ async function nodeStats(cluster: ShoalCluster, run: MixRun): Promise<NodeLoadSt
     const after = await scrapeMetrics(node.httpUrl);
     const before = run.metricsBefore[i];
     const delta = after === undefined ? undefined : diffSamples(after, before ?? new Map(), GAUGES);
-    const metricsDuringLoad: Record<string, number> = {};
-    for (const [key, value] of delta ?? []) {
-      const base = key.includes('{') ? key.slice(0, key.indexOf('{')) : key;
-      const name = key.replace(/,?node="[^"]*"/, '').replace('{,', '{').replace('{}', '');
-      if ((COUNTERS.includes(base) && value !== 0) || GAUGES.includes(base)) metricsDuringLoad[name] = Math.round(value * 1000) / 1000;
-    }
+    const metricsDuringLoad = delta === undefined ? {} : reportedMetrics(delta, COUNTERS, GAUGES);
     const status = statuses[i];
     const { config: _config, ...statusAtEnd } = (typeof status === 'object' && status !== null ? status : { status }) as Record<string, unknown>;
     const client = run.perNode[i];

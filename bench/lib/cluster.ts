@@ -28,6 +28,12 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** Launch attempts with fresh ports when a port was taken in between (EADDRINUSE). */
   attempts?: number;
+  /**
+   * Runs before the ports are chosen and any node starts, with each member's (not yet
+   * existing) data dir, e.g. to write each member's store directly. A retried launch runs
+   * it again, for fresh dirs (a node that started persists its cluster state).
+   */
+  prepare?: (members: readonly { id: string; dataDir: string }[]) => Promise<void>;
 }
 
 /** A peer as a node's `/admin/status` shows it. */
@@ -132,11 +138,19 @@ async function launchOnce(options: ClusterOptions): Promise<ShoalCluster> {
   const host = options.host ?? '127.0.0.1';
   const ids = options.ids ?? Array.from({ length: options.size }, (_, i) => `n${i + 1}`);
   if (ids.length !== options.size) throw new RangeError('launchCluster: ids.length must equal size');
+  const root = makeTempDir('shoal-bench-cluster-');
+  if (options.prepare !== undefined) {
+    try {
+      await options.prepare(ids.map((id) => ({ id, dataDir: join(root, id) })));
+    } catch (error) {
+      removeTempDir(root);
+      throw error;
+    }
+  }
   const ports = await freePorts(2 * ids.length, host);
   const listenPort = (i: number): number => ports[2 * i] as number;
   const httpPort = (i: number): number => ports[2 * i + 1] as number;
   const members = ids.map((id, i) => `${id}@${host}:${listenPort(i)}`).join(',');
-  const root = makeTempDir('shoal-bench-cluster-');
   const launched = await Promise.allSettled(ids.map((id, i) => launchNode({
     id,
     host,

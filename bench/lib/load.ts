@@ -9,6 +9,9 @@
  * implicit (the schedule is arithmetic), so it costs no memory however far behind the
  * server falls.
  *
+ * PhasedOpenLoop: the same open loop, running until stopped, measured per phase whose
+ * length is set by events (e.g. before / during / after a rebalance).
+ *
  * runFixedCount: closed loop, `count` operations as fast as `concurrency` workers allow,
  * with callbacks at chosen progress points (e.g. to sample memory).
  */
@@ -225,105 +228,269 @@ export async function runOpenLoop(options: OpenLoopOptions, into?: OpenLoopRecor
   return result;
 }
 
-/** One schedule of `durationS` at the rate; every request is recorded into `rec`. */
-function openLoop(options: OpenLoopOptions, durationS: number, seqOffset: number, phase: string, rec: OpenLoopRecorder): Promise<void> {
-  const { ratePerS, concurrency, op } = options;
-  const intervalMs = 1000 / ratePerS;
-  const total = Math.round(durationS * ratePerS);
-  const drainTimeoutMs = (options.drainTimeoutS ?? 30) * 1000;
-  const progressEveryMs = (options.progressEveryS ?? 5) * 1000;
+/** What one open-loop schedule needs (runOpenLoop's options without the phases' durations). */
+type ScheduleOptions = Pick<OpenLoopOptions, 'ratePerS' | 'concurrency' | 'op' | 'drainTimeoutS' | 'onProgress' | 'progressEveryS'> & {
+  onResult?: (result: OpenLoopRequestResult) => void;
+};
 
-  let inFlight = 0;
-  let next = 0;
-  let done = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let progressTimer: NodeJS.Timeout | undefined;
-  const pending = new Set<number>();
+/** One answered request of a phased open loop, for timelines. */
+export interface OpenLoopRequestResult {
+  seq: number;
+  phase: string;
+  /** When it was scheduled, seconds after the schedule's start. */
+  scheduledAtS: number;
+  /** Scheduled start → response, ms. */
+  latencyMs: number;
+  ok: boolean;
+  label: string;
+}
 
-  const start = performance.now() + 20; // a little slack so the first requests are not late
-  const scheduledAt = (i: number): number => start + i * intervalMs;
-  const windowEnd = scheduledAt(total);
-  const us = (ms: number): number => Math.max(1, Math.round(ms * 1000));
-  rec.slices++;
-  rec.worst = { latencyMs: 0, atS: 0, slice: 1 };
-  rec.scheduled += total;
-  rec.windowS += durationS;
+interface SchedulePhase {
+  name: string;
+  rec: OpenLoopRecorder;
+  /** Index of its first request. */
+  first: number;
+  /** Index past its last request; Infinity while the phase is open. */
+  end: number;
+}
 
-  return new Promise<void>((resolve) => {
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      if (timer !== undefined) clearTimeout(timer);
-      if (progressTimer !== undefined) clearInterval(progressTimer);
-      clearTimeout(drainTimer);
-      rec.unfinished += total - done;
-      const now = performance.now();
-      for (const i of pending) rec.latency.recordValue(us(now - scheduledAt(i)));
-      for (let i = next; i < total; i++) rec.latency.recordValue(us(now - scheduledAt(i)));
-      resolve();
-    };
+/**
+ * One open-loop schedule: request i is due at start + i/rate and is recorded into the
+ * recorder of the phase it was scheduled in. `limit` requests in all, or Infinity until
+ * stop(). `finished` resolves once every scheduled request is answered, or when the drain
+ * timeout after the end of the schedule runs out (the unanswered ones are then recorded
+ * at the time waited so far, as `unfinished`).
+ */
+class OpenLoopSchedule {
+  readonly finished: Promise<void>;
+  private readonly phases: SchedulePhase[] = [];
+  private readonly intervalMs: number;
+  private readonly start: number;
+  private readonly drainTimeoutMs: number;
+  private readonly pending = new Set<number>();
+  private inFlight = 0;
+  private next = 0;
+  private done = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private readonly progressTimer: NodeJS.Timeout | undefined;
+  private isFinished = false;
+  private resolveFinished: () => void = () => undefined;
 
-    const send = (i: number, now: number): void => {
-      const scheduled = scheduledAt(i);
-      rec.sendDelay.recordValue(us(now - scheduled));
-      inFlight++;
-      pending.add(i);
-      op(seqOffset + i).then(
-        (outcome) => complete(i, scheduled, now, outcome),
-        (error: unknown) => complete(i, scheduled, now, { ok: false, label: error instanceof Error ? error.message : String(error) }),
-      );
-    };
-
-    const complete = (i: number, scheduled: number, sentAt: number, outcome: OpOutcome): void => {
-      if (finished) return;
-      const end = performance.now();
-      inFlight--;
-      pending.delete(i);
-      done++;
-      if (outcome.ok) {
-        rec.ok++;
-        if (end <= windowEnd) rec.okInWindow++;
-        rec.latency.recordValue(us(end - scheduled));
-        rec.service.recordValue(us(end - sentAt));
-        if (end - scheduled > rec.worst.latencyMs) rec.worst = { latencyMs: end - scheduled, atS: (scheduled - start) / 1000, slice: 1 };
-      } else {
-        rec.errorCount++;
-        rec.errors[outcome.label] = (rec.errors[outcome.label] ?? 0) + 1;
-      }
-      if (done === total) finish();
-      else pump();
-    };
-
-    const pump = (): void => {
-      if (finished) return;
-      const now = performance.now();
-      const due = Math.min(total, Math.floor((now - start) / intervalMs) + 1);
-      if (due - next > rec.maxBacklog) rec.maxBacklog = due - next;
-      while (next < due && inFlight < concurrency) send(next++, now);
-      if (timer === undefined && next < total && inFlight < concurrency) {
-        timer = setTimeout(() => {
-          timer = undefined;
-          pump();
-        }, Math.max(0, scheduledAt(next) - performance.now()));
-      }
-    };
-
+  constructor(private readonly options: ScheduleOptions, private readonly seqOffset: number, private limit: number, phase: string, rec: OpenLoopRecorder) {
+    this.intervalMs = 1000 / options.ratePerS;
+    this.drainTimeoutMs = (options.drainTimeoutS ?? 30) * 1000;
+    this.start = performance.now() + 20; // a little slack so the first requests are not late
+    this.finished = new Promise<void>((resolve) => {
+      this.resolveFinished = resolve;
+    });
+    this.openPhase(phase, rec, 0);
+    if (Number.isFinite(limit)) this.endSchedule(limit);
     if (options.onProgress !== undefined) {
       const report = options.onProgress;
-      progressTimer = setInterval(() => {
+      this.progressTimer = setInterval(() => {
         const now = performance.now();
-        const due = Math.min(total, Math.max(0, Math.floor((now - start) / intervalMs) + 1));
-        report(`${now < windowEnd ? phase : `${phase} drain`} t=${((now - start) / 1000).toFixed(0)}s sent=${next}/${total} in-flight=${inFlight} backlog=${due - next} done=${done}`);
-      }, progressEveryMs);
+        const due = Math.min(this.limit, Math.max(0, this.dueBy(now)));
+        const current = this.phases[this.phases.length - 1] as SchedulePhase;
+        const draining = now >= this.scheduledAt(this.limit) ? ' drain' : '';
+        const sent = Number.isFinite(this.limit) ? `${this.next}/${this.limit}` : String(this.next);
+        report(`${current.name}${draining} t=${((now - this.start) / 1000).toFixed(0)}s sent=${sent} in-flight=${this.inFlight} backlog=${due - this.next} done=${this.done}`);
+      }, (options.progressEveryS ?? 5) * 1000);
     }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, Math.max(0, this.start - performance.now()));
+  }
+
+  /** Requests scheduled from now on belong to a new phase, recorded into `rec`. */
+  switchPhase(phase: string, rec: OpenLoopRecorder): void {
+    const current = this.phases[this.phases.length - 1] as SchedulePhase;
+    const boundary = Math.min(this.limit, Math.max(current.first, this.dueBy(performance.now())));
+    this.closePhase(current, boundary);
+    this.openPhase(phase, rec, boundary);
+  }
+
+  /** Schedules nothing after the requests already due; `finished` follows once they are answered. */
+  stop(): void {
+    if (Number.isFinite(this.limit)) return;
+    this.endSchedule(Math.max(this.next, this.dueBy(performance.now())));
+    if (this.done === this.limit) this.finish();
+  }
+
+  /** The number of requests due by `now` (the index of the first not yet due). */
+  private dueBy(now: number): number {
+    return Math.floor((now - this.start) / this.intervalMs) + 1;
+  }
+
+  private scheduledAt(i: number): number {
+    return this.start + i * this.intervalMs;
+  }
+
+  private openPhase(name: string, rec: OpenLoopRecorder, first: number): void {
+    rec.slices++;
+    rec.worst = { latencyMs: 0, atS: 0, slice: 1 };
+    this.phases.push({ name, rec, first, end: Infinity });
+  }
+
+  private closePhase(phase: SchedulePhase, end: number): void {
+    phase.end = end;
+    phase.rec.scheduled += end - phase.first;
+    phase.rec.windowS += (end - phase.first) / this.options.ratePerS;
+  }
+
+  private endSchedule(limit: number): void {
+    this.limit = limit;
+    this.closePhase(this.phases[this.phases.length - 1] as SchedulePhase, limit);
     // The drain deadline: the end of the schedule plus the drain timeout.
-    const drainTimer = setTimeout(finish, windowEnd - performance.now() + drainTimeoutMs);
-    timer = setTimeout(() => {
-      timer = undefined;
-      pump();
-    }, Math.max(0, start - performance.now()));
-  });
+    this.drainTimer = setTimeout(() => this.finish(), this.scheduledAt(limit) - performance.now() + this.drainTimeoutMs);
+  }
+
+  private phaseOf(i: number): SchedulePhase {
+    for (let p = this.phases.length - 1; p > 0; p--) {
+      const phase = this.phases[p] as SchedulePhase;
+      if (i >= phase.first) return phase;
+    }
+    return this.phases[0] as SchedulePhase;
+  }
+
+  private finish(): void {
+    if (this.isFinished) return;
+    this.isFinished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.progressTimer !== undefined) clearInterval(this.progressTimer);
+    if (this.drainTimer !== undefined) clearTimeout(this.drainTimer);
+    const now = performance.now();
+    const unanswered = (i: number): void => {
+      const { rec } = this.phaseOf(i);
+      rec.unfinished++;
+      rec.latency.recordValue(us(now - this.scheduledAt(i)));
+    };
+    for (const i of this.pending) unanswered(i);
+    for (let i = this.next; i < this.limit; i++) unanswered(i);
+    this.resolveFinished();
+  }
+
+  private send(i: number, now: number): void {
+    const scheduled = this.scheduledAt(i);
+    this.phaseOf(i).rec.sendDelay.recordValue(us(now - scheduled));
+    this.inFlight++;
+    this.pending.add(i);
+    this.options.op(this.seqOffset + i).then(
+      (outcome) => this.complete(i, scheduled, now, outcome),
+      (error: unknown) => this.complete(i, scheduled, now, { ok: false, label: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
+  private complete(i: number, scheduled: number, sentAt: number, outcome: OpOutcome): void {
+    if (this.isFinished) return;
+    const end = performance.now();
+    this.inFlight--;
+    this.pending.delete(i);
+    this.done++;
+    const phase = this.phaseOf(i);
+    const rec = phase.rec;
+    if (outcome.ok) {
+      rec.ok++;
+      if (end <= this.scheduledAt(phase.end)) rec.okInWindow++;
+      rec.latency.recordValue(us(end - scheduled));
+      rec.service.recordValue(us(end - sentAt));
+      if (end - scheduled > rec.worst.latencyMs) rec.worst = { latencyMs: end - scheduled, atS: (scheduled - this.scheduledAt(phase.first)) / 1000, slice: 1 };
+    } else {
+      rec.errorCount++;
+      rec.errors[outcome.label] = (rec.errors[outcome.label] ?? 0) + 1;
+    }
+    this.options.onResult?.({
+      seq: this.seqOffset + i,
+      phase: phase.name,
+      scheduledAtS: (scheduled - this.start) / 1000,
+      latencyMs: end - scheduled,
+      ok: outcome.ok,
+      label: outcome.label,
+    });
+    if (this.done === this.limit) this.finish();
+    else this.pump();
+  }
+
+  private pump(): void {
+    if (this.isFinished) return;
+    const now = performance.now();
+    const due = Math.min(this.limit, this.dueBy(now));
+    const current = this.phases[this.phases.length - 1] as SchedulePhase;
+    if (due - this.next > current.rec.maxBacklog) current.rec.maxBacklog = due - this.next;
+    while (this.next < due && this.inFlight < this.options.concurrency) this.send(this.next++, now);
+    if (this.timer === undefined && this.next < this.limit && this.inFlight < this.options.concurrency) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.pump();
+      }, Math.max(0, this.scheduledAt(this.next) - performance.now()));
+    }
+  }
+}
+
+function us(ms: number): number {
+  return Math.max(1, Math.round(ms * 1000));
+}
+
+/** One schedule of `durationS` at the rate; every request is recorded into `rec`. */
+function openLoop(options: OpenLoopOptions, durationS: number, seqOffset: number, phase: string, rec: OpenLoopRecorder): Promise<void> {
+  return new OpenLoopSchedule(options, seqOffset, Math.round(durationS * options.ratePerS), phase, rec).finished;
+}
+
+export type PhasedOpenLoopOptions = ScheduleOptions;
+
+/**
+ * An open loop at a fixed rate that runs until stop(), its requests measured per phase:
+ * each request counts for the phase that was current when it was scheduled (so the
+ * backlog a stall leaves behind is charged to the phase it happened in). A phase's
+ * window is from its first scheduled request to the next phase's; its throughput counts
+ * the requests answered inside that window. Phases can last as long as some event takes
+ * (e.g. "while the ring rebalances"), unlike runOpenLoop's fixed durations.
+ */
+export class PhasedOpenLoop {
+  private readonly schedule: OpenLoopSchedule;
+  private readonly phases: { name: string; rec: OpenLoopRecorder }[] = [];
+  private monitor: ReturnType<typeof startClientMonitor>;
+  private stopped = false;
+
+  constructor(private readonly options: PhasedOpenLoopOptions, firstPhase: string) {
+    const rec = this.newPhase(firstPhase);
+    this.monitor = startClientMonitor(rec.loopDelay);
+    this.schedule = new OpenLoopSchedule(options, 0, Infinity, firstPhase, rec);
+  }
+
+  /** Requests scheduled from now on count for phase `name` (a new phase, even if the name repeats). */
+  phase(name: string): void {
+    if (this.stopped) throw new Error('PhasedOpenLoop: stopped');
+    this.closeMonitor();
+    const rec = this.newPhase(name);
+    this.monitor = startClientMonitor(rec.loopDelay);
+    this.schedule.switchPhase(name, rec);
+  }
+
+  /** Stops scheduling, waits for the requests already due (up to the drain timeout), and summarises each phase in order. */
+  async stop(): Promise<{ name: string; result: OpenLoopResult }[]> {
+    if (!this.stopped) {
+      this.stopped = true;
+      this.schedule.stop();
+      this.closeMonitor();
+    }
+    await this.schedule.finished;
+    return this.phases.map(({ name, rec }) => ({ name, result: rec.summary() }));
+  }
+
+  private newPhase(name: string): OpenLoopRecorder {
+    const rec = new OpenLoopRecorder(this.options.ratePerS, this.options.concurrency);
+    this.phases.push({ name, rec });
+    return rec;
+  }
+
+  private closeMonitor(): void {
+    const rec = (this.phases[this.phases.length - 1] as { rec: OpenLoopRecorder }).rec;
+    const { cpuMicros, elapsedMs } = this.monitor.stop();
+    rec.clientCpuMicros += cpuMicros;
+    rec.clientElapsedMs += elapsedMs;
+  }
 }
 
 export interface FixedCountOptions {
@@ -515,7 +682,6 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
   let stragglers = 0;
   let doneSinceProgress = 0;
   let errorsSinceProgress = 0;
-  const us = (ms: number): number => Math.max(1, Math.round(ms * 1000));
   const kindState = (kind: string): KindState => {
     let state = kinds.get(kind);
     if (state === undefined) {

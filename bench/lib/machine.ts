@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { arch, cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
-import { shellQuote, repoRoot } from './node-process.ts';
+import { shellQuote, repoRoot, type ShoalNodeProcess } from './node-process.ts';
 
 export interface MachineFacts {
   cpuCount: number;
@@ -88,4 +88,67 @@ export function machineCpuTimes(): MachineCpuTimes | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where the machine's CPU went over an interval, in cores (1 = one CPU busy all the time):
+ * the benchmark's nodes, this load generator, everything else on the machine, and
+ * hypervisor steal; and the CPU pressure (share of the time some task waited for a CPU).
+ */
+export interface CpuShare {
+  machineBusyCores: number | null;
+  nodesCores: number;
+  clientCores: number;
+  otherCores: number | null;
+  stealCores: number | null;
+  cpuPressureSome: number | null;
+}
+
+/** Cumulative CPU counters at one moment; two of them give a CpuShare. */
+export interface CpuSample {
+  atMs: number;
+  /** CPU seconds of each node given, in order (0 for one not running). */
+  perNodeS: number[];
+  nodesS: number;
+  clientS: number;
+  machineBusyS: number | undefined;
+  stealS: number | undefined;
+  pressureUs: number | undefined;
+}
+
+export function sampleCpu(nodes: readonly ShoalNodeProcess[]): CpuSample {
+  const usage = process.cpuUsage();
+  const machine = machineCpuTimes();
+  const perNodeS = nodes.map((node) => (node.running ? node.cpuSeconds() : 0));
+  return {
+    atMs: performance.now(),
+    perNodeS,
+    nodesS: perNodeS.reduce((sum, s) => sum + s, 0),
+    clientS: (usage.user + usage.system) / 1e6,
+    machineBusyS: machine?.busyS,
+    stealS: machine?.stealS,
+    pressureUs: cpuPressure()?.totalUs,
+  };
+}
+
+export function cpuShare(a: CpuSample, b: CpuSample): CpuShare {
+  const s = (b.atMs - a.atMs) / 1000;
+  const r = (x: number): number => Math.round((x / s) * 100) / 100;
+  const busy = a.machineBusyS === undefined || b.machineBusyS === undefined ? null : r(b.machineBusyS - a.machineBusyS);
+  const nodesCores = r(b.nodesS - a.nodesS);
+  const clientCores = r(b.clientS - a.clientS);
+  return {
+    machineBusyCores: busy,
+    nodesCores,
+    clientCores,
+    otherCores: busy === null ? null : Math.round(Math.max(0, busy - nodesCores - clientCores) * 100) / 100,
+    stealCores: a.stealS === undefined || b.stealS === undefined ? null : r(b.stealS - a.stealS),
+    cpuPressureSome: a.pressureUs === undefined || b.pressureUs === undefined ? null : Math.round(((b.pressureUs - a.pressureUs) / 1e6 / s) * 1000) / 1000,
+  };
+}
+
+/** CPU each node used between two samples, in cores. */
+export function nodeCores(a: CpuSample, b: CpuSample): number[] {
+  const s = (b.atMs - a.atMs) / 1000;
+  return b.perNodeS.map((x, i) => Math.round(((x - (a.perNodeS[i] ?? 0)) / s) * 100) / 100);
 }

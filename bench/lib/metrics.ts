@@ -38,6 +38,20 @@ export function diffSamples(after: MetricSamples, before: MetricSamples, gauges:
   return out;
 }
 
+/**
+ * The samples of `delta` (a diffSamples result) worth printing: the non-zero changes of
+ * `counters` and the values of `gauges`, keyed `name{labels}` without the node label.
+ */
+export function reportedMetrics(delta: MetricSamples, counters: readonly string[], gauges: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of delta) {
+    const base = key.includes('{') ? key.slice(0, key.indexOf('{')) : key;
+    const name = key.replace(/,?node="[^"]*"/, '').replace('{,', '{').replace('{}', '');
+    if ((counters.includes(base) && value !== 0) || gauges.includes(base)) out[name] = Math.round(value * 1000) / 1000;
+  }
+  return out;
+}
+
 /** Sum of every sample of `name` whose labels contain all of `labels` (e.g. 'durable="true"'). */
 export function metricSum(samples: MetricSamples, name: string, ...labels: string[]): number {
   let sum = 0;

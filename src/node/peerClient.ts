@@ -8,6 +8,9 @@ import { TransportError, type NodeId, type Transport } from '../ports/transport.
 import type { FailureDetector } from './failureDetector.ts';
 import { BadMessageError, parseReply, type Message, type Reply } from './protocol.ts';
 
+/** A request given less time than this that times out does not count against the peer. */
+export const JUDGED_TIMEOUT_MS_MIN = 100;
+
 export class PeerClient {
   constructor(
     private readonly transport: Transport,
@@ -18,15 +21,16 @@ export class PeerClient {
   /** Resolves with the peer's validated reply; rejects with a TransportError. */
   request(to: NodeId, message: Message, timeoutMs: number): Promise<Reply> {
     let sent: Promise<unknown>;
+    const budgetMs = Math.max(1, Math.ceil(timeoutMs));
     try {
-      sent = this.transport.request(to, message, Math.max(1, Math.ceil(timeoutMs)));
+      sent = this.transport.request(to, message, budgetMs);
     } catch (error) {
       sent = Promise.reject(error);
     }
     return sent.then(
       (raw) => this.received(to, message, raw),
       (error: unknown) => {
-        throw this.failed(to, error);
+        throw this.failed(to, error, budgetMs);
       },
     );
   }
@@ -42,12 +46,14 @@ export class PeerClient {
     }
   }
 
-  private failed(to: NodeId, error: unknown): TransportError {
+  private failed(to: NodeId, error: unknown, budgetMs: number): TransportError {
     const failure =
       error instanceof TransportError ? error : new TransportError('REMOTE_ERROR', `request to ${to} failed: ${String(error)}`, { cause: error });
-    // The peer's handler failed: it is up. Any other failure is the detector's to judge.
+    // The peer's handler failed: it is up. A timeout on a budget too short for any peer to
+    // answer in (the tail of a spent request deadline) says nothing about the peer. Any
+    // other failure is the detector's to judge.
     if (failure.code === 'REMOTE_ERROR') this.detector.answered(to);
-    else this.detector.failed(to, failure);
+    else if (failure.code !== 'TIMEOUT' || budgetMs >= JUDGED_TIMEOUT_MS_MIN) this.detector.failed(to, failure);
     return failure;
   }
 }
