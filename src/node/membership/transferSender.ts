@@ -13,9 +13,10 @@
  *   sent) is persisted in the metadata store, and a restarted node resumes from it.
  * - A failed batch is retried after a backoff (doubling up to `retryDelayMsMax`), as long as
  *   the transfer is still wanted.
- * - Before a transfer is marked done, the hints this node holds for the receiver (the
- *   writes it forwarded meanwhile) are delivered, for at most HINT_DRAIN_MS_MAX: a leaving
- *   node may be stopped soon after its change settles.
+ * - When a stream ends, hint delivery starts at once, so the writes forwarded meanwhile
+ *   follow the stream without waiting for the next delivery round. (Waiting for them
+ *   before marking the transfer done would never end under steady writes: the other
+ *   partitions moving to the same receiver keep adding hints.)
  */
 import { encodeBase64Url, decodeBase64Url } from '../../core/base64url.ts';
 import { markTransferDone, isSettled, type TransferState } from '../../core/membership/state.ts';
@@ -45,15 +46,9 @@ export interface TransferSenderDeps {
   readonly retryDelayMsMax: number;
   /** A transfer finished (the caller spreads the news by gossip). */
   readonly onDone: (transfer: TransferState) => void;
-  /** Hints this node holds for `target` (writes forwarded during transfers among them). */
-  readonly hintsFor: (target: string) => number;
-  /** Starts hint delivery now. */
+  /** Starts hint delivery now (the writes forwarded during the stream). */
   readonly deliverHints: () => void;
 }
-
-/** How long a finished stream waits for its forwarded writes to be delivered, at most. */
-export const HINT_DRAIN_MS_MAX = 30_000;
-const HINT_DRAIN_POLL_MS = 100;
 
 export interface TransferStats {
   /** Sent for the current change (counters restart with each ring version). */
@@ -165,7 +160,7 @@ export class TransferSender {
         if (batch.last) break;
         await this.pause(this.deps.pauseMs);
       }
-      await this.drainHints(transfer, id);
+      this.deps.deliverHints();
       if (!this.wanted(transfer, id)) return;
       this.finished++;
       await this.deps.membership.adopt(markTransferDone(this.deps.membership.state, transfer.partition, transfer.to));
@@ -174,14 +169,6 @@ export class TransferSender {
     } catch (error) {
       logger.warn({ partition: transfer.partition, to: transfer.to, reason: describeFailure(error) }, 'partition transfer interrupted; will resume');
       await this.pause(this.deps.retryDelayMsMax);
-    }
-  }
-
-  private async drainHints(transfer: TransferState, id: string): Promise<void> {
-    for (let waitedMs = 0; waitedMs < HINT_DRAIN_MS_MAX && this.deps.hintsFor(transfer.to) > 0; waitedMs += HINT_DRAIN_POLL_MS) {
-      if (!this.wanted(transfer, id)) return;
-      this.deps.deliverHints();
-      await this.pause(HINT_DRAIN_POLL_MS);
     }
   }
 
