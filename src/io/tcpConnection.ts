@@ -175,7 +175,8 @@ export class Connection implements RequestHome {
     this.queuedBytes = 0;
     const pending = [...this.pending.values()];
     this.pending.clear();
-    for (const request of pending) request.reject(new TransportError(code, `connection to ${this.peerId ?? this.remote} closed: ${reason}`));
+    // Sent (or about to be): the peer may have handled them.
+    for (const request of pending) request.reject(new TransportError(code, `connection to ${this.peerId ?? this.remote} closed: ${reason}`, { mayHaveArrived: true }));
     this.endSocket(goodbye, reason);
     this.host.onClosed(this, reason);
   }

@@ -42,7 +42,7 @@ export class PeerClient {
     } catch (error) {
       const reason = error instanceof BadMessageError ? error.message : String(error);
       this.logger.warn({ peer: from, request: message.type, reason }, 'refused a malformed reply from a peer');
-      throw new TransportError('BAD_MESSAGE', reason, { cause: error });
+      throw new TransportError('BAD_MESSAGE', reason, { cause: error, mayHaveArrived: true });
     }
   }
 

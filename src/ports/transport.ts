@@ -55,12 +55,21 @@ export interface PeerAddress {
 export type TransportErrorCode = 'TIMEOUT' | 'UNREACHABLE' | 'OVERLOADED' | 'CLOSED' | 'REMOTE_ERROR' | 'BAD_MESSAGE';
 
 export class TransportError extends Error {
+  /**
+   * The request may have reached the peer, and been handled there, before it failed: it
+   * timed out, or its connection was lost while it was pending, or its reply was malformed.
+   * False when it certainly never left (no connection, a full queue, a closed transport).
+   * A write failing so must not be sent anywhere else: it may have been applied.
+   */
+  readonly mayHaveArrived: boolean;
+
   constructor(
     readonly code: TransportErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; mayHaveArrived?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TransportError';
+    this.mayHaveArrived = code === 'TIMEOUT' || options?.mayHaveArrived === true;
   }
 }

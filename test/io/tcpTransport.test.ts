@@ -528,9 +528,26 @@ describe('tcpTransport: timeouts and failures', () => {
     await b.transport.close();
     const error = await pending;
     assert.ok(error.code === 'UNREACHABLE' || error.code === 'CLOSED', `got ${error.code}`);
+    assert.equal(error.mayHaveArrived, true, 'b had the request: it may have acted on it');
     // And the caller's failure detector hears about it at once from then on.
     const next = await transportError(a.transport.request('b', 'again', REQUEST_TIMEOUT_MS));
     assert.equal(next.code, 'UNREACHABLE');
+    assert.equal(next.mayHaveArrived, false, 'never sent: b is gone');
+  });
+
+  it('a request pending when its peer is removed from the membership may have arrived', T, async () => {
+    const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
+    let started = false;
+    b.transport.serve(async () => {
+      started = true;
+      return never();
+    });
+    const pending = transportError(a.transport.request('b', 'work', REQUEST_TIMEOUT_MS));
+    await eventually(() => started, 'the handler started');
+    a.transport.setPeers(new Map());
+    const error = await pending;
+    assert.equal(error.code, 'UNREACHABLE');
+    assert.equal(error.mayHaveArrived, true);
   });
 
   it('fails requests at once during the reconnect backoff', T, async () => {
@@ -539,8 +556,10 @@ describe('tcpTransport: timeouts and failures', () => {
     a.transport.setPeers(new Map([['b', gone]]));
     const first = await transportError(a.transport.request('b', 1, REQUEST_TIMEOUT_MS));
     assert.equal(first.code, 'UNREACHABLE');
+    assert.equal(first.mayHaveArrived, false, 'it waited for a connection that never opened');
     const second = await transportError(a.transport.request('b', 2, REQUEST_TIMEOUT_MS));
     assert.equal(second.code, 'UNREACHABLE');
+    assert.equal(second.mayHaveArrived, false);
     assert.match(second.message, /next attempt in \d+ ms/);
     assert.equal(onlyConnection(a, 'b').state, 'backoff');
     assert.equal(onlyConnection(a, 'b').failures, 1, 'no redial during the backoff');

@@ -8,8 +8,9 @@
  *                 little sooner, so a slow quorum there comes back as a clear 503 rather than
  *                 a transport timeout here. A transport failure, or an error reply saying the
  *                 receiver could not coordinate at all (stopping, overloaded, storage), moves
- *                 on to the next primary — except a write's timeout, which may have landed
- *                 and so answers 503; any other answer, success or 4xx/503, is final
+ *                 on to the next primary — except a write that may have arrived (a timeout,
+ *                 or its connection lost while it was pending: the receiver may have
+ *                 applied it), which answers 503; any other answer, success or 4xx/503, is final
  *                 (retrying a write elsewhere after it may have landed would only add a
  *                 sibling).
  *   coordinating  no primary could take it: this node coordinates itself (sloppy quorum;
@@ -133,11 +134,13 @@ class Forwarder {
 
   private attemptFailed(candidate: string, error: unknown): void {
     if (this.state !== 'forwarding') return;
-    if (this.plan.message.op !== 'get' && error instanceof TransportError && error.code === 'TIMEOUT') {
-      // The receiver may still be applying the write: trying another primary would issue a
-      // second dot for the same value (a duplicate sibling). Answer 503; it may still land.
+    if (this.plan.message.op !== 'get' && error instanceof TransportError && error.mayHaveArrived) {
+      // The receiver may have applied the write, or still be applying it: trying another
+      // primary would issue a second dot for the same value (a duplicate sibling). Answer
+      // 503; it may still land.
       emit(() => this.deps.events.onForward?.('answered'));
-      return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
+      if (error.code === 'TIMEOUT') return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
+      return this.finish(new RequestError('REQUEST_TIMEOUT', `the write was lost with ${candidate}'s connection (${error.message}); it may still take effect`));
     }
     emit(() => this.deps.events.onForward?.('failed-over'));
     this.deps.logger.debug({ peer: candidate, reason: describeFailure(error) }, 'forward failed; trying the next primary');
