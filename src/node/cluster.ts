@@ -14,7 +14,7 @@
  */
 import { primaryNodes } from '../core/preflist.ts';
 import type { Ring } from '../core/ring.ts';
-import { foundCluster, isSettled, servingRing, type ClusterState } from '../core/membership/state.ts';
+import { currentMembers, foundCluster, isSettled, servingRing, type ClusterState } from '../core/membership/state.ts';
 import { effectiveReplicas, replicasOf } from '../core/membership/transfers.ts';
 import type { NodeId, PeerAddress } from '../ports/transport.ts';
 import type { NodeConfig } from './config.ts';
@@ -52,7 +52,7 @@ export function initialClusterState(config: NodeConfig): ClusterState {
 /** The view of `state` from node `self`, with the quorum `config` asks for. */
 export function viewOfState(self: NodeId, state: ClusterState, config: Pick<NodeConfig, 'r' | 'w'>): ClusterView {
   const ring = servingRing(state);
-  const live = state.members.filter((m) => m.status !== 'removed');
+  const live = currentMembers(state).filter((m) => m.status !== 'removed');
   const peers = new Map<NodeId, PeerAddress>();
   for (const member of live) if (member.id !== self) peers.set(member.id, member.address);
   const n = effectiveReplicas(ring, state.replicas);

@@ -15,8 +15,13 @@
  *                in a row from hintDeliveryIntervalMs up to HINT_BACKOFF_MS_MAX (jittered).
  * The failure detector learns from every attempt (through the PeerClient), and its probes
  * mark a recovered owner up again.
+ *
+ * A hint whose owner is no longer a member (it left, or was removed after it died) can
+ * never be handed back: it goes to the key's current replicas instead (this node's own
+ * main store when it is one of them), and is deleted once every one of them has it.
  */
 import { JitteredRounds } from './jitteredRounds.ts';
+import type { StoredObject } from '../core/object.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
@@ -50,6 +55,19 @@ export interface HintedHandoffDeps {
   readonly events: NodeEvents;
   readonly intervalMs: number;
   readonly requestTimeoutMs: number;
+  /** Where hints of departed owners go (absent: every target is taken for a member). */
+  readonly departed?: DepartedOwners;
+}
+
+/** The membership as hinted handoff needs it. */
+export interface DepartedOwners {
+  readonly self: string;
+  /** Whether the node is still a member (not removed). */
+  isMember(node: string): boolean;
+  /** The key partition's current replicas. */
+  replicasOf(partition: number): readonly string[];
+  /** Merges the object into this node's own copy (durably) as a replica write. */
+  storeLocally(partition: number, key: Uint8Array, object: StoredObject): Promise<unknown>;
 }
 
 export interface HandoffStats {
@@ -86,7 +104,7 @@ export class HintedHandoff {
     const nowMs = this.deps.clock.monotonicMs();
     for (const target of this.deps.hints.targets()) {
       const delivery = this.delivery(target);
-      if (!this.deps.detector.isUp(target)) continue;
+      if (!this.isDeparted(target) && !this.deps.detector.isUp(target)) continue;
       switch (delivery.state) {
         case 'delivering':
           continue;
@@ -141,14 +159,28 @@ export class HintedHandoff {
     );
   }
 
+  private isDeparted(target: string): boolean {
+    return this.deps.departed !== undefined && !this.deps.departed.isMember(target);
+  }
+
   /** Sends one hint; resolves once the owner acknowledged it and the hint is removed (if unchanged). */
   private async deliverOne(hint: Hint): Promise<void> {
     const message: HintDeliveryMessage = { type: 'hint-delivery', partition: hint.partition, key: hint.key, object: encodeObject(hint.object) };
-    const reply = await this.deps.peers.request(hint.target, message, this.deps.requestTimeoutMs);
-    if (reply.type !== 'ack') throw new Error(describeFailure(reply));
+    const departed = this.deps.departed;
+    if (departed !== undefined && !departed.isMember(hint.target)) {
+      const replicas = departed.replicasOf(hint.partition);
+      await Promise.all(replicas.map((node) => (node === departed.self ? departed.storeLocally(hint.partition, hint.key, hint.object) : this.send(node, message))));
+    } else {
+      await this.send(hint.target, message);
+    }
     this.delivered++;
     emit(() => this.deps.events.onHintDelivery?.('delivered'));
     await this.deps.hints.removeIfUnchanged(hint, hint.object);
+  }
+
+  private async send(node: string, message: HintDeliveryMessage): Promise<void> {
+    const reply = await this.deps.peers.request(node, message, this.deps.requestTimeoutMs);
+    if (reply.type !== 'ack') throw new Error(describeFailure(reply));
   }
 
   private failed(target: string, delivery: TargetDelivery, error: unknown): void {

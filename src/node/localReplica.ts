@@ -34,19 +34,26 @@ export function readLocalReplica(replica: LocalReplica, partition: number, key: 
  * Merges `object` into this node's copy: into the hint store when it stands in for
  * `hintFor` (another node), into the main store otherwise. Resolves once stored (fsynced
  * when `durable`); rejects with HintsFullError, BufferFullError, StorageError…
+ *
+ * `keep`: the main store keeps a copy even when this node's view says it no longer holds
+ * the partition (it still hands one to the new replicas). For a replica write: the
+ * coordinator counts our acknowledgement as one of its W copies (its view is older than
+ * ours, and a forwarded hint, once delivered, is no copy of ours). For a hint handed back
+ * to us: the sender's view may be newer than ours (we were down while a change made us a
+ * replica again), and the new owner the hint was meant for is us.
  */
 export function writeLocalReplica(
   replica: LocalReplica,
   partition: number,
   key: Uint8Array,
   object: StoredObject,
-  options: { readonly durable: boolean; readonly hintFor: string | undefined },
+  options: { readonly durable: boolean; readonly hintFor: string | undefined; readonly keep?: boolean },
 ): Promise<StoredObject> {
   const { durable, hintFor } = options;
   if (hintFor !== undefined && hintFor !== replica.self) return replica.hints.put(hintFor, partition, key, object, { durable });
   const forwardTo = replica.routing?.forwardTo[partition] ?? NO_NODES;
   if (forwardTo.length === 0) return applyReplicaWrite(replica.store, partition, key, object, { durable });
-  return writeDuringTransfer(replica, partition, key, object, durable, forwardTo);
+  return writeDuringTransfer(replica, partition, key, object, durable, forwardTo, options.keep === true);
 }
 
 const NO_NODES: readonly string[] = [];
@@ -64,8 +71,9 @@ async function writeDuringTransfer(
   object: StoredObject,
   durable: boolean,
   forwardTo: readonly string[],
+  keep: boolean,
 ): Promise<StoredObject> {
-  const holds = replica.routing?.holds[partition] ?? true;
+  const holds = keep || (replica.routing?.holds[partition] ?? true);
   const copies = forwardedCopies(replica, partition, key, object, durable, forwardTo);
   if (holds) copies.unshift(applyReplicaWrite(replica.store, partition, key, object, { durable }));
   const stored = await Promise.all(copies);

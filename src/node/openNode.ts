@@ -17,7 +17,8 @@ import type { MetaStore, StorageEngine } from '../ports/storage.ts';
 import type { Transport } from '../ports/transport.ts';
 import { HintStore } from '../storage/hintStore.ts';
 import { ObjectStore } from '../storage/objectStore.ts';
-import type { LocalReplica } from './localReplica.ts';
+import { primariesOf } from './cluster.ts';
+import { writeLocalReplica, type LocalReplica } from './localReplica.ts';
 import { Gossip } from './membership/gossip.ts';
 import { Membership } from './membership/membership.ts';
 import { MembershipService } from './membership/membershipService.ts';
@@ -88,13 +89,17 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
       return membership.view;
     },
   };
+  // A new actor (a new epoch) once the node dropped copies it held: see renewActor below.
+  let actor = actorIdOf(config.id, startEpoch);
   const coordinator: CoordinatorDeps = {
     config,
     get cluster() {
       return membership.view;
     },
     replica,
-    actor: actorIdOf(config.id, startEpoch),
+    get actor() {
+      return actor;
+    },
     store,
     hints,
     detector,
@@ -105,7 +110,18 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     lingering: new Set(),
   };
   const background = { detector, peers, clock, random: deps.random, logger, events };
-  const handoff = new HintedHandoff({ ...background, hints, intervalMs: config.hintDeliveryIntervalMs, requestTimeoutMs: config.requestTimeoutMs });
+  const handoff = new HintedHandoff({
+    ...background,
+    hints,
+    intervalMs: config.hintDeliveryIntervalMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    departed: {
+      self: config.id,
+      isMember: (node) => membership.view.members.includes(node),
+      replicasOf: (partition) => primariesOf(membership.view, partition, membership.view.quorum.n),
+      storeLocally: (partition, key, object) => writeLocalReplica(replica, partition, key, object, { durable: true, hintFor: undefined }),
+    },
+  });
   const prober = new Prober({ ...background, intervalMs: config.probeIntervalMs, timeoutMs: Math.min(config.probeIntervalMs, config.requestTimeoutMs) });
   const gossip = new Gossip({
     membership,
@@ -134,10 +150,28 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     timeoutMs: Math.max(config.requestTimeoutMs, 10_000),
     retryDelayMsMax: 5000,
     onDone: () => gossip.spread(),
-    hintsFor: (target) => hints.counts().byTarget.get(target) ?? 0,
     deliverHints: () => handoff.round(),
   });
-  const drop = new PartitionDrop({ membership, store, engine: deps.engine, meta: deps.meta, clock, logger, delayMs: config.dropDelayMs, batchObjectsMax: config.transferBatchObjectsMax });
+  // Dropping copies forgets the counters this node's actor reached on those keys; should the
+  // node coordinate one of them again (a request forwarded by a stale view, the partition
+  // coming back to it), the same actor would issue the same dots again (startEpoch.ts): so
+  // the node takes a new epoch, and a new actor, before it deletes anything.
+  const renewActor = async (): Promise<void> => {
+    const epoch = await advanceStartEpoch(deps.meta);
+    actor = actorIdOf(config.id, epoch);
+    logger.info({ actor }, 'new actor before dropping handed-over copies');
+  };
+  const drop = new PartitionDrop({
+    membership,
+    store,
+    engine: deps.engine,
+    meta: deps.meta,
+    clock,
+    logger,
+    delayMs: config.dropDelayMs,
+    batchObjectsMax: config.transferBatchObjectsMax,
+    beforeDeleting: renewActor,
+  });
   const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, store, engine: deps.engine, logger, timeoutMs: config.requestTimeoutMs });
   membership.onView((view) => {
     deps.transport.setPeers(view.peers);

@@ -127,6 +127,7 @@ export type ProtocolErrorCode =
   | 'STORAGE_ERROR'
   | 'BUFFER_FULL'
   | 'STORE_CLOSED'
+  | 'UNKNOWN_MEMBER'
   | 'INTERNAL';
 
 export type ReplyErrorCode = RequestErrorCode | ProtocolErrorCode;
@@ -208,6 +209,7 @@ const REPLY_ERROR_CODES: ReadonlySet<string> = new Set<ReplyErrorCode>([
   'STORAGE_ERROR',
   'BUFFER_FULL',
   'STORE_CLOSED',
+  'UNKNOWN_MEMBER',
   'INTERNAL',
 ]);
 

@@ -90,10 +90,14 @@ async function replicaPut(deps: ReplicaServiceDeps, message: ReplicaPutMessage):
   checkKeyOf(deps, message);
   const { hintFor } = message;
   if (hintFor !== undefined && !deps.replica.members.includes(hintFor)) {
-    throw new BadMessageError(`hintFor names ${JSON.stringify(hintFor)}, not a member of the cluster`);
+    // Well formed, but this node's view and the coordinator's differ (a member just removed,
+    // or one that joined and this node has not heard of yet): a refusal, not garbage.
+    return errorReply('UNKNOWN_MEMBER', `hintFor names ${JSON.stringify(hintFor)}, not a member of the cluster as this node sees it`);
   }
   const object = decodeIncoming(message.object);
-  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: message.durable, hintFor });
+  // keep: the coordinator counts this acknowledgement as one of W copies, so this node keeps
+  // one even when its view says the partition was handed over (a coordinator's stale view).
+  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: message.durable, hintFor, keep: true });
   if (hintFor !== undefined && hintFor !== deps.replica.self) emit(() => deps.events.onHintStored?.());
   return ACK;
 }
@@ -108,7 +112,7 @@ function replicaGet(deps: ReplicaServiceDeps, message: ReplicaGetMessage): Reply
 async function hintDelivery(deps: ReplicaServiceDeps, message: HintDeliveryMessage): Promise<Reply> {
   checkKeyOf(deps, message);
   const object = decodeIncoming(message.object);
-  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: true, hintFor: undefined });
+  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: true, hintFor: undefined, keep: true });
   return ACK;
 }
 

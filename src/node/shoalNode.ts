@@ -39,7 +39,6 @@ import type { MembershipService } from './membership/membershipService.ts';
 import type { PartitionDrop } from './membership/partitionDrop.ts';
 import type { TransferSender, TransferStats } from './membership/transferSender.ts';
 import { checkContentType, checkKey, checkValue, resolveQuorum, type Quorum, type RequestOptions } from './request.ts';
-import { actorIdOf } from './startEpoch.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -162,7 +161,6 @@ const EMPTY_VALUE = new Uint8Array(0);
 const TOMBSTONE_CONTENT_TYPE = 'application/octet-stream';
 
 export class ShoalNode {
-  readonly actor: ActorId;
   readonly id: NodeId;
   private state: NodeState = 'serving';
   private stopPromise: Promise<void> | undefined;
@@ -184,9 +182,13 @@ export class ShoalNode {
     this.clock = parts.coordinator.clock;
     this.logger = parts.coordinator.logger;
     this.id = parts.config.id;
-    this.actor = actorIdOf(parts.config.id, parts.startEpoch);
     this.startedAtMs = this.clock.monotonicMs();
     this.summary = configSummary(parts.config);
+  }
+
+  /** The actor this node issues dots under now (a new one after it dropped handed-over copies). */
+  get actor(): ActorId {
+    return this.deps.actor;
   }
 
   get currentState(): NodeState {
@@ -274,7 +276,7 @@ export class ShoalNode {
 
   status(): NodeStatus {
     const { quorum, members, ring, state } = this.cluster;
-    const self = state.members.find((m) => m.id === this.id);
+    const self = currentMembers(state).find((m) => m.id === this.id);
     const plan = this.parts.admin.ring().plan;
     return {
       nodeId: this.config.id,

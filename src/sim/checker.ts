@@ -13,6 +13,8 @@
  *   lost-write only when the run's config promises durability for every acknowledged
  *   write (durableWrites `all`, W = N or no buffer); otherwise it is counted as a
  *   buffer loss, which durableWrites `one` with W < N allows (paper 6.1).
+ *   A put that only a node crashed for good (and removed) had seen when it crashed is
+ *   counted as a removal loss: a permanent failure loses what only the failed node held.
  * - phantom: every value any read returned was written, to that key, by a put that had
  *   started before the read ended.
  * - dot-conflict: one dot of a key always names the same value (a reused dot silently
@@ -24,10 +26,16 @@
  * Liveness, after the faults healed:
  * - final-read-failed: the read at R = N of every key succeeds.
  * - hints-left: every hint was handed back to its owner.
- * - divergence: the key's N primaries hold the same versions (after the final reads'
- *   read repair), and they are the versions the final read returned.
+ * - divergence: the key's N replicas under the final ring (the settled cluster state)
+ *   hold the same versions (after the final reads' read repair), and they are the
+ *   versions the final read returned.
+ * - membership-diverged: every live member (not removed, not a spare that never joined)
+ *   holds the same member table and ring, with no change pending; the members it lists
+ *   (not removed) are exactly the live members (a node crashed for good was removed, a
+ *   node that left is removed); the membership changes under way took effect.
  */
 import { covers, dotsEqual, type Dot } from '../core/clock.ts';
+import type { ClusterState } from '../core/membership/state.ts';
 import { objectDescends, type StoredObject } from '../core/object.ts';
 import { formatDot, formatRecord, versionsOf, type OpRecord } from './history.ts';
 
@@ -39,9 +47,12 @@ export type ViolationKind =
   | 'final-read-failed'
   | 'hints-left'
   | 'divergence'
+  | 'membership-diverged'
   // found while the run goes, by replicaAudit.ts
   | 'under-replicated-ack'
-  | 'hint-dropped';
+  | 'hint-dropped'
+  | 'copy-dropped'
+  | 'redundancy-lost';
 
 export interface Violation {
   readonly kind: ViolationKind;
@@ -64,10 +75,16 @@ export interface FinalState {
   readonly primaries: ReadonlyMap<string, readonly ReplicaCopy[]>;
   /** Hints each node still holds. */
   readonly hintsLeft: ReadonlyMap<string, number>;
+  /** Per node, whom its hints left are for (for the report). */
+  readonly hintTargets?: ReadonlyMap<string, string>;
   /** Value ids some node's disk (objects or hints) ever held. */
   readonly persisted: ReadonlySet<string>;
   /** True when the config promises that this put, once acknowledged, is on some disk. */
   readonly durabilityPromised: (put: OpRecord) => boolean;
+  /** Puts only a node crashed for good had seen when it crashed (their loss is a removal loss). */
+  readonly removalExposed?: ReadonlySet<string>;
+  /** The membership at the end (absent: a static cluster, nothing to check). */
+  readonly membership?: MembershipSnapshot;
   /**
    * What no correct node does, seen during the run: a peer's message refused as malformed
    * (every peer runs the same code, so the sender is wrong), an error logged by a live node.
@@ -75,11 +92,26 @@ export interface FinalState {
   readonly anomalies: readonly string[];
 }
 
+export interface MembershipSnapshot {
+  /** Live nodes that are members as they see it (see swarm.ts). */
+  readonly members: readonly string[];
+  /** Each live node's view of the membership (JSON of its RingView). */
+  readonly views: ReadonlyMap<string, string>;
+  /** The final cluster state (its serving ring places the keys). */
+  readonly finalState: ClusterState;
+  /** Nodes crashed for good. */
+  readonly retired: readonly string[];
+  /** Membership changes still under way at the end (described). */
+  readonly busy: readonly string[];
+}
+
 export interface CheckReport {
   readonly violations: Violation[];
   readonly ackedWrites: number;
   /** Acknowledged puts lost from buffers only, which the config allows (see the file comment). */
   readonly bufferLosses: readonly string[];
+  /** Acknowledged puts lost with a node removed after a permanent crash (see the file comment). */
+  readonly removalLosses: readonly string[];
   /** Puts applied twice (two dots for one value): duplicated or failed-over forwards. */
   readonly appliedTwice: readonly string[];
 }
@@ -91,11 +123,12 @@ export function checkRun(history: readonly OpRecord[], final: FinalState): Check
   const violations: Violation[] = [];
   checkPhantoms(index, violations);
   checkDots(index, violations);
-  const { ackedWrites, bufferLosses } = checkLostWrites(index, final, violations);
+  const { ackedWrites, bufferLosses, removalLosses } = checkLostWrites(index, final, violations);
   for (const anomaly of final.anomalies) violations.push({ kind: 'node-anomaly', key: undefined, valueIds: [], message: anomaly, records: [] });
   checkLiveness(index, final, violations);
+  if (final.membership !== undefined) checkMembership(final.membership, violations);
   const appliedTwice = [...index.dotsOf].filter(([, dots]) => dots.length > 1).map(([valueId]) => valueId);
-  return { violations, ackedWrites, bufferLosses, appliedTwice };
+  return { violations, ackedWrites, bufferLosses, removalLosses, appliedTwice };
 }
 
 /** Lookups over the history, built once. */
@@ -192,12 +225,13 @@ function checkDots(index: HistoryIndex, violations: Violation[]): void {
       if (reported.has(problem)) continue;
       reported.add(problem);
       const ids = [version.valueId, known].filter((id) => id !== '(tombstone)');
-      violations.push({ kind: 'dot-conflict', key: record.key, valueIds: ids, message: problem, records: index.linesAbout(record.key, ids) });
+      const lines = index.linesAbout(record.key, ids);
+      violations.push({ kind: 'dot-conflict', key: record.key, valueIds: ids, message: problem, records: lines.includes(record) ? lines : [record, ...lines] });
     }
   }
 }
 
-function checkLostWrites(index: HistoryIndex, final: FinalState, violations: Violation[]): { ackedWrites: number; bufferLosses: string[] } {
+function checkLostWrites(index: HistoryIndex, final: FinalState, violations: Violation[]): { ackedWrites: number; bufferLosses: string[]; removalLosses: string[] } {
   const presentByKey = new Map<string, Set<string>>();
   for (const [key, read] of final.reads) {
     if (read.outcome === 'ok') presentByKey.set(key, new Set((read.versions ?? []).filter((v) => !v.deleted).map((v) => v.valueId)));
@@ -205,11 +239,16 @@ function checkLostWrites(index: HistoryIndex, final: FinalState, violations: Vio
   const excuse = new Excuses(index, presentByKey);
   let ackedWrites = 0;
   const bufferLosses: string[] = [];
+  const removalLosses: string[] = [];
   for (const put of index.puts.values()) {
     if (!acknowledged(put) || put.valueId === undefined) continue;
     ackedWrites++;
     const present = presentByKey.get(put.key);
     if (present === undefined || present.has(put.valueId) || excuse.covered(put.valueId)) continue;
+    if (final.removalExposed?.has(put.valueId) === true) {
+      removalLosses.push(put.valueId);
+      continue;
+    }
     if (!final.persisted.has(put.valueId) && !final.durabilityPromised(put)) {
       bufferLosses.push(put.valueId);
       continue;
@@ -223,7 +262,7 @@ function checkLostWrites(index: HistoryIndex, final: FinalState, violations: Vio
       records: [...index.linesAbout(put.key, [put.valueId]), ...[final.reads.get(put.key)].filter((r): r is OpRecord => r !== undefined)],
     });
   }
-  return { ackedWrites, bufferLosses };
+  return { ackedWrites, bufferLosses, removalLosses };
 }
 
 /** Whether a value's absence is explained by a write that covered it (see the file comment). */
@@ -274,7 +313,10 @@ function checkLiveness(index: HistoryIndex, final: FinalState, violations: Viola
     }
   }
   for (const [node, hints] of final.hintsLeft) {
-    if (hints > 0) violations.push({ kind: 'hints-left', key: undefined, valueIds: [], message: `node ${node} still holds ${hints} hint(s) after healing`, records: [] });
+    if (hints > 0) {
+      const targets = final.hintTargets?.get(node);
+      violations.push({ kind: 'hints-left', key: undefined, valueIds: [], message: `node ${node} still holds ${hints} hint(s) after healing${targets === undefined ? '' : ` (${targets})`}`, records: [] });
+    }
   }
   for (const [key, copies] of final.primaries) checkConverged(index, key, copies, final.reads.get(key), violations);
 }
@@ -302,6 +344,33 @@ function checkConverged(index: HistoryIndex, key: string, copies: readonly Repli
       records: [read],
     });
   }
+}
+
+function checkMembership(snapshot: MembershipSnapshot, violations: Violation[]): void {
+  const problems: string[] = [];
+  if (snapshot.busy.length > 0) problems.push(`membership changes still under way: ${snapshot.busy.join(', ')}`);
+  const views = snapshot.members.map((id) => [id, snapshot.views.get(id)] as const).filter((entry): entry is readonly [string, string] => entry[1] !== undefined);
+  const distinct = new Set(views.map(([, view]) => view));
+  if (distinct.size > 1) {
+    problems.push(`members disagree on the membership: ${views.map(([id, view]) => `${id}: ${summarizeView(view)}`).join('; ')}`);
+  }
+  const first = views[0];
+  if (first !== undefined) {
+    const view = JSON.parse(first[1]) as { plan: unknown; members: { id: string; status: string }[] };
+    if (view.plan !== null) problems.push(`a change is still pending after healing: ${summarizeView(first[1])}`);
+    const listed = view.members.filter((m) => m.status !== 'removed').map((m) => m.id).sort();
+    const live = [...snapshot.members].sort();
+    if (listed.join(' ') !== live.join(' ')) {
+      problems.push(`the member table lists [${listed.join(' ')}] (not removed) but the live members are [${live.join(' ')}] (crashed for good: [${snapshot.retired.join(' ')}])`);
+    }
+  }
+  for (const problem of problems) violations.push({ kind: 'membership-diverged', key: undefined, valueIds: [], message: problem, records: [] });
+}
+
+function summarizeView(text: string): string {
+  const view = JSON.parse(text) as { ringVersion: number; plan: { kind: string; member: string; transfersDone: number; transfersTotal: number } | null; members: { id: string; status: string; version: number }[] };
+  const plan = view.plan === null ? 'settled' : `${view.plan.kind} ${view.plan.member} ${view.plan.transfersDone}/${view.plan.transfersTotal}`;
+  return `v${view.ringVersion} ${plan} [${view.members.map((m) => `${m.id}:${m.status}/${m.version}`).join(' ')}]`;
 }
 
 /** The same versions: each object reflects everything in the other (undefined = empty). */

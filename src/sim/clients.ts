@@ -46,6 +46,8 @@ export interface ClientDeps {
   readonly clusterName: string;
   /** Called as the client receives a put's acknowledgement (in time). */
   readonly onPutAcknowledged?: (record: OpRecord) => void;
+  /** The nodes a client may call now (default: every node of the cluster). */
+  readonly targets?: () => readonly string[];
 }
 
 /** One operation as the client decided it. */
@@ -94,7 +96,9 @@ export class SimClient {
     const { random, scheduler, cluster } = this.deps;
     if (scheduler.nowMs >= this.untilMs) return;
     const key = random.pick(this.workload.keys);
-    const node = random.pick(cluster.ids);
+    const targets = this.deps.targets?.() ?? cluster.ids;
+    if (targets.length === 0) return this.scheduleNext();
+    const node = random.pick(targets);
     const roll = random.next();
     const seen = this.lastSeen.get(key);
     const options = this.overrides();

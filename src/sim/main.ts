@@ -77,10 +77,15 @@ export function replayCommand(seed: number): string {
 export function formatResult(result: SeedResult, realMs: number): string {
   const status = result.ok ? 'ok  ' : 'FAIL';
   const { ops } = result;
-  const losses = (result.bufferLosses > 0 ? ` buffer-losses=${result.bufferLosses}` : '') + (result.appliedTwice > 0 ? ` applied-twice=${result.appliedTwice}` : '');
+  const losses =
+    (result.bufferLosses > 0 ? ` buffer-losses=${result.bufferLosses}` : '') +
+    (result.removalLosses > 0 ? ` removal-losses=${result.removalLosses}` : '') +
+    (result.appliedTwice > 0 ? ` applied-twice=${result.appliedTwice}` : '');
+  const { changes } = result;
+  const membership = `joins=${changes.joins} leaves=${changes.leaves} removes=${changes.removes}` + (changes.changeCrashes > 0 ? ` crashes-in-transfer=${changes.changeCrashes}` : '');
   return (
     `${status} seed=${result.seed} ops=${ops.total} (ok ${ops.ok}, failed ${ops.failed}, timed out ${ops.timedOut}) acked-writes=${result.ackedWrites}` +
-    `${losses} crashes=${result.crashes} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
+    `${losses} crashes=${result.crashes} ${membership} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
     `  replay: ${replayCommand(result.seed)}`
   );
 }

@@ -8,11 +8,21 @@
  * simStorage.ts) and the clients waiting on it get a "connection reset". Its unflushed
  * buffer is simply never written: lost, as in a real crash. `restart(id)` opens a new
  * incarnation on the same disks, with a fresh SimClock and endpoint.
+ *
+ * Membership: the founders (`configs`, each listing the cluster) open with startAll();
+ * spares (`spares`: configs without `cluster`) stay off until start(id) opens them, alone
+ * and empty, ready to join through a seed's address. Every node listens at its
+ * config's `listen` address on the SimNetwork, so seeds and member addresses resolve.
+ * retire(id) crashes a node for good (the operator then removes it): it never restarts,
+ * not even at the heal.
  */
 import type { StoredObject } from '../core/object.ts';
 import type { NodeConfig } from '../node/config.ts';
+import type { ChangeOutcome } from '../node/membership/membershipService.ts';
+import type { RingView } from '../node/membership/planView.ts';
 import type { NodeDeps } from '../node/openNode.ts';
 import type { RequestOptions } from '../node/request.ts';
+import type { PeerAddress } from '../ports/transport.ts';
 import { silentLogger, type Logger } from '../ports/logger.ts';
 import type { Prng } from './prng.ts';
 import { SimRunError, describe, type Scheduler } from './scheduler.ts';
@@ -30,10 +40,20 @@ export interface SimNode {
   ): Promise<{ readonly context: string; readonly object: StoredObject }>;
   delete(key: Uint8Array, context?: string, options?: RequestOptions): Promise<{ readonly context: string; readonly object: StoredObject }>;
   localVersions(key: Uint8Array): { readonly partition: number; readonly object: StoredObject } | undefined;
-  localHints(): { readonly total: number };
+  localHints(): { readonly total: number; readonly byTarget?: Readonly<Record<string, number>> };
   /** Each peer's status as this node's failure detector sees it. */
   peers(): readonly { readonly id: string; readonly status: string }[];
   stop(): Promise<void>;
+  /** Membership changes (the real node's `shoalNode.membership`); absent on stand-ins without membership. */
+  readonly membership?: SimMembership;
+}
+
+/** What the simulator uses of a node's membership service (MembershipService satisfies it). */
+export interface SimMembership {
+  join(seed: PeerAddress, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome>;
+  leave(dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome>;
+  remove(id: string, force: boolean, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome>;
+  ring(): RingView;
 }
 
 /** openNode, or a stand-in with the same signature (tests of the simulator itself). */
@@ -75,8 +95,10 @@ export interface SimClusterOptions {
   readonly network: SimNetwork;
   /** The cluster's stream; each incarnation forks its own from it. */
   readonly random: Prng;
-  /** One config per member (validated, with `cluster` listing them all). */
+  /** One config per founding member (validated, with `cluster` listing them all). */
   readonly configs: readonly NodeConfig[];
+  /** Nodes outside the cluster (configs without `cluster`), opened only by start(id). */
+  readonly spares?: readonly NodeConfig[];
   readonly skews: ReadonlyMap<string, ClockSkew>;
   readonly openNode: OpenSimNode;
   /** The logger of one incarnation (default: silent). */
@@ -88,32 +110,77 @@ export interface SimClusterOptions {
 }
 
 export class SimCluster {
+  /** Every node, founders first, then spares. */
   readonly ids: readonly string[];
+  /** The nodes startAll() opens. */
+  readonly founders: readonly string[];
   crashes = 0;
   /** Virtual time of the latest crash (-Infinity before the first). */
   lastCrashMs = Number.NEGATIVE_INFINITY;
+  /** Every crash (retirements included), in time order. */
+  readonly crashLog: { readonly node: string; readonly atMs: number; retired: boolean }[] = [];
   private readonly members = new Map<string, Member>();
+  private readonly retired = new Set<string>();
 
   constructor(private readonly options: SimClusterOptions) {
-    for (const config of options.configs) {
+    for (const config of [...options.configs, ...(options.spares ?? [])]) {
+      if (this.members.has(config.id)) throw new RangeError(`node ${JSON.stringify(config.id)} is configured twice`);
       const skew = options.skews.get(config.id) ?? { offsetMs: 0, driftPpm: 0 };
       this.members.set(config.id, { id: config.id, config, skew, disks: new SimDisks(), incarnation: undefined, incarnations: 0 });
     }
     this.ids = [...this.members.keys()];
+    this.founders = options.configs.map((config) => config.id);
   }
 
-  /** Opens every node (as events at the current time). */
+  /** Opens every founder (as events at the current time). */
   startAll(): void {
-    for (const id of this.ids) this.restart(id);
+    for (const id of this.founders) this.start(id);
+  }
+
+  /** Opens a node that never ran (a spare, or a founder): its first incarnation. No-op once started. */
+  start(id: string): void {
+    if (this.member(id).incarnations === 0) this.open(id);
+  }
+
+  /** Whether the node was ever opened. */
+  started(id: string): boolean {
+    return this.member(id).incarnations > 0;
+  }
+
+  /** Crashes the node for good: no restart brings it back (see unretire). */
+  retire(id: string): void {
+    this.crash(id);
+    this.retired.add(id);
+    const last = this.crashLog[this.crashLog.length - 1];
+    if (last !== undefined && last.node === id) last.retired = true;
+    this.options.scheduler.trace.note(this.options.scheduler.nowMs, `retire ${id}`);
+  }
+
+  /** Lets a retired node restart again (the operator brings it back after all). */
+  unretire(id: string): void {
+    if (this.retired.delete(id)) this.options.scheduler.trace.note(this.options.scheduler.nowMs, `unretire ${id}`);
+  }
+
+  isRetired(id: string): boolean {
+    return this.retired.has(id);
   }
 
   isServing(id: string): boolean {
     return this.member(id).incarnation?.state === 'serving';
   }
 
-  /** Node ids whose current incarnation is down (crashed, not yet reopened). */
+  /** Node ids that ran, are not retired, and whose current incarnation is down (crashed, not yet reopened). */
   downNodes(): string[] {
-    return this.ids.filter((id) => this.member(id).incarnation?.state !== 'serving');
+    return this.ids.filter((id) => this.started(id) && !this.retired.has(id) && this.member(id).incarnation?.state !== 'serving');
+  }
+
+  /** Where the node listens for internode traffic (its config's `listen`). */
+  addressOf(id: string): PeerAddress {
+    return this.member(id).config.listen;
+  }
+
+  configOf(id: string): NodeConfig {
+    return this.member(id).config;
   }
 
   /** The serving node, or undefined while it is down. */
@@ -177,16 +244,26 @@ export class SimCluster {
     incarnation.gate.close();
     this.crashes++;
     this.lastCrashMs = this.options.scheduler.nowMs;
+    this.crashLog.push({ node: id, atMs: this.lastCrashMs, retired: false });
     const calls = [...incarnation.calls];
     incarnation.calls.clear();
     for (const abandon of calls) abandon(new NodeUnavailableError(`node ${id} crashed`));
     this.options.scheduler.trace.note(this.options.scheduler.nowMs, `crash ${id}/${incarnation.number}`);
   }
 
-  /** Opens a new incarnation on the node's disks (no-op when it is up or opening). */
+  /**
+   * Opens a new incarnation on the node's disks (no-op when it is up or opening, never
+   * started, or retired).
+   */
   restart(id: string): void {
     const member = this.member(id);
+    if (member.incarnations === 0 || this.retired.has(id)) return;
     if (member.incarnation !== undefined && member.incarnation.state !== 'dead') return;
+    this.open(id);
+  }
+
+  private open(id: string): void {
+    const member = this.member(id);
     const { scheduler, network } = this.options;
     const number = ++member.incarnations;
     const label = `${id}/${number}`;
@@ -196,15 +273,15 @@ export class SimCluster {
       state: 'opening',
       node: undefined,
       clock,
-      transport: network.attach(id, clock, number),
+      transport: network.attach(id, clock, number, member.config.listen),
       gate: new IncarnationGate(),
       calls: new Set(),
     };
     member.incarnation = incarnation;
-    scheduler.schedule(0, `open ${label}`, () => this.open(member, incarnation, label));
+    scheduler.schedule(0, `open ${label}`, () => this.openIncarnation(member, incarnation, label));
   }
 
-  private open(member: Member, incarnation: Incarnation, label: string): void {
+  private openIncarnation(member: Member, incarnation: Incarnation, label: string): void {
     const { disks } = member;
     const observe = (engine: 'objects' | 'hints'): DiskObserver | undefined => this.options.diskObserver?.(member.id, engine);
     const deps: NodeDeps = {

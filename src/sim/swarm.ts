@@ -2,31 +2,38 @@
  * One sim run per seed:
  *
  *   safety phase    the plan's faults are on (drops, duplicates, delays, partitions,
- *                   crash-restarts, clock skew) while the clients run, for plan.safetyMs
- *                   of virtual time.
+ *                   crash-restarts, clock skew, membership changes) while the clients
+ *                   run, for plan.safetyMs of virtual time.
  *   heal            partitions end, drops and duplicates stop, delays drop to a few ms,
- *                   every node is up again.
- *   liveness phase  time runs on (no clients) until every client call has ended, every
- *                   node sees every peer up and no node holds a hint, within
- *                   LIVENESS_MS_MAX; then one read of every key at R = N (read repair),
- *                   and time for the repairs to land.
- *   check           checker.ts judges the history and the final state.
+ *                   every node is up again (but those crashed for good and removed).
+ *   liveness phase  time runs on (no clients) until every client call has ended, the
+ *                   membership changes under way took effect, every member holds the same
+ *                   settled cluster state, every node sees every peer up and no node
+ *                   holds a hint, within LIVENESS_MS_MAX; then dropDelayMs for former
+ *                   replicas to drop their copies, one read of every key at R = N (read
+ *                   repair) through a member, and time for the repairs to land.
+ *   check           checker.ts judges the history and the final state; the replicas of a
+ *                   key are those of the final ring (the settled cluster state).
  *
  * Everything a run does is decided by the seed; RealTimeGuard fails the run if anything
  * reads the real clock or real randomness while it runs.
  */
 import { encodeUtf8 } from '../core/bytes.ts';
 import { partitionOfKey } from '../core/hash.ts';
-import { primaryNodes } from '../core/preflist.ts';
-import { clusterViewOf } from '../node/cluster.ts';
+import { decodeState } from '../core/membership/codec.ts';
+import { servingRing, type ClusterState } from '../core/membership/state.ts';
+import { replicasOf } from '../core/membership/transfers.ts';
+import { initialClusterState } from '../node/cluster.ts';
 import { nodeConfigFrom, type NodeConfig } from '../node/config.ts';
+import { MEMBERSHIP_RECORD } from '../node/membership/membership.ts';
 import { openNode } from '../node/openNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { WriteOp } from '../ports/storage.ts';
 import { decodeObject } from '../storage/objectCodec.ts';
-import { checkRun, type CheckReport, type ReplicaCopy, type Violation } from './checker.ts';
+import { checkRun, type CheckReport, type MembershipSnapshot, type ReplicaCopy, type Violation } from './checker.ts';
 import { SimClient, errorCode } from './clients.ts';
 import { History, valueIdOf, type OpRecord } from './history.ts';
+import { MembershipDriver, type ChangeCounts } from './membershipDriver.ts';
 import { Prng } from './prng.ts';
 import { ReplicaAudit, disksPromised } from './replicaAudit.ts';
 import { RealTimeGuard, RealTimeUseError } from './realTime.ts';
@@ -67,8 +74,11 @@ export interface SeedResult {
   readonly ops: { readonly total: number; readonly ok: number; readonly failed: number; readonly timedOut: number };
   readonly ackedWrites: number;
   readonly bufferLosses: number;
+  /** Acknowledged puts lost with a node crashed for good and removed (only it had them). */
+  readonly removalLosses: number;
   readonly appliedTwice: number;
   readonly crashes: number;
+  readonly changes: ChangeCounts;
 }
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedResult> {
@@ -121,6 +131,7 @@ class SwarmRun {
   readonly clients: SimClient[] = [];
   readonly persisted = new Set<string>();
   readonly audit: ReplicaAudit;
+  readonly operator: MembershipDriver;
   readonly anomalies: string[] = [];
   private anomaliesChecked = 0;
   private readonly root: Prng;
@@ -138,17 +149,27 @@ class SwarmRun {
       network: this.network,
       random: this.root.fork('nodes'),
       configs: configsOf(plan),
+      spares: spareConfigsOf(plan),
       skews: plan.skews,
       openNode: options.openNode ?? openNode,
       loggerFor: options.print === undefined ? undefined : (label) => traceLogger(this.trace, this.scheduler, label),
       diskObserver: (node, engine) => ({
-        beforeWrite: engine === 'hints' ? (ops) => this.audit.beforeHintWrite(node, ops) : undefined,
+        beforeWrite: engine === 'hints' ? (ops) => this.audit.beforeHintWrite(node, ops) : (ops) => this.audit.beforeObjectWrite(node, ops),
         afterWrite: (ops) => this.notePersisted(ops),
       }),
       onNodeError: (label, message, fields) => this.anomaly(`${label} logged an error: ${message} ${fieldsText(fields)}`),
     });
     this.network.onReply = (from, to, request, reply) => this.checkReply(from, to, request, reply);
     this.audit = new ReplicaAudit(this.cluster, plan.settings, plan.workload.keys);
+    this.operator = new MembershipDriver({
+      scheduler: this.scheduler,
+      cluster: this.cluster,
+      random: this.root.fork('operator'),
+      actions: plan.membership.actions,
+      replicas: plan.settings.n,
+      beforeRetire: (node) => this.audit.nodeRetiring(node, this.history.records, (key) => this.replicasNow(key, node)),
+      anomaly: (text) => this.anomaly(text),
+    });
   }
 
   anomaly(text: string): void {
@@ -169,19 +190,29 @@ class SwarmRun {
     this.trace.note(0, `seed ${plan.seed}: ${describePlan(plan)}`);
     this.cluster.startAll();
     this.scheduleFaults();
+    this.operator.start();
     this.startClients();
     await scheduler.runUntil(plan.safetyMs);
     this.heal();
     await this.settle();
+    // Former replicas drop their copies dropDelayMs after they see the change settle.
+    if (plan.membership.actions.length > 0) await scheduler.runUntil(scheduler.nowMs + plan.settings.dropDelayMs + 2 * plan.settings.flushIntervalMs + SETTLE_STEP_MS);
+    const finalState = this.membershipSnapshot().finalState;
+    const settledCopies = this.primaryCopies(finalState);
+    this.audit.checkRedundancy(this.history.records, (key) => (settledCopies.get(key) ?? []).map((copy) => copy.node));
     const reads = await this.finalReads();
     await scheduler.runUntil(scheduler.nowMs + 2 * (plan.settings.readRepairLingerMs + plan.settings.requestTimeoutMs));
     this.anomaliesChecked = this.anomalies.length;
+    const membership = this.membershipSnapshot();
     return checkRun(this.history.records, {
       reads,
-      primaries: this.primaryCopies(),
+      primaries: this.primaryCopies(membership.finalState),
       hintsLeft: this.hintsLeft(),
+      hintTargets: this.hintTargets(),
       persisted: this.persisted,
       durabilityPromised: (put) => disksPromised(plan.settings, put.quorum) > 0,
+      removalExposed: this.audit.exposedByRemoval,
+      membership,
       anomalies: this.anomalies.slice(),
     });
   }
@@ -208,8 +239,10 @@ class SwarmRun {
       },
       ackedWrites: report?.ackedWrites ?? 0,
       bufferLosses: report?.bufferLosses.length ?? 0,
+      removalLosses: report?.removalLosses.length ?? 0,
       appliedTwice: report?.appliedTwice.length ?? 0,
       crashes: this.cluster.crashes,
+      changes: { ...this.operator.counts },
     };
   }
 
@@ -239,6 +272,7 @@ class SwarmRun {
       history: this.history,
       clusterName: CLUSTER_NAME,
       onPutAcknowledged: (record: OpRecord) => this.audit.putAcknowledged(record),
+      targets: () => this.operator.clientTargets(),
     };
     for (let i = 1; i <= this.plan.clients; i++) {
       const client = new SimClient(`c${i}`, { ...deps, random: this.root.fork(`client c${i}`) }, this.plan.workload);
@@ -252,6 +286,7 @@ class SwarmRun {
     this.scheduler.schedule(0, 'heal: partitions end, calm network, every node up', () => {
       this.network.heal();
       this.network.setFaults(CALM_NETWORK);
+      this.operator.heal();
       for (const id of this.cluster.downNodes()) this.cluster.restart(id);
     });
   }
@@ -273,22 +308,46 @@ class SwarmRun {
 
   private settled(): boolean {
     if (this.history.records.some((record) => record.outcome === 'pending')) return false;
-    for (const id of this.cluster.ids) {
+    if (this.operator.busy()) return false;
+    for (const id of this.liveNodes()) {
       const node = this.cluster.node(id);
       if (node === undefined || node.localHints().total > 0) return false;
       if (node.peers().some((peer) => peer.status !== 'up')) return false;
     }
-    return true;
+    const rings = this.memberNodes().map((id) => this.cluster.node(id)?.membership?.ring());
+    if (rings.some((ring) => ring !== undefined && ring.plan !== null)) return false;
+    const texts = new Set(rings.map((ring) => JSON.stringify(ring)));
+    return texts.size <= 1;
   }
 
-  /** Reads every key at R = N through a random node; the last attempt is the one judged. */
+  /** Nodes that ran and were not crashed for good (leavers and spares that never joined included). */
+  private liveNodes(): string[] {
+    return this.cluster.ids.filter((id) => this.cluster.started(id) && !this.cluster.isRetired(id));
+  }
+
+  /**
+   * Live nodes that are members as they see it: they hold the cluster's state (a spare
+   * that never joined is alone) and are not removed in it (a leaver is, once it left). A
+   * node without a membership service (a stand-in) is a member when it is a founder.
+   */
+  private memberNodes(): string[] {
+    return this.liveNodes().filter((id) => {
+      const node = this.cluster.node(id);
+      const ring = node?.membership?.ring();
+      if (ring === undefined) return node === undefined || this.cluster.founders.includes(id);
+      return ring.members.length > 1 && ring.members.find((m) => m.id === id)?.status !== 'removed';
+    });
+  }
+
+  /** Reads every key at R = N through a random member; the last attempt is the one judged. */
   private async finalReads(): Promise<Map<string, OpRecord>> {
     const reads = new Map<string, OpRecord>();
     const random = this.root.fork('final reads');
     for (const key of this.plan.workload.keys) {
       for (let attempt = 0; attempt < FINAL_READ_ATTEMPTS; attempt++) {
         if (attempt > 0) await this.settle();
-        const record = await this.finalRead(key, random.pick(this.cluster.ids));
+        const members = this.memberNodes();
+        const record = await this.finalRead(key, random.pick(members.length > 0 ? members : this.cluster.founders));
         reads.set(key, record);
         if (record.outcome === 'ok') break;
       }
@@ -312,13 +371,23 @@ class SwarmRun {
     return record;
   }
 
-  private primaryCopies(): Map<string, ReplicaCopy[]> {
-    const config = configsOf(this.plan)[0] as NodeConfig;
-    const { ring, quorum } = clusterViewOf(config);
+  /** The key's replicas in the current and the target ring, as a live member other than `except` sees them. */
+  private replicasNow(key: string, except: string): Set<string> {
+    const member = this.memberNodes().find((id) => id !== except && this.cluster.isServing(id));
+    const stored = member === undefined ? undefined : this.cluster.disks(member).meta.get(MEMBERSHIP_RECORD);
+    if (stored === undefined) return new Set(this.cluster.ids);
+    const state = decodeState(stored);
+    const partition = partitionOfKey(encodeUtf8(key), state.ring.partitionCount);
+    return new Set([...replicasOf(servingRing(state), partition, state.replicas), ...replicasOf(state.ring, partition, state.replicas)]);
+  }
+
+  /** Per key, what each of its replicas under the final ring holds. */
+  private primaryCopies(state: ClusterState): Map<string, ReplicaCopy[]> {
+    const ring = servingRing(state);
     const copies = new Map<string, ReplicaCopy[]>();
     for (const key of this.plan.workload.keys) {
       const keyBytes = encodeUtf8(key);
-      const primaries = primaryNodes(ring, partitionOfKey(keyBytes, ring.partitionCount), quorum.n);
+      const primaries = replicasOf(ring, partitionOfKey(keyBytes, ring.partitionCount), state.replicas);
       copies.set(
         key,
         primaries.map((node) => ({ node, object: this.cluster.node(node)?.localVersions(keyBytes)?.object })),
@@ -327,8 +396,36 @@ class SwarmRun {
     return copies;
   }
 
+  /**
+   * The membership at the end: each live node's view of it, who the members are, and the
+   * final cluster state (persisted by the first member; the founders' initial state for a
+   * node without membership).
+   */
+  private membershipSnapshot(): MembershipSnapshot {
+    const members = this.memberNodes();
+    const views = new Map<string, string>();
+    for (const id of this.liveNodes()) {
+      const ring = this.cluster.node(id)?.membership?.ring();
+      if (ring !== undefined) views.set(id, JSON.stringify(ring));
+    }
+    const first = members[0];
+    const stored = first === undefined ? undefined : this.cluster.disks(first).meta.get(MEMBERSHIP_RECORD);
+    const finalState = stored === undefined ? initialClusterState(configsOf(this.plan)[0] as NodeConfig) : decodeState(stored);
+    const retired = this.cluster.ids.filter((id) => this.cluster.isRetired(id));
+    return { members, views, finalState, retired, busy: this.operator.busy() ? this.operator.pendingActions() : [] };
+  }
+
+  private hintTargets(): Map<string, string> {
+    const targets = new Map<string, string>();
+    for (const id of this.liveNodes()) {
+      const byTarget = this.cluster.node(id)?.localHints().byTarget;
+      if (byTarget !== undefined) targets.set(id, Object.entries(byTarget).map(([target, count]) => `${count} for ${target}`).join(', '));
+    }
+    return targets;
+  }
+
   private hintsLeft(): Map<string, number> {
-    return new Map(this.cluster.ids.map((id) => [id, this.cluster.node(id)?.localHints().total ?? 0]));
+    return new Map(this.liveNodes().map((id) => [id, this.cluster.node(id)?.localHints().total ?? 0]));
   }
 
   /** The durability log: every value some disk held (objects or hints). */
@@ -352,7 +449,23 @@ function anomalyViolation(text: string): Violation {
 
 const configCache = new WeakMap<SwarmPlan, NodeConfig[]>();
 
-/** One validated config per node, every one listing the whole cluster. */
+/** One validated config per spare: alone (no `cluster`), with the founders as seeds. */
+export function spareConfigsOf(plan: SwarmPlan): NodeConfig[] {
+  return plan.membership.spares.map((id, i) =>
+    nodeConfigFrom({
+      id,
+      clusterName: CLUSTER_NAME,
+      seeds: plan.nodes.map((_, j) => `10.0.0.${j + 1}:7000`),
+      listen: `10.0.1.${i + 1}:7000`,
+      http: `10.0.1.${i + 1}:8080`,
+      engine: 'memory',
+      logLevel: 'silent',
+      ...plan.settings,
+    }),
+  );
+}
+
+/** One validated config per founder, every one listing the founders. */
 export function configsOf(plan: SwarmPlan): NodeConfig[] {
   const cached = configCache.get(plan);
   if (cached !== undefined) return cached;

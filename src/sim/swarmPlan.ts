@@ -7,6 +7,15 @@
  *
  * The plan is a pure function of the seed (its own PRNG stream), so it can be printed and
  * a failing seed replays with exactly the same plan.
+ *
+ * Membership changes (MEMBERSHIP_CHANGE_RATE of the seeds) are drawn from a stream of
+ * their own, so adding them left every other part of older seeds' plans as it was: spares
+ * start outside the cluster and join through a founder's address, members leave, and
+ * members crash for good and are removed, during the safety phase and alongside the other
+ * faults; some changes also crash one of their transfer senders (or the receiver) while
+ * the transfers run. Who leaves or is removed is drawn here; whether the change is still
+ * possible when its time comes (the node may be gone, the cluster too small, another
+ * change pending) is the run's business (membershipDriver.ts).
  */
 import { Prng } from './prng.ts';
 import type { ClockSkew } from './simClock.ts';
@@ -23,6 +32,41 @@ export interface CrashPlan {
   readonly downMs: number;
 }
 
+export type MembershipAction =
+  | {
+      readonly kind: 'join';
+      readonly atMs: number;
+      /** A spare: started (alone, empty) at startMs, then joined through a founder's address. */
+      readonly node: string;
+      readonly startMs: number;
+      readonly crash: ChangeCrash | undefined;
+    }
+  | { readonly kind: 'leave'; readonly atMs: number; readonly node: string; readonly crash: ChangeCrash | undefined }
+  | {
+      readonly kind: 'remove';
+      /** When the node crashes for good; the removal is asked for detectMs later. */
+      readonly atMs: number;
+      readonly node: string;
+      readonly detectMs: number;
+      /** remove --force (otherwise the planner's failure detector must see the node down). */
+      readonly force: boolean;
+      readonly crash: ChangeCrash | undefined;
+    };
+
+/** A crash while a change's transfers run: one of its senders, or its receiver, afterMs after it was applied. */
+export interface ChangeCrash {
+  readonly afterMs: number;
+  readonly downMs: number;
+  readonly target: 'sender' | 'receiver';
+}
+
+export interface MembershipPlan {
+  /** Nodes that start outside the cluster (each joins once, by a join action). */
+  readonly spares: readonly string[];
+  /** In time order. */
+  readonly actions: readonly MembershipAction[];
+}
+
 /** Node settings the seed chooses (the rest are the node's defaults). */
 export interface NodeSettings {
   readonly partitionCount: number;
@@ -37,16 +81,23 @@ export interface NodeSettings {
   readonly readRepairLingerMs: number;
   readonly hintDeliveryIntervalMs: number;
   readonly probeIntervalMs: number;
+  readonly gossipIntervalMs: number;
+  readonly dropDelayMs: number;
+  readonly transferBatchObjectsMax: number;
+  readonly transferPauseMs: number;
+  readonly transferConcurrency: number;
 }
 
 export interface SwarmPlan {
   readonly seed: number;
+  /** The founders (the initial cluster). */
   readonly nodes: readonly string[];
   readonly settings: NodeSettings;
   readonly faults: NetworkFaults;
   readonly skews: ReadonlyMap<string, ClockSkew>;
   readonly partitions: readonly PartitionWindow[];
   readonly crashes: readonly CrashPlan[];
+  readonly membership: MembershipPlan;
   readonly clients: number;
   readonly workload: WorkloadOptions;
   /** Virtual time of the safety phase (faults on, clients running). */
@@ -56,28 +107,31 @@ export interface SwarmPlan {
 export const SAFETY_PHASE_MS = 3000;
 /** Share of seeds with a power failure (every node crashes at once). */
 export const POWER_FAILURE_RATE = 0.2;
+/** Share of seeds with membership changes. */
+export const MEMBERSHIP_CHANGE_RATE = 0.45;
+/** Share of changes during whose transfers a node crashes. */
+export const CHANGE_CRASH_RATE = 0.4;
 
 export function planSwarm(seed: number): SwarmPlan {
-  const random = Prng.fromSeed(seed).fork('plan');
+  const root = Prng.fromSeed(seed);
+  const random = root.fork('plan');
+  const changes = root.fork('plan membership');
   const nodeCount = random.intBetween(3, 6);
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const settings = planSettings(random);
+  const settings = { ...planSettings(random), ...planMembershipSettings(changes) };
   const safetyMs = SAFETY_PHASE_MS;
-  return {
-    seed,
-    nodes,
-    settings,
-    faults: planFaults(random),
-    skews: new Map(nodes.map((id) => [id, { offsetMs: random.between(-500, 500), driftPpm: random.between(-200, 200) }])),
-    partitions: planPartitions(random, nodes, safetyMs),
-    crashes: planCrashes(random, nodes, safetyMs),
-    clients: random.intBetween(2, 5),
-    workload: planWorkload(random, settings),
-    safetyMs,
-  };
+  const faults = planFaults(random);
+  const skews = new Map(nodes.map((id) => [id, { offsetMs: random.between(-500, 500), driftPpm: random.between(-200, 200) }]));
+  const partitions = planPartitions(random, nodes, safetyMs);
+  const crashes = planCrashes(random, nodes, safetyMs);
+  const clients = random.intBetween(2, 5);
+  const workload = planWorkload(random, settings);
+  const membership = planMembership(changes, nodes, settings.n, safetyMs);
+  for (const spare of membership.spares) skews.set(spare, { offsetMs: changes.between(-500, 500), driftPpm: changes.between(-200, 200) });
+  return { seed, nodes, settings, faults, skews, partitions, crashes, membership, clients, workload, safetyMs };
 }
 
-function planSettings(random: Prng): NodeSettings {
+function planSettings(random: Prng): Omit<NodeSettings, 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency'> {
   const requestTimeoutMs = random.intBetween(150, 600);
   return {
     partitionCount: random.pick([16, 32]),
@@ -143,7 +197,53 @@ function planCrashes(random: Prng, nodes: readonly string[], safetyMs: number): 
   return crashes;
 }
 
-function planWorkload(random: Prng, settings: NodeSettings): WorkloadOptions {
+function planMembershipSettings(random: Prng): Pick<NodeSettings, 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency'> {
+  return {
+    gossipIntervalMs: random.intBetween(100, 500),
+    // 0: a former replica drops its copies the moment it sees the change settle.
+    dropDelayMs: random.pick([0, 50, 300, 1000]),
+    // Small batches make a transfer of a few keys take several batches (and cursors).
+    transferBatchObjectsMax: random.pick([1, 2, 512]),
+    transferPauseMs: random.pick([0, 0, 10, 50]),
+    transferConcurrency: random.intBetween(1, 2),
+  };
+}
+
+/**
+ * Joins, leaves and removes at random times of the safety phase. The plan tracks the
+ * members it expects (every change applied) only to draw sensible changes; leaves that
+ * would take the cluster below N are drawn now and then on purpose (the core refuses them).
+ */
+function planMembership(random: Prng, founders: readonly string[], n: number, safetyMs: number): MembershipPlan {
+  if (!random.chance(MEMBERSHIP_CHANGE_RATE)) return { spares: [], actions: [] };
+  const count = random.pick([1, 1, 2, 2, 3]);
+  const members = [...founders];
+  const spares: string[] = [];
+  const actions: MembershipAction[] = [];
+  let atMs = random.between(100, 900);
+  for (let i = 0; i < count && atMs < safetyMs * 0.85; i++) {
+    const crash = random.chance(CHANGE_CRASH_RATE)
+      ? { afterMs: random.between(0, 60), downMs: random.between(50, 800), target: random.chance(0.7) ? ('sender' as const) : ('receiver' as const) }
+      : undefined;
+    const roomy = members.length > n;
+    const kind = roomy ? random.pick(['join', 'leave', 'remove', 'remove'] as const) : random.chance(0.85) ? 'join' : 'leave';
+    if (kind === 'join') {
+      const node = `n${founders.length + spares.length + 1}`;
+      spares.push(node);
+      members.push(node);
+      actions.push({ kind, atMs, node, startMs: random.between(0, atMs), crash });
+    } else {
+      const node = random.pick(members);
+      if (roomy) members.splice(members.indexOf(node), 1);
+      if (kind === 'leave') actions.push({ kind, atMs, node, crash });
+      else actions.push({ kind, atMs, node, detectMs: random.between(50, 600), force: random.chance(0.5), crash });
+    }
+    atMs += random.between(250, 1000);
+  }
+  return { spares, actions };
+}
+
+function planWorkload(random: Prng, settings: Pick<NodeSettings, 'n' | 'r' | 'w' | 'requestTimeoutMs'>): WorkloadOptions {
   const keyCount = random.intBetween(2, 5);
   return {
     keys: Array.from({ length: keyCount }, (_, i) => `k${i}`),
@@ -169,5 +269,16 @@ export function describePlan(plan: SwarmPlan): string {
     `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms timeout=${s.requestTimeoutMs}ms`,
     `delay=${f.delayMinMs.toFixed(1)}-${f.delayMaxMs.toFixed(1)}ms drop=${f.dropRate} dup=${f.duplicateRate}`,
     `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length}`,
+    ...(plan.membership.actions.length === 0 ? [] : [`gossip=${s.gossipIntervalMs}ms drop-delay=${s.dropDelayMs}ms batch=${s.transferBatchObjectsMax}/${s.transferPauseMs}ms`, `changes=${describeActions(plan.membership.actions)}`]),
   ].join(' ');
+}
+
+function describeActions(actions: readonly MembershipAction[]): string {
+  return actions
+    .map((a) => {
+      const crash = a.crash === undefined ? '' : `+crash-${a.crash.target}`;
+      const force = a.kind === 'remove' && a.force ? '!' : '';
+      return `${a.kind}${force}:${a.node}@${(a.atMs / 1000).toFixed(2)}s${crash}`;
+    })
+    .join(',');
 }

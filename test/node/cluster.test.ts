@@ -317,7 +317,6 @@ test('garbage from a peer gets an error reply, and the node carries on', async (
     { type: 'replica-put', partition: 'x', key: enc.encode('k'), object, durable: true },
     { type: 'replica-put', partition, key: enc.encode('k'), object: Uint8Array.of(9, 9), durable: true },
     { type: 'replica-put', partition: (partition + 1) % 64, key: enc.encode('k'), object, durable: true },
-    { type: 'replica-put', partition, key: enc.encode('k'), object, durable: true, hintFor: 'mallory' },
     { type: 'replica-get', partition, key: new Uint8Array(0) },
     { type: 'forward', op: 'put', key: enc.encode('k'), n: 3, r: 2, w: 2, timeoutMs: 100 },
     { type: 'hint-delivery', partition, key: enc.encode('k') },
@@ -328,6 +327,10 @@ test('garbage from a peer gets an error reply, and the node carries on', async (
     assert.equal(reply.code, 'BAD_MESSAGE');
     assert.match(reply.message, /bad internode message/);
   }
+  // Well formed, but naming a node that is not a member: refused (views differ during membership changes), not garbage.
+  const stranger = (await c.run(mallory.request('a', { type: 'replica-put', partition, key: enc.encode('k'), object, durable: true, hintFor: 'mallory' }, 1000))) as { type: string; code: string };
+  assert.equal(stranger.type, 'error');
+  assert.equal(stranger.code, 'UNKNOWN_MEMBER');
   assert.equal(c.node('a').localVersions(enc.encode('k')), undefined, 'nothing was stored');
   await c.run(c.node('a').put(enc.encode('k'), text('fine')));
   assert.deepEqual(local(c.node('a'), 'k'), ['fine']);

@@ -7,7 +7,9 @@ import { describe, it } from 'node:test';
 import { encodeUtf8 } from '../../src/core/bytes.ts';
 import type { VersionVector } from '../../src/core/clock.ts';
 import type { Sibling, StoredObject } from '../../src/core/object.ts';
-import { checkRun, formatViolation, type FinalState, type ViolationKind } from '../../src/sim/checker.ts';
+import { initialClusterState } from '../../src/node/cluster.ts';
+import { nodeConfigFrom } from '../../src/node/config.ts';
+import { checkRun, formatViolation, type FinalState, type MembershipSnapshot, type ViolationKind } from '../../src/sim/checker.ts';
 import { History, type OpRecord } from '../../src/sim/history.ts';
 
 const QUORUM = { n: 3, r: 2, w: 2 };
@@ -253,5 +255,48 @@ describe('checker: liveness after healing', () => {
     const read = misread.reads.get('k') as OpRecord;
     read.versions = (read.versions ?? []).slice(0, 1);
     assert.deepEqual(t.kinds(misread), ['lost-write', 'divergence']);
+  });
+});
+
+describe('checker: membership', () => {
+  const state = initialClusterState(nodeConfigFrom({ id: 'n1', clusterName: 'sim', cluster: 'n1@10.0.0.1:7000,n2@10.0.0.2:7000,n3@10.0.0.3:7000', engine: 'memory' }));
+  const view = (members: string, plan: object | null = null): string =>
+    JSON.stringify({ ringVersion: 2, plan, members: members.split(' ').map((m) => ({ id: m.split(':')[0], status: m.split(':')[1], version: 1 })) });
+  const snapshot = (overrides: Partial<MembershipSnapshot> = {}): MembershipSnapshot => ({
+    members: ['n1', 'n2', 'n3'],
+    views: new Map(['n1', 'n2', 'n3'].map((id) => [id, view('n1:valid n2:valid n3:valid n4:removed')])),
+    finalState: state,
+    retired: ['n4'],
+    busy: [],
+    ...overrides,
+  });
+
+  it('passes members that agree on a settled state listing exactly the live members', () => {
+    const s = new Scenario();
+    assert.deepEqual(s.kinds(s.final(undefined, { membership: snapshot() })), []);
+  });
+
+  it('catches members that disagree, a change still pending, a dead node still listed, a change that never finished', () => {
+    const s = new Scenario();
+    const differ = snapshot({ views: new Map([...snapshot().views, ['n3', view('n1:valid n2:valid n3:valid n4:valid')]]) });
+    const report = checkRun(s.history.records, s.final(undefined, { membership: differ }));
+    assert.deepEqual(report.violations.map((v) => v.kind), ['membership-diverged']);
+    assert.match(report.violations[0]?.message ?? '', /disagree.*n3: v2 settled \[n1:valid\/1 n2:valid\/1 n3:valid\/1 n4:valid\/1\]/);
+    const pending = view('n1:valid n2:valid n3:valid n4:removed', { kind: 'remove', member: 'n4', transfersDone: 1, transfersTotal: 3 });
+    assert.deepEqual(s.kinds(s.final(undefined, { membership: snapshot({ views: new Map(['n1', 'n2', 'n3'].map((id) => [id, pending])) }) })), ['membership-diverged']);
+    const listed = view('n1:valid n2:valid n3:valid n4:valid');
+    const stillListed = checkRun(s.history.records, s.final(undefined, { membership: snapshot({ views: new Map(['n1', 'n2', 'n3'].map((id) => [id, listed])) }) }));
+    assert.match(stillListed.violations.map((v) => v.message).join('\n'), /lists \[n1 n2 n3 n4\].*live members are \[n1 n2 n3\]/);
+    assert.deepEqual(s.kinds(s.final(undefined, { membership: snapshot({ busy: ['join n5 (asking)'] }) })), ['membership-diverged']);
+  });
+
+  it('counts a write only a node removed after a permanent crash had seen as a removal loss, not a lost write', () => {
+    const s = new Scenario();
+    s.put('c1-w1', ['n1.1', 1]);
+    const final = s.final(undefined, { removalExposed: new Set(['c1-w1']) });
+    const report = checkRun(s.history.records, final);
+    assert.deepEqual(report.violations, []);
+    assert.deepEqual(report.removalLosses, ['c1-w1']);
+    assert.deepEqual(s.kinds({ ...final, removalExposed: new Set() }), ['lost-write']);
   });
 });

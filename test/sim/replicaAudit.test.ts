@@ -31,7 +31,7 @@ function setup(settings: Partial<AuditSettings> = {}): { audit: ReplicaAudit; cl
   const network = new SimNetwork(scheduler, Prng.fromSeed(1), CALM_NETWORK);
   const neverOpens = (): Promise<SimNode> => new Promise(() => undefined);
   const cluster = new SimCluster({ scheduler, network, random: Prng.fromSeed(1), configs: configsOf(plan), skews: plan.skews, openNode: neverOpens });
-  const full: AuditSettings = { partitionCount: plan.settings.partitionCount, durableWrites: 'one', bufferObjectsMax: 64, ...settings };
+  const full: AuditSettings = { partitionCount: plan.settings.partitionCount, n: plan.settings.n, durableWrites: 'one', bufferObjectsMax: 64, ...settings };
   return { audit: new ReplicaAudit(cluster, full, [KEY]), cluster, partition: partitionOfKey(encodeUtf8(KEY), full.partitionCount) };
 }
 

@@ -137,14 +137,26 @@ export function mergeStates(a: ClusterState, b: ClusterState): ClusterState {
  * The member table as it stands: a settled change's member in its final status (a joiner
  * valid, a leaver removed). Computed, not stored, so merging stays a plain join of
  * states; the next plan writes the final status into the table with a version bump.
+ *
+ * A member that owns part of the target ring is valid whatever its entry says: an entry
+ * marked leaving or removed by a plan that lost a race (two planners, one ring version;
+ * mergeStates keeps the other change's ring, but tables merge entry by entry, so the
+ * loser's entry stays) describes a change that never happened. (A departing member is
+ * never in the target ring of its own change.)
  */
 export function currentMembers(state: ClusterState): MemberTable {
+  let members = state.members;
+  for (const member of state.members) {
+    if ((member.status === 'leaving' || member.status === 'removed') && state.ring.members.includes(member.id)) {
+      members = withMember(members, { ...member, status: 'valid', version: member.version + 1 });
+    }
+  }
   const change = state.change;
-  if (change === undefined || !isSettled(state)) return state.members;
-  const member = findMember(state.members, change.member);
+  if (change === undefined || !isSettled(state)) return members;
+  const member = findMember(members, change.member);
   const moving = change.kind === 'join' ? 'joining' : 'leaving';
-  if (member === undefined || member.status !== moving) return state.members;
-  return withMember(state.members, { ...member, status: change.kind === 'join' ? 'valid' : 'removed', version: member.version + 1 });
+  if (member === undefined || member.status !== moving) return members;
+  return withMember(members, { ...member, status: change.kind === 'join' ? 'valid' : 'removed', version: member.version + 1 });
 }
 
 // Same ring version and same canonical form: the same change, seen at different progress.

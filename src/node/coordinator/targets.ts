@@ -53,7 +53,10 @@ function placeSelf(targets: Target[], spares: string[], primaries: readonly stri
   const selfIndex = spares.indexOf(self);
   if (selfIndex >= 0) spares.splice(selfIndex, 1);
   if (displaced === undefined) {
-    targets.push({ node: self, hintFor: undefined });
+    // No other node is up. A coordinator outside the ring (a joiner whose change has not
+    // settled yet) is not in `order` at all: it still stands in for a primary, or its copy
+    // would sit in a partition nobody reads.
+    targets.push({ node: self, hintFor: primaries.includes(self) ? undefined : primaries[0] });
     return;
   }
   const hintFor = displaced.hintFor ?? (primaries.includes(displaced.node) ? displaced.node : undefined);

@@ -6,9 +6,9 @@
  * spreads it by gossip; the transfers then run by themselves (transferSender.ts).
  */
 import { decodeState, encodeState } from '../../core/membership/codec.ts';
-import { MembershipError } from '../../core/membership/member.ts';
+import { findMember, MembershipError } from '../../core/membership/member.ts';
 import { planJoin, planLeave, planRemove, type PlanResult } from '../../core/membership/plan.ts';
-import type { ClusterState } from '../../core/membership/state.ts';
+import { isSettled, type ClusterState } from '../../core/membership/state.ts';
 import { replicasOf } from '../../core/membership/transfers.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { StorageEngine } from '../../ports/storage.ts';
@@ -68,9 +68,17 @@ export class MembershipService {
 
   // --- peer messages ----------------------------------------------------------------------
 
-  /** Merges a peer's state and answers with ours. */
+  /**
+   * Merges a peer's state and answers with ours. A node still alone adopts the state of a
+   * cluster that lists it as a member: its join was applied there, but the seed's answer
+   * never reached it (lost, or overtaken by the refusal of a duplicate or retried request).
+   */
   async gossip(message: GossipMessage): Promise<Reply> {
     const incoming = decodePeerState(message.state);
+    if (this.listsUsAsJoined(incoming)) {
+      await this.adoptJoined(incoming);
+      return { type: 'state', state: encodeState(this.deps.membership.state) };
+    }
     try {
       await this.deps.membership.merge(incoming);
     } catch (error) {
@@ -103,15 +111,20 @@ export class MembershipService {
 
   // --- operator changes ---------------------------------------------------------------------
 
-  /** This node (alone, empty) joins the cluster `seed` belongs to. */
+  /**
+   * This node (alone, empty) joins the cluster `seed` belongs to. A joiner whose join lost
+   * a race with another change (it is `joining` in the member table but not in the ring,
+   * and no change of its own is pending) may ask again; what it holds came from the cluster.
+   */
   async join(seed: PeerAddress, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome> {
     const { membership, config } = this.deps;
     const own = membership.state;
-    if (own.members.length > 1) {
+    const orphaned = this.isOrphanedJoiner(own);
+    if (own.members.length > 1 && !orphaned) {
       return refuse('already-member', `this node is already a member of cluster ${JSON.stringify(own.clusterName)} (${own.members.length} members)`);
     }
     const objects = this.deps.engine.count();
-    if (objects > 0) return refuse('not-empty', `this node holds ${objects} objects; only an empty node can join a cluster`);
+    if (objects > 0 && !orphaned) return refuse('not-empty', `this node holds ${objects} objects; only an empty node can join a cluster`);
     const message: JoinMessage = { type: 'join', clusterName: config.clusterName, id: config.id, host: config.listen.host, port: config.listen.port, dryRun, ...(expectRingVersion === undefined ? {} : { expectRingVersion }) };
     let reply: Reply;
     try {
@@ -177,6 +190,24 @@ export class MembershipService {
     this.deps.logger.info({ kind: plan.kind, member: plan.member, ringVersion: plan.ringVersion, transfers: plan.transfersTotal }, 'membership change applied');
     this.deps.gossip.spread();
     return { ok: true, applied: true, plan };
+  }
+
+  /** This node's join was applied once but lost a race with another planner's change. */
+  private isOrphanedJoiner(state: ClusterState): boolean {
+    const self = this.deps.config.id;
+    const entry = findMember(state.members, self);
+    const ownChange = state.change !== undefined && state.change.member === self && !isSettled(state);
+    return entry?.status === 'joining' && !state.ring.members.includes(self) && !ownChange;
+  }
+
+  /** This node is alone, and `incoming` (another cluster of our name and shape) has our join. */
+  private listsUsAsJoined(incoming: ClusterState): boolean {
+    const { membership, config } = this.deps;
+    const own = membership.state;
+    if (own.members.length > 1 || own.ringVersion !== 1 || incoming.clusterId === own.clusterId) return false;
+    if (incoming.clusterName !== own.clusterName || incoming.replicas !== own.replicas || incoming.ring.partitionCount !== own.ring.partitionCount) return false;
+    const entry = findMember(incoming.members, config.id);
+    return entry !== undefined && entry.status !== 'removed' && entry.address.host === config.listen.host && entry.address.port === config.listen.port;
   }
 
   /** A joiner replaces its solo state with the cluster's. */

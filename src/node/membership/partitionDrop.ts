@@ -5,7 +5,9 @@
  * hear of the flip before this copy disappears). Writes routed here by a stale view after
  * the flip go to the new replica as hints (cluster.ts), never back into these partitions.
  * Deletion runs in bounded batches and rechecks ownership before each one; the ring
- * version it last cleaned up after is persisted, so a restart does not scan again.
+ * version it last cleaned up after is persisted, so a restart does not scan again. Before
+ * the first object of a run is deleted, `beforeDeleting` runs (the node takes a new actor,
+ * so it never reissues a dot it issued for a key whose copy it drops).
  */
 import { lostPartitions } from '../../core/membership/transfers.ts';
 import { isSettled } from '../../core/membership/state.ts';
@@ -27,6 +29,10 @@ export interface PartitionDropDeps {
   readonly logger: Logger;
   readonly delayMs: number;
   readonly batchObjectsMax: number;
+  /** The pause after each deleted page (the admission controller's); none when absent. */
+  readonly pauseAfterPageMs?: () => number;
+  /** Runs (once per drop) before the first deletion. */
+  readonly beforeDeleting?: () => Promise<void>;
 }
 
 export class PartitionDrop {
@@ -77,7 +83,14 @@ export class PartitionDrop {
     const self = this.deps.membership.view.self;
     const partitions = lostPartitions(state.change.previousRing, state.ring, state.replicas, self);
     let objects = 0;
-    for (const partition of partitions) objects += await this.dropPartition(partition, version);
+    let renewed = false;
+    for (const partition of partitions) {
+      if (!renewed && this.deps.engine.scanPartition(partition, { limit: 1 }).length > 0) {
+        await this.deps.beforeDeleting?.();
+        renewed = true;
+      }
+      objects += await this.dropPartition(partition, version);
+    }
     if (this.running && this.deps.membership.state.ringVersion === version) {
       await this.deps.meta.put(DROPPED_RECORD, version);
       if (partitions.length > 0) this.deps.logger.info({ ringVersion: version, partitions: partitions.length, objects }, 'dropped the copies of handed-over partitions');
@@ -95,6 +108,13 @@ export class PartitionDrop {
       await this.deps.store.flush();
       deleted += page.length;
       this.dropped += page.length;
+      await this.pause();
     }
+  }
+
+  // Deleting competes with the foreground for the buffer and the disk: give it room.
+  private pause(): Promise<void> {
+    const ms = this.deps.pauseAfterPageMs?.() ?? 0;
+    return ms <= 0 ? Promise.resolve() : new Promise((resolve) => this.deps.clock.setTimer(ms, resolve));
   }
 }
