@@ -86,9 +86,16 @@ class ProcessCluster {
 
   /** Starts a node alone (a cluster of one, TCP bound), ready to join. */
   async startAlone(id: string, extra: readonly string[] = []): Promise<ClusterNode> {
-    this.launch(id, `127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`, extra);
-    await this.node(id).process.waitServing();
-    return this.node(id);
+    // A free port can be taken by another test's process before ours binds it: pick again.
+    for (let attempt = 1; ; attempt++) {
+      this.launch(id, `127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`, extra);
+      try {
+        await this.node(id).process.waitServing();
+        return this.node(id);
+      } catch (error) {
+        if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
+      }
+    }
   }
 
   node(id: string): ClusterNode {
