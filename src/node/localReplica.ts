@@ -21,6 +21,9 @@ export interface LocalReplica {
 export interface WriteRouting {
   readonly holds: readonly boolean[];
   readonly forwardTo: readonly (readonly string[])[];
+  /** Per partition, every member in preference-list order (cluster.ts); with `quorum.n`, its current replicas. */
+  readonly preference?: readonly (readonly string[])[];
+  readonly quorum?: { readonly n: number };
 }
 
 /** Every version this node holds for the key: its own copy, merged with any hints for it. */
@@ -52,8 +55,20 @@ export function writeLocalReplica(
   const { durable, hintFor } = options;
   if (hintFor !== undefined && hintFor !== replica.self) return replica.hints.put(hintFor, partition, key, object, { durable });
   const forwardTo = replica.routing?.forwardTo[partition] ?? NO_NODES;
-  if (forwardTo.length === 0) return applyReplicaWrite(replica.store, partition, key, object, { durable });
-  return writeDuringTransfer(replica, partition, key, object, durable, forwardTo, options.keep === true);
+  if (forwardTo.length > 0) return writeDuringTransfer(replica, partition, key, object, durable, forwardTo, options.keep === true);
+  // Kept here although this node holds no replica of the partition any more (a hint or a
+  // replica write that arrives after the partition moved on, past the change this node
+  // handed it over in): the partition's current replicas get it too.
+  const current = options.keep === true && replica.routing?.holds[partition] === false ? currentReplicas(replica, partition) : NO_NODES;
+  if (current.length === 0) return applyReplicaWrite(replica.store, partition, key, object, { durable });
+  return writeDuringTransfer(replica, partition, key, object, durable, current, true);
+}
+
+function currentReplicas(replica: LocalReplica, partition: number): readonly string[] {
+  const routing = replica.routing;
+  const order = routing?.preference?.[partition];
+  if (order === undefined || routing?.quorum === undefined) return NO_NODES;
+  return order.slice(0, routing.quorum.n).filter((node) => node !== replica.self);
 }
 
 const NO_NODES: readonly string[] = [];

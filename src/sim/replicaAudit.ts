@@ -18,16 +18,18 @@
  *
  * - copy-dropped: when a former replica deletes its copy of a key (PartitionDrop, after a
  *   membership change settled), every node its transfer of that partition went to has
- *   seen that copy, or the former replica still holds what is missing as a hint (for the
- *   receiver, or for another replica: a write it coordinated by a stale view after it
- *   stopped holding the partition): a partition handed over is streamed before it is
- *   dropped (paper 4.9).
+ *   seen the copy it held when it marked that transfer done, or the former replica still
+ *   holds what is missing as a hint: a partition handed over is streamed before it is
+ *   dropped (paper 4.9); before that transfer is done, what it drops must be at the
+ *   receivers already. (Writes that reach it after it stopped holding the partition, by
+ *   a stale view, go on to the current replicas as hints: redundancy-lost judges those.)
  * - redundancy-lost: once the cluster settled after healing (every hint handed back, every
  *   membership change done, former replicas' copies dropped), and before the final reads
  *   repair anything, every acknowledged put is still seen by at least W of its key's
  *   replicas under the final ring, less one per crash since the put started (a crash may
  *   lose the crashed node's buffered copy, which a transfer from it then passes on; a
- *   node crashed for good loses its copy even from disk). This is what shows a membership
+ *   node crashed for good loses its copy even from disk), and for puts a later
+ *   acknowledged write superseded. This is what shows a membership
  *   change that lost a copy while others still held it: a write not forwarded during a
  *   transfer, a copy dropped too early.
  *
@@ -42,15 +44,17 @@
  * Both catch bugs that the end-of-run checker cannot see while other replicas mask them.
  */
 import { decodeUtf8, encodeUtf8 } from '../core/bytes.ts';
-import { covers, type Dot } from '../core/clock.ts';
+import { covers, dotsEqual, type Dot } from '../core/clock.ts';
 import { partitionOfKey } from '../core/hash.ts';
 import { primaryNodes } from '../core/preflist.ts';
 import { makeRing } from '../core/ring.ts';
 import { decodeState } from '../core/membership/codec.ts';
-import { objectDescends, syncObjects, type StoredObject } from '../core/object.ts';
+import type { ClusterState } from '../core/membership/state.ts';
+import { replicasOf } from '../core/membership/transfers.ts';
+import { syncObjects, type StoredObject } from '../core/object.ts';
 import { MEMBERSHIP_RECORD } from '../node/membership/membership.ts';
 import type { Quorum } from '../node/request.ts';
-import type { WriteOp } from '../ports/storage.ts';
+import type { JsonValue, WriteOp } from '../ports/storage.ts';
 import { HINTS_PARTITION, hintKey } from '../storage/hintStore.ts';
 import { decodeObject } from '../storage/objectCodec.ts';
 import type { Violation } from './checker.ts';
@@ -78,6 +82,17 @@ export function disksPromised(settings: DurabilitySettings, quorum: Pick<Quorum,
   return settings.durableWrites === 'one' && quorum.w === quorum.n ? 1 : 0;
 }
 
+/** Where a node's transfers of the latest change it knows went. */
+interface StreamedTo {
+  readonly ringVersion: number;
+  /** Per partition, the receivers. */
+  readonly byPartition: Map<number, string[]>;
+  /** Partitions whose transfer is not done yet. */
+  readonly pending: ReadonlySet<number>;
+  /** The state of that change. */
+  readonly target: ClusterState | undefined;
+}
+
 interface HintEntry {
   readonly target: string;
   readonly key: string;
@@ -89,6 +104,9 @@ const VIOLATIONS_PER_KIND_MAX = 10;
 
 export class ReplicaAudit {
   readonly violations: Violation[] = [];
+  /** Per node and `ringVersion/partition`: its copies of the workload's keys when it marked its transfer of the partition done. */
+  private readonly streamed = new Map<string, Map<string, Map<string, StoredObject>>>();
+  private readonly keysByPartition = new Map<number, string[]>();
   /** Acknowledged puts checked (the rest were skipped because of a crash). */
   acksChecked = 0;
   /** Puts that only a node crashed for good had seen, when it crashed. */
@@ -99,10 +117,13 @@ export class ReplicaAudit {
     private readonly cluster: SimCluster,
     private readonly settings: AuditSettings,
     keys: readonly string[],
+    /** The client's put of a value, if any (copy-dropped leaves out writes asked for fewer than N replicas). */
+    private readonly putOf: (valueId: string) => OpRecord | undefined = () => undefined,
   ) {
     for (const key of keys) {
       const keyBytes = encodeUtf8(key);
       const partition = partitionOfKey(keyBytes, settings.partitionCount);
+      this.keysByPartition.set(partition, [...(this.keysByPartition.get(partition) ?? []), key]);
       for (const target of cluster.ids) this.hintEntries.set(hexOf(hintKey(target, partition, keyBytes)), { target, key, partition });
     }
   }
@@ -128,8 +149,12 @@ export class ReplicaAudit {
 
   /** After settling (see the file comment): every acknowledged put still seen by W of its final replicas. */
   checkRedundancy(records: readonly OpRecord[], replicasOf: (key: string) => readonly string[]): void {
+    // A put an acknowledged write superseded may be gone, its actor even pruned from the vector.
+    const superseding = records.filter((r) => r.op !== 'get' && r.outcome === 'ok' && r.context !== undefined);
     for (const record of records) {
       if (record.op !== 'put' || record.outcome !== 'ok' || record.valueId === undefined || record.dot === undefined) continue;
+      const dot = record.dot;
+      if (superseding.some((w) => w !== record && w.key === record.key && covers(w.context ?? [], dot))) continue;
       // Without a buffer, or with every acknowledgement fsynced, only a node crashed for good loses its copy.
       const buffersLost = this.settings.bufferObjectsMax > 0 && this.settings.durableWrites !== 'all';
       const crashes = this.cluster.crashLog.filter((crash) => crash.atMs >= record.startMs && (buffersLost || crash.retired)).length;
@@ -137,7 +162,10 @@ export class ReplicaAudit {
       if (required <= 0) continue;
       const keyBytes = encodeUtf8(record.key);
       const replicas = replicasOf(record.key);
-      const holding = replicas.filter((id) => hasSeen(this.cluster.node(id)?.localVersions(keyBytes)?.object, record.valueId as string, record.dot));
+      const holding = replicas.filter((id) => {
+        const copy = this.cluster.node(id)?.localVersions(keyBytes)?.object;
+        return hasSeen(copy, record.valueId as string, dot) || this.pruned(id, copy, dot.actor);
+      });
       if (holding.length >= required) continue;
       this.report({
         kind: 'redundancy-lost',
@@ -163,42 +191,93 @@ export class ReplicaAudit {
     }
   }
 
+  /** `node` stored a metadata record: when it is its cluster state with a transfer of its newly done, note what it held. */
+  metaWritten(node: string, name: string, value: JsonValue): void {
+    if (name !== MEMBERSHIP_RECORD) return;
+    const state = decodeState(value);
+    const snapshots = this.streamed.get(node) ?? new Map<string, Map<string, StoredObject>>();
+    this.streamed.set(node, snapshots);
+    for (const transfer of state.change?.transfers ?? []) {
+      const id = `${state.ringVersion}/${transfer.partition}`;
+      if (transfer.from !== node || !transfer.done || snapshots.has(id)) continue;
+      const copies = new Map<string, StoredObject>();
+      for (const key of this.keysByPartition.get(transfer.partition) ?? []) {
+        const keyBytes = encodeUtf8(key);
+        const copy = syncObjects(this.cluster.node(node)?.localVersions(keyBytes)?.object, decoded(this.cluster.disks(node).engine.get(transfer.partition, keyBytes)));
+        if (copy !== undefined) copies.set(key, copy);
+      }
+      snapshots.set(id, copies);
+    }
+  }
+
   /** `node` is about to write this batch to its object disk (deletions are dropped copies). */
   beforeObjectWrite(node: string, ops: readonly WriteOp[]): void {
-    let receivers: Map<number, string[]> | undefined;
+    let streamedTo: StreamedTo | undefined;
     for (const op of ops) {
       if (op.kind !== 'delete') continue;
-      const removed = decoded(this.cluster.disks(node).engine.get(op.partition, op.key));
-      if (removed === undefined) continue;
-      receivers ??= this.receiversOf(node);
+      const receivers = (streamedTo ??= this.receiversOf(node));
       const key = decodeUtf8(op.key) ?? '(not UTF-8)';
+      // Dropped before its transfer was done: what it drops must be at the receivers already.
+      const early = receivers.pending.has(op.partition);
+      const removed = early ? decoded(this.cluster.disks(node).engine.get(op.partition, op.key)) : this.streamed.get(node)?.get(`${receivers.ringVersion}/${op.partition}`)?.get(key);
+      if (removed === undefined) continue;
+      // The values it held as a replica. (A value written for fewer than N replicas may sit in
+      // its store only because it coordinated that write as a stand-in: its hint went on to
+      // the intended replica. Tombstones name no write to ask.)
+      const held = removed.siblings.filter((s) => !s.deleted && (this.putOf(valueIdOf(s.value, false))?.quorum.n ?? this.settings.n) >= this.settings.n);
       const hinted = this.hintsOn(node, op.partition, op.key);
-      const missing = (receivers.get(op.partition) ?? []).filter((to) => {
-        const live = this.cluster.node(to)?.localVersions(op.key)?.object;
-        return !objectDescends(syncObjects(syncObjects(live, this.diskCopy(to, op.partition, key)), hinted), removed);
-      });
+      const seen = (id: string): boolean => {
+        const copy = syncObjects(syncObjects(this.cluster.node(id)?.localVersions(op.key)?.object, this.diskCopy(id, op.partition, key)), hinted);
+        return held.every((s) => hasSeen(copy, valueIdOf(s.value, false), s.dot) || this.pruned(id, copy, s.dot.actor));
+      };
+      // A receiver that has since handed the partition on (a later change) passed it to its successors.
+      const missing = (receivers.byPartition.get(op.partition) ?? []).filter((to) => !seen(to) && !this.successorsOf(to, op.partition, receivers.target).some(seen));
       if (missing.length === 0) continue;
-      const lost = versionsOf(removed).map((v) => (v.deleted ? `tomb@${formatDot(v.dot)}` : v.valueId));
+      const lost = held.map((s) => valueIdOf(s.value, false));
       this.report({
         kind: 'copy-dropped',
         key,
-        valueIds: lost.filter((id) => !id.startsWith('tomb@')),
-        message: `${node} dropped its copy of ${key} holding [${lost.join(' ')}] before [${missing.join(' ')}], which its transfer of partition ${op.partition} went to, had seen it`,
+        valueIds: lost,
+        message: early
+          ? `${node} dropped its copy of ${key} holding [${lost.join(' ')}] before its transfer of partition ${op.partition} to [${missing.join(' ')}] was done`
+          : `${node} dropped its copy of ${key}, which held [${lost.join(' ')}] when its transfer of partition ${op.partition} was done, before [${missing.join(' ')}], which that transfer went to, had seen it`,
         records: [],
       });
     }
   }
 
   /** Per partition, the nodes `node` streamed it to in the latest membership change it knows (its persisted state). */
-  private receiversOf(node: string): Map<number, string[]> {
-    const receivers = new Map<number, string[]>();
+  private receiversOf(node: string): StreamedTo {
+    const byPartition = new Map<number, string[]>();
+    const pending = new Set<number>();
     const stored = this.cluster.disks(node).meta.get(MEMBERSHIP_RECORD);
-    if (stored === undefined) return receivers;
-    for (const transfer of decodeState(stored).change?.transfers ?? []) {
+    if (stored === undefined) return { ringVersion: 0, byPartition, pending, target: undefined };
+    const state = decodeState(stored);
+    for (const transfer of state.change?.transfers ?? []) {
       if (transfer.from !== node) continue;
-      receivers.set(transfer.partition, [...(receivers.get(transfer.partition) ?? []), transfer.to]);
+      byPartition.set(transfer.partition, [...(byPartition.get(transfer.partition) ?? []), transfer.to]);
+      if (!transfer.done) pending.add(transfer.partition);
     }
-    return receivers;
+    return { ringVersion: state.ringVersion, byPartition, pending, target: state };
+  }
+
+  /**
+   * When `receiver` no longer replicates the partition in the newest cluster state any node
+   * stored: the replicas that gained it since `since` (its successors); else none.
+   */
+  private successorsOf(receiver: string, partition: number, since: ClusterState | undefined): string[] {
+    if (since === undefined) return [];
+    let newest = since;
+    for (const id of this.cluster.ids) {
+      const stored = this.cluster.disks(id).meta.get(MEMBERSHIP_RECORD);
+      if (stored === undefined) continue;
+      const state = decodeState(stored);
+      if (state.clusterId === since.clusterId && state.ringVersion > newest.ringVersion) newest = state;
+    }
+    const now = replicasOf(newest.ring, partition, newest.replicas);
+    if (now.includes(receiver)) return [];
+    const before = replicasOf(since.ring, partition, since.replicas);
+    return now.filter((id) => !before.includes(id));
   }
 
   /** `node` is about to write this batch to its hint disk (the hints it deletes are still there). */
@@ -209,11 +288,11 @@ export class ReplicaAudit {
       const entry = this.hintEntries.get(hexOf(op.key));
       const removed = decoded(disk.get(HINTS_PARTITION, op.key));
       if (entry === undefined || removed === undefined) continue;
-      if (objectDescends(this.diskCopy(entry.target, entry.partition, entry.key), removed)) continue;
+      if (this.holdsAll(entry.target, this.diskCopy(entry.target, entry.partition, entry.key), removed)) continue;
       const replicas = this.replicasIfDeparted(node, entry.target, entry.partition);
-      if (replicas !== undefined && replicas.every((id) => objectDescends(this.diskCopy(id, entry.partition, entry.key), removed))) continue;
+      if (replicas !== undefined && replicas.every((id) => this.holdsAll(id, this.diskCopy(id, entry.partition, entry.key), removed))) continue;
       const passedOn = this.replicasIn(entry.target, entry.partition) ?? [];
-      if (passedOn.some((id) => id !== entry.target && objectDescends(this.diskCopy(id, entry.partition, entry.key), removed))) continue;
+      if (passedOn.some((id) => id !== entry.target && this.holdsAll(id, this.diskCopy(id, entry.partition, entry.key), removed))) continue;
       const lost = versionsOf(removed).map((v) => (v.deleted ? `tomb@${formatDot(v.dot)}` : v.valueId));
       this.report({
         kind: 'hint-dropped',
@@ -223,6 +302,22 @@ export class ReplicaAudit {
         records: [],
       });
     }
+  }
+
+  /**
+   * Whether `copy` (node `id`'s) has seen every version of `object`: holds it, or covers its
+   * dot, or pruned its actor from a full vector (vectorEntriesMax: a copy's vector can then
+   * no longer show what it saw of that actor, while a hint's, merged from several writes,
+   * may still list it).
+   */
+  private holdsAll(id: string, copy: StoredObject | undefined, object: StoredObject): boolean {
+    return object.siblings.every(
+      (s) => copy?.siblings.some((c) => dotsEqual(c.dot, s.dot)) === true || (copy !== undefined && covers(copy.vector, s.dot)) || this.pruned(id, copy, s.dot.actor),
+    );
+  }
+
+  private pruned(id: string, copy: StoredObject | undefined, actor: string): boolean {
+    return copy !== undefined && copy.vector.length >= this.cluster.configOf(id).vectorEntriesMax && !copy.vector.some((e) => e.actor === actor);
   }
 
   /** What the node's disks hold of the key: its object, merged with the hints it keeps for anyone. */

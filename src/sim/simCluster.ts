@@ -22,6 +22,7 @@ import type { ChangeOutcome } from '../node/membership/membershipService.ts';
 import type { RingView } from '../node/membership/planView.ts';
 import type { NodeDeps } from '../node/openNode.ts';
 import type { RequestOptions } from '../node/request.ts';
+import type { JsonValue } from '../ports/storage.ts';
 import type { PeerAddress } from '../ports/transport.ts';
 import { silentLogger, type Logger } from '../ports/logger.ts';
 import type { Prng } from './prng.ts';
@@ -107,6 +108,8 @@ export interface SimClusterOptions {
   readonly onNodeError?: (incarnation: string, message: string, fields: object) => void;
   /** Watches the writes of each node's disks ('objects' or 'hints'). */
   readonly diskObserver?: (nodeId: string, engine: 'objects' | 'hints') => DiskObserver;
+  /** Told of every metadata record a node stores (its cluster state among them). */
+  readonly metaObserver?: (nodeId: string, name: string, value: JsonValue) => void;
 }
 
 export class SimCluster {
@@ -284,11 +287,12 @@ export class SimCluster {
   private openIncarnation(member: Member, incarnation: Incarnation, label: string): void {
     const { disks } = member;
     const observe = (engine: 'objects' | 'hints'): DiskObserver | undefined => this.options.diskObserver?.(member.id, engine);
+    const metaObserver = this.options.metaObserver;
     const deps: NodeDeps = {
       config: member.config,
       engine: new GatedEngine(disks.engine, incarnation.gate, observe('objects')),
       hintEngine: new GatedEngine(disks.hintEngine, incarnation.gate, observe('hints')),
-      meta: new GatedMetaStore(disks.meta, incarnation.gate),
+      meta: new GatedMetaStore(disks.meta, incarnation.gate, metaObserver === undefined ? undefined : (name, value) => metaObserver(member.id, name, value)),
       clock: incarnation.clock,
       random: this.options.random.fork(label),
       transport: incarnation.transport,

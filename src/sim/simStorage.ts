@@ -98,6 +98,8 @@ export class GatedMetaStore implements MetaStore {
   constructor(
     private readonly inner: MetaStore,
     private readonly gate: IncarnationGate,
+    /** Told of every record a live incarnation writes, once it is stored. */
+    private readonly afterPut?: (name: string, value: JsonValue) => void,
   ) {}
 
   get(name: string): JsonValue | undefined {
@@ -110,6 +112,8 @@ export class GatedMetaStore implements MetaStore {
       this.gate.refusedWrites++;
       return Promise.reject(new StorageError('meta write refused: this node incarnation crashed'));
     }
-    return this.inner.put(name, value);
+    const afterPut = this.afterPut;
+    if (afterPut === undefined) return this.inner.put(name, value);
+    return this.inner.put(name, value).then(() => afterPut(name, value));
   }
 }

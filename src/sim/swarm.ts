@@ -157,10 +157,11 @@ class SwarmRun {
         beforeWrite: engine === 'hints' ? (ops) => this.audit.beforeHintWrite(node, ops) : (ops) => this.audit.beforeObjectWrite(node, ops),
         afterWrite: (ops) => this.notePersisted(ops),
       }),
+      metaObserver: (node, name, value) => this.audit.metaWritten(node, name, value),
       onNodeError: (label, message, fields) => this.anomaly(`${label} logged an error: ${message} ${fieldsText(fields)}`),
     });
     this.network.onReply = (from, to, request, reply) => this.checkReply(from, to, request, reply);
-    this.audit = new ReplicaAudit(this.cluster, plan.settings, plan.workload.keys);
+    this.audit = new ReplicaAudit(this.cluster, plan.settings, plan.workload.keys, (valueId) => this.history.records.find((r) => r.op === 'put' && r.valueId === valueId));
     this.operator = new MembershipDriver({
       scheduler: this.scheduler,
       cluster: this.cluster,
