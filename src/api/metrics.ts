@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeEvents } from '../node/events.ts';
-import type { MembershipGauges } from '../node/shoalNode.ts';
+import type { MembershipGauges, RepairStatus } from '../node/shoalNode.ts';
 import type { ObjectStoreEvents, ObjectStoreStats } from '../storage/objectStore.ts';
 
 /** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
@@ -40,6 +40,17 @@ export const METRIC_NAMES = {
   transferBytesSent: 'shoal_transfer_bytes_sent',
   transferBytesPerSecond: 'shoal_transfer_bytes_per_second',
   droppedObjects: 'shoal_dropped_objects',
+  antiEntropyExchanges: 'shoal_anti_entropy_exchanges',
+  antiEntropySegments: 'shoal_anti_entropy_segments_compared',
+  antiEntropyKeysRepaired: 'shoal_anti_entropy_keys_repaired',
+  antiEntropyBytes: 'shoal_anti_entropy_bytes',
+  hashTreesTrusted: 'shoal_hash_trees_trusted',
+  hashTreeRebuilds: 'shoal_hash_tree_rebuilds',
+  tombstonesReaped: 'shoal_tombstones_reaped',
+  reapedMarkersRemoved: 'shoal_reaped_markers_removed',
+  admissionShare: 'shoal_admission_background_share',
+  admissionP99: 'shoal_admission_foreground_p99_seconds',
+  admissionThrottles: 'shoal_admission_throttles',
 } as const;
 
 /** What the cluster gauges read, when collected. */
@@ -50,6 +61,7 @@ export interface ClusterGaugeSource {
   readonly peersSuspect: number;
   readonly peersDown: number;
   readonly membership: MembershipGauges;
+  readonly repair?: RepairStatus;
 }
 
 const MEMBER_STATUSES = ['joining', 'valid', 'leaving', 'down', 'removed'] as const;
@@ -252,6 +264,7 @@ export class NodeMetrics {
     for (const outcome of ['changed', 'same', 'failed']) gossip.labels(outcome).inc(0);
     this.createClusterGauges(registers);
     this.createMembershipGauges(registers);
+    this.createRepairGauges(registers);
     return {
       onHintStored: () => hintsStored.inc(),
       onHintDelivery: (outcome) => deliveries.labels(outcome).inc(),
@@ -303,6 +316,46 @@ export class NodeMetrics {
         const current = source();
         this.labels('done').set(current.changeTransfersDone);
         this.labels('total').set(current.changeTransfersTotal);
+      },
+    });
+  }
+
+  private createRepairGauges(registers: Registry[]): void {
+    const source = (): RepairStatus | undefined => this.clusterSource?.().repair;
+    const simple: [string, string, (r: RepairStatus) => number][] = [
+      [METRIC_NAMES.antiEntropySegments, 'Hash-tree segments anti-entropy compared key by key since start', (r) => r.antiEntropy.segmentsCompared],
+      [METRIC_NAMES.antiEntropyKeysRepaired, 'Keys anti-entropy sent or fetched since start', (r) => r.antiEntropy.keysRepaired],
+      [METRIC_NAMES.antiEntropyBytes, 'Bytes of hashes, key lists and objects anti-entropy exchanged since start', (r) => r.antiEntropy.bytes],
+      [METRIC_NAMES.hashTreesTrusted, 'Partitions whose hash tree is trusted (built and kept current)', (r) => r.antiEntropy.trees.trusted],
+      [METRIC_NAMES.hashTreeRebuilds, 'Hash trees rebuilt from storage since start', (r) => r.antiEntropy.trees.rebuilds],
+      [METRIC_NAMES.tombstonesReaped, 'Tombstones this node reaped to markers since start', (r) => r.antiEntropy.tombstonesReaped],
+      [METRIC_NAMES.reapedMarkersRemoved, 'Reaped markers this node removed since start', (r) => r.antiEntropy.markersRemoved],
+      [METRIC_NAMES.admissionShare, 'Share of time background work may use now (admission control)', (r) => r.admission.share],
+      [METRIC_NAMES.admissionP99, 'Foreground p99 latency over the admission window', (r) => r.admission.foregroundP99Ms / 1000],
+      [METRIC_NAMES.admissionThrottles, 'Times admission control cut the background share since start', (r) => r.admission.throttles],
+    ];
+    for (const [name, help, read] of simple) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect(this: Gauge) {
+          const current = source();
+          if (current !== undefined) this.set(read(current));
+        },
+      });
+    }
+    new Gauge({
+      name: METRIC_NAMES.antiEntropyExchanges,
+      help: 'Anti-entropy exchanges since start, by outcome',
+      labelNames: ['outcome'],
+      registers,
+      collect(this: Gauge<'outcome'>) {
+        const current = source()?.antiEntropy;
+        if (current === undefined) return;
+        this.labels('in-sync').set(current.inSync);
+        this.labels('repaired').set(current.exchanges - current.inSync);
+        this.labels('failed').set(current.failed);
       },
     });
   }

@@ -66,6 +66,12 @@ export const CONFIG_FIELDS = {
   transferPauseMs: { kind: 'integer', description: 'pause between two batches of one partition transfer (the throttle), ms' },
   transferConcurrency: { kind: 'integer', description: 'partition transfers this node streams at once' },
   dropDelayMs: { kind: 'integer', description: 'how long after a change settles a former replica deletes its copies, ms' },
+  antiEntropyIntervalMs: { kind: 'integer', description: 'pause between two anti-entropy exchanges of partitions in sync, ms (0 = off)' },
+  tombstoneGraceMs: { kind: 'integer', description: 'age before a tombstone every replica holds is reaped to a marker, ms' },
+  markerRetentionMs: { kind: 'integer', description: 'age before a reaped marker every replica holds is removed, ms' },
+  admissionControl: { kind: 'boolean', description: 'throttle background work when the foreground p99 rises' },
+  admissionP99TargetMs: { kind: 'integer', description: 'foreground p99 above which background work is throttled, ms' },
+  admissionWindowMs: { kind: 'integer', description: 'sliding window the foreground p99 is measured over, ms' },
   lastWriteWins: { kind: 'boolean', description: 'last write wins: LOSES concurrent writes' },
   logLevel: { kind: 'string', description: 'trace, debug, info, warn, error, fatal or silent' },
 } as const satisfies Record<string, FieldSpec>;
@@ -166,6 +172,12 @@ export const nodeConfigSchema = z
     transferPauseMs: integer(0).default(0),
     transferConcurrency: integer(1, 64).default(2),
     dropDelayMs: integer(0).default(5000),
+    antiEntropyIntervalMs: integer(0).default(1000),
+    tombstoneGraceMs: integer(0).default(3_600_000),
+    markerRetentionMs: integer(0).default(10 * 86_400_000),
+    admissionControl: z.boolean({ invalid_type_error: booleanMessage }).default(true),
+    admissionP99TargetMs: integer(1).default(50),
+    admissionWindowMs: integer(1000, 3_600_000).default(60_000),
     lastWriteWins: z.boolean({ invalid_type_error: booleanMessage }).default(false),
     logLevel: oneOf(LOG_LEVELS).default('info'),
   })
@@ -181,6 +193,9 @@ export const nodeConfigSchema = z
     // works with the defaults; a real cluster must be able to hold N distinct replicas.
     if (members > 1 && config.n > members) {
       ctx.addIssue({ code: 'custom', path: ['n'], message: `must be <= the number of cluster members (${members})` });
+    }
+    if (config.markerRetentionMs < config.tombstoneGraceMs) {
+      ctx.addIssue({ code: 'custom', path: ['markerRetentionMs'], message: `must be >= tombstoneGraceMs (${config.tombstoneGraceMs})` });
     }
     if (config.partitionCount < members) {
       ctx.addIssue({ code: 'custom', path: ['partitionCount'], message: `must be >= the number of cluster members (${members})` });

@@ -34,6 +34,14 @@ import { Prober } from './prober.ts';
 import { handlePeerRequest, type ReplicaServiceDeps } from './replicaService.ts';
 import { ShoalNode } from './shoalNode.ts';
 import { actorIdOf, advanceStartEpoch } from './startEpoch.ts';
+import { ADMISSION_DEFAULTS } from '../core/admission.ts';
+import { SHAPE_DEFAULT } from '../core/antiEntropy/hashTree.ts';
+import { AdmissionController } from './admission.ts';
+import { AntiEntropy, exchangeablePartition } from './antiEntropy/antiEntropy.ts';
+import { answeringPeer } from './antiEntropy/exchange.ts';
+import { remoteExchangePeer } from './antiEntropy/exchangeMessages.ts';
+import { PartitionTrees } from './antiEntropy/partitionTrees.ts';
+import { mergeBatch } from './membership/transferReceiver.ts';
 
 export interface NodeDeps {
   /** config.cluster lists every member (id + internode address); absent = a cluster of one. */
@@ -65,11 +73,21 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     logger.warn({ configured: cluster.quorumLowered, running: cluster.quorum }, `a ring of ${cluster.ring.members.length} member(s) runs with lower n, r, w until it grows`);
   }
   const events = deps.events ?? {};
+  const trees = new PartitionTrees(SHAPE_DEFAULT, deps.meta, logger);
+  const treesLoaded = await trees.load();
   const store = new ObjectStore(deps.engine, clock, {
     bufferObjectsMax: config.bufferObjectsMax,
     flushIntervalMs: config.flushIntervalMs,
     writeWaitMsMax: config.writeWaitMsMax,
     events: events.store,
+    observer: trees.observe,
+  });
+  const admission = new AdmissionController(clock, {
+    ...ADMISSION_DEFAULTS,
+    p99TargetMs: config.admissionP99TargetMs,
+    windowMs: config.admissionWindowMs,
+    // Off: background work always gets the whole share (no pauses).
+    shareMin: config.admissionControl ? ADMISSION_DEFAULTS.shareMin : 1,
   });
   const hints = new HintStore(deps.hintEngine, { hintsMax: config.hintsMax });
   const detector = new FailureDetector(config.id, cluster.members, () => clock.nowMs(), (peer, state) => {
@@ -177,7 +195,21 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     deps.transport.setPeers(view.peers);
     detector.setPeers(view.peers.keys());
   });
-  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin });
+  const receiver = { store, partitionCount: config.partitionCount, keyBytesMax: config.keyBytesMax };
+  const antiEntropy = new AntiEntropy({
+    membership,
+    trees,
+    store,
+    detector,
+    admission,
+    clock,
+    random: deps.random,
+    logger,
+    intervalMs: config.antiEntropyIntervalMs,
+    reaping: { tombstoneGraceMs: config.tombstoneGraceMs, markerRetentionMs: config.markerRetentionMs },
+    peerFor: (peer) => remoteExchangePeer(peers, peer, config.requestTimeoutMs),
+  });
+  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees });
   const service: ReplicaServiceDeps = {
     replica,
     membership: admin,
@@ -187,6 +219,12 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     events,
     serving: () => node.currentState === 'serving',
     coordinateForwarded: (forward) => node.coordinateForwarded(forward),
+    antiEntropy: answeringPeer(
+      trees,
+      store,
+      (partition, keys, objects) => mergeBatch(receiver, partition, keys, objects),
+      (partition) => exchangeablePartition(membership.view, partition),
+    ),
   };
   deps.transport.serve((from, message) => handlePeerRequest(service, from, message));
   handoff.start();
@@ -194,6 +232,8 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   gossip.start();
   sender.start();
   drop.start();
-  logger.info({ actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: hints.counts().total }, 'node opened');
+  admission.start();
+  if (config.antiEntropyIntervalMs > 0) antiEntropy.start();
+  logger.info({ treesLoaded,  actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: hints.counts().total }, 'node opened');
   return node;
 }

@@ -96,6 +96,59 @@ export interface TransferStatsMessage {
   readonly type: 'transfer-stats';
 }
 
+/** Anti-entropy (node/antiEntropy/exchange.ts): the root of this node's tree of a partition, of the given shape. */
+export interface AeRootMessage {
+  readonly type: 'ae-root';
+  readonly partition: number;
+  readonly segments: number;
+  readonly branching: number;
+}
+
+/** Anti-entropy: the children hashes, at `depth`, of the given parents. */
+export interface AeChildrenMessage {
+  readonly type: 'ae-children';
+  readonly partition: number;
+  readonly depth: number;
+  readonly parents: readonly number[];
+}
+
+/** Anti-entropy: the (key, digest) pairs of the given segments. */
+export interface AeKeysMessage {
+  readonly type: 'ae-keys';
+  readonly partition: number;
+  readonly segments: readonly number[];
+}
+
+/** Anti-entropy: the objects of the given keys (an empty byte string where one is not held). */
+export interface AeFetchMessage {
+  readonly type: 'ae-fetch';
+  readonly partition: number;
+  readonly keys: readonly Uint8Array[];
+}
+
+/** Anti-entropy: objects to merge, durably (checked like a transfer batch). */
+export interface AePushMessage {
+  readonly type: 'ae-push';
+  readonly partition: number;
+  readonly keys: readonly Uint8Array[];
+  readonly objects: readonly Uint8Array[];
+}
+
+/** Tombstone reaping: this node's digests of the given keys (an empty byte string where none is held). */
+export interface AeDigestsMessage {
+  readonly type: 'ae-digests';
+  readonly partition: number;
+  readonly keys: readonly Uint8Array[];
+}
+
+/** Tombstone reaping: replace each key's tombstone by its reaped marker when its digest still matches. */
+export interface AeReapMessage {
+  readonly type: 'ae-reap';
+  readonly partition: number;
+  readonly keys: readonly Uint8Array[];
+  readonly digests: readonly Uint8Array[];
+}
+
 export type Message =
   | PingMessage
   | ReplicaPutMessage
@@ -105,7 +158,14 @@ export type Message =
   | GossipMessage
   | JoinMessage
   | TransferBatchMessage
-  | TransferStatsMessage;
+  | TransferStatsMessage
+  | AeRootMessage
+  | AeChildrenMessage
+  | AeKeysMessage
+  | AeFetchMessage
+  | AePushMessage
+  | AeDigestsMessage
+  | AeReapMessage;
 export type MessageType = Message['type'];
 
 export interface PongReply {
@@ -128,6 +188,7 @@ export type ProtocolErrorCode =
   | 'BUFFER_FULL'
   | 'STORE_CLOSED'
   | 'UNKNOWN_MEMBER'
+  | 'EXCHANGE_REFUSED'
   | 'INTERNAL';
 
 export type ReplyErrorCode = RequestErrorCode | ProtocolErrorCode;
@@ -168,7 +229,20 @@ export interface StatsReply {
   readonly stats: Readonly<Record<string, unknown>>;
 }
 
-export type Reply = PongReply | AckReply | ObjectReply | ErrorReply | StateReply | PlanReply | RefusedReply | StatsReply;
+/** Tree hashes (anti-entropy): a root, or the children of the asked parents, concatenated. */
+export interface HashesReply {
+  readonly type: 'hashes';
+  readonly hashes: Uint8Array;
+}
+
+/** Keys with a byte string each (anti-entropy): their digests, or their objects. */
+export interface KeyedBytesReply {
+  readonly type: 'keyed-bytes';
+  readonly keys: readonly Uint8Array[];
+  readonly values: readonly Uint8Array[];
+}
+
+export type Reply = PongReply | AckReply | ObjectReply | ErrorReply | StateReply | PlanReply | RefusedReply | StatsReply | HashesReply | KeyedBytesReply;
 
 /** A message or reply that does not match the protocol; the text says what is wrong. */
 export class BadMessageError extends Error {
@@ -190,6 +264,8 @@ const TIMEOUT_MS_MAX = 3_600_000;
 /** Objects per transfer batch at most. */
 export const TRANSFER_BATCH_OBJECTS_MAX = 4096;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
+/** Segments of an anti-entropy hash tree at most (the shape is checked against the node's own). */
+const TREE_SEGMENTS_MAX = 1 << 20;
 
 const FORWARD_OPS: readonly ForwardOp[] = ['get', 'put', 'delete'];
 const REPLY_ERROR_CODES: ReadonlySet<string> = new Set<ReplyErrorCode>([
@@ -210,6 +286,7 @@ const REPLY_ERROR_CODES: ReadonlySet<string> = new Set<ReplyErrorCode>([
   'BUFFER_FULL',
   'STORE_CLOSED',
   'UNKNOWN_MEMBER',
+  'EXCHANGE_REFUSED',
   'INTERNAL',
 ]);
 
@@ -266,6 +343,25 @@ export function parseMessage(raw: unknown): Message {
       return parseTransferBatch(fields);
     case 'transfer-stats':
       return { type };
+    case 'ae-root':
+      return { type, partition: partitionField(fields), segments: integerField(fields, 'segments', 1, TREE_SEGMENTS_MAX), branching: integerField(fields, 'branching', 2, TREE_SEGMENTS_MAX) };
+    case 'ae-children':
+      return { type, partition: partitionField(fields), depth: integerField(fields, 'depth', 1, 64), parents: integerList(fields, 'parents', TREE_SEGMENTS_MAX) };
+    case 'ae-keys':
+      return { type, partition: partitionField(fields), segments: integerList(fields, 'segments', TREE_SEGMENTS_MAX) };
+    case 'ae-fetch':
+    case 'ae-digests':
+      return { type, partition: partitionField(fields), keys: bytesList(fields, 'keys') };
+    case 'ae-push': {
+      const batch = parseTransferBatch(fields);
+      return { type, partition: batch.partition, keys: batch.keys, objects: batch.objects };
+    }
+    case 'ae-reap': {
+      const keys = bytesList(fields, 'keys');
+      const digests = bytesList(fields, 'digests');
+      if (keys.length !== digests.length) throw new BadMessageError(`reap names ${keys.length} keys but ${digests.length} digests`);
+      return { type, partition: partitionField(fields), keys, digests };
+    }
     default:
       throw new BadMessageError(`unknown message type ${describe(type)}`);
   }
@@ -292,6 +388,14 @@ export function parseReply(raw: unknown): Reply {
       return { type, code: stringField(fields, 'code', ID_LENGTH_MAX), reason: stringField(fields, 'reason', MESSAGE_LENGTH_MAX * 4) };
     case 'stats':
       return { type, stats: record(fields.stats, 'stats') };
+    case 'hashes':
+      return { type, hashes: bytesField(fields, 'hashes') };
+    case 'keyed-bytes': {
+      const keys = bytesList(fields, 'keys');
+      const values = bytesList(fields, 'values');
+      if (keys.length !== values.length) throw new BadMessageError(`${keys.length} keys but ${values.length} values`);
+      return { type, keys, values };
+    }
     default:
       throw new BadMessageError(`unknown reply type ${describe(type)}`);
   }
@@ -315,6 +419,14 @@ function parseTransferBatch(fields: Fields): TransferBatchMessage {
   const objects = bytesList(fields, 'objects');
   if (keys.length !== objects.length) throw new BadMessageError(`transfer batch has ${keys.length} keys but ${objects.length} objects`);
   return { type: 'transfer-batch', partition: partitionField(fields), keys, objects };
+}
+
+function integerList(fields: Fields, name: string, max: number): number[] {
+  const value = fields[name];
+  if (!Array.isArray(value) || value.length > TRANSFER_BATCH_OBJECTS_MAX) {
+    throw new BadMessageError(`${name} must be an array of at most ${TRANSFER_BATCH_OBJECTS_MAX} integers, got ${describe(value)}`);
+  }
+  return value.map((item: unknown) => integerField({ [name]: item }, name, 0, max));
 }
 
 function bytesList(fields: Fields, name: string): Uint8Array[] {

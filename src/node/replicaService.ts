@@ -17,6 +17,8 @@ import { QuorumUnreachableError, RequestError, RequestTimeoutError } from './err
 import { emit, type NodeEvents } from './events.ts';
 import { readLocalReplica, writeLocalReplica, type LocalReplica } from './localReplica.ts';
 import type { MembershipService } from './membership/membershipService.ts';
+import type { ExchangePeer } from './antiEntropy/exchange.ts';
+import { serveExchange, type ExchangeMessage } from './antiEntropy/exchangeMessages.ts';
 import {
   ACK,
   BadMessageError,
@@ -43,6 +45,8 @@ export interface ReplicaServiceDeps {
   readonly events: NodeEvents;
   /** False once the node is stopping: every request is then refused with NODE_NOT_SERVING. */
   readonly serving: () => boolean;
+  /** This node's answering side of anti-entropy exchanges (antiEntropy/exchange.ts). */
+  readonly antiEntropy: ExchangePeer;
   /** Coordinates a client request forwarded by a peer. */
   readonly coordinateForwarded: (message: ForwardMessage) => Promise<StoredObject | undefined>;
 }
@@ -83,7 +87,23 @@ function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Rep
       return deps.membership.transferBatch(message);
     case 'transfer-stats':
       return deps.membership.transferStats();
+    case 'ae-root':
+    case 'ae-children':
+    case 'ae-keys':
+    case 'ae-fetch':
+    case 'ae-push':
+    case 'ae-digests':
+    case 'ae-reap':
+      return exchange(deps, message);
   }
+}
+
+/** An anti-entropy request; a refusal (a tree of another shape, a partition not held here) is logged. */
+async function exchange(deps: ReplicaServiceDeps, message: ExchangeMessage): Promise<Reply> {
+  if ('keys' in message && message.type !== 'ae-push') for (const key of message.keys) checkKeyOf(deps, { partition: message.partition, key });
+  const reply = await serveExchange(deps.antiEntropy, message);
+  if (reply.type === 'error') deps.logger.info({ type: message.type, partition: message.partition, reason: reply.message }, 'refused an anti-entropy request');
+  return reply;
 }
 
 async function replicaPut(deps: ReplicaServiceDeps, message: ReplicaPutMessage): Promise<Reply> {

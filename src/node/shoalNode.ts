@@ -39,6 +39,9 @@ import type { MembershipService } from './membership/membershipService.ts';
 import type { PartitionDrop } from './membership/partitionDrop.ts';
 import type { TransferSender, TransferStats } from './membership/transferSender.ts';
 import { checkContentType, checkKey, checkValue, resolveQuorum, type Quorum, type RequestOptions } from './request.ts';
+import type { AdmissionController, AdmissionStatus } from './admission.ts';
+import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
+import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -52,6 +55,15 @@ export interface NodeParts {
   readonly sender: TransferSender;
   readonly drop: PartitionDrop;
   readonly admin: MembershipService;
+  readonly admission: AdmissionController;
+  readonly antiEntropy: AntiEntropy;
+  readonly trees: PartitionTrees;
+}
+
+/** Anti-entropy and admission control, as `GET /admin/status` and the metrics show them. */
+export interface RepairStatus {
+  readonly antiEntropy: AntiEntropyStats & { readonly enabled: boolean; readonly trees: TreeStats };
+  readonly admission: AdmissionStatus & { readonly enabled: boolean };
 }
 
 export type NodeState = 'serving' | 'stopping' | 'stopped';
@@ -140,6 +152,7 @@ export interface NodeStatus {
   readonly hints: LocalHints & HandoffStats;
   /** Requests this node is coordinating (or forwarding) now. */
   readonly requestsInFlight: number;
+  readonly repair: RepairStatus;
 }
 
 type ClientRequest =
@@ -269,6 +282,14 @@ export class ShoalNode {
     };
   }
 
+  /** Anti-entropy counters, hash trees and the admission controller's state. */
+  repairStatus(): RepairStatus {
+    return {
+      antiEntropy: { enabled: this.config.antiEntropyIntervalMs > 0, ...this.parts.antiEntropy.counters(), trees: this.parts.trees.stats() },
+      admission: { enabled: this.config.admissionControl, ...this.parts.admission.status() },
+    };
+  }
+
   /** Each peer's status as this node's failure detector sees it. */
   peers(): PeerView[] {
     return this.deps.detector.view();
@@ -302,6 +323,7 @@ export class ShoalNode {
       peers: this.peers(),
       hints: { ...this.localHints(), ...this.parts.handoff.stats() },
       requestsInFlight: this.inFlight.size,
+      repair: this.repairStatus(),
     };
   }
 
@@ -318,6 +340,8 @@ export class ShoalNode {
       this.parts.gossip.stop();
       this.parts.sender.stop();
       this.parts.drop.stop();
+      this.parts.antiEntropy.stop();
+      this.parts.admission.stop();
       for (const lingering of [...this.deps.lingering]) lingering.stopLingering();
       this.logger.info({ buffer: this.store.stats(), requestsInFlight: this.inFlight.size }, 'flushing the buffer and closing storage');
       this.stopPromise = this.closeStores().then(() => {
@@ -407,8 +431,10 @@ export class ShoalNode {
       return Promise.reject(error);
     }
     this.inFlight.add(running);
+    const startedMs = this.clock.monotonicMs();
     const forget = (): void => {
       this.inFlight.delete(running);
+      this.parts.admission.recordForeground(this.clock.monotonicMs() - startedMs);
     };
     running.then(forget, forget);
     return running;
@@ -418,7 +444,8 @@ export class ShoalNode {
     await Promise.all([...this.inFlight].map((request) => request.then(noop, noop)));
     await this.parts.membership.flushed();
     await this.hints.close();
-    await this.store.close();
+    // The trees are saved once no write can reach the store: they then match it exactly.
+    await this.store.close(() => this.parts.trees.save());
   }
 
   private decode(text: string): VersionVector {

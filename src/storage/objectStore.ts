@@ -280,14 +280,19 @@ export class ObjectStore {
     return Promise.all(done).then(() => undefined);
   }
 
-  /** Refuses new writes, flushes everything, closes the engine. Retry it after an engine error. */
-  close(): Promise<void> {
+  /**
+   * Refuses new writes, flushes everything, closes the engine. Retry it after an engine error.
+   * `beforeEngineClose` runs once no write can change the store any more (the hash trees
+   * are saved there: they are then exact).
+   */
+  close(beforeEngineClose?: () => Promise<void>): Promise<void> {
     if (this.closePromise !== undefined) return this.closePromise;
     this.closing = true;
     for (const w of this.waiting.splice(0)) this.refuseWaiting(w, new StoreClosedError());
     this.closePromise = this.flush().then(
-      () => {
+      async () => {
         this.cancelTimers();
+        await beforeEngineClose?.();
         return this.engine.close();
       },
       (error: unknown) => {

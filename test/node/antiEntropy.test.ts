@@ -48,7 +48,7 @@ function peerOf(side: Replica, counters: { requests: number }): ExchangePeer {
     counters.requests++;
     return f(...args);
   };
-  return { root: counted(answering.root), children: counted(answering.children), keys: counted(answering.keys), fetch: counted(answering.fetch), push: counted(answering.push) };
+  return { root: counted(answering.root), children: counted(answering.children), keys: counted(answering.keys), fetch: counted(answering.fetch), push: counted(answering.push), digests: counted(answering.digests), reap: counted(answering.reap) };
 }
 
 async function put(side: Replica, key: string, object: StoredObject): Promise<void> {

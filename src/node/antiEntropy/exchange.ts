@@ -18,6 +18,7 @@ import { bytesEqual } from '../../core/bytes.ts';
 import { encodeObject, decodeObject } from '../../storage/objectCodec.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
 import { applyReplicaWrite } from '../replica.ts';
+import { applyReap, type ReapPeer } from './tombstoneReaper.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
 
 /** Differing segments repaired per exchange at most. */
@@ -26,7 +27,7 @@ export const SEGMENTS_PER_EXCHANGE_MAX = 64;
 export const KEYS_PER_MESSAGE_MAX = 1024;
 
 /** The requests an exchange makes of the peer (the node sends them over the transport). */
-export interface ExchangePeer {
+export interface ExchangePeer extends ReapPeer {
   root(partition: number, shape: TreeShape): Promise<Uint8Array>;
   children(partition: number, depth: number, parents: readonly number[]): Promise<Uint8Array>;
   keys(partition: number, segments: readonly number[]): Promise<KeyDigests>;
@@ -149,11 +150,18 @@ export class ExchangeRefusedError extends Error {
 
 /**
  * The answering side: this node's trees and store, as an ExchangePeer (pushed objects are
- * merged by `mergeBatch`: the transfer receiver, which checks every key and object). The
+ * merged by `mergeBatch`: the transfer receiver, which checks every key and object), for
+ * the partitions `exchangeable` allows (antiEntropy.ts exchangeablePartition). The
  * message handlers answer peers with it; tests pair two nodes with it directly.
  */
-export function answeringPeer(trees: PartitionTrees, store: ObjectStore, mergeBatch: ExchangePeer['push']): ExchangePeer {
+export function answeringPeer(
+  trees: PartitionTrees,
+  store: ObjectStore,
+  mergeBatch: ExchangePeer['push'],
+  exchangeable: (partition: number) => boolean = () => true,
+): ExchangePeer {
   const treeOf = (partition: number) => {
+    if (!exchangeable(partition)) throw new ExchangeRefusedError(`partition ${partition} is not exchanged here now (not held, or being handed over)`);
     const tree = trees.tree(partition);
     if (tree === undefined) throw new ExchangeRefusedError(`no trusted hash tree for partition ${partition} here`);
     return tree;
@@ -192,5 +200,18 @@ export function answeringPeer(trees: PartitionTrees, store: ObjectStore, mergeBa
       });
     },
     push: mergeBatch,
+    digests: async (partition, keys) => {
+      treeOf(partition);
+      if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
+      return keys.map((key) => {
+        const object = store.get(partition, key);
+        return object === undefined ? new Uint8Array(0) : objectDigest(key, object);
+      });
+    },
+    reap: async (partition, keys, digests) => {
+      treeOf(partition);
+      if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
+      await applyReap(store, partition, keys, digests);
+    },
   };
 }
