@@ -24,7 +24,15 @@ export interface AdmissionStatus {
 
 const ADJUST_INTERVAL_MS = 1000;
 
-export class AdmissionController {
+/** What a background task asks of the controller: how long to rest after a unit of work. */
+export interface BackgroundPacer {
+  pauseAfterMs(workMs: number): number;
+}
+
+/** Background work that is never throttled (tests, tools). */
+export const UNTHROTTLED: BackgroundPacer = { pauseAfterMs: () => 0 };
+
+export class AdmissionController implements BackgroundPacer {
   private readonly window: LatencyWindow;
   private share: number;
   private p99Ms = 0;

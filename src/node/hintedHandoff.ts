@@ -28,6 +28,7 @@ import type { Random } from '../ports/random.ts';
 import type { Hint, HintStore } from '../storage/hintStore.ts';
 import { encodeObject } from '../storage/objectCodec.ts';
 import { emit, type NodeEvents } from './events.ts';
+import type { BackgroundPacer } from './admission.ts';
 import type { FailureDetector } from './failureDetector.ts';
 import { describeFailure, type PeerClient } from './peerClient.ts';
 import type { HintDeliveryMessage } from './protocol.ts';
@@ -57,6 +58,8 @@ export interface HintedHandoffDeps {
   readonly requestTimeoutMs: number;
   /** Where hints of departed owners go (absent: every target is taken for a member). */
   readonly departed?: DepartedOwners;
+  /** The admission controller: a pause after each page of hints while the foreground suffers. */
+  readonly pacer?: BackgroundPacer;
 }
 
 /** The membership as hinted handoff needs it. */
@@ -137,10 +140,10 @@ export class HintedHandoff {
       this.failed(target, delivery, error);
       return;
     }
-    this.deliverNext(target, delivery, page, 0);
+    this.deliverNext(target, delivery, page, 0, this.deps.clock.monotonicMs());
   }
 
-  private deliverNext(target: string, delivery: TargetDelivery, page: readonly Hint[], index: number): void {
+  private deliverNext(target: string, delivery: TargetDelivery, page: readonly Hint[], index: number, pageStartedMs: number): void {
     if (!this.rounds.running) {
       delivery.state = 'idle';
       return;
@@ -148,15 +151,24 @@ export class HintedHandoff {
     const hint = page[index];
     if (hint === undefined) {
       const last = page[page.length - 1];
-      if (page.length === HINT_DELIVERY_BATCH_OBJECTS && last !== undefined) return this.deliverPage(target, delivery, last.cursor);
+      if (page.length === HINT_DELIVERY_BATCH_OBJECTS && last !== undefined) return this.nextPageAfterPause(target, delivery, last.cursor, pageStartedMs);
       delivery.state = 'idle';
       delivery.failures = 0;
       return;
     }
     this.deliverOne(hint).then(
-      () => this.deliverNext(target, delivery, page, index + 1),
+      () => this.deliverNext(target, delivery, page, index + 1, pageStartedMs),
       (error: unknown) => this.failed(target, delivery, error),
     );
+  }
+
+  private nextPageAfterPause(target: string, delivery: TargetDelivery, cursor: Uint8Array, pageStartedMs: number): void {
+    const pauseMs = this.deps.pacer?.pauseAfterMs(this.deps.clock.monotonicMs() - pageStartedMs) ?? 0;
+    if (pauseMs <= 0) return this.deliverPage(target, delivery, cursor);
+    this.deps.clock.setTimer(pauseMs, () => {
+      if (this.rounds.running) this.deliverPage(target, delivery, cursor);
+      else delivery.state = 'idle';
+    });
   }
 
   private isDeparted(target: string): boolean {

@@ -133,6 +133,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     hints,
     intervalMs: config.hintDeliveryIntervalMs,
     requestTimeoutMs: config.requestTimeoutMs,
+    pacer: admission,
     departed: {
       self: config.id,
       isMember: (node) => membership.view.members.includes(node),
@@ -164,6 +165,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     batchObjectsMax: config.transferBatchObjectsMax,
     batchBytesMax: config.transferBatchBytesMax,
     pauseMs: config.transferPauseMs,
+    pacer: admission,
     concurrency: config.transferConcurrency,
     timeoutMs: Math.max(config.requestTimeoutMs, 10_000),
     retryDelayMsMax: 5000,
@@ -189,6 +191,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     delayMs: config.dropDelayMs,
     batchObjectsMax: config.transferBatchObjectsMax,
     beforeDeleting: renewActor,
+    pacer: admission,
   });
   const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, store, engine: deps.engine, logger, timeoutMs: config.requestTimeoutMs });
   membership.onView((view) => {
@@ -223,7 +226,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
       trees,
       store,
       (partition, keys, objects) => mergeBatch(receiver, partition, keys, objects),
-      (partition) => exchangeablePartition(membership.view, partition),
+      { exchangeable: (partition) => exchangeablePartition(membership.view, partition), onReaped: antiEntropy.countReaped },
     ),
   };
   deps.transport.serve((from, message) => handlePeerRequest(service, from, message));

@@ -8,6 +8,7 @@ import { partitionOfKey } from '../../src/core/hash.ts';
 import { objectsEqual, putObject, syncObjects, type StoredObject } from '../../src/core/object.ts';
 import { answeringPeer, exchangePartition, type ExchangePeer } from '../../src/node/antiEntropy/exchange.ts';
 import { PartitionTrees } from '../../src/node/antiEntropy/partitionTrees.ts';
+import { reapPartition } from '../../src/node/antiEntropy/tombstoneReaper.ts';
 import { mergeBatch } from '../../src/node/membership/transferReceiver.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
@@ -142,4 +143,46 @@ test('a peer that asks with another tree shape, out-of-range nodes, or sends gar
   const key = enc.encode('k');
   await assert.rejects(peer.push(partitionOfKey(key, Q), [key], [new Uint8Array([1, 2, 3])]), /object/);
   assert.equal(b.engine.count(), 0, 'nothing stored');
+});
+
+function deleted(current: StoredObject, actor: string, nowMs: number): StoredObject {
+  const outcome = putObject(current, { context: current.vector, actor, value: new Uint8Array(0), contentType: 'application/octet-stream', deleted: true, nowMs }, limits);
+  assert.ok(outcome.ok);
+  return outcome.object;
+}
+
+test('reaping: a tombstone becomes a marker only where every replica holds the same one, and a write that lands meanwhile is kept', async () => {
+  const clock = new ManualClock();
+  const [a, b, c] = [replica(clock), replica(clock), replica(clock)];
+  const key = 'k';
+  const bytes = enc.encode(key);
+  const partition = partitionOfKey(bytes, Q);
+  for (const side of [a, b, c]) side.trees.rebuild(partition, side.store);
+  const value = written(undefined, 'a.1', 'v');
+  const tombstone = deleted(value, 'a.1', 100);
+  await put(a, key, tombstone);
+  await put(b, key, tombstone);
+  await put(c, key, value);
+  const settings = { tombstoneGraceMs: 1000, markerRetentionMs: 10_000 };
+  const peers = [peerOf(b, { requests: 0 }), peerOf(c, { requests: 0 })];
+  const early = await reapPartition(partition, a.store, peers, settings, 500);
+  assert.equal(early.candidates, 0, 'within the grace period nothing is a candidate');
+  const blocked = await reapPartition(partition, a.store, peers, settings, 5000);
+  assert.deepEqual(blocked, { candidates: 1, tombstonesReaped: 0, markersRemoved: 0 }, 'c still holds the value: no reaping');
+  await put(c, key, tombstone);
+  const done = await reapPartition(partition, a.store, peers, settings, 5000);
+  assert.equal(done.tombstonesReaped, 1);
+  for (const [name, side] of [['a', a], ['b', b], ['c', c]] as const) assert.deepEqual(side.store.get(partition, bytes)?.siblings, [], `${name} holds the marker`);
+  // The old value arriving late merges into the marker and vanishes.
+  await put(c, key, value);
+  assert.equal(c.store.get(partition, bytes)?.siblings.length, 0);
+  // A write that lands on b between the digest check and the reap request is not reaped.
+  const racing = { ...peers[0] as ExchangePeer, reap: async (p: number, keys: readonly Uint8Array[], digests: readonly Uint8Array[]) => {
+    await put(b, key, written(b.store.get(partition, bytes), 'b.1', 'racing write'));
+    return (peers[0] as ExchangePeer).reap(p, keys, digests);
+  } };
+  const removal = await reapPartition(partition, a.store, [racing, peers[1] as ExchangePeer], settings, 20_000);
+  assert.equal(removal.markersRemoved, 1, 'a and c removed their markers');
+  assert.deepEqual(b.store.get(partition, bytes)?.siblings.map((s) => new TextDecoder().decode(s.value)), ['racing write'], 'b kept the write that raced the reap');
+  assert.equal(a.store.get(partition, bytes), undefined);
 });

@@ -24,7 +24,7 @@ import type { Membership } from '../membership/membership.ts';
 import { describeFailure } from '../peerClient.ts';
 import { exchangePartition, type ExchangeOutcome, type ExchangePeer } from './exchange.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
-import { reapPartition } from './tombstoneReaper.ts';
+import { reapPartition, type ReapSteps } from './tombstoneReaper.ts';
 
 /** Exchanges of one partition in a row at most while it keeps differing (then the next one's turn). */
 const REPEATS_MAX = 64;
@@ -150,13 +150,17 @@ export class AntiEntropy {
     return differed;
   }
 
+  /** Counts reaping steps taken here (at this node's initiative or a peer's). */
+  readonly countReaped = (steps: ReapSteps): void => {
+    this.stats.tombstonesReaped += steps.tombstonesReaped;
+    this.stats.markersRemoved += steps.markersRemoved;
+  };
+
   /** Reaps due tombstones of a partition in sync, when every replica is up and the ring is settled. */
   private async reap(partition: number, replicas: readonly string[]): Promise<void> {
     if (!isSettled(this.deps.membership.view.state)) return;
     const peers = replicas.map((node) => this.deps.peerFor(node));
-    const outcome = await reapPartition(partition, this.deps.store, peers, this.deps.reaping, this.deps.clock.nowMs());
-    this.stats.tombstonesReaped += outcome.tombstonesReaped;
-    this.stats.markersRemoved += outcome.markersRemoved;
+    this.countReaped(await reapPartition(partition, this.deps.store, peers, this.deps.reaping, this.deps.clock.nowMs()));
   }
 
   private counted(outcome: ExchangeOutcome): void {

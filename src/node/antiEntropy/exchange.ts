@@ -18,7 +18,7 @@ import { bytesEqual } from '../../core/bytes.ts';
 import { encodeObject, decodeObject } from '../../storage/objectCodec.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
 import { applyReplicaWrite } from '../replica.ts';
-import { applyReap, type ReapPeer } from './tombstoneReaper.ts';
+import { applyReap, type ReapPeer, type ReapSteps } from './tombstoneReaper.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
 
 /** Differing segments repaired per exchange at most. */
@@ -158,8 +158,13 @@ export function answeringPeer(
   trees: PartitionTrees,
   store: ObjectStore,
   mergeBatch: ExchangePeer['push'],
-  exchangeable: (partition: number) => boolean = () => true,
+  options: {
+    readonly exchangeable?: (partition: number) => boolean;
+    /** Counts the reaping steps taken here at a peer's request. */
+    readonly onReaped?: (steps: ReapSteps) => void;
+  } = {},
 ): ExchangePeer {
+  const exchangeable = options.exchangeable ?? (() => true);
   const treeOf = (partition: number) => {
     if (!exchangeable(partition)) throw new ExchangeRefusedError(`partition ${partition} is not exchanged here now (not held, or being handed over)`);
     const tree = trees.tree(partition);
@@ -211,7 +216,8 @@ export function answeringPeer(
     reap: async (partition, keys, digests) => {
       treeOf(partition);
       if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
-      await applyReap(store, partition, keys, digests);
+      const steps = await applyReap(store, partition, keys, digests);
+      options.onReaped?.(steps);
     },
   };
 }

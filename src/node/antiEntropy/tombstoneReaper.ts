@@ -28,12 +28,16 @@ export interface ReapPeer {
 /** Keys considered per reaping round at most (the peers are asked about them in one request). */
 export const REAP_KEYS_MAX = 256;
 
-export interface ReapOutcome {
-  readonly candidates: number;
-  /** Tombstones that became markers, here. */
+/** Reaping steps taken on one node. */
+export interface ReapSteps {
+  /** Tombstones that became markers. */
   readonly tombstonesReaped: number;
-  /** Markers removed, here. */
+  /** Markers removed. */
   readonly markersRemoved: number;
+}
+
+export interface ReapOutcome extends ReapSteps {
+  readonly candidates: number;
 }
 
 interface Candidate {
@@ -89,7 +93,7 @@ export async function applyReap(
   partition: number,
   keys: readonly Uint8Array[],
   digests: readonly Uint8Array[],
-): Promise<{ tombstonesReaped: number; markersRemoved: number }> {
+): Promise<ReapSteps> {
   let tombstonesReaped = 0;
   let markersRemoved = 0;
   const step = (key: Uint8Array, digest: Uint8Array) => (current: StoredObject | undefined) => {

@@ -15,6 +15,7 @@ import type { Clock, TimerHandle } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { MetaStore, StorageEngine } from '../../ports/storage.ts';
 import { REMOVE_OBJECT, type ObjectStore } from '../../storage/objectStore.ts';
+import type { BackgroundPacer } from '../admission.ts';
 import type { Membership } from './membership.ts';
 
 /** The MetaStore record: the ring version whose dropped partitions were deleted. */
@@ -29,8 +30,8 @@ export interface PartitionDropDeps {
   readonly logger: Logger;
   readonly delayMs: number;
   readonly batchObjectsMax: number;
-  /** The pause after each deleted page (the admission controller's); none when absent. */
-  readonly pauseAfterPageMs?: () => number;
+  /** The admission controller: the pause after each deleted page; none when absent. */
+  readonly pacer?: BackgroundPacer;
   /** Runs (once per drop) before the first deletion. */
   readonly beforeDeleting?: () => Promise<void>;
 }
@@ -102,19 +103,20 @@ export class PartitionDrop {
     for (;;) {
       const view = this.deps.membership.view;
       if (!this.running || view.state.ringVersion !== version || view.holds[partition] === true) return deleted;
+      const startedMs = this.deps.clock.monotonicMs();
       const page = this.deps.engine.scanPartition(partition, { limit: this.deps.batchObjectsMax });
       if (page.length === 0) return deleted;
       await Promise.all(page.map((entry) => this.deps.store.update(partition, entry.key, () => REMOVE_OBJECT, { durable: false })));
       await this.deps.store.flush();
       deleted += page.length;
       this.dropped += page.length;
-      await this.pause();
+      await this.pause(this.deps.clock.monotonicMs() - startedMs);
     }
   }
 
   // Deleting competes with the foreground for the buffer and the disk: give it room.
-  private pause(): Promise<void> {
-    const ms = this.deps.pauseAfterPageMs?.() ?? 0;
+  private pause(workMs: number): Promise<void> {
+    const ms = this.deps.pacer?.pauseAfterMs(workMs) ?? 0;
     return ms <= 0 ? Promise.resolve() : new Promise((resolve) => this.deps.clock.setTimer(ms, resolve));
   }
 }

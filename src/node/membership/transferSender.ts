@@ -26,6 +26,7 @@ import type { JsonValue, MetaStore, ScanEntry, StorageEngine } from '../../ports
 import type { ObjectStore } from '../../storage/objectStore.ts';
 import { describeFailure, type PeerClient } from '../peerClient.ts';
 import type { TransferBatchMessage } from '../protocol.ts';
+import type { BackgroundPacer } from '../admission.ts';
 import type { Membership } from './membership.ts';
 
 export interface TransferSenderDeps {
@@ -38,8 +39,10 @@ export interface TransferSenderDeps {
   readonly logger: Logger;
   readonly batchObjectsMax: number;
   readonly batchBytesMax: number;
-  /** Pause between two batches of one transfer (the throttle). */
+  /** Pause between two batches of one transfer (a fixed throttle; admission may ask for more). */
   readonly pauseMs: number;
+  /** The admission controller: a longer pause after a batch while the foreground suffers. */
+  readonly pacer?: BackgroundPacer;
   /** Transfers streamed at once. */
   readonly concurrency: number;
   readonly timeoutMs: number;
@@ -150,6 +153,7 @@ export class TransferSender {
       let cursor = this.loadCursor(id);
       for (;;) {
         if (!this.wanted(transfer, id)) return;
+        const startedMs = this.deps.clock.monotonicMs();
         const batch = this.nextBatch(transfer.partition, cursor);
         if (batch.entries.length > 0) {
           const sent = await this.sendWithRetry(transfer, id, batch.entries);
@@ -158,7 +162,8 @@ export class TransferSender {
           await this.deps.meta.put(id, { afterKey: encodeBase64Url(cursor.afterKey as Uint8Array) });
         }
         if (batch.last) break;
-        await this.pause(this.deps.pauseMs);
+        const workMs = this.deps.clock.monotonicMs() - startedMs;
+        await this.pause(Math.max(this.deps.pauseMs, this.deps.pacer?.pauseAfterMs(workMs) ?? 0));
       }
       this.deps.deliverHints();
       if (!this.wanted(transfer, id)) return;
