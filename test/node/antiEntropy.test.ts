@@ -186,3 +186,19 @@ test('reaping: a tombstone becomes a marker only where every replica holds the s
   assert.deepEqual(b.store.get(partition, bytes)?.siblings.map((s) => new TextDecoder().decode(s.value)), ['racing write'], 'b kept the write that raced the reap');
   assert.equal(a.store.get(partition, bytes), undefined);
 });
+
+test('a rebuild that hits a disk error stops, is reported, and is retried only after a growing pause', () => {
+  const clock = new ManualClock();
+  const a = replica(clock);
+  const failing = { forEachInPartition: () => { throw new Error('EIO: input/output error'); } } as unknown as ObjectStore;
+  assert.equal(a.trees.rebuild(1, failing, 0), false);
+  assert.equal(a.trees.isTrusted(1), false);
+  assert.deepEqual(a.trees.stats(), { trusted: 0, rebuilds: 0, rebuildFailures: 1, lastRebuildError: 'EIO: input/output error' });
+  assert.equal(a.trees.rebuildDue(1, 999), false, 'not retried at once');
+  assert.equal(a.trees.rebuildDue(1, 1000), true);
+  a.trees.rebuild(1, failing, 1000);
+  assert.equal(a.trees.rebuildDue(1, 2999), false, 'the pause doubles');
+  assert.equal(a.trees.rebuildDue(2, 0), true, 'other partitions are not held back');
+  assert.equal(a.trees.rebuild(1, a.store, 3000), true, 'once the disk answers, the tree is built');
+  assert.equal(a.trees.rebuildDue(1, 3000), true);
+});

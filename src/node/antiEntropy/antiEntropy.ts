@@ -110,9 +110,11 @@ export class AntiEntropy {
     try {
       const held = this.heldPartitions();
       this.forgetOthers(held);
-      const untrusted = held.find((p) => !this.deps.trees.isTrusted(p));
-      if (untrusted !== undefined) moreWork = this.deps.trees.rebuild(untrusted, this.deps.store);
-      else moreWork = await this.exchangeNext(held);
+      const { trees, clock } = this.deps;
+      const nowMs = clock.monotonicMs();
+      const untrusted = held.find((p) => !trees.isTrusted(p) && trees.rebuildDue(p, nowMs));
+      if (untrusted !== undefined) moreWork = trees.rebuild(untrusted, this.deps.store, nowMs);
+      else moreWork = await this.exchangeNext(held.filter((p) => trees.isTrusted(p)));
     } finally {
       this.busy = false;
       const workMs = this.deps.clock.monotonicMs() - startedMs;

@@ -27,8 +27,12 @@ export interface TreeStats {
   readonly lastRebuildError: string | undefined;
 }
 
+const REBUILD_RETRY_MS_MIN = 1000;
+const REBUILD_RETRY_MS_MAX = 300_000;
+
 export class PartitionTrees {
   private readonly trees = new Map<number, HashTree>();
+  private readonly failedRebuilds = new Map<number, { failures: number; retryAtMs: number }>();
   private rebuilds = 0;
   private rebuildFailures = 0;
   private lastRebuildError: string | undefined;
@@ -79,20 +83,36 @@ export class PartitionTrees {
     this.trees.delete(partition);
   }
 
+  /** Whether a rebuild of this untrusted partition may be tried at `nowMs` (failed ones back off). */
+  rebuildDue(partition: number, nowMs: number): boolean {
+    const failed = this.failedRebuilds.get(partition);
+    return failed === undefined || nowMs >= failed.retryAtMs;
+  }
+
   /** Rebuilds one partition's tree from the store; true when it is trusted afterwards. */
-  rebuild(partition: number, store: ObjectStore): boolean {
+  rebuild(partition: number, store: ObjectStore, nowMs = 0): boolean {
     const tree = new HashTree(this.shape);
     try {
       store.forEachInPartition(partition, (key, object) => tree.replace(key, undefined, object));
     } catch (error) {
-      this.rebuildFailures++;
-      this.lastRebuildError = error instanceof Error ? error.message : String(error);
-      this.logger.error({ partition, err: error }, 'hash tree rebuild failed; the partition is left out of anti-entropy until the next round');
+      this.rebuildFailed(partition, error, nowMs);
       return false;
     }
     this.trees.set(partition, tree);
+    this.failedRebuilds.delete(partition);
     this.rebuilds++;
     return true;
+  }
+
+  // A disk error is not retried in a loop: the partition waits, longer after each failure,
+  // while the others go on being exchanged.
+  private rebuildFailed(partition: number, error: unknown, nowMs: number): void {
+    const failures = (this.failedRebuilds.get(partition)?.failures ?? 0) + 1;
+    const retryInMs = Math.min(REBUILD_RETRY_MS_MAX, REBUILD_RETRY_MS_MIN * 2 ** (failures - 1));
+    this.failedRebuilds.set(partition, { failures, retryAtMs: nowMs + retryInMs });
+    this.rebuildFailures++;
+    this.lastRebuildError = error instanceof Error ? error.message : String(error);
+    this.logger.error({ partition, err: error, failures, retryInMs }, 'hash tree rebuild failed; the partition is left out of anti-entropy until it is retried');
   }
 
   stats(): TreeStats {
