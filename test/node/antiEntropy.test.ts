@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import { objectsEqual, putObject, syncObjects, type StoredObject } from '../../src/core/object.ts';
-import { answeringPeer, exchangePartition, type ExchangePeer } from '../../src/node/antiEntropy/exchange.ts';
+import { answeringPeer, exchangePartition, OBJECT_BYTES_PER_MESSAGE_MAX, type ExchangePeer } from '../../src/node/antiEntropy/exchange.ts';
 import { PartitionTrees } from '../../src/node/antiEntropy/partitionTrees.ts';
 import { reapPartition } from '../../src/node/antiEntropy/tombstoneReaper.ts';
 import { mergeBatch } from '../../src/node/membership/transferReceiver.ts';
@@ -201,4 +201,34 @@ test('a rebuild that hits a disk error stops, is reported, and is retried only a
   assert.equal(a.trees.rebuildDue(2, 0), true, 'other partitions are not held back');
   assert.equal(a.trees.rebuild(1, a.store, 3000), true, 'once the disk answers, the tree is built');
   assert.equal(a.trees.rebuildDue(1, 3000), true);
+});
+
+test('large objects travel in several messages, each within the byte bound, both ways', async () => {
+  const clock = new ManualClock();
+  const [a, b] = [replica(clock), replica(clock)];
+  const big = (tag: string) => tag.repeat(1024 * 1024 + 512 * 1024);
+  const keysIn0: string[] = [];
+  for (let i = 0; keysIn0.length < 6; i++) if (partitionOfKey(enc.encode(`big-${i}`), Q) === 0) keysIn0.push(`big-${i}`);
+  for (const side of [a, b]) side.trees.rebuild(0, side.store);
+  for (const [i, key] of keysIn0.entries()) await put(i % 2 === 0 ? a : b, key, written(undefined, i % 2 === 0 ? 'a.1' : 'b.1', big(String(i))));
+  const sizes: number[] = [];
+  const peer = peerOf(b, { requests: 0 });
+  const watched: ExchangePeer = {
+    ...peer,
+    fetch: async (partition, keys) => {
+      const objects = await peer.fetch(partition, keys);
+      sizes.push(objects.reduce((sum, o) => sum + o.length, 0));
+      return objects;
+    },
+    push: async (partition, keys, objects) => {
+      sizes.push(objects.reduce((sum, o) => sum + o.length, 0));
+      return peer.push(partition, keys, objects);
+    },
+  };
+  const outcome = await exchangePartition(0, a.trees, a.store, watched);
+  assert.equal(outcome.keysPushed + outcome.keysFetched, 6);
+  // 1.5 MiB objects, 4 MiB per message: two per message at most, three on each side.
+  assert.equal(sizes.length, 4, `messages: ${sizes.join(', ')}`);
+  assert.ok(sizes.every((size) => size <= OBJECT_BYTES_PER_MESSAGE_MAX), `each message within the bound: ${sizes.join(', ')}`);
+  for (const key of keysIn0) assert.ok(objectsEqual(a.store.get(0, enc.encode(key)), b.store.get(0, enc.encode(key))), key);
 });

@@ -25,12 +25,15 @@ import type { PartitionTrees } from './partitionTrees.ts';
 export const SEGMENTS_PER_EXCHANGE_MAX = 64;
 /** Keys listed or objects carried per message at most. */
 export const KEYS_PER_MESSAGE_MAX = 1024;
+/** Object bytes per push or fetch reply at most (one object always goes, whatever its size). */
+export const OBJECT_BYTES_PER_MESSAGE_MAX = 4 * 1024 * 1024;
 
 /** The requests an exchange makes of the peer (the node sends them over the transport). */
 export interface ExchangePeer extends ReapPeer {
   root(partition: number, shape: TreeShape): Promise<Uint8Array>;
   children(partition: number, depth: number, parents: readonly number[]): Promise<Uint8Array>;
   keys(partition: number, segments: readonly number[]): Promise<KeyDigests>;
+  /** The objects of a prefix of `keys` (at least one), within OBJECT_BYTES_PER_MESSAGE_MAX; empty bytes where none is held. */
   fetch(partition: number, keys: readonly Uint8Array[]): Promise<readonly Uint8Array[]>;
   push(partition: number, keys: readonly Uint8Array[], objects: readonly Uint8Array[]): Promise<void>;
 }
@@ -92,37 +95,48 @@ export function segmentKeyDigests(
   return found;
 }
 
+/** Sends this node's objects of `keys` in messages of at most KEYS_PER_MESSAGE_MAX keys and about OBJECT_BYTES_PER_MESSAGE_MAX bytes. */
 async function pushObjects(partition: number, store: ObjectStore, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
   let bytes = 0;
-  for (let start = 0; start < keys.length; start += KEYS_PER_MESSAGE_MAX) {
-    const chunk: Uint8Array[] = [];
-    const objects: Uint8Array[] = [];
-    for (const key of keys.slice(start, start + KEYS_PER_MESSAGE_MAX)) {
-      const object = store.get(partition, key);
-      if (object === undefined) continue;
-      chunk.push(key);
-      objects.push(encodeObject(object));
-    }
-    if (chunk.length === 0) continue;
+  let chunk: Uint8Array[] = [];
+  let objects: Uint8Array[] = [];
+  let chunkBytes = 0;
+  const send = async (): Promise<void> => {
+    if (chunk.length === 0) return;
     await peer.push(partition, chunk, objects);
-    bytes += sizeOf(chunk) + sizeOf(objects);
+    bytes += sizeOf(chunk) + chunkBytes;
+    chunk = [];
+    objects = [];
+    chunkBytes = 0;
+  };
+  for (const key of keys) {
+    const object = store.get(partition, key);
+    if (object === undefined) continue;
+    const encoded = encodeObject(object);
+    if (chunk.length > 0 && (chunk.length >= KEYS_PER_MESSAGE_MAX || chunkBytes + encoded.length > OBJECT_BYTES_PER_MESSAGE_MAX)) await send();
+    chunk.push(key);
+    objects.push(encoded);
+    chunkBytes += encoded.length;
   }
+  await send();
   return bytes;
 }
 
+/** Fetches the peer's objects of `keys` and merges them here; the peer answers a prefix of each request. */
 async function fetchObjects(partition: number, store: ObjectStore, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
   let bytes = 0;
-  for (let start = 0; start < keys.length; start += KEYS_PER_MESSAGE_MAX) {
+  let start = 0;
+  while (start < keys.length) {
     const chunk = keys.slice(start, start + KEYS_PER_MESSAGE_MAX);
     const objects = await peer.fetch(partition, chunk);
-    if (objects.length !== chunk.length) throw new Error(`asked for ${chunk.length} objects, got ${objects.length}`);
+    if (objects.length === 0 || objects.length > chunk.length) throw new Error(`asked for ${chunk.length} objects, got ${objects.length}`);
     bytes += sizeOf(objects);
-    const merges = chunk.flatMap((key, i) => {
-      const bytesOfObject = objects[i] as Uint8Array;
+    const merges = objects.flatMap((bytesOfObject, i) =>
       // An empty answer: the peer no longer holds the key (removed meanwhile).
-      return bytesOfObject.length === 0 ? [] : [applyReplicaWrite(store, partition, key, decodeObject(bytesOfObject))];
-    });
+      bytesOfObject.length === 0 ? [] : [applyReplicaWrite(store, partition, chunk[i] as Uint8Array, decodeObject(bytesOfObject))],
+    );
     await Promise.all(merges);
+    start += objects.length;
   }
   await store.flush();
   return bytes;
@@ -199,10 +213,16 @@ export function answeringPeer(
     fetch: async (partition, keys) => {
       treeOf(partition);
       if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
-      return keys.map((key) => {
+      const objects: Uint8Array[] = [];
+      let bytes = 0;
+      for (const key of keys) {
         const object = store.get(partition, key);
-        return object === undefined ? new Uint8Array(0) : encodeObject(object);
-      });
+        const encoded = object === undefined ? new Uint8Array(0) : encodeObject(object);
+        if (objects.length > 0 && bytes + encoded.length > OBJECT_BYTES_PER_MESSAGE_MAX) break;
+        objects.push(encoded);
+        bytes += encoded.length;
+      }
+      return objects;
     },
     push: mergeBatch,
     digests: async (partition, keys) => {

@@ -49,8 +49,10 @@ export async function serveExchange(answering: ExchangePeer, message: ExchangeMe
         const found = await answering.keys(message.partition, message.segments);
         return { type: 'keyed-bytes', keys: found.keys, values: found.digests };
       }
-      case 'ae-fetch':
-        return { type: 'keyed-bytes', keys: message.keys, values: await answering.fetch(message.partition, message.keys) };
+      case 'ae-fetch': {
+        const values = await answering.fetch(message.partition, message.keys);
+        return { type: 'keyed-bytes', keys: message.keys.slice(0, values.length), values };
+      }
       case 'ae-push':
         await answering.push(message.partition, message.keys, message.objects);
         return ACK;
