@@ -287,16 +287,7 @@ export class NodeMetrics {
       [METRIC_NAMES.transferBytesPerSecond, 'Partition transfer rate of this node over the last seconds', (m) => m.transferBytesPerS],
       [METRIC_NAMES.droppedObjects, 'Objects deleted from partitions this node handed over', (m) => m.droppedObjects],
     ];
-    for (const [name, help, read] of simple) {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect(this: Gauge) {
-          this.set(read(source()));
-        },
-      });
-    }
+    readGauges(registers, simple, source);
     new Gauge({
       name: METRIC_NAMES.members,
       help: 'Members of the cluster by status, as this node knows them',
@@ -334,17 +325,7 @@ export class NodeMetrics {
       [METRIC_NAMES.admissionP99, 'Foreground p99 latency over the admission window', (r) => r.admission.foregroundP99Ms / 1000],
       [METRIC_NAMES.admissionThrottles, 'Times admission control cut the background share since start', (r) => r.admission.throttles],
     ];
-    for (const [name, help, read] of simple) {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect(this: Gauge) {
-          const current = source();
-          if (current !== undefined) this.set(read(current));
-        },
-      });
-    }
+    readGauges(registers, simple, source);
     new Gauge({
       name: METRIC_NAMES.antiEntropyExchanges,
       help: 'Anti-entropy exchanges since start, by outcome',
@@ -395,6 +376,21 @@ export class NodeMetrics {
   private currentStats(): ObjectStoreStats {
     if (this.statsSource === undefined) return EMPTY_STATS;
     return this.statsSource();
+  }
+}
+
+/** Gauges that read one number each from `source()` when collected (nothing while it is undefined). */
+function readGauges<T>(registers: Registry[], specs: readonly (readonly [string, string, (source: T) => number])[], source: () => T | undefined): void {
+  for (const [name, help, read] of specs) {
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect(this: Gauge) {
+        const current = source();
+        if (current !== undefined) this.set(read(current));
+      },
+    });
   }
 }
 

@@ -49,6 +49,15 @@ test('GET /admin/status lists each peer as this node sees it, the cluster and th
   assert.match(metrics, /shoal_gossip_exchanges_total\{outcome="same",node="a"\} \d+/);
   assert.match(metrics, /shoal_buffer_objects_max\{node="a"\} 2000/, 'the buffer gauges read the node');
   assert.match(metrics, /shoal_hint_deliveries_total\{result="delivered",node="a"\} 0/);
+  const repair = status.repair as { antiEntropy: Record<string, unknown>; admission: Record<string, unknown> };
+  assert.equal(repair.antiEntropy.enabled, true);
+  assert.equal(repair.admission.enabled, true);
+  assert.equal(typeof repair.admission.share, 'number');
+  assert.match(metrics, /shoal_anti_entropy_exchanges\{outcome="in-sync",node="a"\} \d+/);
+  assert.match(metrics, /shoal_anti_entropy_keys_repaired\{node="a"\} \d+/);
+  assert.match(metrics, /shoal_hash_trees_trusted\{node="a"\} \d+/);
+  assert.match(metrics, /shoal_admission_background_share\{node="a"\} (0|1)(\.\d+)?/);
+  assert.match(metrics, /shoal_admission_foreground_p99_seconds\{node="a"\} \d/);
   const atB = (await request(node('b'), 'GET', '/metrics')).body.toString();
   assert.match(atB, /shoal_internode_requests_total\{type="replica-put",outcome="ok",node="b"\} 1/, 'b took the write from a');
 });
