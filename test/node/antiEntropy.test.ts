@@ -232,3 +232,27 @@ test('large objects travel in several messages, each within the byte bound, both
   assert.ok(sizes.every((size) => size <= OBJECT_BYTES_PER_MESSAGE_MAX), `each message within the bound: ${sizes.join(', ')}`);
   for (const key of keysIn0) assert.ok(objectsEqual(a.store.get(0, enc.encode(key)), b.store.get(0, enc.encode(key))), key);
 });
+
+test('trees count tombstones and markers, so reaping skips partitions that hold none', async () => {
+  const clock = new ManualClock();
+  const a = replica(clock);
+  const bytes = enc.encode('k');
+  const partition = partitionOfKey(bytes, Q);
+  a.trees.rebuild(partition, a.store);
+  assert.equal(a.trees.mayHoldReapable(partition), false, 'an empty partition: nothing to reap');
+  const value = written(undefined, 'a.1', 'v');
+  await put(a, 'k', value);
+  assert.equal(a.trees.mayHoldReapable(partition), false, 'a value is not reapable');
+  await put(a, 'k', deleted(value, 'a.1', 100));
+  assert.equal(a.trees.mayHoldReapable(partition), true, 'the delete is counted as it lands');
+  const steps = await reapPartition(partition, a.store, [], { tombstoneGraceMs: 0, markerRetentionMs: 0 }, 1000, (n) => a.trees.countedReapable(partition, n));
+  assert.equal(steps.tombstonesReaped, 1);
+  assert.equal(a.trees.mayHoldReapable(partition), true, 'the marker is still there');
+  await reapPartition(partition, a.store, [], { tombstoneGraceMs: 0, markerRetentionMs: 0 }, 1000, (n) => a.trees.countedReapable(partition, n));
+  assert.equal(a.store.get(partition, bytes), undefined);
+  assert.equal(a.trees.mayHoldReapable(partition), false, 'the marker is gone: nothing left to reap');
+  const other = new PartitionTrees(shape, a.meta, silentLogger);
+  await a.trees.save();
+  await other.load();
+  assert.equal(other.mayHoldReapable(partition), true, 'loaded trees do not know their counts until a scan');
+});

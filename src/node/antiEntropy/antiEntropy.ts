@@ -160,9 +160,11 @@ export class AntiEntropy {
 
   /** Reaps due tombstones of a partition in sync, when every replica is up and the ring is settled. */
   private async reap(partition: number, replicas: readonly string[]): Promise<void> {
-    if (!isSettled(this.deps.membership.view.state)) return;
+    const { trees } = this.deps;
+    if (!isSettled(this.deps.membership.view.state) || !trees.mayHoldReapable(partition)) return;
     const peers = replicas.map((node) => this.deps.peerFor(node));
-    this.countReaped(await reapPartition(partition, this.deps.store, peers, this.deps.reaping, this.deps.clock.nowMs()));
+    const counted = (reapable: number): void => trees.countedReapable(partition, reapable);
+    this.countReaped(await reapPartition(partition, this.deps.store, peers, this.deps.reaping, this.deps.clock.nowMs(), counted));
   }
 
   private counted(outcome: ExchangeOutcome): void {

@@ -13,6 +13,7 @@
 import { decodeBase64Url, encodeBase64Url } from '../../core/base64url.ts';
 import { HashTree, type TreeShape } from '../../core/antiEntropy/hashTree.ts';
 import type { StoredObject } from '../../core/object.ts';
+import { isReapedMarker, isTombstone } from '../../core/antiEntropy/reaping.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { JsonValue, MetaStore } from '../../ports/storage.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
@@ -27,12 +28,21 @@ export interface TreeStats {
   readonly lastRebuildError: string | undefined;
 }
 
+function reapableCount(object: StoredObject | undefined): number {
+  return object !== undefined && (isTombstone(object) || isReapedMarker(object)) ? 1 : 0;
+}
+
 const REBUILD_RETRY_MS_MIN = 1000;
 const REBUILD_RETRY_MS_MAX = 300_000;
 
 export class PartitionTrees {
   private readonly trees = new Map<number, HashTree>();
   private readonly failedRebuilds = new Map<number, { failures: number; retryAtMs: number }>();
+  /**
+   * Tombstones and markers per partition with a trusted tree, when known (counted by a
+   * rebuild or a reaping scan, then kept by the observer): reaping skips partitions with none.
+   */
+  private readonly reapable = new Map<number, number>();
   private rebuilds = 0;
   private rebuildFailures = 0;
   private lastRebuildError: string | undefined;
@@ -46,7 +56,19 @@ export class PartitionTrees {
   /** The ObjectStore observer: keeps every trusted tree current. */
   readonly observe = (partition: number, key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined): void => {
     this.trees.get(partition)?.replace(key, before, after);
+    const count = this.reapable.get(partition);
+    if (count !== undefined) this.reapable.set(partition, count + reapableCount(after) - reapableCount(before));
   };
+
+  /** False only when the partition is known to hold no tombstone or marker. */
+  mayHoldReapable(partition: number): boolean {
+    return this.reapable.get(partition) !== 0;
+  }
+
+  /** A full scan of a trusted partition found `count` tombstones and markers. */
+  countedReapable(partition: number, count: number): void {
+    if (this.trees.has(partition)) this.reapable.set(partition, count);
+  }
 
   /** Loads the trees a clean stop saved, and marks the record dirty until the next clean stop. */
   async load(): Promise<number> {
@@ -81,6 +103,7 @@ export class PartitionTrees {
   /** Stops keeping a partition's tree (this node no longer holds it). */
   forget(partition: number): void {
     this.trees.delete(partition);
+    this.reapable.delete(partition);
   }
 
   /** Whether a rebuild of this untrusted partition may be tried at `nowMs` (failed ones back off). */
@@ -92,13 +115,18 @@ export class PartitionTrees {
   /** Rebuilds one partition's tree from the store; true when it is trusted afterwards. */
   rebuild(partition: number, store: ObjectStore, nowMs = 0): boolean {
     const tree = new HashTree(this.shape);
+    let reapable = 0;
     try {
-      store.forEachInPartition(partition, (key, object) => tree.replace(key, undefined, object));
+      store.forEachInPartition(partition, (key, object) => {
+        tree.replace(key, undefined, object);
+        reapable += reapableCount(object);
+      });
     } catch (error) {
       this.rebuildFailed(partition, error, nowMs);
       return false;
     }
     this.trees.set(partition, tree);
+    this.reapable.set(partition, reapable);
     this.failedRebuilds.delete(partition);
     this.rebuilds++;
     return true;

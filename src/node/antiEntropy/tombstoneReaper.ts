@@ -55,8 +55,11 @@ export async function reapPartition(
   peers: readonly ReapPeer[],
   settings: ReapSettings,
   nowMs: number,
+  /** Told, right after the scan, how many tombstones and markers the partition holds. */
+  onCounted?: (reapable: number) => void,
 ): Promise<ReapOutcome> {
-  const candidates = dueForReaping(store, partition, settings, nowMs);
+  const { candidates, reapable } = dueForReaping(store, partition, settings, nowMs);
+  onCounted?.(reapable);
   if (candidates.length === 0) return { candidates: 0, tombstonesReaped: 0, markersRemoved: 0 };
   let agreed = candidates;
   for (const peer of peers) {
@@ -75,13 +78,16 @@ export async function reapPartition(
   return { candidates: candidates.length, ...steps };
 }
 
-/** Tombstones and markers of the partition due for their next step, with their digests. */
-function dueForReaping(store: ObjectStore, partition: number, settings: ReapSettings, nowMs: number): Candidate[] {
-  const found: Candidate[] = [];
+/** Tombstones and markers of the partition due for their next step, with their digests, and how many it holds. */
+function dueForReaping(store: ObjectStore, partition: number, settings: ReapSettings, nowMs: number): { candidates: Candidate[]; reapable: number } {
+  const candidates: Candidate[] = [];
+  let reapable = 0;
   store.forEachInPartition(partition, (key, object) => {
-    if (found.length < REAP_KEYS_MAX && reapStepDue(object, nowMs, settings) !== undefined) found.push({ key, digest: objectDigest(key, object) });
+    if (!isTombstone(object) && !isReapedMarker(object)) return;
+    reapable++;
+    if (candidates.length < REAP_KEYS_MAX && reapStepDue(object, nowMs, settings) !== undefined) candidates.push({ key, digest: objectDigest(key, object) });
   });
-  return found;
+  return { candidates, reapable };
 }
 
 /**
