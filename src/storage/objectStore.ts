@@ -28,6 +28,7 @@ import type { Clock, TimerHandle } from '../ports/clock.ts';
 import type { StorageEngine, WriteOp } from '../ports/storage.ts';
 import { StorageError } from '../ports/storage.ts';
 import { checkKey, checkPartition, copyBytes, partitionKeyString } from './keys.ts';
+import { compareBytes } from '../core/bytes.ts';
 import { decodeObject, encodeObject } from './objectCodec.ts';
 
 /** Returned by an update's `change` to delete the key from storage (not a tombstone). */
@@ -253,24 +254,46 @@ export class ObjectStore {
    * the engine in pages of `pageObjects`.
    */
   forEachInPartition(partition: number, visit: (key: Uint8Array, object: StoredObject) => void, pageObjects = 1000): void {
-    checkPartition(partition);
-    const buffered = new Map<string, Entry>();
-    for (const entry of this.entries.values()) if (entry.partition === partition) buffered.set(entry.id, entry);
     let afterKey: Uint8Array | undefined;
-    for (;;) {
-      const page = this.engine.scanPartition(partition, afterKey === undefined ? { limit: pageObjects } : { afterKey, limit: pageObjects });
-      for (const { key, value } of page) {
-        const entry = buffered.get(partitionKeyString(partition, key));
-        if (entry === undefined) visit(key, decodeObject(value));
-        else {
-          buffered.delete(entry.id);
-          if (entry.object !== undefined) visit(entry.key, entry.object);
-        }
+    do afterKey = this.visitPartitionPage(partition, afterKey, pageObjects, visit);
+    while (afterKey !== undefined);
+  }
+
+  /**
+   * Visits, as reads see them now, the partition's objects whose keys (in engine order)
+   * follow `afterKey` up to the last key of the next `pageObjects` engine entries: buffered
+   * objects in that range included. Returns that last key, or undefined once the page
+   * reached the end of the partition (the buffered objects past the engine's last key were
+   * then visited too). Synchronous; calling it page after page visits every object once,
+   * and a caller that wants a consistent view across pages must itself follow writes to
+   * keys at or before the returned key (partitionTrees.ts does).
+   */
+  visitPartitionPage(
+    partition: number,
+    afterKey: Uint8Array | undefined,
+    pageObjects: number,
+    visit: (key: Uint8Array, object: StoredObject) => void,
+  ): Uint8Array | undefined {
+    checkPartition(partition);
+    const page = this.engine.scanPartition(partition, afterKey === undefined ? { limit: pageObjects } : { afterKey, limit: pageObjects });
+    const lastKey = page.length < pageObjects ? undefined : (page[page.length - 1] as { key: Uint8Array }).key;
+    const buffered = new Map<string, Entry>();
+    for (const entry of this.entries.values()) {
+      if (entry.partition !== partition) continue;
+      if (afterKey !== undefined && compareBytes(entry.key, afterKey) <= 0) continue;
+      if (lastKey !== undefined && compareBytes(entry.key, lastKey) > 0) continue;
+      buffered.set(entry.id, entry);
+    }
+    for (const { key, value } of page) {
+      const entry = buffered.get(partitionKeyString(partition, key));
+      if (entry === undefined) visit(key, decodeObject(value));
+      else {
+        buffered.delete(entry.id);
+        if (entry.object !== undefined) visit(entry.key, entry.object);
       }
-      if (page.length < pageObjects) break;
-      afterKey = (page[page.length - 1] as { key: Uint8Array }).key;
     }
     for (const entry of buffered.values()) if (entry.object !== undefined) visit(entry.key, entry.object);
+    return lastKey;
   }
 
   /** Resolves once everything buffered now is persisted and fsynced. */

@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { request, startTestCluster, type TestNode } from './testNode.ts';
 
-async function trio(t: TestContext) {
-  const cluster = await startTestCluster(['a', 'b', 'c'], { requestTimeoutMs: 1000 });
+async function trio(t: TestContext, overrides: Record<string, unknown> = {}) {
+  const cluster = await startTestCluster(['a', 'b', 'c'], { requestTimeoutMs: 1000, ...overrides });
   t.after(() => cluster.stop());
   const node = (id: string): TestNode => cluster.nodes.get(id) as TestNode;
   return { ...cluster, node };
 }
 
 test('a write that cannot reach W replicas is a 503 whose JSON says how many answered', async (t) => {
-  const { network, node } = await trio(t);
+  // No background traffic (gossip, anti-entropy) that could mark b and c down before the
+  // write asks them: the counts below are those of a write that finds them unreachable.
+  const { network, node } = await trio(t, { gossipIntervalMs: 3_600_000, antiEntropyIntervalMs: 0 });
   assert.equal((await request(node('a'), 'PUT', '/kv/k', { body: 'v' })).status, 204);
   network.setMode('b', 'unreachable');
   network.setMode('c', 'unreachable');

@@ -26,6 +26,8 @@ import { exchangePartition, type ExchangeOutcome, type ExchangePeer } from './ex
 import type { PartitionTrees } from './partitionTrees.ts';
 import { reapPartition, type ReapSteps } from './tombstoneReaper.ts';
 
+/** Objects a tree rebuild visits per round (a round holds the event loop for about that many decodes). */
+const REBUILD_PAGE_OBJECTS = 1000;
 /** Exchanges of one partition in a row at most while it keeps differing (then the next one's turn). */
 const REPEATS_MAX = 64;
 
@@ -113,7 +115,7 @@ export class AntiEntropy {
       const { trees, clock } = this.deps;
       const nowMs = clock.monotonicMs();
       const untrusted = held.find((p) => !trees.isTrusted(p) && trees.rebuildDue(p, nowMs));
-      if (untrusted !== undefined) moreWork = trees.rebuild(untrusted, this.deps.store, nowMs);
+      if (untrusted !== undefined) moreWork = trees.rebuildPage(untrusted, this.deps.store, REBUILD_PAGE_OBJECTS, nowMs) !== 'failed';
       else moreWork = await this.exchangeNext(held.filter((p) => trees.isTrusted(p)));
     } finally {
       this.busy = false;

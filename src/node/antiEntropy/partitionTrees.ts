@@ -6,14 +6,16 @@
  * trees are saved (after the store stopped taking writes, so they are exact) and marked
  * clean; the next start loads them and marks the record dirty at once, so after a crash
  * nothing is trusted. Untrusted partitions are rebuilt from storage in the background, one
- * partition at a time, each rebuild a synchronous (hence consistent) visit of the
- * partition, spaced out by the admission controller. A rebuild that fails (a disk error)
- * stops and is reported; it is tried again only at the next rebuild round.
+ * partition at a time, a page of objects per step, the steps spaced out by the admission
+ * controller; writes between steps are followed by the observer, so the finished tree
+ * matches the store. A rebuild that fails (a disk error) stops and is reported; the
+ * partition is tried again after a pause that grows with each failure.
  */
 import { decodeBase64Url, encodeBase64Url } from '../../core/base64url.ts';
 import { HashTree, type TreeShape } from '../../core/antiEntropy/hashTree.ts';
 import type { StoredObject } from '../../core/object.ts';
 import { isReapedMarker, isTombstone } from '../../core/antiEntropy/reaping.ts';
+import { compareBytes } from '../../core/bytes.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { JsonValue, MetaStore } from '../../ports/storage.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
@@ -32,12 +34,16 @@ function reapableCount(object: StoredObject | undefined): number {
   return object !== undefined && (isTombstone(object) || isReapedMarker(object)) ? 1 : 0;
 }
 
+export type RebuildStep = 'done' | 'more' | 'failed';
+
 const REBUILD_RETRY_MS_MIN = 1000;
 const REBUILD_RETRY_MS_MAX = 300_000;
 
 export class PartitionTrees {
   private readonly trees = new Map<number, HashTree>();
   private readonly failedRebuilds = new Map<number, { failures: number; retryAtMs: number }>();
+  /** The rebuild in progress: its tree so far, and the last key visited (undefined before the first page). */
+  private building: { partition: number; tree: HashTree; reapable: number; afterKey: Uint8Array | undefined } | undefined;
   /**
    * Tombstones and markers per partition with a trusted tree, when known (counted by a
    * rebuild or a reaping scan, then kept by the observer): reaping skips partitions with none.
@@ -56,6 +62,11 @@ export class PartitionTrees {
   /** The ObjectStore observer: keeps every trusted tree current. */
   readonly observe = (partition: number, key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined): void => {
     this.trees.get(partition)?.replace(key, before, after);
+    const building = this.building;
+    if (building?.partition === partition && building.afterKey !== undefined && compareBytes(key, building.afterKey) <= 0) {
+      building.tree.replace(key, before, after);
+      building.reapable += reapableCount(after) - reapableCount(before);
+    }
     const count = this.reapable.get(partition);
     if (count !== undefined) this.reapable.set(partition, count + reapableCount(after) - reapableCount(before));
   };
@@ -102,6 +113,7 @@ export class PartitionTrees {
 
   /** Stops keeping a partition's tree (this node no longer holds it). */
   forget(partition: number): void {
+    if (this.building?.partition === partition) this.building = undefined;
     this.trees.delete(partition);
     this.reapable.delete(partition);
   }
@@ -112,24 +124,40 @@ export class PartitionTrees {
     return failed === undefined || nowMs >= failed.retryAtMs;
   }
 
-  /** Rebuilds one partition's tree from the store; true when it is trusted afterwards. */
+  /** Rebuilds one partition's tree from the store in one go; true when it is trusted afterwards. */
   rebuild(partition: number, store: ObjectStore, nowMs = 0): boolean {
-    const tree = new HashTree(this.shape);
-    let reapable = 0;
+    let step: RebuildStep;
+    do step = this.rebuildPage(partition, store, Number.MAX_SAFE_INTEGER, nowMs);
+    while (step === 'more');
+    return step === 'done';
+  }
+
+  /**
+   * One page of a partition's rebuild (`pageObjects` engine entries): a long partition is
+   * rebuilt over several calls, so the event loop is never held for the whole of it. Writes
+   * between pages reach the tree being built through the observer when their key is at or
+   * before the last key visited; the ones after it are seen when their page is visited.
+   */
+  rebuildPage(partition: number, store: ObjectStore, pageObjects: number, nowMs = 0): RebuildStep {
+    if (this.building?.partition !== partition) this.building = { partition, tree: new HashTree(this.shape), reapable: 0, afterKey: undefined };
+    const building = this.building;
     try {
-      store.forEachInPartition(partition, (key, object) => {
-        tree.replace(key, undefined, object);
-        reapable += reapableCount(object);
+      building.afterKey = store.visitPartitionPage(partition, building.afterKey, pageObjects, (key, object) => {
+        building.tree.replace(key, undefined, object);
+        building.reapable += reapableCount(object);
       });
     } catch (error) {
+      this.building = undefined;
       this.rebuildFailed(partition, error, nowMs);
-      return false;
+      return 'failed';
     }
-    this.trees.set(partition, tree);
-    this.reapable.set(partition, reapable);
+    if (building.afterKey !== undefined) return 'more';
+    this.building = undefined;
+    this.trees.set(partition, building.tree);
+    this.reapable.set(partition, building.reapable);
     this.failedRebuilds.delete(partition);
     this.rebuilds++;
-    return true;
+    return 'done';
   }
 
   // A disk error is not retried in a loop: the partition waits, longer after each failure,
