@@ -33,7 +33,7 @@ import { PeerClient } from './peerClient.ts';
 import { Prober } from './prober.ts';
 import { handlePeerRequest, type ReplicaServiceDeps } from './replicaService.ts';
 import { ShoalNode } from './shoalNode.ts';
-import { actorIdOf, advanceStartEpoch } from './startEpoch.ts';
+import { actorIdOf, advanceStartEpoch, firstEpochOf } from './startEpoch.ts';
 import { ADMISSION_DEFAULTS } from '../core/admission.ts';
 import { SHAPE_DEFAULT } from '../core/antiEntropy/hashTree.ts';
 import { AdmissionController } from './admission.ts';
@@ -66,7 +66,8 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   if (deps.transport.localId !== config.id) {
     throw new Error(`transport is for node ${JSON.stringify(deps.transport.localId)}, config for ${JSON.stringify(config.id)}`);
   }
-  const startEpoch = await advanceStartEpoch(deps.meta);
+  const inCluster = (config.cluster?.length ?? 0) >= 2 || config.seeds !== undefined;
+  const startEpoch = await advanceStartEpoch(deps.meta, () => firstEpochOf(inCluster, deps.random));
   const membership = await Membership.open(config, deps.meta, logger);
   const cluster = membership.view;
   if (cluster.quorumLowered !== undefined) {

@@ -13,6 +13,7 @@
  * entry per restart for the keys it writes, which vector pruning (vectorEntriesMax) bounds.
  */
 import type { ActorId } from '../core/clock.ts';
+import type { Random } from '../ports/random.ts';
 import type { MetaStore } from '../ports/storage.ts';
 
 export const START_EPOCH_RECORD = 'startEpoch';
@@ -25,15 +26,34 @@ export class StartEpochError extends Error {
   }
 }
 
-/** Reads the last epoch, stores the next one (fsynced) and returns it: 1 on a fresh data dir. */
-export async function advanceStartEpoch(meta: MetaStore): Promise<number> {
-  const last = meta.get(START_EPOCH_RECORD) ?? 0;
-  if (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0) {
+/**
+ * Reads the last epoch, stores the next one (fsynced) and returns it; on a fresh data dir,
+ * `firstEpoch` (1 by default).
+ *
+ * A fresh data dir is not always a first start: a node whose disk was lost or wiped comes
+ * back empty while the other replicas still hold the dots of its earlier incarnations, and
+ * epoch 1 again would reissue them (found by test/cluster/antiEntropy.test.ts: an
+ * acknowledged write replaced by a later one under the same dot). So a member of a
+ * cluster starts a fresh data dir at a random epoch (firstEpochOf), as Riak gives a vnode
+ * with no saved state a random vnode id; a node alone keeps 1, since no other node can
+ * hold its dots (clients' contexts can, and a coordinator issues counters past them).
+ */
+export async function advanceStartEpoch(meta: MetaStore, firstEpoch: () => number = () => 1): Promise<number> {
+  const last = meta.get(START_EPOCH_RECORD);
+  if (last !== undefined && (typeof last !== 'number' || !Number.isSafeInteger(last) || last < 0)) {
     throw new StartEpochError(`stored start epoch is not a non-negative integer: ${JSON.stringify(last)}`);
   }
-  const next = last + 1;
+  const next = last === undefined ? firstEpoch() : last + 1;
   await meta.put(START_EPOCH_RECORD, next);
   return next;
+}
+
+/** Epochs a fresh data dir of a cluster member may start at (1 .. 2^31 - 1). */
+const FIRST_EPOCH_RANGE = 2 ** 31 - 1;
+
+/** The first epoch of a fresh data dir: random for a member of a cluster, 1 for a node alone. */
+export function firstEpochOf(inCluster: boolean, random: Random): number {
+  return inCluster ? 1 + random.int(FIRST_EPOCH_RANGE) : 1;
 }
 
 /** The actor id under which this incarnation of the node issues dots. */

@@ -5,7 +5,7 @@ import { nodeConfigFrom } from '../../src/node/config.ts';
 import { RequestError, TooManySiblingsError } from '../../src/node/errors.ts';
 import { readOutcome } from '../../src/node/readOutcome.ts';
 import { openNode } from '../../src/node/openNode.ts';
-import { advanceStartEpoch, START_EPOCH_RECORD, StartEpochError } from '../../src/node/startEpoch.ts';
+import { advanceStartEpoch, firstEpochOf, START_EPOCH_RECORD, StartEpochError } from '../../src/node/startEpoch.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
 import { ManualClock } from '../support/manualClock.ts';
@@ -38,6 +38,18 @@ test('the start epoch grows by one at every start and names the actor', async ()
   assert.equal((await makeNode({ id: 'n7' }, new MemoryEngine(), opened)).node.actor, 'n7.3', 'openNode advances the epoch');
   await meta.put(START_EPOCH_RECORD, 'x');
   await assert.rejects(advanceStartEpoch(meta), StartEpochError);
+});
+
+test('a fresh data dir of a cluster member starts at a random epoch, a node alone at 1', async () => {
+  const random = seededRandom(7);
+  const epochs = new Set<number>();
+  for (let i = 0; i < 20; i++) epochs.add(await advanceStartEpoch(new MemoryMetaStore(), () => firstEpochOf(true, random)));
+  assert.equal(epochs.size, 20, 'twenty fresh starts, twenty different epochs: a wiped member never reuses its old actor');
+  assert.ok([...epochs].every((epoch) => Number.isSafeInteger(epoch) && epoch >= 1));
+  assert.equal(await advanceStartEpoch(new MemoryMetaStore(), () => firstEpochOf(false, random)), 1);
+  const meta = new MemoryMetaStore();
+  await meta.put(START_EPOCH_RECORD, 41);
+  assert.equal(await advanceStartEpoch(meta, () => firstEpochOf(true, random)), 42, 'an existing epoch just grows');
 });
 
 test('a restart after losing unflushed writes never reissues a dot', async () => {
