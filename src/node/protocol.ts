@@ -240,6 +240,8 @@ export interface KeyedBytesReply {
   readonly type: 'keyed-bytes';
   readonly keys: readonly Uint8Array[];
   readonly values: readonly Uint8Array[];
+  /** For an `ae-keys` answer: how many of the asked segments (a prefix) the lists cover. */
+  readonly covered?: number;
 }
 
 export type Reply = PongReply | AckReply | ObjectReply | ErrorReply | StateReply | PlanReply | RefusedReply | StatsReply | HashesReply | KeyedBytesReply;
@@ -394,7 +396,8 @@ export function parseReply(raw: unknown): Reply {
       const keys = bytesList(fields, 'keys');
       const values = bytesList(fields, 'values');
       if (keys.length !== values.length) throw new BadMessageError(`${keys.length} keys but ${values.length} values`);
-      return { type, keys, values };
+      const covered = optional(fields, 'covered', (f, name) => integerField(f, name, 0, TREE_SEGMENTS_MAX));
+      return covered === undefined ? { type, keys, values } : { type, keys, values, covered };
     }
     default:
       throw new BadMessageError(`unknown reply type ${describe(type)}`);

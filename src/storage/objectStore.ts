@@ -31,6 +31,8 @@ import { checkKey, checkPartition, copyBytes, partitionKeyString } from './keys.
 import { compareBytes } from '../core/bytes.ts';
 import { decodeObject, encodeObject } from './objectCodec.ts';
 
+const everyKey = (): boolean => true;
+
 /** Returned by an update's `change` to delete the key from storage (not a tombstone). */
 export const REMOVE_OBJECT: unique symbol = Symbol('shoal.removeObject');
 
@@ -253,9 +255,13 @@ export class ObjectStore {
    * synchronously: no write can interleave, so the visit is a consistent snapshot. Scans
    * the engine in pages of `pageObjects`.
    */
-  forEachInPartition(partition: number, visit: (key: Uint8Array, object: StoredObject) => void, pageObjects = 1000): void {
+  forEachInPartition(
+    partition: number,
+    visit: (key: Uint8Array, object: StoredObject) => void,
+    options: { readonly pageObjects?: number; readonly wanted?: (key: Uint8Array) => boolean } = {},
+  ): void {
     let afterKey: Uint8Array | undefined;
-    do afterKey = this.visitPartitionPage(partition, afterKey, pageObjects, visit);
+    do afterKey = this.visitPartitionPage(partition, afterKey, options.pageObjects ?? 1000, visit, options.wanted);
     while (afterKey !== undefined);
   }
 
@@ -266,13 +272,15 @@ export class ObjectStore {
    * reached the end of the partition (the buffered objects past the engine's last key were
    * then visited too). Synchronous; calling it page after page visits every object once,
    * and a caller that wants a consistent view across pages must itself follow writes to
-   * keys at or before the returned key (partitionTrees.ts does).
+   * keys at or before the returned key (partitionTrees.ts does). Keys `wanted` refuses are
+   * skipped before their objects are decoded.
    */
   visitPartitionPage(
     partition: number,
     afterKey: Uint8Array | undefined,
     pageObjects: number,
     visit: (key: Uint8Array, object: StoredObject) => void,
+    wanted: (key: Uint8Array) => boolean = everyKey,
   ): Uint8Array | undefined {
     checkPartition(partition);
     const page = this.engine.scanPartition(partition, afterKey === undefined ? { limit: pageObjects } : { afterKey, limit: pageObjects });
@@ -286,13 +294,14 @@ export class ObjectStore {
     }
     for (const { key, value } of page) {
       const entry = buffered.get(partitionKeyString(partition, key));
-      if (entry === undefined) visit(key, decodeObject(value));
-      else {
+      if (entry === undefined) {
+        if (wanted(key)) visit(key, decodeObject(value));
+      } else {
         buffered.delete(entry.id);
-        if (entry.object !== undefined) visit(entry.key, entry.object);
+        if (entry.object !== undefined && wanted(entry.key)) visit(entry.key, entry.object);
       }
     }
-    for (const entry of buffered.values()) if (entry.object !== undefined) visit(entry.key, entry.object);
+    for (const entry of buffered.values()) if (entry.object !== undefined && wanted(entry.key)) visit(entry.key, entry.object);
     return lastKey;
   }
 

@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { segmentOf } from '../../src/core/antiEntropy/hashTree.ts';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import { objectsEqual, putObject, syncObjects, type StoredObject } from '../../src/core/object.ts';
 import { answeringPeer, exchangePartition, OBJECT_BYTES_PER_MESSAGE_MAX, type ExchangePeer } from '../../src/node/antiEntropy/exchange.ts';
@@ -286,4 +287,26 @@ test('a rebuild done page by page, with writes landing between the pages, ends e
   const paged = a.trees.tree(0)?.root();
   assert.ok(a.trees.rebuild(0, a.store));
   assert.deepEqual(paged, a.trees.tree(0)?.root(), 'the paged tree matches a rebuild in one go');
+});
+
+test('a replica that is only behind fetches and sends nothing back; segments are listed whole within the reply bound', async () => {
+  const clock = new ManualClock();
+  const [a, b] = [replica(clock), replica(clock)];
+  for (const side of [a, b]) for (let p = 0; p < Q; p++) side.trees.rebuild(p, side.store);
+  const keys = Array.from({ length: 400 }, (_, i) => `k-${i}`).filter((key) => partitionOfKey(enc.encode(key), Q) === 1);
+  for (const key of keys) {
+    const first = written(undefined, 'a.1', 'old');
+    await put(a, key, first);
+    await put(b, key, first);
+  }
+  const newer = keys.slice(0, 10);
+  for (const key of newer) await put(a, key, written(a.store.get(1, enc.encode(key)), 'a.1', 'new'));
+  const outcome = await exchangePartition(1, b.trees, b.store, peerOf(a, { requests: 0 }));
+  assert.deepEqual({ fetched: outcome.keysFetched, pushed: outcome.keysPushed }, { fetched: 10, pushed: 0 });
+  assert.deepEqual(a.trees.tree(1)?.root(), b.trees.tree(1)?.root());
+  const answering = peerOf(a, { requests: 0 });
+  const all = Array.from({ length: shape.segments }, (_, i) => i).slice(0, 64);
+  const listed = await answering.keys(1, all);
+  assert.equal(listed.covered, 64, 'a few keys per segment: every asked segment fits');
+  assert.equal(listed.keys.length, keys.filter((key) => segmentOf(enc.encode(key), shape) < 64).length);
 });

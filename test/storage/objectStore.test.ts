@@ -565,8 +565,12 @@ describe('ObjectStore.forEachInPartition and the observer', () => {
     await store.update(0, key('e'), set(7), { durable: false }); // only in the buffer
     await store.update(0, key('a'), () => undefined, { durable: false }); // no change: no notice
     const seen: string[] = [];
-    store.forEachInPartition(0, (k, object) => seen.push(`${new TextDecoder().decode(k)}=${counterOf(object)}`), 2);
+    store.forEachInPartition(0, (k, object) => seen.push(`${new TextDecoder().decode(k)}=${counterOf(object)}`), { pageObjects: 2 });
     assert.deepEqual(seen.sort(), ['a=1', 'b=2', 'd=1', 'e=7']);
+    const picked: string[] = [];
+    const wanted = (k: Uint8Array) => ['b', 'c', 'e'].includes(new TextDecoder().decode(k));
+    store.forEachInPartition(0, (k, object) => picked.push(`${new TextDecoder().decode(k)}=${counterOf(object)}`), { pageObjects: 2, wanted });
+    assert.deepEqual(picked.sort(), ['b=2', 'e=7'], 'only the wanted keys, still as reads see them');
     assert.deepEqual(changes, ['0:a:->1', '0:b:->1', '0:c:->1', '0:d:->1', '1:other:->1', '0:b:1>2', '0:c:1>-', '0:e:->7']);
     await store.close();
   });

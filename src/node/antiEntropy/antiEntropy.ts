@@ -86,7 +86,11 @@ export class AntiEntropy {
     markersRemoved: 0,
   };
 
-  constructor(private readonly deps: AntiEntropyDeps) {}
+  constructor(private readonly deps: AntiEntropyDeps) {
+    // Replicas start their sweeps at different partitions, so they do not repair the same
+    // partition against each other at the same time.
+    this.next = deps.random.int(1 << 20);
+  }
 
   start(): void {
     this.running = true;

@@ -25,6 +25,11 @@ import type { PartitionTrees } from './partitionTrees.ts';
 export const SEGMENTS_PER_EXCHANGE_MAX = 64;
 /** Keys listed or objects carried per message at most. */
 export const KEYS_PER_MESSAGE_MAX = 1024;
+/**
+ * (key, digest) pairs per `keys` reply at most: whole segments, at least one, and a segment
+ * past this bound is listed only in part (partitions of more than ~4M keys want a larger Q).
+ */
+export const KEY_DIGESTS_PER_REPLY_MAX = 4096;
 /** Object bytes per push or fetch reply at most (one object always goes, whatever its size). */
 export const OBJECT_BYTES_PER_MESSAGE_MAX = 4 * 1024 * 1024;
 
@@ -41,6 +46,8 @@ export interface ExchangePeer extends ReapPeer {
 export interface KeyDigests {
   readonly keys: readonly Uint8Array[];
   readonly digests: readonly Uint8Array[];
+  /** How many of the asked segments (a prefix) the lists cover whole. */
+  readonly covered: number;
 }
 
 export interface ExchangeOutcome {
@@ -69,30 +76,66 @@ export async function exchangePartition(
     bytes += theirs.length;
     parents = tree.differingChildren(depth, parents, theirs).slice(0, depth === tree.depth ? SEGMENTS_PER_EXCHANGE_MAX : KEYS_PER_MESSAGE_MAX);
   }
-  const segments = parents;
-  const theirs = await peer.keys(partition, segments);
+  const theirs = await peer.keys(partition, parents);
   bytes += sizeOf(theirs.keys) + sizeOf(theirs.digests);
+  // The peer lists whole segments up to its key bound: compare those only (the rest next time).
+  const segments = parents.slice(0, Math.max(1, Math.min(parents.length, theirs.covered)));
   const mine = segmentKeyDigests(store, partition, new Set(segments), tree.shape);
   const theirDigests = new Map(theirs.keys.map((key, i) => [keyId(key), theirs.digests[i] as Uint8Array]));
-  const toPush = [...mine].filter(([id, entry]) => !sameDigest(theirDigests.get(id), entry.digest)).map(([, entry]) => entry.key);
   const toFetch = theirs.keys.filter((key, i) => !sameDigest(mine.get(keyId(key))?.digest, theirs.digests[i] as Uint8Array));
-  bytes += await pushObjects(partition, store, peer, toPush);
   bytes += await fetchObjects(partition, store, peer, toFetch);
+  // After merging theirs, only where this node's version still differs from the peer's (it
+  // lacks the key, or the merge kept something of ours) is anything sent back.
+  const toPush = [...mine.values()].map((entry) => entry.key).filter((key) => {
+    const object = store.get(partition, key);
+    return object !== undefined && !sameDigest(theirDigests.get(keyId(key)), objectDigest(key, object));
+  });
+  bytes += await pushObjects(partition, store, peer, toPush);
   return { inSync: false, segmentsCompared: segments.length, keysPushed: toPush.length, keysFetched: toFetch.length, bytes };
 }
 
-/** This node's (key, digest) pairs in the given segments (the answer to a peer's `keys`). */
-export function segmentKeyDigests(
-  store: ObjectStore,
-  partition: number,
-  segments: ReadonlySet<number>,
-  shape: TreeShape,
-): Map<string, { key: Uint8Array; digest: Uint8Array }> {
-  const found = new Map<string, { key: Uint8Array; digest: Uint8Array }>();
-  store.forEachInPartition(partition, (key, object) => {
-    if (found.size < KEYS_PER_MESSAGE_MAX * 4 && segments.has(segmentOf(key, shape))) found.set(keyId(key), { key, digest: objectDigest(key, object) });
-  });
+interface KeyDigest {
+  readonly key: Uint8Array;
+  readonly digest: Uint8Array;
+}
+
+/** This node's (key, digest) pairs in the given segments, by key. */
+export function segmentKeyDigests(store: ObjectStore, partition: number, segments: ReadonlySet<number>, shape: TreeShape): Map<string, KeyDigest> {
+  const found = new Map<string, KeyDigest>();
+  for (const entries of keyDigestsBySegment(store, partition, segments, shape).values()) for (const entry of entries) found.set(keyId(entry.key), entry);
   return found;
+}
+
+function keyDigestsBySegment(store: ObjectStore, partition: number, segments: ReadonlySet<number>, shape: TreeShape): Map<number, KeyDigest[]> {
+  const bySegment = new Map<number, KeyDigest[]>();
+  store.forEachInPartition(
+    partition,
+    (key, object) => {
+      const segment = segmentOf(key, shape);
+      let entries = bySegment.get(segment);
+      if (entries === undefined) bySegment.set(segment, (entries = []));
+      entries.push({ key, digest: objectDigest(key, object) });
+    },
+    { wanted: (key) => segments.has(segmentOf(key, shape)) },
+  );
+  return bySegment;
+}
+
+/**
+ * The answer to a peer's `keys`: the (key, digest) pairs of the asked segments, whole
+ * segments in the order asked, as many as fit in KEY_DIGESTS_PER_REPLY_MAX (one at least).
+ */
+function listSegments(store: ObjectStore, partition: number, segments: readonly number[], shape: TreeShape): KeyDigests {
+  const bySegment = keyDigestsBySegment(store, partition, new Set(segments), shape);
+  const listed: KeyDigest[] = [];
+  let covered = 0;
+  for (const segment of segments) {
+    const entries = bySegment.get(segment) ?? [];
+    if (covered > 0 && listed.length + entries.length > KEY_DIGESTS_PER_REPLY_MAX) break;
+    listed.push(...entries.slice(0, KEY_DIGESTS_PER_REPLY_MAX));
+    covered++;
+  }
+  return { keys: listed.map((e) => e.key), digests: listed.map((e) => e.digest), covered };
 }
 
 /** Sends this node's objects of `keys` in messages of at most KEYS_PER_MESSAGE_MAX keys and about OBJECT_BYTES_PER_MESSAGE_MAX bytes. */
@@ -207,8 +250,7 @@ export function answeringPeer(
       if (segments.length > SEGMENTS_PER_EXCHANGE_MAX || segments.some((s) => !Number.isInteger(s) || s < 0 || s >= tree.shape.segments)) {
         throw new ExchangeRefusedError(`segments must be at most ${SEGMENTS_PER_EXCHANGE_MAX} of 0..${tree.shape.segments - 1}`);
       }
-      const found = [...segmentKeyDigests(store, partition, new Set(segments), tree.shape).values()];
-      return { keys: found.map((f) => f.key), digests: found.map((f) => f.digest) };
+      return listSegments(store, partition, segments, tree.shape);
     },
     fetch: async (partition, keys) => {
       treeOf(partition);

@@ -24,7 +24,7 @@ export function remoteExchangePeer(peers: PeerClient, node: string, timeoutMs: n
     children: async (partition, depth, parents) => (await ask({ type: 'ae-children', partition, depth, parents }, 'hashes')).hashes,
     keys: async (partition, segments) => {
       const reply = await ask({ type: 'ae-keys', partition, segments }, 'keyed-bytes');
-      return { keys: reply.keys, digests: reply.values };
+      return { keys: reply.keys, digests: reply.values, covered: reply.covered ?? segments.length };
     },
     fetch: async (partition, keys) => (await ask({ type: 'ae-fetch', partition, keys }, 'keyed-bytes')).values,
     push: async (partition, keys, objects) => {
@@ -47,7 +47,7 @@ export async function serveExchange(answering: ExchangePeer, message: ExchangeMe
         return { type: 'hashes', hashes: await answering.children(message.partition, message.depth, message.parents) };
       case 'ae-keys': {
         const found = await answering.keys(message.partition, message.segments);
-        return { type: 'keyed-bytes', keys: found.keys, values: found.digests };
+        return { type: 'keyed-bytes', keys: found.keys, values: found.digests, covered: found.covered };
       }
       case 'ae-fetch': {
         const values = await answering.fetch(message.partition, message.keys);
