@@ -134,16 +134,18 @@ export class HintedHandoff {
 
   private deliverPage(target: string, delivery: TargetDelivery, cursor: Uint8Array | undefined): void {
     let page: Hint[];
+    const startedMs = this.deps.clock.monotonicMs();
     try {
       page = this.deps.hints.scan(target, HINT_DELIVERY_BATCH_OBJECTS, cursor);
     } catch (error) {
       this.failed(target, delivery, error);
       return;
     }
-    this.deliverNext(target, delivery, page, 0, this.deps.clock.monotonicMs());
+    // Paced on the local work (reading the page), not on the waits for the owner.
+    this.deliverNext(target, delivery, page, 0, this.deps.clock.monotonicMs() - startedMs);
   }
 
-  private deliverNext(target: string, delivery: TargetDelivery, page: readonly Hint[], index: number, pageStartedMs: number): void {
+  private deliverNext(target: string, delivery: TargetDelivery, page: readonly Hint[], index: number, pageWorkMs: number): void {
     if (!this.rounds.running) {
       delivery.state = 'idle';
       return;
@@ -151,19 +153,19 @@ export class HintedHandoff {
     const hint = page[index];
     if (hint === undefined) {
       const last = page[page.length - 1];
-      if (page.length === HINT_DELIVERY_BATCH_OBJECTS && last !== undefined) return this.nextPageAfterPause(target, delivery, last.cursor, pageStartedMs);
+      if (page.length === HINT_DELIVERY_BATCH_OBJECTS && last !== undefined) return this.nextPageAfterPause(target, delivery, last.cursor, pageWorkMs);
       delivery.state = 'idle';
       delivery.failures = 0;
       return;
     }
     this.deliverOne(hint).then(
-      () => this.deliverNext(target, delivery, page, index + 1, pageStartedMs),
+      () => this.deliverNext(target, delivery, page, index + 1, pageWorkMs),
       (error: unknown) => this.failed(target, delivery, error),
     );
   }
 
-  private nextPageAfterPause(target: string, delivery: TargetDelivery, cursor: Uint8Array, pageStartedMs: number): void {
-    const pauseMs = this.deps.pacer?.pauseAfterMs(this.deps.clock.monotonicMs() - pageStartedMs) ?? 0;
+  private nextPageAfterPause(target: string, delivery: TargetDelivery, cursor: Uint8Array, pageWorkMs: number): void {
+    const pauseMs = this.deps.pacer?.pauseAfterMs(pageWorkMs) ?? 0;
     if (pauseMs <= 0) return this.deliverPage(target, delivery, cursor);
     this.deps.clock.setTimer(pauseMs, () => {
       if (this.rounds.running) this.deliverPage(target, delivery, cursor);

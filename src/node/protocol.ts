@@ -104,6 +104,14 @@ export interface AeRootMessage {
   readonly branching: number;
 }
 
+/** Anti-entropy: the roots of this node's trees of the given partitions (a sweep compares many at once). */
+export interface AeRootsMessage {
+  readonly type: 'ae-roots';
+  readonly partitions: readonly number[];
+  readonly segments: number;
+  readonly branching: number;
+}
+
 /** Anti-entropy: the children hashes, at `depth`, of the given parents. */
 export interface AeChildrenMessage {
   readonly type: 'ae-children';
@@ -160,6 +168,7 @@ export type Message =
   | TransferBatchMessage
   | TransferStatsMessage
   | AeRootMessage
+  | AeRootsMessage
   | AeChildrenMessage
   | AeKeysMessage
   | AeFetchMessage
@@ -347,6 +356,8 @@ export function parseMessage(raw: unknown): Message {
       return { type };
     case 'ae-root':
       return { type, partition: partitionField(fields), segments: integerField(fields, 'segments', 1, TREE_SEGMENTS_MAX), branching: integerField(fields, 'branching', 2, TREE_SEGMENTS_MAX) };
+    case 'ae-roots':
+      return { type, partitions: integerList(fields, 'partitions', PARTITION_MAX), segments: integerField(fields, 'segments', 1, TREE_SEGMENTS_MAX), branching: integerField(fields, 'branching', 2, TREE_SEGMENTS_MAX) };
     case 'ae-children':
       return { type, partition: partitionField(fields), depth: integerField(fields, 'depth', 1, 64), parents: integerList(fields, 'parents', TREE_SEGMENTS_MAX) };
     case 'ae-keys':

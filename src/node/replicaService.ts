@@ -88,6 +88,7 @@ function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Rep
     case 'transfer-stats':
       return deps.membership.transferStats();
     case 'ae-root':
+    case 'ae-roots':
     case 'ae-children':
     case 'ae-keys':
     case 'ae-fetch':
@@ -102,7 +103,7 @@ function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Rep
 async function exchange(deps: ReplicaServiceDeps, message: ExchangeMessage): Promise<Reply> {
   if ('keys' in message && message.type !== 'ae-push') for (const key of message.keys) checkKeyOf(deps, { partition: message.partition, key });
   const reply = await serveExchange(deps.antiEntropy, message);
-  if (reply.type === 'error') deps.logger.info({ type: message.type, partition: message.partition, reason: reply.message }, 'refused an anti-entropy request');
+  if (reply.type === 'error') deps.logger.info({ type: message.type, reason: reply.message }, 'refused an anti-entropy request');
   return reply;
 }
 

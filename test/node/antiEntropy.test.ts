@@ -50,7 +50,7 @@ function peerOf(side: Replica, counters: { requests: number }): ExchangePeer {
     counters.requests++;
     return f(...args);
   };
-  return { root: counted(answering.root), children: counted(answering.children), keys: counted(answering.keys), fetch: counted(answering.fetch), push: counted(answering.push), digests: counted(answering.digests), reap: counted(answering.reap) };
+  return { root: counted(answering.root), roots: counted(answering.roots), children: counted(answering.children), keys: counted(answering.keys), fetch: counted(answering.fetch), push: counted(answering.push), digests: counted(answering.digests), reap: counted(answering.reap) };
 }
 
 async function put(side: Replica, key: string, object: StoredObject): Promise<void> {

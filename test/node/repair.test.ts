@@ -58,6 +58,12 @@ test('a replica that missed writes while cut off converges by anti-entropy, with
     assert.equal(digestOf(c, 'c', key), digestOf(c, 'a', key), `c holds what a holds for ${key}`);
     assert.deepEqual(localObject(c, 'c', key)?.siblings.map((s) => dec.decode(s.value)), [`v-${key}`]);
   }
+  const sweeps = c.network.sentOfType('ae-roots');
+  assert.ok(sweeps.length > 0);
+  assert.ok(
+    sweeps.every((sweep) => (sweep.message as { partitions: number[] }).partitions.length === Q),
+    'a sweep compares every partition the two nodes share (all Q, at N = 3 of 3) in one request',
+  );
   const repair = c.node('c').status().repair;
   const repairedEverywhere = ['a', 'b', 'c'].reduce((sum, id) => sum + c.node(id).status().repair.antiEntropy.keysRepaired, 0);
   assert.ok(repairedEverywhere >= keys.length, `at least ${keys.length} keys repaired, got ${repairedEverywhere}`);
@@ -129,6 +135,8 @@ test('bad exchange requests from a peer are refused, and nothing stored changes'
   const refusals: [unknown, string, RegExp][] = [
     [{ type: 'ae-root', partition, segments: 256, branching: 16 }, 'EXCHANGE_REFUSED', /tree shape/],
     [{ type: 'ae-root', partition: Q + 3, segments: 1024, branching: 32 }, 'EXCHANGE_REFUSED', /not exchanged here/],
+    [{ type: 'ae-roots', partitions: [partition], segments: 256, branching: 16 }, 'EXCHANGE_REFUSED', /tree shape/],
+    [{ type: 'ae-roots', partitions: ['x'], segments: 1024, branching: 32 }, 'BAD_MESSAGE', /partitions/],
     [{ type: 'ae-children', partition, depth: 7, parents: [0] }, 'EXCHANGE_REFUSED', /depth/],
     [{ type: 'ae-keys', partition, segments: [5000] }, 'EXCHANGE_REFUSED', /segments must be/],
     [{ type: 'ae-keys', partition, segments: ['x'] }, 'BAD_MESSAGE', /segments/],

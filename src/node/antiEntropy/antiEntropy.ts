@@ -1,11 +1,12 @@
 /**
- * Always-on anti-entropy (paper 4.7): this node takes the partitions it holds in turn and
- * exchanges each with one other replica of it picked at random among the up ones
- * (exchange.ts). One unit of work at a time; after each, the admission controller decides
- * how long to wait before the next. A partition found in sync is followed by a pause of
- * `intervalMs` (jittered) and a look for tombstones to reap (tombstoneReaper.ts); one that
- * was repaired is exchanged again at once (an exchange repairs a bounded number of
- * segments), so a node that lost its data refills as fast as admission allows.
+ * Always-on anti-entropy (paper 4.7). Every `intervalMs` (jittered) this node sweeps: it
+ * picks an up peer at random and compares, in one request, the roots of all the
+ * partitions the two of them replicate. Partitions in sync are looked at for tombstones
+ * to reap (tombstoneReaper.ts); the ones that differ are exchanged one by one
+ * (exchange.ts), each again at once while it still differs (an exchange repairs a bounded
+ * number of segments), so a node that lost its data refills as fast as admission allows.
+ * One unit of work at a time; after each, the admission controller decides how long to
+ * wait before the next.
  *
  * Trees: partitions this node holds without a trusted tree are rebuilt first, one per
  * round, and trees of partitions it no longer holds are forgotten.
@@ -22,7 +23,7 @@ import type { ClusterView } from '../cluster.ts';
 import type { FailureDetector } from '../failureDetector.ts';
 import type { Membership } from '../membership/membership.ts';
 import { describeFailure } from '../peerClient.ts';
-import { exchangePartition, type ExchangeOutcome, type ExchangePeer } from './exchange.ts';
+import { exchangePartition, ROOTS_PER_MESSAGE_MAX, type ExchangeOutcome, type ExchangePeer } from './exchange.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
 import { reapPartition, type ReapSteps } from './tombstoneReaper.ts';
 
@@ -30,6 +31,12 @@ import { reapPartition, type ReapSteps } from './tombstoneReaper.ts';
 const REBUILD_PAGE_OBJECTS = 1000;
 /** Exchanges of one partition in a row at most while it keeps differing (then the next one's turn). */
 const REPEATS_MAX = 64;
+
+interface Differing {
+  readonly partition: number;
+  readonly peer: string;
+  repeats: number;
+}
 
 export interface AntiEntropyDeps {
   readonly membership: Membership;
@@ -74,7 +81,8 @@ export class AntiEntropy {
   private busy = false;
   private timer: ReturnType<Clock['setTimer']> | undefined;
   private next = 0;
-  private repeats = 0;
+  /** Partitions the last sweep found differing, with the peer they differ from: exchanged first. */
+  private readonly differing: Differing[] = [];
   private stats: { -readonly [K in keyof AntiEntropyStats]: AntiEntropyStats[K] } = {
     exchanges: 0,
     inSync: 0,
@@ -107,7 +115,10 @@ export class AntiEntropy {
     return { ...this.stats };
   }
 
-  /** One unit of work: a tree rebuild if one is owed, else one exchange (and reaping). */
+  /**
+   * One unit of work: a page of a tree rebuild if one is owed; else the exchange of a
+   * partition a sweep found differing; else a sweep.
+   */
   async round(): Promise<void> {
     if (!this.running || this.busy) return;
     this.busy = true;
@@ -119,8 +130,10 @@ export class AntiEntropy {
       const { trees, clock } = this.deps;
       const nowMs = clock.monotonicMs();
       const untrusted = held.find((p) => !trees.isTrusted(p) && trees.rebuildDue(p, nowMs));
+      const trusted = new Set(held.filter((p) => trees.isTrusted(p)));
       if (untrusted !== undefined) moreWork = trees.rebuildPage(untrusted, this.deps.store, REBUILD_PAGE_OBJECTS, nowMs) !== 'failed';
-      else moreWork = await this.exchangeNext(held.filter((p) => trees.isTrusted(p)));
+      else if (this.differing.length > 0) moreWork = await this.exchangeDiffering(trusted);
+      else moreWork = await this.sweep([...trusted]);
     } finally {
       this.busy = false;
       const workMs = this.deps.clock.monotonicMs() - startedMs;
@@ -129,33 +142,86 @@ export class AntiEntropy {
     }
   }
 
-  /** Exchanges the partition whose turn it is; true when it differed (worth another exchange soon). */
-  private async exchangeNext(held: readonly number[]): Promise<boolean> {
-    if (held.length === 0) return false;
-    const partition = held[this.next % held.length] as number;
-    const replicas = this.replicasOf(partition).filter((node) => node !== this.deps.membership.view.self);
-    const peers = replicas.filter((node) => this.deps.detector.isUp(node));
-    const peer = peers[this.deps.random.int(Math.max(1, peers.length))];
-    let differed = false;
-    if (peer !== undefined) {
-      try {
-        const outcome = await exchangePartition(partition, this.deps.trees, this.deps.store, this.deps.peerFor(peer));
-        this.counted(outcome);
-        differed = !outcome.inSync;
-        if (differed) this.deps.logger.debug({ partition, peer, ...outcome }, 'anti-entropy repaired a partition');
-        else if (peers.length === replicas.length) await this.reap(partition, replicas);
-      } catch (error) {
-        this.stats.failed++;
-        this.deps.onExchange?.('failed');
-        this.deps.logger.info({ partition, peer, reason: describeFailure(error) }, 'anti-entropy exchange dropped');
+  /**
+   * Compares, in one request, the roots of the partitions this node shares with one up
+   * peer picked at random (up to ROOTS_PER_MESSAGE_MAX of them, taken in turn): the ones
+   * that differ are queued for an exchange; the ones in sync are looked at for reaping.
+   * True when something differs.
+   */
+  private async sweep(held: readonly number[]): Promise<boolean> {
+    const self = this.deps.membership.view.self;
+    const shared = new Map<string, number[]>();
+    for (const partition of held) {
+      for (const node of this.replicasOf(partition)) {
+        if (node === self || !this.deps.detector.isUp(node)) continue;
+        let list = shared.get(node);
+        if (list === undefined) shared.set(node, (list = []));
+        list.push(partition);
       }
     }
-    this.repeats = differed ? this.repeats + 1 : 0;
-    if (!differed || this.repeats >= REPEATS_MAX) {
-      this.next++;
-      this.repeats = 0;
+    const peers = [...shared.keys()].sort();
+    const peer = peers[this.deps.random.int(Math.max(1, peers.length))];
+    if (peer === undefined) return false;
+    const all = shared.get(peer) as number[];
+    const start = this.next++ % all.length;
+    const partitions = [...all.slice(start), ...all.slice(0, start)].slice(0, ROOTS_PER_MESSAGE_MAX);
+    let roots: readonly Uint8Array[];
+    try {
+      roots = await this.deps.peerFor(peer).roots(partitions, this.deps.trees.shape);
+      if (roots.length !== partitions.length) throw new Error(`asked for ${partitions.length} roots, got ${roots.length}`);
+    } catch (error) {
+      this.stats.failed++;
+      this.deps.logger.info({ peer, reason: describeFailure(error) }, 'anti-entropy sweep dropped');
+      return false;
     }
-    return differed;
+    this.stats.bytes += roots.reduce((sum, root) => sum + root.length, 0);
+    const inSync: number[] = [];
+    partitions.forEach((partition, i) => {
+      const theirs = roots[i] as Uint8Array;
+      const tree = this.deps.trees.tree(partition);
+      if (theirs.length === 0 || tree === undefined) return;
+      // A partition in sync counts as an exchange here; one that differs, when it is exchanged.
+      if (tree.sameRoot(theirs)) {
+        this.stats.exchanges++;
+        this.stats.inSync++;
+        inSync.push(partition);
+      } else this.differing.push({ partition, peer, repeats: 0 });
+    });
+    for (const partition of inSync) await this.reapIfAllUp(partition);
+    return this.differing.length > 0;
+  }
+
+  /** Exchanges the first partition a sweep found differing; true while there is more to do. */
+  private async exchangeDiffering(trusted: ReadonlySet<number>): Promise<boolean> {
+    const head = this.differing[0] as Differing;
+    if (!trusted.has(head.partition) || !this.deps.detector.isUp(head.peer)) {
+      this.differing.shift();
+      return this.differing.length > 0;
+    }
+    let repairedSome = false;
+    try {
+      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.store, this.deps.peerFor(head.peer));
+      this.counted(outcome);
+      repairedSome = !outcome.inSync;
+      if (repairedSome) this.deps.logger.debug({ partition: head.partition, peer: head.peer, ...outcome }, 'anti-entropy repaired a partition');
+    } catch (error) {
+      this.stats.failed++;
+      this.deps.onExchange?.('failed');
+      this.deps.logger.info({ partition: head.partition, peer: head.peer, reason: describeFailure(error) }, 'anti-entropy exchange dropped');
+    }
+    // An exchange repairs a bounded number of segments: the same partition again until in sync.
+    if (!repairedSome || ++head.repeats >= REPEATS_MAX) this.differing.shift();
+    return this.differing.length > 0 || repairedSome;
+  }
+
+  private async reapIfAllUp(partition: number): Promise<void> {
+    const replicas = this.replicasOf(partition).filter((node) => node !== this.deps.membership.view.self);
+    if (!replicas.every((node) => this.deps.detector.isUp(node))) return;
+    try {
+      await this.reap(partition, replicas);
+    } catch (error) {
+      this.deps.logger.info({ partition, reason: describeFailure(error) }, 'tombstone reaping dropped');
+    }
   }
 
   /** Counts reaping steps taken here (at this node's initiative or a peer's). */

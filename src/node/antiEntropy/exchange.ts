@@ -21,6 +21,8 @@ import { applyReplicaWrite } from '../replica.ts';
 import { applyReap, type ReapPeer, type ReapSteps } from './tombstoneReaper.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
 
+/** Partitions whose roots one sweep request asks for at most. */
+export const ROOTS_PER_MESSAGE_MAX = 4096;
 /** Differing segments repaired per exchange at most. */
 export const SEGMENTS_PER_EXCHANGE_MAX = 64;
 /** Keys listed or objects carried per message at most. */
@@ -36,6 +38,8 @@ export const OBJECT_BYTES_PER_MESSAGE_MAX = 4 * 1024 * 1024;
 /** The requests an exchange makes of the peer (the node sends them over the transport). */
 export interface ExchangePeer extends ReapPeer {
   root(partition: number, shape: TreeShape): Promise<Uint8Array>;
+  /** The roots of many partitions at once; an empty byte string for one the peer does not exchange now. */
+  roots(partitions: readonly number[], shape: TreeShape): Promise<readonly Uint8Array[]>;
   children(partition: number, depth: number, parents: readonly number[]): Promise<Uint8Array>;
   keys(partition: number, segments: readonly number[]): Promise<KeyDigests>;
   /** The objects of a prefix of `keys` (at least one), within OBJECT_BYTES_PER_MESSAGE_MAX; empty bytes where none is held. */
@@ -228,13 +232,21 @@ export function answeringPeer(
     if (tree === undefined) throw new ExchangeRefusedError(`no trusted hash tree for partition ${partition} here`);
     return tree;
   };
+  const checkShape = (shape: TreeShape): void => {
+    if (shape.segments !== trees.shape.segments || shape.branching !== trees.shape.branching) {
+      throw new ExchangeRefusedError(`tree shape ${shape.segments}/${shape.branching} differs from this node's ${trees.shape.segments}/${trees.shape.branching}`);
+    }
+  };
   return {
     root: async (partition, shape) => {
       const tree = treeOf(partition);
-      if (shape.segments !== tree.shape.segments || shape.branching !== tree.shape.branching) {
-        throw new ExchangeRefusedError(`tree shape ${shape.segments}/${shape.branching} differs from this node's ${tree.shape.segments}/${tree.shape.branching}`);
-      }
+      checkShape(shape);
       return tree.root();
+    },
+    roots: async (partitions, shape) => {
+      checkShape(shape);
+      if (partitions.length > ROOTS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${ROOTS_PER_MESSAGE_MAX} partitions per request`);
+      return partitions.map((partition) => (exchangeable(partition) ? trees.tree(partition)?.root() : undefined) ?? new Uint8Array(0));
     },
     children: async (partition, depth, parents) => {
       if (parents.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} parents per request`);

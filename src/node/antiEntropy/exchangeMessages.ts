@@ -21,6 +21,7 @@ export function remoteExchangePeer(peers: PeerClient, node: string, timeoutMs: n
   };
   return {
     root: async (partition, shape) => (await ask({ type: 'ae-root', partition, segments: shape.segments, branching: shape.branching }, 'hashes')).hashes,
+    roots: async (partitions, shape) => (await ask({ type: 'ae-roots', partitions, segments: shape.segments, branching: shape.branching }, 'keyed-bytes')).values,
     children: async (partition, depth, parents) => (await ask({ type: 'ae-children', partition, depth, parents }, 'hashes')).hashes,
     keys: async (partition, segments) => {
       const reply = await ask({ type: 'ae-keys', partition, segments }, 'keyed-bytes');
@@ -43,6 +44,10 @@ export async function serveExchange(answering: ExchangePeer, message: ExchangeMe
     switch (message.type) {
       case 'ae-root':
         return { type: 'hashes', hashes: await answering.root(message.partition, message) };
+      case 'ae-roots': {
+        const roots = await answering.roots(message.partitions, message);
+        return { type: 'keyed-bytes', keys: message.partitions.map(partitionBytes), values: roots };
+      }
       case 'ae-children':
         return { type: 'hashes', hashes: await answering.children(message.partition, message.depth, message.parents) };
       case 'ae-keys': {
@@ -66,4 +71,9 @@ export async function serveExchange(answering: ExchangePeer, message: ExchangeMe
     if (error instanceof ExchangeRefusedError) return errorReply('EXCHANGE_REFUSED', error.message);
     throw error;
   }
+}
+
+/** A partition number as the key of a keyed-bytes reply (2 bytes, big-endian). */
+function partitionBytes(partition: number): Uint8Array {
+  return Uint8Array.of(partition >> 8, partition & 0xff);
 }

@@ -155,6 +155,8 @@ export class TransferSender {
         if (!this.wanted(transfer, id)) return;
         const startedMs = this.deps.clock.monotonicMs();
         const batch = this.nextBatch(transfer.partition, cursor);
+        // Paced on the local work (reading the batch), not on the wait for the receiver.
+        const workMs = this.deps.clock.monotonicMs() - startedMs;
         if (batch.entries.length > 0) {
           const sent = await this.sendWithRetry(transfer, id, batch.entries);
           if (!sent) return;
@@ -162,7 +164,6 @@ export class TransferSender {
           await this.deps.meta.put(id, { afterKey: encodeBase64Url(cursor.afterKey as Uint8Array) });
         }
         if (batch.last) break;
-        const workMs = this.deps.clock.monotonicMs() - startedMs;
         await this.pause(Math.max(this.deps.pauseMs, this.deps.pacer?.pauseAfterMs(workMs) ?? 0));
       }
       this.deps.deliverHints();
