@@ -1,8 +1,8 @@
 /**
  * Always-on anti-entropy (paper 4.7). Every `intervalMs` (jittered) this node sweeps: it
  * picks an up peer at random and compares, in one request, the roots of all the
- * partitions the two of them replicate. Partitions in sync are looked at for tombstones
- * to reap (tombstoneReaper.ts); the ones that differ are exchanged one by one
+ * partitions the two of them replicate. Partitions in sync that hold tombstones are looked
+ * at for reaping (tombstoneReaper.ts), one per round; the ones that differ are exchanged one by one
  * (exchange.ts), each again at once while it still differs (an exchange repairs a bounded
  * number of segments), so a node that lost its data refills as fast as admission allows.
  * One unit of work at a time; after each, the admission controller decides how long to
@@ -83,6 +83,10 @@ export class AntiEntropy {
   private next = 0;
   /** Partitions the last sweep found differing, with the peer they differ from: exchanged first. */
   private readonly differing: Differing[] = [];
+  /** Partitions a sweep found in sync that may hold tombstones or markers: looked at one per round. */
+  private readonly reapable: number[] = [];
+  /** Time this round spent waiting for peers (not paced: see round). */
+  private waitedMs = 0;
   private stats: { -readonly [K in keyof AntiEntropyStats]: AntiEntropyStats[K] } = {
     exchanges: 0,
     inSync: 0,
@@ -133,10 +137,13 @@ export class AntiEntropy {
       const trusted = new Set(held.filter((p) => trees.isTrusted(p)));
       if (untrusted !== undefined) moreWork = trees.rebuildPage(untrusted, this.deps.store, REBUILD_PAGE_OBJECTS, nowMs) !== 'failed';
       else if (this.differing.length > 0) moreWork = await this.exchangeDiffering(trusted);
+      else if (this.reapable.length > 0) moreWork = await this.reapNext(trusted);
       else moreWork = await this.sweep([...trusted]);
     } finally {
       this.busy = false;
-      const workMs = this.deps.clock.monotonicMs() - startedMs;
+      // Paced on this node's own work: the time spent waiting for peers' answers costs it nothing.
+      const workMs = Math.max(0, this.deps.clock.monotonicMs() - startedMs - this.waitedMs);
+      this.waitedMs = 0;
       const pauseMs = this.deps.admission.pauseAfterMs(workMs);
       this.arm(moreWork ? pauseMs : Math.max(this.jittered(), pauseMs));
     }
@@ -167,7 +174,7 @@ export class AntiEntropy {
     const partitions = [...all.slice(start), ...all.slice(0, start)].slice(0, ROOTS_PER_MESSAGE_MAX);
     let roots: readonly Uint8Array[];
     try {
-      roots = await this.deps.peerFor(peer).roots(partitions, this.deps.trees.shape);
+      roots = await this.peerFor(peer).roots(partitions, this.deps.trees.shape);
       if (roots.length !== partitions.length) throw new Error(`asked for ${partitions.length} roots, got ${roots.length}`);
     } catch (error) {
       this.stats.failed++;
@@ -187,7 +194,7 @@ export class AntiEntropy {
         inSync.push(partition);
       } else this.differing.push({ partition, peer, repeats: 0 });
     });
-    for (const partition of inSync) await this.reapIfAllUp(partition);
+    for (const partition of inSync) if (this.deps.trees.mayHoldReapable(partition) && !this.reapable.includes(partition)) this.reapable.push(partition);
     return this.differing.length > 0;
   }
 
@@ -200,7 +207,7 @@ export class AntiEntropy {
     }
     let repairedSome = false;
     try {
-      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.store, this.deps.peerFor(head.peer));
+      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.store, this.peerFor(head.peer));
       this.counted(outcome);
       repairedSome = !outcome.inSync;
       if (repairedSome) this.deps.logger.debug({ partition: head.partition, peer: head.peer, ...outcome }, 'anti-entropy repaired a partition');
@@ -214,14 +221,41 @@ export class AntiEntropy {
     return this.differing.length > 0 || repairedSome;
   }
 
-  private async reapIfAllUp(partition: number): Promise<void> {
+  /** Looks for tombstones to reap in the next partition a sweep found in sync (one per round: a scan of it). */
+  private async reapNext(trusted: ReadonlySet<number>): Promise<boolean> {
+    const partition = this.reapable.shift() as number;
     const replicas = this.replicasOf(partition).filter((node) => node !== this.deps.membership.view.self);
-    if (!replicas.every((node) => this.deps.detector.isUp(node))) return;
-    try {
-      await this.reap(partition, replicas);
-    } catch (error) {
-      this.deps.logger.info({ partition, reason: describeFailure(error) }, 'tombstone reaping dropped');
+    if (trusted.has(partition) && replicas.every((node) => this.deps.detector.isUp(node))) {
+      try {
+        await this.reap(partition, replicas);
+      } catch (error) {
+        this.deps.logger.info({ partition, reason: describeFailure(error) }, 'tombstone reaping dropped');
+      }
     }
+    return this.reapable.length > 0;
+  }
+
+  /** The peer's requests, with the time spent waiting for their answers added to `waitedMs`. */
+  private peerFor(node: string): ExchangePeer {
+    const peer = this.deps.peerFor(node);
+    const timed = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+      const sentMs = this.deps.clock.monotonicMs();
+      try {
+        return await call(...args);
+      } finally {
+        this.waitedMs += this.deps.clock.monotonicMs() - sentMs;
+      }
+    };
+    return {
+      root: timed(peer.root),
+      roots: timed(peer.roots),
+      children: timed(peer.children),
+      keys: timed(peer.keys),
+      fetch: timed(peer.fetch),
+      push: timed(peer.push),
+      digests: timed(peer.digests),
+      reap: timed(peer.reap),
+    };
   }
 
   /** Counts reaping steps taken here (at this node's initiative or a peer's). */
@@ -234,7 +268,7 @@ export class AntiEntropy {
   private async reap(partition: number, replicas: readonly string[]): Promise<void> {
     const { trees } = this.deps;
     if (!isSettled(this.deps.membership.view.state) || !trees.mayHoldReapable(partition)) return;
-    const peers = replicas.map((node) => this.deps.peerFor(node));
+    const peers = replicas.map((node) => this.peerFor(node));
     const counted = (reapable: number): void => trees.countedReapable(partition, reapable);
     this.countReaped(await reapPartition(partition, this.deps.store, peers, this.deps.reaping, this.deps.clock.nowMs(), counted));
   }

@@ -83,13 +83,17 @@ export class PartitionTrees {
 
   /** Loads the trees a clean stop saved, and marks the record dirty until the next clean stop. */
   async load(): Promise<number> {
-    const record = this.meta.get(TREES_RECORD) as { clean?: JsonValue; segments?: JsonValue; branching?: JsonValue; partitions?: JsonValue } | undefined;
+    const record = this.meta.get(TREES_RECORD) as
+      | { clean?: JsonValue; segments?: JsonValue; branching?: JsonValue; partitions?: JsonValue; reapable?: JsonValue }
+      | undefined;
     const usable = record?.clean === true && record.segments === this.shape.segments && record.branching === this.shape.branching;
     if (usable && typeof record.partitions === 'object' && record.partitions !== null && !Array.isArray(record.partitions)) {
       for (const [name, text] of Object.entries(record.partitions as Record<string, JsonValue>)) {
         const leaves = typeof text === 'string' ? decodeBase64Url(text) : undefined;
         if (leaves === undefined || leaves.length !== this.shape.segments * 16) continue;
         this.trees.set(Number(name), HashTree.fromLeaves(this.shape, leaves));
+        const count = (record.reapable as Record<string, JsonValue> | undefined)?.[name];
+        if (typeof count === 'number' && Number.isSafeInteger(count) && count >= 0) this.reapable.set(Number(name), count);
       }
     }
     await this.meta.put(TREES_RECORD, { clean: false });
@@ -99,8 +103,13 @@ export class PartitionTrees {
   /** Saves every trusted tree as clean; call only once the store takes no more writes. */
   async save(): Promise<void> {
     const partitions: Record<string, string> = {};
-    for (const [partition, tree] of this.trees) partitions[String(partition)] = encodeBase64Url(tree.leaves());
-    await this.meta.put(TREES_RECORD, { clean: true, segments: this.shape.segments, branching: this.shape.branching, partitions });
+    const reapable: Record<string, number> = {};
+    for (const [partition, tree] of this.trees) {
+      partitions[String(partition)] = encodeBase64Url(tree.leaves());
+      const count = this.reapable.get(partition);
+      if (count !== undefined) reapable[String(partition)] = count;
+    }
+    await this.meta.put(TREES_RECORD, { clean: true, segments: this.shape.segments, branching: this.shape.branching, partitions, reapable });
   }
 
   tree(partition: number): HashTree | undefined {
