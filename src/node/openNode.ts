@@ -227,7 +227,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
       trees,
       store,
       (partition, keys, objects) => mergeBatch(receiver, partition, keys, objects),
-      { exchangeable: (partition) => exchangeablePartition(membership.view, partition), onReaped: antiEntropy.countReaped },
+      { exchangeable: (partition) => exchangeablePartition(membership.view, partition), onReaped: antiEntropy.countReaped, betweenPages: () => new Promise((resolve) => clock.setTimer(0, resolve)) },
     ),
   };
   deps.transport.serve((from, message) => handlePeerRequest(service, from, message));

@@ -29,11 +29,29 @@
  * - divergence: the key's N replicas under the final ring (the settled cluster state)
  *   hold the same versions (after the final reads' read repair), and they are the
  *   versions the final read returned.
+ * - not-converged: after healing and settling, with no client call at all (no read, so no
+ *   read repair), within the convergence budget (swarm.ts), every key's N replicas under
+ *   the final ring hold the same version in their main stores: the same objectDigest
+ *   (core/antiEntropy/hashTree.ts: vector and dots, times left out), or all hold nothing.
+ *   Anti-entropy is what must bring them there.
+ * - resurrected: a version superseded by an acknowledged write never comes back. A sibling
+ *   whose dot an acknowledged delete's (or put's) context covered is in no final read, and
+ *   not in the replicas' copy once they converged (replicas that did not converge are
+ *   reported as not-converged: one that missed a delete is stale), unless that write itself was
+ *   lost as an acknowledged put may be (from buffers only, with no durability promised, or
+ *   with a node removed after a permanent crash). Deletes are reaped to markers during the
+ *   run in most seeds (swarmPlan.ts), so this is what shows a tombstone reaped or removed
+ *   too early: the deleted value returns through anti-entropy, a hint or a transfer.
+ *   (deadVersions.ts adds the same kind for versions superseded by any write, acknowledged
+ *   or not: one that no node held any more, and that every replica had superseded on disk,
+ *   is in no final copy or read.)
  * - membership-diverged: every live member (not removed, not a spare that never joined)
  *   holds the same member table and ring, with no change pending; the members it lists
  *   (not removed) are exactly the live members (a node crashed for good was removed, a
  *   node that left is removed); the membership changes under way took effect.
  */
+import { objectDigest } from '../core/antiEntropy/hashTree.ts';
+import { encodeUtf8 } from '../core/bytes.ts';
 import { covers, dotsEqual, type Dot } from '../core/clock.ts';
 import type { ClusterState } from '../core/membership/state.ts';
 import { objectDescends, type StoredObject } from '../core/object.ts';
@@ -47,6 +65,8 @@ export type ViolationKind =
   | 'final-read-failed'
   | 'hints-left'
   | 'divergence'
+  | 'not-converged'
+  | 'resurrected'
   | 'membership-diverged'
   // found while the run goes, by replicaAudit.ts
   | 'under-replicated-ack'
@@ -68,6 +88,17 @@ export interface ReplicaCopy {
   readonly object: StoredObject | undefined;
 }
 
+/** The convergence phase (swarm.ts): how long it waited, and what the replicas held at its end. */
+export interface Convergence {
+  readonly waitedMs: number;
+  readonly budgetMs: number;
+  readonly converged: boolean;
+  /** Per key, what each of its replicas under the final ring held when the phase ended. */
+  readonly copies: ReadonlyMap<string, readonly ReplicaCopy[]>;
+  /** Client calls made while it ran (none may be). */
+  readonly clientCalls: number;
+}
+
 export interface FinalState {
   /** Per key, the final read at R = N (a history record of client `final`). */
   readonly reads: ReadonlyMap<string, OpRecord>;
@@ -81,8 +112,15 @@ export interface FinalState {
   readonly persisted: ReadonlySet<string>;
   /** True when the config promises that this put, once acknowledged, is on some disk. */
   readonly durabilityPromised: (put: OpRecord) => boolean;
-  /** Puts only a node crashed for good had seen when it crashed (their loss is a removal loss). */
+  /**
+   * Puts only a node crashed for good had seen when it crashed (their loss is a removal
+   * loss), by value id; deletes likewise, as `delete#<record index>`.
+   */
   readonly removalExposed?: ReadonlySet<string>;
+  /** Tombstones some node's disk (objects or hints) ever held, as `key|actor:counter`. */
+  readonly persistedTombstones?: ReadonlySet<string>;
+  /** The convergence phase, before the final reads (absent: not judged). */
+  readonly convergence?: Convergence;
   /** The membership at the end (absent: a static cluster, nothing to check). */
   readonly membership?: MembershipSnapshot;
   /**
@@ -126,6 +164,8 @@ export function checkRun(history: readonly OpRecord[], final: FinalState): Check
   const { ackedWrites, bufferLosses, removalLosses } = checkLostWrites(index, final, violations);
   for (const anomaly of final.anomalies) violations.push({ kind: 'node-anomaly', key: undefined, valueIds: [], message: anomaly, records: [] });
   checkLiveness(index, final, violations);
+  if (final.convergence !== undefined) checkConvergence(index, final.convergence, violations);
+  checkResurrected(index, final, violations);
   if (final.membership !== undefined) checkMembership(final.membership, violations);
   const appliedTwice = [...index.dotsOf].filter(([, dots]) => dots.length > 1).map(([valueId]) => valueId);
   return { violations, ackedWrites, bufferLosses, removalLosses, appliedTwice };
@@ -344,6 +384,86 @@ function checkConverged(index: HistoryIndex, key: string, copies: readonly Repli
       records: [read],
     });
   }
+}
+
+/** True when every key's copies have one digest (or are all absent). */
+export function convergedCopies(copies: ReadonlyMap<string, readonly ReplicaCopy[]>): boolean {
+  for (const [key, list] of copies) if (new Set(list.map((copy) => digestText(key, copy.object))).size > 1) return false;
+  return true;
+}
+
+/** The object's digest in hex (8 digits), or `none`. */
+export function digestText(key: string, object: StoredObject | undefined): string {
+  return object === undefined ? 'none' : Buffer.from(objectDigest(encodeUtf8(key), object)).toString('hex').slice(0, 8);
+}
+
+function checkConvergence(index: HistoryIndex, convergence: Convergence, violations: Violation[]): void {
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  if (convergence.clientCalls > 0) {
+    violations.push({
+      kind: 'not-converged',
+      key: undefined,
+      valueIds: [],
+      message: `the simulator itself made ${convergence.clientCalls} client call(s) while waiting for anti-entropy to converge the replicas`,
+      records: [],
+    });
+  }
+  for (const [key, copies] of convergence.copies) {
+    if (new Set(copies.map((copy) => digestText(key, copy.object))).size <= 1) continue;
+    const held = copies.map((copy) => `${copy.node}: [${describeObject(copy.object)}] digest ${digestText(key, copy.object)}`).join('; ');
+    const ids = [...new Set(copies.flatMap((copy) => versionsOf(copy.object)).filter((v) => !v.deleted).map((v) => v.valueId))];
+    violations.push({
+      kind: 'not-converged',
+      key,
+      valueIds: ids,
+      message: `after ${seconds(convergence.waitedMs)} of anti-entropy with no client call (budget ${seconds(convergence.budgetMs)}), the replicas of ${key} under the final ring still differ: ${held}`,
+      records: index.linesAbout(key, ids),
+    });
+  }
+}
+
+/**
+ * A sibling in a final copy or read whose dot an acknowledged write's context covered,
+ * unless that write was lost (see the file comment).
+ */
+function checkResurrected(index: HistoryIndex, final: FinalState, violations: Violation[]): void {
+  const superseding = index.records.filter((r) => r.op !== 'get' && r.client !== 'final' && r.context !== undefined && acknowledged(r) && !writeLost(r, final));
+  const reported = new Set<string>();
+  const judge = (key: string, valueId: string, dot: Dot, where: string, shownRecords: readonly OpRecord[]): void => {
+    const cover = superseding.find((w) => w.key === key && covers(w.context ?? [], dot) && w.valueId !== valueId);
+    if (cover === undefined || reported.has(`${key}|${formatDot(dot)}`)) return;
+    reported.add(`${key}|${formatDot(dot)}`);
+    const what = cover.op === 'delete' ? `acknowledged delete #${cover.index} (tombstone ${formatDot(cover.dot)})` : `acknowledged put #${cover.index} of ${cover.valueId ?? '?'}`;
+    violations.push({
+      kind: 'resurrected',
+      key,
+      valueIds: [valueId],
+      message: `${valueId} (dot ${formatDot(dot)}) is ${where}, though ${what} had superseded it: its context covered that dot`,
+      records: [...index.linesAbout(key, [valueId]), ...shownRecords.filter((r) => !index.linesAbout(key, [valueId]).includes(r))],
+    });
+  };
+  for (const [key, copies] of final.convergence?.copies ?? []) {
+    // Replicas that still differ are reported as not-converged: one that never got the write is stale, not resurrected.
+    if (new Set(copies.map((copy) => digestText(key, copy.object))).size > 1) continue;
+    for (const version of versionsOf(copies[0]?.object)) {
+      if (!version.deleted) judge(key, version.valueId, version.dot, `held by every replica (${copies.map((c) => c.node).join(' ')}) once anti-entropy converged them`, []);
+    }
+  }
+  for (const [key, read] of final.reads) {
+    for (const version of read.versions ?? []) if (!version.deleted) judge(key, version.valueId, version.dot, `in the final read #${read.index}`, [read]);
+  }
+}
+
+/** An acknowledged write lost as checkLostWrites allows a put to be (see the file comment). */
+function writeLost(write: OpRecord, final: FinalState): boolean {
+  if (write.op === 'put') {
+    const valueId = write.valueId ?? '';
+    return final.removalExposed?.has(valueId) === true || (!final.persisted.has(valueId) && !final.durabilityPromised(write));
+  }
+  if (final.removalExposed?.has(`delete#${write.index}`) === true) return true;
+  if (final.durabilityPromised(write)) return false;
+  // A tombstone whose dot the reply did not tell (concurrent deletes) counts as possibly lost.
+  return write.dot === undefined || final.persistedTombstones?.has(`${write.key}|${formatDot(write.dot)}`) !== true;
 }
 
 function checkMembership(snapshot: MembershipSnapshot, violations: Violation[]): void {

@@ -9,6 +9,9 @@
  * sometimes blindly (no context: the value joins the siblings). Deletes always carry a
  * context. Each call has a client-side deadline on the scheduler: past it the client
  * records a timeout and moves on (a reply that arrives later is still recorded as late).
+ * A key may be retired at some time (`retireAtMs`): from then on clients only delete it
+ * (with the context of their last read of it) or read it, so it stays deleted and its
+ * tombstone ages enough to be reaped while the run goes on.
  */
 import { encodeUtf8 } from '../core/bytes.ts';
 import { decodeContext } from '../core/context.ts';
@@ -35,6 +38,8 @@ export interface WorkloadOptions {
   readonly quorumOverrideRate: number;
   /** The cluster's N, R, W (overrides stay within its N). */
   readonly quorum: Quorum;
+  /** Keys no longer written from this virtual time on: only deleted (when read before) or read. */
+  readonly retireAtMs?: Readonly<Record<string, number>>;
 }
 
 export interface ClientDeps {
@@ -102,8 +107,11 @@ export class SimClient {
     const roll = random.next();
     const seen = this.lastSeen.get(key);
     const options = this.overrides();
-    if (roll < this.workload.getShare) return this.issue({ op: 'get', key, node, options }, (n, k) => n.get(k, options));
-    if (roll < this.workload.getShare + this.workload.deleteShare && seen !== undefined) {
+    const retired = scheduler.nowMs >= (this.workload.retireAtMs?.[key] ?? Number.POSITIVE_INFINITY);
+    // A retired key is deleted with the context of a read that still saw values (else read again).
+    const deletable = seen !== undefined && (!retired || seen.valueIds.length > 0);
+    if (roll < this.workload.getShare || (retired && !deletable)) return this.issue({ op: 'get', key, node, options }, (n, k) => n.get(k, options));
+    if ((retired || roll < this.workload.getShare + this.workload.deleteShare) && seen !== undefined) {
       return this.issue({ op: 'delete', key, node, options, seen }, (n, k) => n.delete(k, seen.context, options));
     }
     const withContext = seen !== undefined && !random.chance(this.workload.blindWriteRate) ? seen : undefined;

@@ -6,7 +6,7 @@
  * Values are identified by their text: every value a client writes is unique
  * (`c3-w17`: client 3's 17th write), so a value read names the write that made it.
  */
-import type { Dot, VersionVector } from '../core/clock.ts';
+import { covers, type Dot, type VersionVector } from '../core/clock.ts';
 import { decodeUtf8 } from '../core/bytes.ts';
 import type { StoredObject } from '../core/object.ts';
 import type { Quorum, RequestOptions } from '../node/request.ts';
@@ -49,7 +49,10 @@ export interface OpRecord {
   versions: SeenVersion[] | undefined;
   /** When the node answered with `versions` (after endMs for a late reply). */
   answeredMs: number | undefined;
-  /** put: the dot the write got (found in the reply). */
+  /**
+   * put: the dot the write got (found in the reply). delete: its tombstone's dot, when the
+   * reply tells it (tombstoneDotOf).
+   */
   dot: Dot | undefined;
   /** The reply that arrived after the client's deadline, if any. */
   lateOutcome: 'ok' | 'failed' | undefined;
@@ -70,6 +73,8 @@ export interface OpStart {
 
 export class History {
   readonly records: OpRecord[] = [];
+  /** Told of every operation as it starts (the simulator's omniscient checks look at the cluster then). */
+  onBegin: ((record: OpRecord) => void) | undefined;
 
   begin(start: OpStart): OpRecord {
     const record: OpRecord = {
@@ -93,6 +98,7 @@ export class History {
       lateOutcome: undefined,
     };
     this.records.push(record);
+    this.onBegin?.(record);
     return record;
   }
 
@@ -108,6 +114,7 @@ export class History {
     record.versions = versions;
     record.answeredMs = nowMs;
     if (record.op === 'put') record.dot = versions.find((v) => v.valueId === record.valueId && !v.deleted)?.dot;
+    if (record.op === 'delete') record.dot = tombstoneDotOf(record, versions);
   }
 
   failed(record: OpRecord, nowMs: number, error: string): void {
@@ -125,6 +132,18 @@ export class History {
     record.outcome = 'timeout';
     record.endMs = nowMs;
   }
+}
+
+/**
+ * A delete's tombstone in the coordinator's copy it answered with: the tombstone its context
+ * did not cover, or when concurrent deletes left several, the one whose actor is the called
+ * node's (`n2.3` for n2); undefined when that still leaves more than one (or none).
+ */
+function tombstoneDotOf(record: OpRecord, versions: readonly SeenVersion[]): Dot | undefined {
+  const fresh = versions.filter((v) => v.deleted && (record.context === undefined || !covers(record.context, v.dot)));
+  if (fresh.length === 1) return fresh[0]?.dot;
+  const own = fresh.filter((v) => v.dot.actor.startsWith(`${record.node}.`));
+  return own.length === 1 ? own[0]?.dot : undefined;
 }
 
 /** Every sibling of the object as a SeenVersion. */
@@ -161,6 +180,7 @@ export function formatRecord(record: OpRecord): string {
   const head = `#${record.index} ${time} ${record.client} ${record.op} ${record.key} @${record.node}${overrides}`;
   const parts = [head];
   if (record.op === 'put') parts.push(`value=${record.valueId ?? '?'} dot=${formatDot(record.dot)}`);
+  if (record.op === 'delete') parts.push(`tomb=${formatDot(record.dot)}`);
   if (record.op !== 'get') parts.push(`ctx=${formatVector(record.context)} (from read of [${record.contextValueIds.join(' ')}])`);
   let outcome: string = record.outcome;
   if (record.error !== undefined) outcome += ` (${record.error})`;

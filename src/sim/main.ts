@@ -83,9 +83,12 @@ export function formatResult(result: SeedResult, realMs: number): string {
     (result.appliedTwice > 0 ? ` applied-twice=${result.appliedTwice}` : '');
   const { changes } = result;
   const membership = `joins=${changes.joins} leaves=${changes.leaves} removes=${changes.removes}` + (changes.changeCrashes > 0 ? ` crashes-in-transfer=${changes.changeCrashes}` : '');
+  const { repairs } = result;
+  const converged = result.convergedAfterMs === undefined ? '' : ` converged-after=${(result.convergedAfterMs / 1000).toFixed(1)}s`;
+  const antiEntropy = `ae-exchanges=${repairs.exchanges} ae-repaired=${repairs.keysRepaired} reaped=${repairs.tombstonesReaped}` + (repairs.markersRemoved > 0 ? ` markers-removed=${repairs.markersRemoved}` : '') + converged;
   return (
     `${status} seed=${result.seed} ops=${ops.total} (ok ${ops.ok}, failed ${ops.failed}, timed out ${ops.timedOut}) acked-writes=${result.ackedWrites}` +
-    `${losses} crashes=${result.crashes} ${membership} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
+    `${losses} crashes=${result.crashes} ${membership} ${antiEntropy} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
     `  replay: ${replayCommand(result.seed)}`
   );
 }

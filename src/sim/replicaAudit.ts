@@ -179,16 +179,26 @@ export class ReplicaAudit {
     }
   }
 
-  /** `node` is about to crash for good: the puts only it has seen may be lost with it (see the file comment). */
+  /**
+   * `node` is about to crash for good: the puts only it has seen may be lost with it (see
+   * the file comment); so may deletes (noted as `delete#<record index>`).
+   */
   nodeRetiring(node: string, records: readonly OpRecord[], replicasOf: (key: string) => ReadonlySet<string>): void {
     for (const record of records) {
-      if (record.op !== 'put' || record.valueId === undefined) continue;
-      const { memory, hinted } = this.holders(record.key, record.valueId, record.dot, node);
+      const tombstone = record.op === 'delete' && record.dot !== undefined;
+      if ((record.op !== 'put' || record.valueId === undefined) && !tombstone) continue;
+      // A tombstone has no value of its own to look for: only its dot tells who saw it.
+      const { memory, hinted } = this.holders(record.key, tombstone ? '' : (record.valueId as string), record.dot, node);
       if (!memory.includes(node)) continue;
       const replicas = replicasOf(record.key);
       const kept = memory.some((id) => id !== node && (hinted.includes(id) || replicas.has(id)));
-      if (!kept) this.exposedByRemoval.add(record.valueId);
+      if (!kept) this.exposedByRemoval.add(tombstone ? `delete#${record.index}` : (record.valueId as string));
     }
+  }
+
+  /** The workload key a hint-store key is for (undefined: not one of the workload's). */
+  keyOfHint(key: Uint8Array): string | undefined {
+    return this.hintEntries.get(hexOf(key))?.key;
   }
 
   /** `node` stored a metadata record: when it is its cluster state with a transfer of its newly done, note what it held. */

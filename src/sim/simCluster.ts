@@ -17,6 +17,7 @@
  * not even at the heal.
  */
 import type { StoredObject } from '../core/object.ts';
+import type { AntiEntropyStats } from '../node/antiEntropy/antiEntropy.ts';
 import type { NodeConfig } from '../node/config.ts';
 import type { ChangeOutcome } from '../node/membership/membershipService.ts';
 import type { RingView } from '../node/membership/planView.ts';
@@ -47,6 +48,23 @@ export interface SimNode {
   stop(): Promise<void>;
   /** Membership changes (the real node's `shoalNode.membership`); absent on stand-ins without membership. */
   readonly membership?: SimMembership;
+  /** The node's anti-entropy counters since it opened (the real node's repairStatus); absent on stand-ins. */
+  repairStatus?(): { readonly antiEntropy: RepairCounters };
+}
+
+/** The anti-entropy counters the simulator reports per seed. */
+export type RepairCounters = Pick<AntiEntropyStats, 'exchanges' | 'failed' | 'keysRepaired' | 'tombstonesReaped' | 'markersRemoved'>;
+
+const NO_REPAIRS: RepairCounters = Object.freeze({ exchanges: 0, failed: 0, keysRepaired: 0, tombstonesReaped: 0, markersRemoved: 0 });
+
+function addRepairs(a: RepairCounters, b: RepairCounters): RepairCounters {
+  return {
+    exchanges: a.exchanges + b.exchanges,
+    failed: a.failed + b.failed,
+    keysRepaired: a.keysRepaired + b.keysRepaired,
+    tombstonesReaped: a.tombstonesReaped + b.tombstonesReaped,
+    markersRemoved: a.markersRemoved + b.markersRemoved,
+  };
 }
 
 /** What the simulator uses of a node's membership service (MembershipService satisfies it). */
@@ -124,6 +142,8 @@ export class SimCluster {
   readonly crashLog: { readonly node: string; readonly atMs: number; retired: boolean }[] = [];
   private readonly members = new Map<string, Member>();
   private readonly retired = new Set<string>();
+  /** Anti-entropy counters of the incarnations that ended (crashed). */
+  private endedRepairs: RepairCounters = NO_REPAIRS;
 
   constructor(private readonly options: SimClusterOptions) {
     for (const config of [...options.configs, ...(options.spares ?? [])]) {
@@ -236,11 +256,23 @@ export class SimCluster {
     });
   }
 
+  /** Anti-entropy counters summed over every incarnation so far (those that crashed and those serving). */
+  repairTotals(): RepairCounters {
+    let total = this.endedRepairs;
+    for (const id of this.ids) {
+      const repairs = this.node(id)?.repairStatus?.().antiEntropy;
+      if (repairs !== undefined) total = addRepairs(total, repairs);
+    }
+    return total;
+  }
+
   /** Ends the current incarnation at once (no flush, no goodbye). No-op when it is down. */
   crash(id: string): void {
     const member = this.member(id);
     const incarnation = member.incarnation;
     if (incarnation === undefined || incarnation.state === 'dead') return;
+    const repairs = incarnation.node?.repairStatus?.().antiEntropy;
+    if (repairs !== undefined) this.endedRepairs = addRepairs(this.endedRepairs, repairs);
     incarnation.state = 'dead';
     incarnation.clock.kill();
     incarnation.transport.kill();

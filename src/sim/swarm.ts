@@ -10,15 +10,23 @@
  *                   membership changes under way took effect, every member holds the same
  *                   settled cluster state, every node sees every peer up and no node
  *                   holds a hint, within LIVENESS_MS_MAX; then dropDelayMs for former
- *                   replicas to drop their copies, one read of every key at R = N (read
- *                   repair) through a member, and time for the repairs to land.
+ *                   replicas to drop their copies.
+ *   convergence     time runs on, still with no client call (no read repair), until every
+ *                   key's replicas under the final ring hold the same version (objectDigest)
+ *                   — anti-entropy alone must bring them there — within a budget the
+ *                   node's pacing can meet (convergenceBudgetMs); the copies then are
+ *                   judged (checker.ts not-converged, resurrected).
+ *   final reads     one read of every key at R = N (read repair) through a member, time
+ *                   for the repairs to land, and (bounded by the same budget) for the
+ *                   replicas to agree again: a reaping round may be halfway through (its
+ *                   peers hold the marker, the initiator still the tombstone).
  *   check           checker.ts judges the history and the final state; the replicas of a
  *                   key are those of the final ring (the settled cluster state).
  *
  * Everything a run does is decided by the seed; RealTimeGuard fails the run if anything
  * reads the real clock or real randomness while it runs.
  */
-import { encodeUtf8 } from '../core/bytes.ts';
+import { decodeUtf8, encodeUtf8 } from '../core/bytes.ts';
 import { partitionOfKey } from '../core/hash.ts';
 import { decodeState } from '../core/membership/codec.ts';
 import { servingRing, type ClusterState } from '../core/membership/state.ts';
@@ -30,15 +38,16 @@ import { openNode } from '../node/openNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { WriteOp } from '../ports/storage.ts';
 import { decodeObject } from '../storage/objectCodec.ts';
-import { checkRun, type CheckReport, type MembershipSnapshot, type ReplicaCopy, type Violation } from './checker.ts';
+import { checkRun, convergedCopies, type CheckReport, type Convergence, type MembershipSnapshot, type ReplicaCopy, type Violation } from './checker.ts';
 import { SimClient, errorCode } from './clients.ts';
-import { History, valueIdOf, type OpRecord } from './history.ts';
+import { formatDot, History, valueIdOf, type OpRecord } from './history.ts';
 import { MembershipDriver, type ChangeCounts } from './membershipDriver.ts';
+import { DeadVersions } from './deadVersions.ts';
 import { Prng } from './prng.ts';
 import { ReplicaAudit, disksPromised } from './replicaAudit.ts';
 import { RealTimeGuard, RealTimeUseError } from './realTime.ts';
 import { Scheduler, SimRunError, Trace, describe, drainMicrotasks } from './scheduler.ts';
-import { SimCluster, type OpenSimNode } from './simCluster.ts';
+import { SimCluster, type OpenSimNode, type RepairCounters } from './simCluster.ts';
 import { CALM_NETWORK, SimNetwork } from './simNetwork.ts';
 import { describePlan, planSwarm, type SwarmPlan } from './swarmPlan.ts';
 
@@ -51,6 +60,24 @@ const ANOMALIES_KEPT_MAX = 20;
 const SETTLE_STEP_MS = 50;
 /** Attempts of each final read (a peer wrongly believed down fails a read at R = N until probed). */
 const FINAL_READ_ATTEMPTS = 3;
+/**
+ * Anti-entropy cycles the convergence phase allows (convergenceBudgetMs). In one cycle every
+ * replica exchanges each partition it holds once, with one other replica picked at random,
+ * and each exchange leaves both sides with the merge of the two; three replicas that all
+ * differ are merged after two cycles in the worst order, and two more allow for exchanges
+ * that fail and for random peer choices that pair the same two replicas again. Measured
+ * over 2,000 seeds (bases 2000000 and 3000000): the slowest seed that converged needed
+ * 0.22 of this budget (under one cycle); most need none (the settle phase already ran
+ * anti-entropy), so the budget only costs time in failing runs.
+ */
+export const CONVERGENCE_CYCLES = 4;
+/**
+ * What a cycle may spend beyond the pauses between partitions in sync, per partition: the
+ * admission controller's pause after an exchange that repaired (its work times
+ * 1/shareMin - 1 = 19 when the foreground p99 was over target: a few round trips of a
+ * calm network, well under this), and a tree rebuild after a restart.
+ */
+const CYCLE_SLACK_PER_PARTITION_MS = 250;
 
 export interface RunOptions {
   /** The node under test (default: the real openNode). */
@@ -79,6 +106,11 @@ export interface SeedResult {
   readonly appliedTwice: number;
   readonly crashes: number;
   readonly changes: ChangeCounts;
+  /** Anti-entropy over the run, every node and incarnation. */
+  readonly repairs: RepairCounters;
+  /** Virtual ms the convergence phase waited, and its budget (undefined when the run did not get there). */
+  readonly convergedAfterMs: number | undefined;
+  readonly convergenceBudgetMs: number | undefined;
 }
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedResult> {
@@ -130,10 +162,17 @@ class SwarmRun {
   readonly history = new History();
   readonly clients: SimClient[] = [];
   readonly persisted = new Set<string>();
+  /** Tombstones some disk held, as `key|actor:counter`. */
+  readonly persistedTombstones = new Set<string>();
   readonly audit: ReplicaAudit;
+  readonly dead: DeadVersions;
   readonly operator: MembershipDriver;
   readonly anomalies: string[] = [];
   private anomaliesChecked = 0;
+  private convergence: Convergence | undefined;
+  /** Metadata records stored so far (replicasInAnyView's cache is good until the next). */
+  private metaWrites = 0;
+  private readonly replicasCache = new Map<string, { metaWrites: number; replicas: Set<string> }>();
   private readonly root: Prng;
 
   constructor(
@@ -154,13 +193,25 @@ class SwarmRun {
       openNode: options.openNode ?? openNode,
       loggerFor: options.print === undefined ? undefined : (label) => traceLogger(this.trace, this.scheduler, label),
       diskObserver: (node, engine) => ({
-        beforeWrite: engine === 'hints' ? (ops) => this.audit.beforeHintWrite(node, ops) : (ops) => this.audit.beforeObjectWrite(node, ops),
-        afterWrite: (ops) => this.notePersisted(ops),
+        beforeWrite: (ops) => {
+          this.dead.diskWritten(node);
+          if (engine === 'hints') this.audit.beforeHintWrite(node, ops);
+          else this.audit.beforeObjectWrite(node, ops);
+        },
+        afterWrite: (ops) => {
+          this.dead.diskWritten(node);
+          this.notePersisted(ops, engine);
+        },
       }),
-      metaObserver: (node, name, value) => this.audit.metaWritten(node, name, value),
+      metaObserver: (node, name, value) => {
+        this.metaWrites++;
+        this.audit.metaWritten(node, name, value);
+      },
       onNodeError: (label, message, fields) => this.anomaly(`${label} logged an error: ${message} ${fieldsText(fields)}`),
     });
     this.network.onReply = (from, to, request, reply) => this.checkReply(from, to, request, reply);
+    this.dead = new DeadVersions(this.cluster, plan.settings.partitionCount, (key) => this.replicasInAnyView(key));
+    this.history.onBegin = (record) => this.dead.operationStarted(record, this.scheduler.nowMs);
     this.audit = new ReplicaAudit(this.cluster, plan.settings, plan.workload.keys, (valueId) => this.history.records.find((r) => r.op === 'put' && r.valueId === valueId));
     this.operator = new MembershipDriver({
       scheduler: this.scheduler,
@@ -201,8 +252,12 @@ class SwarmRun {
     const finalState = this.membershipSnapshot().finalState;
     const settledCopies = this.primaryCopies(finalState);
     this.audit.checkRedundancy(this.history.records, (key) => (settledCopies.get(key) ?? []).map((copy) => copy.node));
+    this.convergence = await this.converge();
+    this.dead.checkCopies(this.convergence.copies, scheduler.nowMs);
     const reads = await this.finalReads();
     await scheduler.runUntil(scheduler.nowMs + 2 * (plan.settings.readRepairLingerMs + plan.settings.requestTimeoutMs));
+    // A reaping round may be halfway (peers stepped, the initiator not yet): let it land.
+    await this.waitForConvergence(this.membershipSnapshot().finalState, this.convergence.budgetMs);
     this.anomaliesChecked = this.anomalies.length;
     const membership = this.membershipSnapshot();
     return checkRun(this.history.records, {
@@ -213,6 +268,8 @@ class SwarmRun {
       persisted: this.persisted,
       durabilityPromised: (put) => disksPromised(plan.settings, put.quorum) > 0,
       removalExposed: this.audit.exposedByRemoval,
+      persistedTombstones: this.persistedTombstones,
+      convergence: this.convergence,
       membership,
       anomalies: this.anomalies.slice(),
     });
@@ -222,7 +279,8 @@ class SwarmRun {
     const records = this.history.records.filter((r) => r.client !== 'final');
     // Anomalies seen after the check (or when the run failed before it) still count.
     const late = this.anomalies.slice(report === undefined ? 0 : this.anomaliesChecked);
-    const violations = [...this.audit.violations, ...(report?.violations ?? []), ...late.map(anomalyViolation)];
+    this.dead.checkFinalReads(this.history.records);
+    const violations = [...this.audit.violations, ...this.dead.violations, ...(report?.violations ?? []), ...late.map(anomalyViolation)];
     return {
       seed: this.plan.seed,
       plan: this.plan,
@@ -244,6 +302,9 @@ class SwarmRun {
       appliedTwice: report?.appliedTwice.length ?? 0,
       crashes: this.cluster.crashes,
       changes: { ...this.operator.counts },
+      repairs: this.cluster.repairTotals(),
+      convergedAfterMs: this.convergence?.waitedMs,
+      convergenceBudgetMs: this.convergence?.budgetMs,
     };
   }
 
@@ -340,6 +401,45 @@ class SwarmRun {
     });
   }
 
+  /**
+   * Lets time run, with no client call, until every key's replicas under the final ring hold
+   * the same version, or the budget ran out; returns what they hold then.
+   */
+  private async converge(): Promise<Convergence> {
+    const { scheduler, history } = this;
+    const startMs = scheduler.nowMs;
+    const callsBefore = history.records.length;
+    const state = this.membershipSnapshot().finalState;
+    const budgetMs = this.convergenceBudgetMs(state);
+    const { converged, copies } = await this.waitForConvergence(state, budgetMs);
+    return { waitedMs: scheduler.nowMs - startMs, budgetMs, converged, copies, clientCalls: history.records.length - callsBefore };
+  }
+
+  /** Runs until every key's replicas under `state`'s ring hold one version, or `budgetMs` passed. */
+  private async waitForConvergence(state: ClusterState, budgetMs: number): Promise<{ converged: boolean; copies: Map<string, ReplicaCopy[]> }> {
+    const { scheduler } = this;
+    const endMs = scheduler.nowMs + budgetMs;
+    for (;;) {
+      const copies = this.primaryCopies(state);
+      const converged = convergedCopies(copies);
+      if (converged || scheduler.nowMs >= endMs) return { converged, copies };
+      await scheduler.runUntil(Math.min(endMs, scheduler.nowMs + SETTLE_STEP_MS));
+    }
+  }
+
+  /**
+   * CONVERGENCE_CYCLES anti-entropy cycles of the busiest member: a cycle visits each
+   * partition it replicates once, each visit followed by at most 1.5 times the interval (the
+   * jittered pause) plus CYCLE_SLACK_PER_PARTITION_MS.
+   */
+  private convergenceBudgetMs(state: ClusterState): number {
+    const ring = servingRing(state);
+    const held = new Map<string, number>();
+    for (let p = 0; p < ring.partitionCount; p++) for (const node of replicasOf(ring, p, state.replicas)) held.set(node, (held.get(node) ?? 0) + 1);
+    const partitions = Math.max(1, ...held.values());
+    return CONVERGENCE_CYCLES * partitions * (1.5 * this.plan.settings.antiEntropyIntervalMs + CYCLE_SLACK_PER_PARTITION_MS);
+  }
+
   /** Reads every key at R = N through a random member; the last attempt is the one judged. */
   private async finalReads(): Promise<Map<string, OpRecord>> {
     const reads = new Map<string, OpRecord>();
@@ -380,6 +480,28 @@ class SwarmRun {
     const state = decodeState(stored);
     const partition = partitionOfKey(encodeUtf8(key), state.ring.partitionCount);
     return new Set([...replicasOf(servingRing(state), partition, state.replicas), ...replicasOf(state.ring, partition, state.replicas)]);
+  }
+
+  /**
+   * The key's replicas in the current and the target ring of every live node's view (its
+   * persisted cluster state; the founders' initial state for nodes without one).
+   */
+  private replicasInAnyView(key: string): Set<string> {
+    const cached = this.replicasCache.get(key);
+    if (cached !== undefined && cached.metaWrites === this.metaWrites) return cached.replicas;
+    const keyBytes = encodeUtf8(key);
+    const replicas = new Set<string>();
+    const add = (state: ClusterState): void => {
+      const partition = partitionOfKey(keyBytes, state.ring.partitionCount);
+      for (const id of [...replicasOf(servingRing(state), partition, state.replicas), ...replicasOf(state.ring, partition, state.replicas)]) replicas.add(id);
+    };
+    for (const id of this.liveNodes()) {
+      const stored = this.cluster.disks(id).meta.get(MEMBERSHIP_RECORD);
+      if (stored !== undefined) add(decodeState(stored));
+    }
+    if (replicas.size === 0) add(initialClusterState(configsOf(this.plan)[0] as NodeConfig));
+    this.replicasCache.set(key, { metaWrites: this.metaWrites, replicas });
+    return replicas;
   }
 
   /** Per key, what each of its replicas under the final ring holds. */
@@ -429,8 +551,8 @@ class SwarmRun {
     return new Map(this.liveNodes().map((id) => [id, this.cluster.node(id)?.localHints().total ?? 0]));
   }
 
-  /** The durability log: every value some disk held (objects or hints). */
-  private notePersisted(ops: readonly WriteOp[]): void {
+  /** The durability log: every value and every tombstone some disk held (objects or hints). */
+  private notePersisted(ops: readonly WriteOp[], engine: 'objects' | 'hints'): void {
     for (const op of ops) {
       if (op.kind !== 'put') continue;
       let siblings;
@@ -439,7 +561,14 @@ class SwarmRun {
       } catch {
         continue; // not an object (the hint store's or a future record): nothing to log
       }
-      for (const sibling of siblings) if (!sibling.deleted) this.persisted.add(valueIdOf(sibling.value, false));
+      for (const sibling of siblings) {
+        if (!sibling.deleted) {
+          this.persisted.add(valueIdOf(sibling.value, false));
+          continue;
+        }
+        const key = engine === 'objects' ? decodeUtf8(op.key) : this.audit.keyOfHint(op.key);
+        if (key !== undefined) this.persistedTombstones.add(`${key}|${formatDot(sibling.dot)}`);
+      }
     }
   }
 }

@@ -16,6 +16,17 @@
  * the transfers run. Who leaves or is removed is drawn here; whether the change is still
  * possible when its time comes (the node may be gone, the cluster too small, another
  * change pending) is the run's business (membershipDriver.ts).
+ *
+ * Anti-entropy runs in every seed, with settings drawn from a stream of their own too: the
+ * pause between exchanges of partitions in sync (ANTI_ENTROPY_INTERVAL_MS), and in
+ * TOMBSTONE_REAP_RATE of the seeds a tombstone grace period of a few seconds of virtual
+ * time, so tombstones are reaped to markers while the run goes (the rest keep the node's
+ * default of an hour: never reaped in a run). Markers are kept far longer than any run
+ * (MARKER_RETENTION_MS), so a deleted value may never come back (checker.ts resurrected).
+ * The same stream sets the share of deletes, so every seed deletes, and in the seeds that
+ * reap it retires some keys partway through the safety phase (clients then only delete or
+ * read them), so their tombstones age and are reaped while faults still run: the moment a
+ * late hint or message could bring a deleted value back.
  */
 import { Prng } from './prng.ts';
 import type { ClockSkew } from './simClock.ts';
@@ -86,6 +97,10 @@ export interface NodeSettings {
   readonly transferBatchObjectsMax: number;
   readonly transferPauseMs: number;
   readonly transferConcurrency: number;
+  /** Pause between anti-entropy exchanges of partitions in sync (never 0 here: it runs in every seed). */
+  readonly antiEntropyIntervalMs: number;
+  readonly tombstoneGraceMs: number;
+  readonly markerRetentionMs: number;
 }
 
 export interface SwarmPlan {
@@ -111,27 +126,49 @@ export const POWER_FAILURE_RATE = 0.2;
 export const MEMBERSHIP_CHANGE_RATE = 0.45;
 /** Share of changes during whose transfers a node crashes. */
 export const CHANGE_CRASH_RATE = 0.4;
+/** The range of antiEntropyIntervalMs drawn per seed (virtual ms). */
+export const ANTI_ENTROPY_INTERVAL_MS: readonly [number, number] = [100, 1000];
+/** Share of seeds whose tombstones are reaped during the run (a grace of TOMBSTONE_GRACE_MS). */
+export const TOMBSTONE_REAP_RATE = 0.75;
+export const TOMBSTONE_GRACE_MS: readonly [number, number] = [500, 3000];
+/** The grace of the other seeds: the node's default, longer than any run. */
+export const TOMBSTONE_GRACE_LONG_MS = 3_600_000;
+/** Longer than any run: a marker is never removed, so nothing deleted may come back. */
+export const MARKER_RETENTION_MS = 86_400_000;
+/** In seeds that reap, the share of keys (all but the first) retired: deleted and left deleted (clients.ts). */
+export const RETIRE_RATE = 0.5;
+/** The share of deletes among a client's operations (the rest of the workload is drawn as before). */
+export const DELETE_SHARE: readonly [number, number] = [0.05, 0.2];
 
 export function planSwarm(seed: number): SwarmPlan {
   const root = Prng.fromSeed(seed);
   const random = root.fork('plan');
   const changes = root.fork('plan membership');
+  const repair = root.fork('plan anti-entropy');
   const nodeCount = random.intBetween(3, 6);
   const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
-  const settings = { ...planSettings(random), ...planMembershipSettings(changes) };
+  const settings = { ...planSettings(random), ...planMembershipSettings(changes), ...planRepairSettings(repair) };
   const safetyMs = SAFETY_PHASE_MS;
   const faults = planFaults(random);
   const skews = new Map(nodes.map((id) => [id, { offsetMs: random.between(-500, 500), driftPpm: random.between(-200, 200) }]));
   const partitions = planPartitions(random, nodes, safetyMs);
   const crashes = planCrashes(random, nodes, safetyMs);
   const clients = random.intBetween(2, 5);
-  const workload = planWorkload(random, settings);
+  const drawn = planWorkload(random, settings);
+  const workload = {
+    ...drawn,
+    deleteShare: repair.between(DELETE_SHARE[0], DELETE_SHARE[1]),
+    retireAtMs: settings.tombstoneGraceMs < TOMBSTONE_GRACE_LONG_MS ? planRetirements(repair, drawn.keys, safetyMs) : {},
+  };
   const membership = planMembership(changes, nodes, settings.n, safetyMs);
   for (const spare of membership.spares) skews.set(spare, { offsetMs: changes.between(-500, 500), driftPpm: changes.between(-200, 200) });
   return { seed, nodes, settings, faults, skews, partitions, crashes, membership, clients, workload, safetyMs };
 }
 
-function planSettings(random: Prng): Omit<NodeSettings, 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency'> {
+type MembershipSettings = 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency';
+type RepairSettings = 'antiEntropyIntervalMs' | 'tombstoneGraceMs' | 'markerRetentionMs';
+
+function planSettings(random: Prng): Omit<NodeSettings, MembershipSettings | RepairSettings> {
   const requestTimeoutMs = random.intBetween(150, 600);
   return {
     partitionCount: random.pick([16, 32]),
@@ -197,7 +234,32 @@ function planCrashes(random: Prng, nodes: readonly string[], safetyMs: number): 
   return crashes;
 }
 
-function planMembershipSettings(random: Prng): Pick<NodeSettings, 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency'> {
+function planRepairSettings(random: Prng): Pick<NodeSettings, RepairSettings> {
+  return {
+    // Log-uniform: as many seeds pace anti-entropy at 100-300 ms as at 300-1000 ms.
+    antiEntropyIntervalMs: Math.round(logUniform(random, ANTI_ENTROPY_INTERVAL_MS)),
+    tombstoneGraceMs: random.chance(TOMBSTONE_REAP_RATE) ? Math.round(logUniform(random, TOMBSTONE_GRACE_MS)) : TOMBSTONE_GRACE_LONG_MS,
+    markerRetentionMs: MARKER_RETENTION_MS,
+  };
+}
+
+function logUniform(random: Prng, [min, max]: readonly [number, number]): number {
+  return min * (max / min) ** random.next();
+}
+
+/**
+ * Keys retired (only deleted or read from then on: clients.ts) early enough in the safety
+ * phase for their tombstones to be reaped while faults still run: some of them, never all.
+ */
+function planRetirements(random: Prng, keys: readonly string[], safetyMs: number): Record<string, number> {
+  const retired: Record<string, number> = {};
+  for (const key of keys.slice(1)) if (random.chance(RETIRE_RATE)) retired[key] = Math.round(random.between(0.1, 0.5) * safetyMs);
+  const last = keys[keys.length - 1];
+  if (Object.keys(retired).length === 0 && last !== undefined && keys.length > 1) retired[last] = Math.round(random.between(0.1, 0.5) * safetyMs);
+  return retired;
+}
+
+function planMembershipSettings(random: Prng): Pick<NodeSettings, MembershipSettings> {
   return {
     gossipIntervalMs: random.intBetween(100, 500),
     // 0: a former replica drops its copies the moment it sees the change settle.
@@ -268,9 +330,15 @@ export function describePlan(plan: SwarmPlan): string {
     `S=${plan.nodes.length} Q=${s.partitionCount} N=${s.n} R=${s.r} W=${s.w} durable=${s.durableWrites}`,
     `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms timeout=${s.requestTimeoutMs}ms`,
     `delay=${f.delayMinMs.toFixed(1)}-${f.delayMaxMs.toFixed(1)}ms drop=${f.dropRate} dup=${f.duplicateRate}`,
-    `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length}`,
+    `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length} deletes=${plan.workload.deleteShare.toFixed(2)}`,
+    `ae=${s.antiEntropyIntervalMs}ms grace=${s.tombstoneGraceMs >= TOMBSTONE_GRACE_LONG_MS ? 'long' : `${s.tombstoneGraceMs}ms`}` + describeRetirements(plan.workload.retireAtMs ?? {}),
     ...(plan.membership.actions.length === 0 ? [] : [`gossip=${s.gossipIntervalMs}ms drop-delay=${s.dropDelayMs}ms batch=${s.transferBatchObjectsMax}/${s.transferPauseMs}ms`, `changes=${describeActions(plan.membership.actions)}`]),
   ].join(' ');
+}
+
+function describeRetirements(retireAtMs: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(retireAtMs);
+  return entries.length === 0 ? '' : ` retired=${entries.map(([key, atMs]) => `${key}@${(atMs / 1000).toFixed(2)}s`).join(',')}`;
 }
 
 function describeActions(actions: readonly MembershipAction[]): string {

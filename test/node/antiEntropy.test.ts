@@ -310,3 +310,18 @@ test('a replica that is only behind fetches and sends nothing back; segments are
   assert.equal(listed.covered, 64, 'a few keys per segment: every asked segment fits');
   assert.equal(listed.keys.length, keys.filter((key) => segmentOf(enc.encode(key), shape) < 64).length);
 });
+
+test('a segment listing hashes the partition a page at a time, letting other work in between', async () => {
+  const clock = new ManualClock();
+  const a = replica(clock);
+  a.trees.rebuild(0, a.store);
+  const keys = Array.from({ length: 6000 }, (_, i) => `p-${i}`).filter((key) => partitionOfKey(enc.encode(key), Q) === 0);
+  assert.ok(keys.length > 2000);
+  for (const key of keys) await put(a, key, written(undefined, 'a.1', 'v'));
+  let pauses = 0;
+  const answering = answeringPeer(a.trees, a.store, async () => {}, { betweenPages: async () => void pauses++ });
+  const segments = Array.from({ length: 64 }, (_, i) => i);
+  const listed = await answering.keys(0, segments);
+  assert.ok(pauses >= 2, `paused ${pauses} times for ${keys.length} keys`);
+  assert.equal(listed.keys.length, keys.filter((key) => segmentOf(enc.encode(key), shape) < 64).length);
+});

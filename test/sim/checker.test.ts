@@ -9,7 +9,7 @@ import type { VersionVector } from '../../src/core/clock.ts';
 import type { Sibling, StoredObject } from '../../src/core/object.ts';
 import { initialClusterState } from '../../src/node/cluster.ts';
 import { nodeConfigFrom } from '../../src/node/config.ts';
-import { checkRun, formatViolation, type FinalState, type MembershipSnapshot, type ViolationKind } from '../../src/sim/checker.ts';
+import { checkRun, formatViolation, type Convergence, type FinalState, type MembershipSnapshot, type ViolationKind } from '../../src/sim/checker.ts';
 import { History, type OpRecord } from '../../src/sim/history.ts';
 
 const QUORUM = { n: 3, r: 2, w: 2 };
@@ -298,5 +298,105 @@ describe('checker: membership', () => {
     assert.deepEqual(report.violations, []);
     assert.deepEqual(report.removalLosses, ['c1-w1']);
     assert.deepEqual(s.kinds({ ...final, removalExposed: new Set() }), ['lost-write']);
+  });
+});
+
+describe('checker: convergence by anti-entropy, and deleted values that come back', () => {
+  const convergence = (copies: readonly [string, StoredObject | undefined][], overrides: Partial<Convergence> = {}): Convergence => ({
+    waitedMs: 12_000,
+    budgetMs: 12_000,
+    converged: false,
+    copies: new Map([['k', copies.map(([node, object]) => ({ node, object }))]]),
+    clientCalls: 0,
+    ...overrides,
+  });
+
+  it('passes replicas that hold one version, or all hold nothing', () => {
+    const s = new Scenario();
+    s.put('c1-w1', ['n1.1', 1]);
+    const held = obj(['c1-w1', 'n1.1', 1]);
+    assert.deepEqual(s.kinds(s.final(held, { convergence: convergence([['n1', held], ['n2', obj(['c1-w1', 'n1.1', 1])], ['n3', held]]) })), []);
+    const t = new Scenario();
+    assert.deepEqual(t.kinds(t.final(undefined, { convergence: convergence([['n1', undefined], ['n2', undefined]]) })), []);
+  });
+
+  it('catches replicas anti-entropy left different, naming the key, each replica and what it holds', () => {
+    const s = new Scenario();
+    s.put('c1-w1', ['n1.1', 1]);
+    const held = obj(['c1-w1', 'n1.1', 1]);
+    const report = checkRun(s.history.records, s.final(held, { convergence: convergence([['n1', held], ['n2', undefined], ['n3', held]]) }));
+    assert.deepEqual(report.violations.map((v) => v.kind), ['not-converged']);
+    assert.match(
+      report.violations[0]?.message ?? '',
+      /^after 12\.0 s of anti-entropy with no client call \(budget 12\.0 s\), the replicas of k under the final ring still differ: n1: \[c1-w1@n1\.1:1 \| \{n1\.1:1\}\] digest [0-9a-f]{8}; n2: \[nothing\] digest none; n3: /,
+    );
+  });
+
+  it('tells versions apart by vector and dots, not by time', () => {
+    const s = new Scenario();
+    const older = obj(['c1-w1', 'n1.1', 1]);
+    const later: StoredObject = { ...older, siblings: older.siblings.map((sibling) => ({ ...sibling, timeMs: 99 })) };
+    const wider: StoredObject = { ...older, vector: vectorOf([['n1.1', 1], ['n2.1', 4]]) };
+    assert.deepEqual(s.kinds(s.final(undefined, { convergence: convergence([['n1', older], ['n2', later]]) })), []);
+    assert.deepEqual(s.kinds(s.final(undefined, { convergence: convergence([['n1', older], ['n2', wider]]) })), ['not-converged']);
+  });
+
+  it('reports a client call made while it waited (read repair must not be what converges the replicas)', () => {
+    const s = new Scenario();
+    const report = checkRun(s.history.records, s.final(undefined, { convergence: convergence([], { clientCalls: 3 }) }));
+    assert.deepEqual(report.violations.map((v) => v.kind), ['not-converged']);
+    assert.match(report.violations[0]?.message ?? '', /made 3 client call\(s\) while waiting/);
+  });
+
+  it('catches a value an acknowledged delete covered, back in the final read and in every replica', () => {
+    const s = new Scenario();
+    s.put('c1-w1', ['n1.1', 1]);
+    s.delete(covering(['n1.1', 1]), 'ok');
+    const back = obj(['c1-w1', 'n1.1', 1]);
+    const report = checkRun(s.history.records, s.final(back, { convergence: convergence([['n1', back], ['n2', back]]) }));
+    assert.deepEqual(report.violations.map((v) => v.kind), ['resurrected']);
+    assert.equal(
+      report.violations[0]?.message,
+      'c1-w1 (dot n1.1:1) is held by every replica (n1 n2) once anti-entropy converged them, though acknowledged delete #1 (tombstone n9.1:1) had superseded it: its context covered that dot',
+    );
+    assert.match(formatViolation(report.violations[0]!), /#1 .*delete k @n1 tomb=n9\.1:1 ctx=\{n1\.1:1\}/);
+    const readOnly = new Scenario();
+    readOnly.put('c1-w1', ['n1.1', 1]);
+    readOnly.delete(covering(['n1.1', 1]), 'ok');
+    const kinds = readOnly.kinds(readOnly.final(back));
+    assert.deepEqual(kinds, ['resurrected']);
+  });
+
+  it('catches a value an acknowledged put superseded, back at the end', () => {
+    const s = new Scenario();
+    s.put('c1-w1', ['n1.1', 1]);
+    s.put('c1-w2', ['n1.1', 2], { context: covering(['n1.1', 1]) });
+    assert.deepEqual(s.kinds(s.final(obj(['c1-w1', 'n1.1', 1], ['c1-w2', 'n1.1', 2]))), ['resurrected']);
+  });
+
+  it('excuses a delete that was itself lost: only in buffers with no durability promised, or with a removed node', () => {
+    const lost = (overrides: Partial<FinalState>, persistedTombstones: ReadonlySet<string>): ViolationKind[] => {
+      const s = new Scenario();
+      s.put('c1-w1', ['n1.1', 1]);
+      s.delete(covering(['n1.1', 1]), 'ok');
+      return s.kinds(s.final(obj(['c1-w1', 'n1.1', 1]), { persistedTombstones, ...overrides }));
+    };
+    assert.deepEqual(lost({ durabilityPromised: () => false }, new Set()), []);
+    assert.deepEqual(lost({ durabilityPromised: () => false }, new Set(['k|n9.1:1'])), ['resurrected']);
+    assert.deepEqual(lost({ durabilityPromised: () => true }, new Set()), ['resurrected']);
+    assert.deepEqual(lost({ removalExposed: new Set(['delete#1']) }, new Set(['k|n9.1:1'])), []);
+  });
+
+  it('leaves a replica that never got the delete to not-converged (stale, not resurrected), and ignores failed deletes', () => {
+    const s = new Scenario();
+    s.put('c1-w1', ['n1.1', 1]);
+    s.delete(covering(['n1.1', 1]), 'ok');
+    const tomb = obj(['(tombstone)', 'n9.1', 1]);
+    const stale = obj(['c1-w1', 'n1.1', 1]);
+    assert.deepEqual(s.kinds(s.final(tomb, { convergence: convergence([['n1', tomb], ['n2', stale]]), primaries: new Map([['k', [{ node: 'n1', object: tomb }]]]) })), ['not-converged']);
+    const failed = new Scenario();
+    failed.put('c1-w1', ['n1.1', 1]);
+    failed.delete(covering(['n1.1', 1]), 'failed');
+    assert.deepEqual(failed.kinds(failed.final(stale)), []);
   });
 });

@@ -1,15 +1,19 @@
 /**
  * A deliberately small Dynamo node for testing the simulator itself: strict quorums over
  * the key's N primaries (no forwarding, no hints, no failure detector), no buffer (every
- * write is durable), read repair once every primary answered. It runs on the same ports
+ * write is durable), read repair once every primary answered, and a naive anti-entropy:
+ * every antiEntropyIntervalMs it pushes every object of the partitions it replicates to
+ * the other primaries, which merge it (no trees, no reaping). It runs on the same ports
  * as the real node, so it proves the harness (network, crashes, clients, checker) without
  * depending on the real node's correctness.
  *
  * `flaw` plants one bug, so the checker's self-test can show it catches each kind:
  *   'overwrite'  a replica stores what it receives instead of merging (loses siblings)
  *   'phantom'    reads sometimes return a value no client wrote
- *   'no-repair'  reads never repair stale replicas (replicas stay diverged)
+ *   'no-repair'  neither reads nor anti-entropy repair stale replicas (replicas stay diverged)
  *   'wall-clock' writes stamp versions with Date.now() instead of the Clock port
+ *   'forget-deletes' a replica removes a key when it stores its tombstone, forgetting the
+ *                vector with it (a deleted value then comes back from any stale copy)
  */
 import { decodeContext, encodeContext } from '../../src/core/context.ts';
 import { encodeUtf8 } from '../../src/core/bytes.ts';
@@ -24,7 +28,7 @@ import { actorIdOf, advanceStartEpoch } from '../../src/node/startEpoch.ts';
 import { decodeObject, encodeObject } from '../../src/storage/objectCodec.ts';
 import type { SimNode } from '../../src/sim/simCluster.ts';
 
-export type StandInFlaw = 'none' | 'overwrite' | 'phantom' | 'no-repair' | 'wall-clock';
+export type StandInFlaw = 'none' | 'overwrite' | 'phantom' | 'no-repair' | 'wall-clock' | 'forget-deletes';
 
 type Message =
   | { readonly type: 'put'; readonly key: Uint8Array; readonly object: Uint8Array }
@@ -57,6 +61,29 @@ class StandInNode implements SimNode {
     this.cluster = clusterViewOf(deps.config);
     this.self = deps.config.id;
     deps.transport.serve((_from, message) => this.serve(message as Message));
+    if (deps.config.antiEntropyIntervalMs > 0 && flaw !== 'no-repair') this.scheduleAntiEntropy();
+  }
+
+  private scheduleAntiEntropy(): void {
+    this.deps.clock.setTimer(this.deps.config.antiEntropyIntervalMs, () => {
+      this.pushEverything();
+      this.scheduleAntiEntropy();
+    });
+  }
+
+  /** Naive anti-entropy: every object of the partitions this node replicates, to the other primaries. */
+  private pushEverything(): void {
+    const { partitionCount } = this.cluster.ring;
+    for (let partition = 0; partition < partitionCount; partition++) {
+      const primaries = primaryNodes(this.cluster.ring, partition, this.cluster.quorum.n);
+      if (!primaries.includes(this.self)) continue;
+      for (const entry of this.deps.engine.scanPartition(partition, { limit: 1_000_000 })) {
+        const message: Message = { type: 'put', key: entry.key, object: entry.value };
+        for (const node of primaries) {
+          if (node !== this.self) this.deps.transport.request(node, message, this.deps.config.requestTimeoutMs).catch(() => undefined);
+        }
+      }
+    }
   }
 
   async get(key: Uint8Array, options?: { r?: number }): Promise<{ object: StoredObject | undefined; context: string }> {
@@ -171,7 +198,11 @@ class StandInNode implements SimNode {
   }
 
   private store(key: Uint8Array, object: StoredObject): Promise<void> {
-    return this.deps.engine.writeBatch([{ kind: 'put', partition: this.partitionOf(key), key, value: encodeObject(object) }], { durable: true });
+    const partition = this.partitionOf(key);
+    if (this.flaw === 'forget-deletes' && object.siblings.length > 0 && object.siblings.every((sibling) => sibling.deleted)) {
+      return this.deps.engine.writeBatch([{ kind: 'delete', partition, key }], { durable: true });
+    }
+    return this.deps.engine.writeBatch([{ kind: 'put', partition, key, value: encodeObject(object) }], { durable: true });
   }
 
   private primaries(key: Uint8Array): string[] {

@@ -56,7 +56,8 @@ describe('swarm: the simulator proves itself on a stand-in node', () => {
   const caught: [StandInFlaw, RegExp][] = [
     ['overwrite', /^(lost-write|dot-conflict)$/],
     ['phantom', /^phantom$/],
-    ['no-repair', /^divergence$/],
+    ['no-repair', /^not-converged$/],
+    ['forget-deletes', /^resurrected$/],
   ];
   for (const [flaw, kind] of caught) {
     it(`catches a node that has the flaw "${flaw}"`, async () => {

@@ -207,7 +207,7 @@ export class AntiEntropy {
     }
     let repairedSome = false;
     try {
-      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.store, this.peerFor(head.peer));
+      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.store, this.peerFor(head.peer), this.betweenPages);
       this.counted(outcome);
       repairedSome = !outcome.inSync;
       if (repairedSome) this.deps.logger.debug({ partition: head.partition, peer: head.peer, ...outcome }, 'anti-entropy repaired a partition');
@@ -234,6 +234,17 @@ export class AntiEntropy {
     }
     return this.reapable.length > 0;
   }
+
+  /** Lets client requests in between the pages of a long scan (and does not count as work). */
+  readonly betweenPages = (): Promise<void> => {
+    const pausedMs = this.deps.clock.monotonicMs();
+    return new Promise((resolve) => {
+      this.deps.clock.setTimer(0, () => {
+        this.waitedMs += this.deps.clock.monotonicMs() - pausedMs;
+        resolve();
+      });
+    });
+  };
 
   /** The peer's requests, with the time spent waiting for their answers added to `waitedMs`. */
   private peerFor(node: string): ExchangePeer {

@@ -15,11 +15,19 @@
  */
 import { objectDigest, segmentOf, type TreeShape } from '../../core/antiEntropy/hashTree.ts';
 import { bytesEqual } from '../../core/bytes.ts';
+import type { StoredObject } from '../../core/object.ts';
 import { encodeObject, decodeObject } from '../../storage/objectCodec.ts';
 import type { ObjectStore } from '../../storage/objectStore.ts';
 import { applyReplicaWrite } from '../replica.ts';
 import { applyReap, type ReapPeer, type ReapSteps } from './tombstoneReaper.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
+
+/** Keys of a partition hashed per step of a segment listing (between steps, other work runs). */
+const LISTING_PAGE_KEYS = 1000;
+
+/** Waits before the next page of a long scan: lets client requests in. */
+export type BetweenPages = () => Promise<void>;
+const NO_PAUSE: BetweenPages = () => Promise.resolve();
 
 /** Partitions whose roots one sweep request asks for at most. */
 export const ROOTS_PER_MESSAGE_MAX = 4096;
@@ -68,6 +76,7 @@ export async function exchangePartition(
   trees: PartitionTrees,
   store: ObjectStore,
   peer: ExchangePeer,
+  betweenPages: BetweenPages = NO_PAUSE,
 ): Promise<ExchangeOutcome> {
   const tree = trees.tree(partition);
   if (tree === undefined) throw new Error(`partition ${partition} has no trusted tree`);
@@ -84,7 +93,7 @@ export async function exchangePartition(
   bytes += sizeOf(theirs.keys) + sizeOf(theirs.digests);
   // The peer lists whole segments up to its key bound: compare those only (the rest next time).
   const segments = parents.slice(0, Math.max(1, Math.min(parents.length, theirs.covered)));
-  const mine = segmentKeyDigests(store, partition, new Set(segments), tree.shape);
+  const mine = await segmentKeyDigests(store, partition, new Set(segments), tree.shape, betweenPages);
   const theirDigests = new Map(theirs.keys.map((key, i) => [keyId(key), theirs.digests[i] as Uint8Array]));
   const toFetch = theirs.keys.filter((key, i) => !sameDigest(mine.get(keyId(key))?.digest, theirs.digests[i] as Uint8Array));
   bytes += await fetchObjects(partition, store, peer, toFetch);
@@ -104,33 +113,54 @@ interface KeyDigest {
 }
 
 /** This node's (key, digest) pairs in the given segments, by key. */
-export function segmentKeyDigests(store: ObjectStore, partition: number, segments: ReadonlySet<number>, shape: TreeShape): Map<string, KeyDigest> {
+export async function segmentKeyDigests(
+  store: ObjectStore,
+  partition: number,
+  segments: ReadonlySet<number>,
+  shape: TreeShape,
+  betweenPages: BetweenPages = NO_PAUSE,
+): Promise<Map<string, KeyDigest>> {
   const found = new Map<string, KeyDigest>();
-  for (const entries of keyDigestsBySegment(store, partition, segments, shape).values()) for (const entry of entries) found.set(keyId(entry.key), entry);
+  for (const entries of (await keyDigestsBySegment(store, partition, segments, shape, betweenPages)).values()) {
+    for (const entry of entries) found.set(keyId(entry.key), entry);
+  }
   return found;
 }
 
-function keyDigestsBySegment(store: ObjectStore, partition: number, segments: ReadonlySet<number>, shape: TreeShape): Map<number, KeyDigest[]> {
+/**
+ * Finding a segment's keys means hashing every key of the partition: done a page at a
+ * time, with `betweenPages` letting client requests in between. Writes landing meanwhile
+ * may make a listed digest stale; the next exchange sees it.
+ */
+async function keyDigestsBySegment(
+  store: ObjectStore,
+  partition: number,
+  segments: ReadonlySet<number>,
+  shape: TreeShape,
+  betweenPages: BetweenPages,
+): Promise<Map<number, KeyDigest[]>> {
   const bySegment = new Map<number, KeyDigest[]>();
-  store.forEachInPartition(
-    partition,
-    (key, object) => {
-      const segment = segmentOf(key, shape);
-      let entries = bySegment.get(segment);
-      if (entries === undefined) bySegment.set(segment, (entries = []));
-      entries.push({ key, digest: objectDigest(key, object) });
-    },
-    { wanted: (key) => segments.has(segmentOf(key, shape)) },
-  );
-  return bySegment;
+  const visit = (key: Uint8Array, object: StoredObject): void => {
+    const segment = segmentOf(key, shape);
+    let entries = bySegment.get(segment);
+    if (entries === undefined) bySegment.set(segment, (entries = []));
+    entries.push({ key, digest: objectDigest(key, object) });
+  };
+  const wanted = (key: Uint8Array): boolean => segments.has(segmentOf(key, shape));
+  let afterKey: Uint8Array | undefined;
+  for (;;) {
+    afterKey = store.visitPartitionPage(partition, afterKey, LISTING_PAGE_KEYS, visit, wanted);
+    if (afterKey === undefined) return bySegment;
+    await betweenPages();
+  }
 }
 
 /**
  * The answer to a peer's `keys`: the (key, digest) pairs of the asked segments, whole
  * segments in the order asked, as many as fit in KEY_DIGESTS_PER_REPLY_MAX (one at least).
  */
-function listSegments(store: ObjectStore, partition: number, segments: readonly number[], shape: TreeShape): KeyDigests {
-  const bySegment = keyDigestsBySegment(store, partition, new Set(segments), shape);
+async function listSegments(store: ObjectStore, partition: number, segments: readonly number[], shape: TreeShape, betweenPages: BetweenPages): Promise<KeyDigests> {
+  const bySegment = await keyDigestsBySegment(store, partition, new Set(segments), shape, betweenPages);
   const listed: KeyDigest[] = [];
   let covered = 0;
   for (const segment of segments) {
@@ -223,6 +253,8 @@ export function answeringPeer(
     readonly exchangeable?: (partition: number) => boolean;
     /** Counts the reaping steps taken here at a peer's request. */
     readonly onReaped?: (steps: ReapSteps) => void;
+    /** Lets other work run between the pages of a key listing (the node: a timer of 0 ms). */
+    readonly betweenPages?: BetweenPages;
   } = {},
 ): ExchangePeer {
   const exchangeable = options.exchangeable ?? (() => true);
@@ -262,7 +294,7 @@ export function answeringPeer(
       if (segments.length > SEGMENTS_PER_EXCHANGE_MAX || segments.some((s) => !Number.isInteger(s) || s < 0 || s >= tree.shape.segments)) {
         throw new ExchangeRefusedError(`segments must be at most ${SEGMENTS_PER_EXCHANGE_MAX} of 0..${tree.shape.segments - 1}`);
       }
-      return listSegments(store, partition, segments, tree.shape);
+      return listSegments(store, partition, segments, tree.shape, options.betweenPages ?? NO_PAUSE);
     },
     fetch: async (partition, keys) => {
       treeOf(partition);
