@@ -18,7 +18,7 @@ import { keyBytes, partitionOfKey } from '../../src/core/hash.ts';
 import { replicasOf } from '../../src/core/membership/transfers.ts';
 import { putObject } from '../../src/core/object.ts';
 import { initialClusterState } from '../../src/node/cluster.ts';
-import { nodeConfigFrom } from '../../src/node/config.ts';
+import { nodeConfigFrom, objectLimitsOf } from '../../src/node/config.ts';
 import type { WriteOp } from '../../src/ports/storage.ts';
 import { encodeObject } from '../../src/storage/objectCodec.ts';
 import { openLmdbEngine, type LmdbEngine } from '../../src/storage/lmdbEngine.ts';
@@ -69,7 +69,7 @@ export async function preloadStores(options: PreloadOptions): Promise<PreloadRes
   const bytes: Record<string, number> = Object.fromEntries(ids.map((id) => [id, 0]));
   const keysPerPartition = new Array<number>(options.partitionCount).fill(0);
   const batchKeys = options.batchKeys ?? 20_000;
-  const limits = { siblingsMax: config.siblingsMax, vectorEntriesMax: config.vectorEntriesMax };
+  const limits = objectLimitsOf(config);
   const nowMs = Date.now();
   let encodedObjectBytes = 0;
   let lastProgress = started;

@@ -25,6 +25,10 @@ export type VersionVector = readonly VectorEntry[];
 
 /** Vector entries kept per object before truncation drops the oldest (paper 4.4). */
 export const VECTOR_ENTRIES_MAX_DEFAULT = 10;
+/** Entries kept whatever their age (Riak's big_vclock is 50): young entries are dropped past it. */
+export const VECTOR_ENTRIES_HARD_MAX = 64;
+/** Entries advanced within this long are kept past the soft limit (Riak's young_vclock is 20 s). */
+export const VECTOR_PRUNE_AGE_MS_DEFAULT = 86_400_000;
 
 /** Actor order: locale-independent, by UTF-16 code units. */
 export function compareActors(a: ActorId, b: ActorId): number {
@@ -100,34 +104,53 @@ export function withEntry(vector: VersionVector, entry: VectorEntry): VersionVec
 }
 
 export interface TruncationPolicy {
-  /** Entries kept at most, unless `keepActors` alone need more. */
+  /** Entries kept at most, unless `keepActors` alone need more, or the entries are young. */
   readonly entriesMax: number;
   /** Actors never dropped: those of the object's siblings' dots, so the vector covers them. */
   readonly keepActors: ReadonlySet<ActorId>;
+  /**
+   * Entries advanced less than this long before `nowMs` stay past `entriesMax`, up to
+   * max(entriesMax, VECTOR_ENTRIES_HARD_MAX); 0: age does not matter.
+   */
+  readonly youngMs: number;
+  readonly nowMs: number;
 }
 
 /**
  * Drops the entries with the oldest timeMs (ties: the smaller actor id first) until at
- * most `entriesMax` remain, never an actor of `keepActors`.
+ * most `entriesMax` remain, never an actor of `keepActors`, and a young entry only past
+ * the hard limit.
  *
  * Caveat: a truncated vector has forgotten the dropped actors' events, so it covers less.
  * Versions it had already superseded can then look concurrent and come back as extra
- * siblings (until a client writes over them); no version is ever lost, because covering
- * less only ever keeps more siblings. This relies on an actor never reusing a counter:
- * the coordinator's own entry is always kept when it writes, and a restarted node writes
- * under a new actor (node id plus start epoch).
+ * siblings when a replica that still holds them syncs (a deleted value next to its
+ * tombstone, say); no version is ever lost, because covering less only ever keeps more
+ * siblings. Hence young entries are kept: by the time an entry is old, anti-entropy has
+ * long brought every replica past the versions it superseded (found by the simulator: with
+ * count-only pruning, versions an acknowledged write had superseded came back, seed 100060
+ * at c109163). This relies on an actor never reusing a counter: the coordinator's own entry
+ * is always kept when it writes, and a restarted node writes under a new actor (node id
+ * plus start epoch).
  */
 export function truncateVector(vector: VersionVector, policy: TruncationPolicy): VersionVector {
-  const { entriesMax, keepActors } = policy;
+  const { entriesMax, keepActors, youngMs, nowMs } = policy;
   if (!Number.isSafeInteger(entriesMax) || entriesMax < 0) {
     throw new RangeError(`entriesMax must be a non-negative integer, got ${String(entriesMax)}`);
   }
   if (vector.length <= entriesMax) return vector;
+  const hardMax = Math.max(entriesMax, VECTOR_ENTRIES_HARD_MAX);
   const droppable = vector
     .filter((entry) => !keepActors.has(entry.actor))
     .sort((a, b) => a.timeMs - b.timeMs || compareActors(a.actor, b.actor));
-  const dropped = new Set(droppable.slice(0, vector.length - entriesMax).map((entry) => entry.actor));
-  return vector.filter((entry) => !dropped.has(entry.actor));
+  const dropped = new Set<ActorId>();
+  for (const entry of droppable) {
+    const remaining = vector.length - dropped.size;
+    if (remaining <= entriesMax) break;
+    // Oldest first: once one is young, the rest are too.
+    if (remaining <= hardMax && youngMs > 0 && nowMs - entry.timeMs < youngMs) break;
+    dropped.add(entry.actor);
+  }
+  return dropped.size === 0 ? vector : vector.filter((entry) => !dropped.has(entry.actor));
 }
 
 function sortVector(entries: VectorEntry[]): VersionVector {

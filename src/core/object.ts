@@ -64,6 +64,8 @@ export interface ObjectWrite {
 export interface ObjectLimits {
   readonly siblingsMax: number;
   readonly vectorEntriesMax: number;
+  /** Vector entries younger than this stay past vectorEntriesMax (clock.ts truncateVector); absent: 0. */
+  readonly vectorPruneAgeMs?: number;
 }
 
 export type PutOutcome =
@@ -100,6 +102,8 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
   const vector = truncateVector(advanced, {
     entriesMax: limits.vectorEntriesMax,
     keepActors: new Set(siblings.map((sibling) => sibling.dot.actor)),
+    youngMs: limits.vectorPruneAgeMs ?? 0,
+    nowMs,
   });
   return { ok: true, object: { vector, siblings }, dot };
 }
@@ -122,6 +126,9 @@ function validateWrite(write: ObjectWrite, limits: ObjectLimits): void {
   }
   if (!Number.isSafeInteger(limits.vectorEntriesMax) || limits.vectorEntriesMax < 1) {
     throw new RangeError(`vectorEntriesMax must be a positive integer, got ${String(limits.vectorEntriesMax)}`);
+  }
+  if (limits.vectorPruneAgeMs !== undefined && !(Number.isSafeInteger(limits.vectorPruneAgeMs) && limits.vectorPruneAgeMs >= 0)) {
+    throw new RangeError(`vectorPruneAgeMs must be a non-negative integer, got ${String(limits.vectorPruneAgeMs)}`);
   }
 }
 

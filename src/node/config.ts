@@ -10,7 +10,9 @@
  */
 import { KEY_BYTES_MAX } from '../storage/keys.ts';
 import { z } from 'zod';
+import { VECTOR_ENTRIES_MAX_DEFAULT, VECTOR_PRUNE_AGE_MS_DEFAULT } from '../core/clock.ts';
 import { PARTITION_COUNT_DEFAULT, PARTITION_COUNT_MAX, validatePartitionCount } from '../core/hash.ts';
+import type { ObjectLimits } from '../core/object.ts';
 import {
   NAME_PATTERN,
   formatHostPort,
@@ -52,7 +54,8 @@ export const CONFIG_FIELDS = {
   valueBytesMax: { kind: 'integer', description: 'largest value, bytes' },
   keyBytesMax: { kind: 'integer', description: 'longest key, bytes (UTF-8)' },
   siblingsMax: { kind: 'integer', description: 'siblings per key; writes past it are refused (409)' },
-  vectorEntriesMax: { kind: 'integer', description: 'version-vector entries kept per key' },
+  vectorEntriesMax: { kind: 'integer', description: 'version-vector entries kept per key (entries younger than vectorPruneAgeMs stay past it, up to 64)' },
+  vectorPruneAgeMs: { kind: 'integer', description: 'age before a version-vector entry may be pruned past vectorEntriesMax, ms' },
   requestTimeoutMs: { kind: 'integer', description: 'internal request timeout, ms' },
   forwardTimeoutMs: { kind: 'integer', description: 'how long one forward to a key\'s primary may take before the next is tried, ms' },
   readRepairLingerMs: { kind: 'integer', description: 'how long a read waits for late replies after answering (for read repair), ms' },
@@ -65,7 +68,7 @@ export const CONFIG_FIELDS = {
   transferBatchBytesMax: { kind: 'integer', description: 'bytes per partition-transfer batch (about)' },
   transferPauseMs: { kind: 'integer', description: 'pause between two batches of one partition transfer (the throttle), ms' },
   transferConcurrency: { kind: 'integer', description: 'partition transfers this node streams at once' },
-  dropDelayMs: { kind: 'integer', description: 'how long after a change settles a former replica deletes its copies, ms' },
+  dropDelayMs: { kind: 'integer', description: 'how long after a change settles a former replica deletes its copies, ms (at least twice requestTimeoutMs)' },
   antiEntropyIntervalMs: { kind: 'integer', description: 'pause between two anti-entropy exchanges of partitions in sync, ms (0 = off)' },
   tombstoneGraceMs: { kind: 'integer', description: 'age before a tombstone every replica holds is reaped to a marker, ms' },
   markerRetentionMs: { kind: 'integer', description: 'age before a reaped marker every replica holds is removed, ms' },
@@ -158,7 +161,8 @@ export const nodeConfigSchema = z
     valueBytesMax: integer(1, VALUE_BYTES_MAX_LIMIT).default(1024 * 1024),
     keyBytesMax: integer(1, KEY_BYTES_MAX_LIMIT).default(1024),
     siblingsMax: integer(1).default(100),
-    vectorEntriesMax: integer(1).default(10),
+    vectorEntriesMax: integer(1).default(VECTOR_ENTRIES_MAX_DEFAULT),
+    vectorPruneAgeMs: integer(0).default(VECTOR_PRUNE_AGE_MS_DEFAULT),
     requestTimeoutMs: integer(1).default(2000),
     forwardTimeoutMs: integer(1).default(1000),
     readRepairLingerMs: integer(0).default(200),
@@ -228,6 +232,11 @@ export interface ConfigSources {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** The parsed JSON config file and its path (for messages). */
   readonly file?: { readonly path: string; readonly contents: unknown };
+}
+
+/** The limits a write's putObject runs under. */
+export function objectLimitsOf(config: NodeConfig): ObjectLimits {
+  return { siblingsMax: config.siblingsMax, vectorEntriesMax: config.vectorEntriesMax, vectorPruneAgeMs: config.vectorPruneAgeMs };
 }
 
 export function flagName(field: ConfigField): string {

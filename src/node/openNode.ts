@@ -190,6 +190,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     clock,
     logger,
     delayMs: config.dropDelayMs,
+    requestTimeoutMs: config.requestTimeoutMs,
     batchObjectsMax: config.transferBatchObjectsMax,
     beforeDeleting: renewActor,
     pacer: admission,

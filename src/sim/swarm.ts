@@ -34,6 +34,7 @@ import { replicasOf } from '../core/membership/transfers.ts';
 import { initialClusterState } from '../node/cluster.ts';
 import { nodeConfigFrom, type NodeConfig } from '../node/config.ts';
 import { MEMBERSHIP_RECORD } from '../node/membership/membership.ts';
+import { dropWaitMs } from '../node/membership/partitionDrop.ts';
 import { openNode } from '../node/openNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { WriteOp } from '../ports/storage.ts';
@@ -247,8 +248,8 @@ class SwarmRun {
     await scheduler.runUntil(plan.safetyMs);
     this.heal();
     await this.settle();
-    // Former replicas drop their copies dropDelayMs after they see the change settle.
-    if (plan.membership.actions.length > 0) await scheduler.runUntil(scheduler.nowMs + plan.settings.dropDelayMs + 2 * plan.settings.flushIntervalMs + SETTLE_STEP_MS);
+    // Former replicas drop their copies after they see the change settle (partitionDrop.ts).
+    if (plan.membership.actions.length > 0) await scheduler.runUntil(scheduler.nowMs + dropWaitMs(plan.settings.dropDelayMs, plan.settings.requestTimeoutMs) + 2 * plan.settings.flushIntervalMs + SETTLE_STEP_MS);
     const finalState = this.membershipSnapshot().finalState;
     const settledCopies = this.primaryCopies(finalState);
     this.audit.checkRedundancy(this.history.records, (key) => (settledCopies.get(key) ?? []).map((copy) => copy.node));

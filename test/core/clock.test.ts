@@ -10,6 +10,7 @@ import {
   dominates,
   mergeVectors,
   truncateVector,
+  VECTOR_ENTRIES_HARD_MAX,
   vectorsEqual,
   type VectorEntry,
   type VersionVector,
@@ -103,23 +104,38 @@ test('descends is a partial order: reflexive, antisymmetric on equal vectors, tr
   );
 });
 
+/** Age does not matter. */
+const COUNT_ONLY = { youngMs: 0, nowMs: 0 };
+
 test('truncateVector drops the oldest entries, ties by actor, never a kept actor', () => {
   const v = vector(['a', 1, 30], ['b', 1, 10], ['c', 1, 10], ['d', 1, 40], ['e', 1, 20]);
-  assert.equal(truncateVector(v, { entriesMax: 5, keepActors: new Set() }), v, 'short enough: unchanged');
+  assert.equal(truncateVector(v, { entriesMax: 5, keepActors: new Set(), ...COUNT_ONLY }), v, 'short enough: unchanged');
   assert.deepEqual(
-    truncateVector(v, { entriesMax: 3, keepActors: new Set() }).map((entry) => entry.actor),
+    truncateVector(v, { entriesMax: 3, keepActors: new Set(), ...COUNT_ONLY }).map((entry) => entry.actor),
     ['a', 'd', 'e'],
   );
   assert.deepEqual(
-    truncateVector(v, { entriesMax: 3, keepActors: new Set(['b']) }).map((entry) => entry.actor),
+    truncateVector(v, { entriesMax: 3, keepActors: new Set(['b']), ...COUNT_ONLY }).map((entry) => entry.actor),
     ['a', 'b', 'd'],
   );
   assert.deepEqual(
-    truncateVector(v, { entriesMax: 1, keepActors: new Set(['b', 'c']) }).map((entry) => entry.actor),
+    truncateVector(v, { entriesMax: 1, keepActors: new Set(['b', 'c']), ...COUNT_ONLY }).map((entry) => entry.actor),
     ['b', 'c'],
     'kept actors stay even past the limit',
   );
-  assert.throws(() => truncateVector(v, { entriesMax: -1, keepActors: new Set() }), RangeError);
+  assert.throws(() => truncateVector(v, { entriesMax: -1, keepActors: new Set(), ...COUNT_ONLY }), RangeError);
+});
+
+test('truncateVector keeps young entries past the soft limit, up to the hard limit', () => {
+  const v = vector(['a', 1, 30], ['b', 1, 10], ['c', 1, 10], ['d', 1, 40], ['e', 1, 20]);
+  const young = (nowMs: number): string[] => truncateVector(v, { entriesMax: 2, keepActors: new Set(), youngMs: 15, nowMs }).map((entry) => entry.actor);
+  assert.deepEqual(young(30), ['a', 'd', 'e'], 'at 30 ms, b and c (10 ms) are old; e (20 ms) is young and stays past the limit of 2');
+  assert.deepEqual(young(45), ['a', 'd']);
+  assert.deepEqual(young(20), ['a', 'b', 'c', 'd', 'e'], 'every entry young: nothing dropped');
+  const wide = vector(...Array.from({ length: VECTOR_ENTRIES_HARD_MAX + 6 }, (_, i): [string, number, number] => [`x${String(i).padStart(3, '0')}`, 1, i]));
+  const hard = truncateVector(wide, { entriesMax: 10, keepActors: new Set(), youngMs: 1_000_000, nowMs: 100 });
+  assert.equal(hard.length, VECTOR_ENTRIES_HARD_MAX, 'young entries are dropped past the hard limit, oldest first');
+  assert.equal(hard[0]?.actor, 'x006');
 });
 
 test('truncateVector keeps the newest entries and every kept actor (random)', () => {
@@ -131,7 +147,7 @@ test('truncateVector keeps the newest entries and every kept actor (random)', ()
       fc.subarray(ACTORS),
       (v, entriesMax, keep) => {
         const keepActors = new Set(keep);
-        const truncated = truncateVector(v, { entriesMax, keepActors });
+        const truncated = truncateVector(v, { entriesMax, keepActors, ...COUNT_ONLY });
         assert.ok(descends(v, truncated), 'a subset of the original entries');
         assert.ok(truncated.every((entry) => v.includes(entry)));
         for (const entry of v) {

@@ -148,6 +148,20 @@ test('after truncation, versions may look concurrent (an extra sibling), but non
   assert.deepEqual(values(syncObjects(replica1, w3)), ['v3']);
 });
 
+test('young vector entries are kept past the limit, so a superseded version (a deleted value) does not come back', () => {
+  const limits = { siblingsMax: 100, vectorEntriesMax: 2, vectorPruneAgeMs: 1000 };
+  // A stale replica still holds v1 of actor a; the other deletes it, then two writers advance it.
+  const stale = put(undefined, write('a', 'v1', [], { nowMs: 1 }), limits);
+  const deleted = put(stale, write('b', '', stale.vector, { nowMs: 2, deleted: true }), limits);
+  const later = put(deleted, write('c', 'v3', deleted.vector, { nowMs: 3 }), limits);
+  assert.deepEqual(later.vector.map((entry) => entry.actor), ['a', 'b', 'c'], 'a is young: kept past 2 entries');
+  assert.deepEqual(values(syncObjects(stale, later)), ['v3'], 'v1 stays superseded');
+  // Once a's entry is old, pruning may forget it (the caveat above), and v1 looks concurrent again.
+  const muchLater = put(later, write('d', 'v4', later.vector, { nowMs: 2000 }), limits);
+  assert.deepEqual(muchLater.vector.map((entry) => entry.actor), ['c', 'd']);
+  assert.deepEqual(values(syncObjects(stale, muchLater)), ['v1', 'v4']);
+});
+
 test('the vector always covers the object’s own siblings, even past the entry limit', () => {
   const limits = { siblingsMax: 100, vectorEntriesMax: 1 };
   let object: StoredObject | undefined;

@@ -35,6 +35,7 @@ import { describeFailure } from '../peerClient.ts';
 import { replicaPut, type Reply } from '../protocol.ts';
 import type { Quorum } from '../request.ts';
 import { preferenceOf } from '../cluster.ts';
+import { objectLimitsOf } from '../config.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
 
@@ -186,7 +187,7 @@ class PutCoordinator {
       nowMs: deps.clock.nowMs(),
       lastWriteWins: deps.config.lastWriteWins,
     };
-    const limits = { siblingsMax: deps.config.siblingsMax, vectorEntriesMax: deps.config.vectorEntriesMax };
+    const limits = objectLimitsOf(deps.config);
     const change = (current: StoredObject | undefined): StoredObject => {
       const result = putObject(current, write, limits);
       if (!result.ok) throw new TooManySiblingsError(result.siblingCount, limits.siblingsMax);

@@ -8,6 +8,13 @@
  * version it last cleaned up after is persisted, so a restart does not scan again. Before
  * the first object of a run is deleted, `beforeDeleting` runs (the node takes a new actor,
  * so it never reissues a dot it issued for a key whose copy it drops).
+ *
+ * The wait is never shorter than twice the request timeout: a replica
+ * write this node acknowledged just before the change settled may still be on its way to
+ * its coordinator, which counts it towards W; the copy must outlive that count (found by
+ * the simulator, seed 5000413: a W = 3 write acknowledged by a leaving node that had
+ * already dropped it, so only two nodes held it). Twice: clocks drift between nodes, and
+ * a forwarded request's budget started on another node.
  */
 import { lostPartitions } from '../../core/membership/transfers.ts';
 import { isSettled } from '../../core/membership/state.ts';
@@ -29,11 +36,18 @@ export interface PartitionDropDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly delayMs: number;
+  /** The node's request timeout: the wait is at least twice it. */
+  readonly requestTimeoutMs: number;
   readonly batchObjectsMax: number;
   /** The admission controller: the pause after each deleted page; none when absent. */
   readonly pacer?: BackgroundPacer;
   /** Runs (once per drop) before the first deletion. */
   readonly beforeDeleting?: () => Promise<void>;
+}
+
+/** How long after a change settles a former replica deletes its copies (see above). */
+export function dropWaitMs(delayMs: number, requestTimeoutMs: number): number {
+  return Math.max(delayMs, 2 * requestTimeoutMs);
 }
 
 export class PartitionDrop {
@@ -69,7 +83,7 @@ export class PartitionDrop {
     if (version === this.scheduledFor || (typeof done === 'number' && done >= version)) return;
     this.scheduledFor = version;
     if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
-    this.timer = this.deps.clock.setTimer(this.deps.delayMs, () => {
+    this.timer = this.deps.clock.setTimer(dropWaitMs(this.deps.delayMs, this.deps.requestTimeoutMs), () => {
       this.timer = undefined;
       this.drop(version).catch((error: unknown) => {
         this.scheduledFor = 0;
