@@ -49,6 +49,8 @@ export interface ForwardMessage {
   readonly contentType?: string;
   /** put/delete: the client's context text, when it gave one. */
   readonly context?: string;
+  /** put/delete: supersede every version the coordinator's own copy holds, too (the Redis front end's SET). */
+  readonly supersedeSeen?: boolean;
   readonly n: number;
   readonly r: number;
   readonly w: number;
@@ -470,6 +472,7 @@ function parseForward(fields: Fields): ForwardMessage {
     throw new BadMessageError('a forwarded put needs value and contentType');
   }
   const context = optional(fields, 'context', (f, name) => stringField(f, name, CONTEXT_LENGTH_MAX));
+  const supersedeSeen = optional(fields, 'supersedeSeen', booleanField);
   const message: ForwardMessage = {
     type: 'forward',
     op: op as ForwardOp,
@@ -484,6 +487,7 @@ function parseForward(fields: Fields): ForwardMessage {
     ...(value === undefined ? {} : { value }),
     ...(contentType === undefined ? {} : { contentType }),
     ...(context === undefined ? {} : { context }),
+    ...(supersedeSeen === true ? { supersedeSeen } : {}),
   };
 }
 

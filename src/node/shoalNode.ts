@@ -105,6 +105,11 @@ export interface PutInput {
   readonly contentType: string;
   /** From a previous read; absent = supersede nothing (the value joins the siblings). */
   readonly context?: string;
+  /**
+   * Also supersede every version the coordinating replica holds when it writes (the Redis
+   * front end's SET): what that replica has not seen yet stays a sibling.
+   */
+  readonly supersedeSeen?: boolean;
 }
 
 /** The versions this node holds for a key, for operators (`GET /admin/local/:key`). */
@@ -166,6 +171,7 @@ type ClientRequest =
       readonly contentType: string;
       readonly contextText: string | undefined;
       readonly context: VersionVector;
+      readonly supersedeSeen: boolean;
     };
 
 const EMPTY_VECTOR: VersionVector = [];
@@ -232,14 +238,14 @@ export class ShoalNode {
     checkKey(key, this.config.keyBytesMax);
     checkValue(input.value, this.config.valueBytesMax);
     checkContentType(input.contentType);
-    return this.write(key, input.value, input.contentType, 'put', input.context, options);
+    return this.write(key, input.value, input.contentType, 'put', input.context, options, input.supersedeSeen === true);
   }
 
   /** Writes a tombstone that supersedes the versions named by `context`. */
-  async delete(key: Uint8Array, context?: string, options?: RequestOptions): Promise<WriteResult> {
+  async delete(key: Uint8Array, context?: string, options?: RequestOptions & { readonly supersedeSeen?: boolean }): Promise<WriteResult> {
     this.checkServing();
     checkKey(key, this.config.keyBytesMax);
-    return this.write(key, EMPTY_VALUE, TOMBSTONE_CONTENT_TYPE, 'delete', context, options);
+    return this.write(key, EMPTY_VALUE, TOMBSTONE_CONTENT_TYPE, 'delete', context, options, options?.supersedeSeen === true);
   }
 
   /** The versions this node itself holds for the key (its main store only), asking no other node. */
@@ -374,7 +380,7 @@ export class ShoalNode {
       checkContentType(contentType);
     }
     const context = message.context === undefined ? EMPTY_VECTOR : this.decode(message.context);
-    return { op, key, partition, quorum, value, contentType, contextText: message.context, context };
+    return { op, key, partition, quorum, value, contentType, contextText: message.context, context, supersedeSeen: message.supersedeSeen === true };
   }
 
   private async write(
@@ -384,10 +390,11 @@ export class ShoalNode {
     op: 'put' | 'delete',
     contextText: string | undefined,
     options: RequestOptions | undefined,
+    supersedeSeen: boolean,
   ): Promise<WriteResult> {
     const context = contextText === undefined ? EMPTY_VECTOR : this.decode(contextText);
     const quorum = resolveQuorum(this.cluster.quorum, options);
-    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context };
+    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context, supersedeSeen };
     const written = await this.route(request);
     if (written === undefined) throw new Error('invariant: a put left no object');
     return { context: this.contextOf(written), object: written };
@@ -415,8 +422,8 @@ export class ShoalNode {
         return coordinateGet(this.deps, { partition, key, quorum, timeoutMs });
       case 'put':
       case 'delete': {
-        const { value, contentType, context } = request;
-        return coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, quorum, timeoutMs });
+        const { value, contentType, context, supersedeSeen } = request;
+        return coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, supersedeSeen, quorum, timeoutMs });
       }
     }
   }
@@ -476,7 +483,8 @@ function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeout
     case 'put':
     case 'delete': {
       const withValue = request.op === 'put' ? { ...base, value: request.value, contentType: request.contentType } : base;
-      return request.contextText === undefined ? withValue : { ...withValue, context: request.contextText };
+      const withSeen = request.supersedeSeen ? { ...withValue, supersedeSeen: true } : withValue;
+      return request.contextText === undefined ? withSeen : { ...withSeen, context: request.contextText };
     }
   }
 }

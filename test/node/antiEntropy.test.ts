@@ -315,8 +315,8 @@ test('a segment listing hashes the partition a page at a time, letting other wor
   const clock = new ManualClock();
   const a = replica(clock);
   a.trees.rebuild(0, a.store);
-  const keys = Array.from({ length: 6000 }, (_, i) => `p-${i}`).filter((key) => partitionOfKey(enc.encode(key), Q) === 0);
-  assert.ok(keys.length > 2000);
+  const keys = Array.from({ length: 12_000 }, (_, i) => `p-${i}`).filter((key) => partitionOfKey(enc.encode(key), Q) === 0);
+  assert.ok(keys.length > 2000, `${keys.length} keys in partition 0`);
   for (const key of keys) await put(a, key, written(undefined, 'a.1', 'v'));
   let pauses = 0;
   const answering = answeringPeer(a.trees, a.store, async () => {}, { betweenPages: async () => void pauses++ });

@@ -184,6 +184,26 @@ test('concurrent writes through different coordinators, or through one, come bac
   assert.deepEqual(values((await c.run(c.node('a').get(enc.encode('y')))).object), ['merged']);
 });
 
+test('a write that supersedes what its coordinator has seen replaces those siblings, also when forwarded; unseen ones stay', async (t) => {
+  const c = await cluster(t, ['a', 'b', 'c', 'd']);
+  const { key, order } = keyWhere(c, (o) => o[3] === 'd');
+  const [p1, p2] = order as [string, string];
+  const k = enc.encode(key);
+  await c.run(Promise.all([c.node(p1).put(k, text('one')), c.node(p2).put(k, text('two'))]));
+  await c.run(c.node(p1).get(k, { r: 3 })); // both siblings everywhere (read repair)
+  await c.advance(300);
+  const set = await c.run(c.node('d').put(k, { ...text('set'), supersedeSeen: true }));
+  assert.deepEqual(values(set.object), ['set'], 'd forwards to the first primary, which supersedes both');
+  assert.ok(c.network.sentOfType('forward').some((m) => m.to === p1 && (m.message as { supersedeSeen?: boolean }).supersedeSeen === true));
+  // A concurrent write the coordinator has not seen (p1 cut off while p2 takes it) stays a sibling.
+  c.network.setMode(p1, 'unreachable');
+  await c.run(c.node(p2).put(k, text('unseen'), { w: 1 }));
+  c.network.setMode(p1, 'up');
+  const again = await c.run(c.node(p1).put(k, { ...text('set-again'), supersedeSeen: true }, { w: 1 }));
+  assert.deepEqual(values(again.object), ['set-again']);
+  assert.deepEqual(values((await c.run(c.node(p1).get(k, { r: 3 }))).object), ['set-again', 'unseen']);
+});
+
 test('read repair brings a stale replica up to date', async (t) => {
   const c = await cluster(t, ['a', 'b', 'c'], { probeIntervalMs: 100 });
   c.network.setMode('c', 'unreachable');

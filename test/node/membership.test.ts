@@ -14,6 +14,8 @@ import { TestCluster } from '../support/testCluster.ts';
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const Q = 16;
+/** Former replicas drop their copies no sooner than twice the request timeout (2 s by default) after settling (partitionDrop.ts). */
+const DROP_WAIT_MS = 5000;
 
 async function cluster(t: TestContext, ids: string[], overrides: Record<string, unknown> = {}): Promise<TestCluster> {
   const c = await TestCluster.start(ids, { partitionCount: Q, dropDelayMs: 500, ...overrides });
@@ -103,7 +105,7 @@ test('a node joins: the plan is shown first, applied on confirmation, streamed, 
   const ring = c.node('b').membership.ring();
   assert.deepEqual(ring.members.map((m) => [m.id, m.status]), [['a', 'valid'], ['b', 'valid'], ['c', 'valid'], ['d', 'valid']]);
   for (const member of ring.members) assert.ok(member.partitions <= Math.ceil(Q / 4), `${member.id} owns ${member.partitions}`);
-  await c.advance(2000); // past dropDelayMs: former replicas drop their copies
+  await c.advance(DROP_WAIT_MS); // former replicas drop their copies
   assertPlacement(c, ['a', 'b', 'c', 'd'], written.keys());
   for (const [key, value] of written) assert.equal(await readValue(c, 'd', key), value, key);
 });
@@ -118,7 +120,7 @@ test('writes during a transfer are not lost: they reach the new replica too', as
   assert.notEqual(c.node('a').membership.ring().plan, null, 'the transfer is still running');
   const during = await writeKeys(c, 'c', 60, 'new');
   await settle(c, ['a', 'b', 'c', 'd']);
-  await c.advance(3000); // hints delivered, copies dropped
+  await c.advance(DROP_WAIT_MS); // hints delivered, copies dropped
   // Placement first: reads would repair what the transfer missed.
   assertPlacement(c, ['a', 'b', 'c', 'd'], [...before.keys(), ...during.keys()]);
   for (const [key, value] of [...before, ...during]) assert.equal(await readValue(c, 'a', key), value, key);
@@ -133,7 +135,7 @@ test('a member leaves: it hands its partitions off and ends removed, owning noth
   const ring = c.node('a').membership.ring();
   assert.equal(ring.members.find((m) => m.id === 'b')?.status, 'removed');
   assert.ok(!ring.owners.includes('b'));
-  await c.advance(2000);
+  await c.advance(DROP_WAIT_MS);
   assertPlacement(c, ['a', 'c', 'd'], written.keys());
   for (const [key, value] of written) assert.equal(await readValue(c, 'c', key), value, key);
   assert.equal(c.member('b').engine.count(), 0, 'the leaver dropped every copy');

@@ -22,7 +22,7 @@
  * coordinator itself the durable one. A stand-in for a failed durable target is durable
  * too. `all` asks every target, `none` none.
  */
-import type { VersionVector } from '../../core/clock.ts';
+import { mergeVectors, type VersionVector } from '../../core/clock.ts';
 import { putObject, type StoredObject } from '../../core/object.ts';
 import { addPutReply, addPutTarget, initPutQuorum, putVerdict, type PutQuorum } from '../../core/quorum/putQuorum.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
@@ -47,6 +47,11 @@ export interface PutRequest {
   readonly deleted: boolean;
   /** The client's context (empty: supersede nothing). */
   readonly context: VersionVector;
+  /**
+   * Also supersede every version the coordinator's own copy holds when it writes (the
+   * Redis front end's SET): concurrent versions it has not seen yet stay siblings.
+   */
+  readonly supersedeSeen: boolean;
   readonly quorum: Quorum;
   readonly timeoutMs: number;
 }
@@ -189,7 +194,8 @@ class PutCoordinator {
     };
     const limits = objectLimitsOf(deps.config);
     const change = (current: StoredObject | undefined): StoredObject => {
-      const result = putObject(current, write, limits);
+      const seen = request.supersedeSeen && current !== undefined;
+      const result = putObject(current, seen ? { ...write, context: mergeVectors(current.vector, request.context) } : write, limits);
       if (!result.ok) throw new TooManySiblingsError(result.siblingCount, limits.siblingsMax);
       return result.object;
     };
