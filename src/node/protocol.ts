@@ -189,6 +189,8 @@ export interface ObjectReply {
   readonly type: 'object';
   /** objectCodec bytes; absent when the key is not held (or, for a forwarded get, found nowhere). */
   readonly object?: Uint8Array;
+  /** A forwarded request's: the replica a later write of the key should go to (the read's fastest, the write's coordinator). */
+  readonly nextCoordinator?: string;
 }
 
 /** Codes a node replies with besides the client-facing RequestErrorCodes. */
@@ -320,8 +322,9 @@ export function replicaPut(
   return hintFor === undefined ? base : { ...base, hintFor };
 }
 
-export function objectReply(object: Uint8Array | undefined): ObjectReply {
-  return object === undefined ? { type: 'object' } : { type: 'object', object };
+export function objectReply(object: Uint8Array | undefined, nextCoordinator?: string): ObjectReply {
+  const reply: ObjectReply = object === undefined ? { type: 'object' } : { type: 'object', object };
+  return nextCoordinator === undefined ? reply : { ...reply, nextCoordinator };
 }
 
 export function errorReply(code: ReplyErrorCode, message: string, replicas?: ReplicaCounts): ErrorReply {
@@ -392,7 +395,7 @@ export function parseReply(raw: unknown): Reply {
     case 'ack':
       return ACK;
     case 'object':
-      return objectReply(optional(fields, 'object', bytesField));
+      return objectReply(optional(fields, 'object', bytesField), optional(fields, 'nextCoordinator', (f, name) => stringField(f, name, ID_LENGTH_MAX)));
     case 'error':
       return parseErrorReply(fields);
     case 'state':

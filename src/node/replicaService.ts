@@ -5,6 +5,7 @@
  * peer's garbage is refused (BAD_MESSAGE) and logged; it never reaches the node's logic
  * and never makes the handler reject.
  */
+import type { Coordinated } from './coordinator/forwarder.ts';
 import type { StoredObject } from '../core/object.ts';
 import { partitionOfKey } from '../core/hash.ts';
 import type { Logger } from '../ports/logger.ts';
@@ -48,7 +49,7 @@ export interface ReplicaServiceDeps {
   /** This node's answering side of anti-entropy exchanges (antiEntropy/exchange.ts). */
   readonly antiEntropy: ExchangePeer;
   /** Coordinates a client request forwarded by a peer. */
-  readonly coordinateForwarded: (message: ForwardMessage) => Promise<StoredObject | undefined>;
+  readonly coordinateForwarded: (message: ForwardMessage) => Promise<Coordinated>;
 }
 
 /** Answers one peer request; never rejects. */
@@ -78,7 +79,7 @@ function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Rep
     case 'hint-delivery':
       return hintDelivery(deps, message);
     case 'forward':
-      return deps.coordinateForwarded(message).then((object) => objectReply(object === undefined ? undefined : encodeObject(object)));
+      return deps.coordinateForwarded(message).then(({ object, nextCoordinator }) => objectReply(object === undefined ? undefined : encodeObject(object), nextCoordinator));
     case 'gossip':
       return deps.membership.gossip(message);
     case 'join':

@@ -23,7 +23,7 @@ import type { ObjectStore, ObjectStoreStats } from '../storage/objectStore.ts';
 import { primariesOf, type ClusterView } from './cluster.ts';
 import { configSummary, type ConfigSummary, type NodeConfig } from './config.ts';
 import type { CoordinatorDeps } from './coordinator/deps.ts';
-import { forwardRequest } from './coordinator/forwarder.ts';
+import { forwardRequest, type Coordinated } from './coordinator/forwarder.ts';
 import { coordinateGet } from './coordinator/getCoordinator.ts';
 import { coordinatePut } from './coordinator/putCoordinator.ts';
 import { Deadline } from './deadline.ts';
@@ -172,9 +172,13 @@ type ClientRequest =
       readonly contextText: string | undefined;
       readonly context: VersionVector;
       readonly supersedeSeen: boolean;
+      /** The replica the context names (the fastest of the read it came from): it coordinates when it can (paper 4.5). */
+      readonly preferred: string | undefined;
     };
 
 const EMPTY_VECTOR: VersionVector = [];
+const NO_CONTEXT = { vector: EMPTY_VECTOR } as const;
+const NO_COORDINATOR = {} as const;
 const EMPTY_VALUE = new Uint8Array(0);
 /** Tombstones carry no value; their content type is never shown as a value's. */
 const TOMBSTONE_CONTENT_TYPE = 'application/octet-stream';
@@ -228,8 +232,8 @@ export class ShoalNode {
     this.checkServing();
     checkKey(key, this.config.keyBytesMax);
     const quorum = resolveQuorum(this.cluster.quorum, options);
-    const object = await this.route({ op: 'get', key, partition: this.partitionOf(key), quorum });
-    return { object, context: this.contextOf(object) };
+    const { object, nextCoordinator } = await this.route({ op: 'get', key, partition: this.partitionOf(key), quorum });
+    return { object, context: this.contextOf(object, nextCoordinator) };
   }
 
   /** Writes a value that supersedes the versions named by `input.context`. */
@@ -358,7 +362,7 @@ export class ShoalNode {
   }
 
   /** Coordinates a client request a peer forwarded here (never forwards it again). */
-  coordinateForwarded(message: ForwardMessage): Promise<StoredObject | undefined> {
+  coordinateForwarded(message: ForwardMessage): Promise<Coordinated> {
     this.checkServing();
     const request = this.forwardedRequest(message);
     // Answer within the sender's budget, so it hears a clear 503 rather than a transport timeout.
@@ -379,8 +383,8 @@ export class ShoalNode {
       checkValue(value, this.config.valueBytesMax);
       checkContentType(contentType);
     }
-    const context = message.context === undefined ? EMPTY_VECTOR : this.decode(message.context);
-    return { op, key, partition, quorum, value, contentType, contextText: message.context, context, supersedeSeen: message.supersedeSeen === true };
+    const { vector: context } = this.decode(message.context);
+    return { op, key, partition, quorum, value, contentType, contextText: message.context, context, supersedeSeen: message.supersedeSeen === true, preferred: undefined };
   }
 
   private async write(
@@ -392,22 +396,29 @@ export class ShoalNode {
     options: RequestOptions | undefined,
     supersedeSeen: boolean,
   ): Promise<WriteResult> {
-    const context = contextText === undefined ? EMPTY_VECTOR : this.decode(contextText);
+    const { vector: context, coordinator: preferred } = this.decode(contextText);
     const quorum = resolveQuorum(this.cluster.quorum, options);
-    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context, supersedeSeen };
-    const written = await this.route(request);
-    if (written === undefined) throw new Error('invariant: a put left no object');
-    return { context: this.contextOf(written), object: written };
+    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context, supersedeSeen, preferred };
+    const { object, nextCoordinator } = await this.route(request);
+    if (object === undefined) throw new Error('invariant: a put left no object');
+    return { context: this.contextOf(object, nextCoordinator), object };
   }
 
-  /** Coordinates here when this node is a primary of the key, else forwards (forwarder.ts). */
-  private route(request: ClientRequest): Promise<StoredObject | undefined> {
+  /**
+   * Coordinates here when this node is a primary of the key, else forwards (forwarder.ts).
+   * A write whose context names another primary that is up goes there first (paper 4.5:
+   * the replica that answered the read fastest coordinates the write).
+   */
+  private route(request: ClientRequest): Promise<Coordinated> {
     return this.tracked(() => {
       const deadline = new Deadline(this.clock, this.config.requestTimeoutMs);
       const primaries = primariesOf(this.cluster, request.partition, request.quorum.n);
-      if (primaries.includes(this.id)) return this.coordinate(request, deadline.timeoutMs);
+      const isPrimary = primaries.includes(this.id);
+      const preferred = request.op === 'get' ? undefined : this.usablePreferred(request.preferred, primaries);
+      if (preferred === this.id || (preferred === undefined && isPrimary)) return this.coordinate(request, deadline.timeoutMs);
+      const others = isPrimary ? [] : primaries.filter((node) => node !== preferred);
       return forwardRequest(this.deps, {
-        candidates: primaries,
+        candidates: preferred === undefined ? others : [preferred, ...others],
         message: forwardMessageOf(request),
         deadline,
         coordinateLocally: (timeoutMs) => this.coordinate(request, timeoutMs),
@@ -415,15 +426,24 @@ export class ShoalNode {
     });
   }
 
-  private coordinate(request: ClientRequest, timeoutMs: number): Promise<StoredObject | undefined> {
+  /** The replica a context names, when it is among the key's primaries and believed up. */
+  private usablePreferred(preferred: string | undefined, primaries: readonly string[]): string | undefined {
+    if (preferred === undefined || !primaries.includes(preferred)) return undefined;
+    return preferred === this.id || this.deps.detector.isUp(preferred) ? preferred : undefined;
+  }
+
+  private async coordinate(request: ClientRequest, timeoutMs: number): Promise<Coordinated> {
     const { partition, key, quorum } = request;
     switch (request.op) {
-      case 'get':
-        return coordinateGet(this.deps, { partition, key, quorum, timeoutMs });
+      case 'get': {
+        const { object, fastest } = await coordinateGet(this.deps, { partition, key, quorum, timeoutMs });
+        return { object, nextCoordinator: fastest };
+      }
       case 'put':
       case 'delete': {
         const { value, contentType, context, supersedeSeen } = request;
-        return coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, supersedeSeen, quorum, timeoutMs });
+        const object = await coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, supersedeSeen, quorum, timeoutMs });
+        return { object, nextCoordinator: this.id };
       }
     }
   }
@@ -455,14 +475,16 @@ export class ShoalNode {
     await this.store.close(() => this.parts.trees.save());
   }
 
-  private decode(text: string): VersionVector {
+  private decode(text: string | undefined): { readonly vector: VersionVector; readonly coordinator?: string } {
+    if (text === undefined) return NO_CONTEXT;
     const decoded = decodeContext(text, this.config.clusterName);
     if (!decoded.ok) throw new RequestError('CONTEXT_INVALID', `bad context: ${decoded.reason}`);
-    return decoded.vector;
+    return decoded;
   }
 
-  private contextOf(object: StoredObject | undefined): string {
-    return encodeContext(object === undefined ? EMPTY_VECTOR : object.vector, this.config.clusterName);
+  private contextOf(object: StoredObject | undefined, nextCoordinator: string | undefined): string {
+    const vector = object === undefined ? EMPTY_VECTOR : object.vector;
+    return encodeContext(vector, this.config.clusterName, nextCoordinator === undefined ? NO_COORDINATOR : { coordinator: nextCoordinator });
   }
 
   private partitionOf(key: Uint8Array): number {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
+import { decodeContext } from '../../src/core/context.ts';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import type { StoredObject } from '../../src/core/object.ts';
 import { clusterViewOf, preferenceOf as preferenceOfPartition } from '../../src/node/cluster.ts';
@@ -46,6 +47,12 @@ function keyWhere(c: TestCluster, wanted: (order: string[]) => boolean, except?:
 
 const values = (object: StoredObject | undefined): string[] => (object?.siblings ?? []).map((s) => dec.decode(s.value)).sort();
 const local = (node: ShoalNode, key: string): string[] => values(node.localVersions(enc.encode(key))?.object);
+
+function coordinatorOf(context: string): string | undefined {
+  const decoded = decodeContext(context, 'shoal');
+  assert.ok(decoded.ok);
+  return decoded.coordinator;
+}
 
 function rejectsWith(code: string) {
   return (error: unknown): boolean => error instanceof RequestError && error.code === code;
@@ -202,6 +209,26 @@ test('a write that supersedes what its coordinator has seen replaces those sibli
   const again = await c.run(c.node(p1).put(k, { ...text('set-again'), supersedeSeen: true }, { w: 1 }));
   assert.deepEqual(values(again.object), ['set-again']);
   assert.deepEqual(values((await c.run(c.node(p1).get(k, { r: 3 }))).object), ['set-again', 'unseen']);
+});
+
+test('a read names its fastest replica in the context, and a write carrying it is coordinated there (paper 4.5)', async (t) => {
+  const c = await cluster(t, ['a', 'b', 'c', 'd'], { probeIntervalMs: 100 });
+  const { key, order } = keyWhere(c, (o) => o[3] === 'd');
+  const [p1, p2] = order as [string, string];
+  const k = enc.encode(key);
+  await c.run(c.node(p1).put(k, text('v1')));
+  const read = await c.run(c.node(p2).get(k));
+  assert.equal(coordinatorOf(read.context), p2, 'a primary reads its own copy first');
+  const forwardedRead = await c.run(c.node('d').get(k));
+  assert.equal(coordinatorOf(forwardedRead.context), p1, 'd forwards to the first primary, whose own read is first');
+  const written = await c.run(c.node(p1).put(k, { ...text('v2'), context: read.context }));
+  assert.deepEqual(written.object.siblings.map((s) => s.dot.actor), [c.node(p2).actor], `${p1} hands the write to ${p2}`);
+  assert.equal(coordinatorOf(written.context), p2);
+  c.network.setMode(p2, 'unreachable');
+  await c.run(c.node(p1).get(k)); // p1 learns that p2 is down
+  await c.advance(50);
+  const fallback = await c.run(c.node(p1).put(k, { ...text('v3'), context: written.context }));
+  assert.deepEqual(fallback.object.siblings.map((s) => s.dot.actor), [c.node(p1).actor], 'a preferred replica believed down is passed over');
 });
 
 test('read repair brings a stale replica up to date', async (t) => {

@@ -37,7 +37,7 @@ async function forwardFailingAtFirst(op: 'put' | 'get', failure: TransportError)
     deadline: new Deadline(new ManualClock(), 2000),
     coordinateLocally: async () => {
       asked.push('self');
-      return undefined;
+      return { object: undefined, nextCoordinator: 'self' };
     },
   };
   const outcome = await forwardRequest(deps, plan).then(

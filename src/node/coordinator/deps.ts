@@ -17,16 +17,14 @@ export interface Lingering {
   stopLingering(): void;
 }
 
-export interface CoordinatorDeps {
+/**
+ * What reading and routing need: a view of the cluster, peers and time. The client library
+ * (src/client/) runs the get coordinator and the forwarder on these alone: it holds no data.
+ */
+export interface RoutingDeps {
   readonly config: NodeConfig;
   /** The current view (membership changes replace it; read it per request). */
   readonly cluster: ClusterView;
-  /** This node's own replica (main store, hints, write routing during transfers). */
-  readonly replica: LocalReplica;
-  /** The actor under which this incarnation issues dots (node id + start epoch). */
-  readonly actor: ActorId;
-  readonly store: ObjectStore;
-  readonly hints: HintStore;
   readonly detector: FailureDetector;
   readonly peers: PeerClient;
   readonly clock: Clock;
@@ -34,4 +32,19 @@ export interface CoordinatorDeps {
   readonly events: NodeEvents;
   /** The gets lingering now; bounded by requestsInFlightMax (past it a get repairs at once). */
   readonly lingering: Set<Lingering>;
+}
+
+/** A get coordinator: a node reads its own replica too; a client has none (undefined). */
+export interface GetDeps extends RoutingDeps {
+  readonly replica: LocalReplica | undefined;
+}
+
+/** What a node's coordinators need: routing, plus its own replica and the actor it issues dots under. */
+export interface CoordinatorDeps extends GetDeps {
+  /** This node's own replica (main store, hints, write routing during transfers). */
+  readonly replica: LocalReplica;
+  /** The actor under which this incarnation issues dots (node id + start epoch). */
+  readonly actor: ActorId;
+  readonly store: ObjectStore;
+  readonly hints: HintStore;
 }

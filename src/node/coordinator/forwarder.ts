@@ -27,7 +27,7 @@ import { emit } from '../events.ts';
 import type { ErrorReply, ForwardMessage, Reply, ReplyErrorCode } from '../protocol.ts';
 import { describeFailure } from '../peerClient.ts';
 import { TransportError } from '../../ports/transport.ts';
-import type { CoordinatorDeps } from './deps.ts';
+import type { RoutingDeps } from './deps.ts';
 
 /** The receiver of a forward answers this much before the sender's attempt times out, at most. */
 export const FORWARD_REPLY_MARGIN_MS = 50;
@@ -47,33 +47,39 @@ const FINAL_CODES: ReadonlySet<ReplyErrorCode> = new Set<ReplyErrorCode>([
   'QUORUM_UNREACHABLE',
 ]);
 
+/** A coordinated request's answer, and the replica a later write of the key should go to (paper 4.5). */
+export interface Coordinated {
+  readonly object: StoredObject | undefined;
+  readonly nextCoordinator: string | undefined;
+}
+
 export interface ForwardPlan {
   /** The primaries to try, in order (this node excluded). */
   readonly candidates: readonly string[];
   /** The request as sent (its timeoutMs is set per attempt). */
   readonly message: Omit<ForwardMessage, 'timeoutMs'>;
   readonly deadline: Deadline;
-  /** Coordinates here with the time given, when no primary took the request. */
-  readonly coordinateLocally: (timeoutMs: number) => Promise<StoredObject | undefined>;
+  /** Coordinates here with the time given, when no candidate took the request. */
+  readonly coordinateLocally: (timeoutMs: number) => Promise<Coordinated>;
 }
 
 /** Resolves with the coordinator's answer: the object read, or the object after the write. */
-export function forwardRequest(deps: CoordinatorDeps, plan: ForwardPlan): Promise<StoredObject | undefined> {
+export function forwardRequest(deps: RoutingDeps, plan: ForwardPlan): Promise<Coordinated> {
   return new Forwarder(deps, plan).start();
 }
 
 class Forwarder {
   private state: ForwardState = 'forwarding';
   private next = 0;
-  private resolve: (object: StoredObject | undefined) => void = () => {};
+  private resolve: (answer: Coordinated) => void = () => {};
   private reject: (error: unknown) => void = () => {};
 
   constructor(
-    private readonly deps: CoordinatorDeps,
+    private readonly deps: RoutingDeps,
     private readonly plan: ForwardPlan,
   ) {}
 
-  start(): Promise<StoredObject | undefined> {
+  start(): Promise<Coordinated> {
     return new Promise((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -107,7 +113,7 @@ class Forwarder {
     if (this.state !== 'forwarding') return;
     switch (reply.type) {
       case 'object':
-        return this.succeeded(candidate, reply.object);
+        return this.succeeded(candidate, reply.object, reply.nextCoordinator);
       case 'error':
         if (FINAL_CODES.has(reply.code)) {
           emit(() => this.deps.events.onForward?.('answered'));
@@ -120,7 +126,7 @@ class Forwarder {
     }
   }
 
-  private succeeded(candidate: string, bytes: Uint8Array | undefined): void {
+  private succeeded(candidate: string, bytes: Uint8Array | undefined, nextCoordinator: string | undefined): void {
     let object: StoredObject | undefined;
     try {
       object = bytes === undefined ? undefined : decodeObject(bytes);
@@ -129,7 +135,7 @@ class Forwarder {
     }
     emit(() => this.deps.events.onForward?.('answered'));
     this.state = 'done';
-    this.resolve(object);
+    this.resolve({ object, nextCoordinator: nextCoordinator ?? candidate });
   }
 
   private attemptFailed(candidate: string, error: unknown): void {
@@ -151,9 +157,9 @@ class Forwarder {
     this.state = 'coordinating';
     emit(() => this.deps.events.onForward?.('coordinated-locally'));
     this.plan.coordinateLocally(remainingMs).then(
-      (object) => {
+      (answer) => {
         this.state = 'done';
-        this.resolve(object);
+        this.resolve(answer);
       },
       (error: unknown) => this.finish(error),
     );

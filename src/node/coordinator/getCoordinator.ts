@@ -26,7 +26,7 @@ import { describeFailure } from '../peerClient.ts';
 import { replicaPut, type Reply } from '../protocol.ts';
 import type { Quorum } from '../request.ts';
 import { preferenceOf } from '../cluster.ts';
-import type { CoordinatorDeps, Lingering } from './deps.ts';
+import type { GetDeps, Lingering } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
 
 export interface GetRequest {
@@ -38,13 +38,23 @@ export interface GetRequest {
 
 export type GetState = 'collecting' | 'lingering' | 'done';
 
-/** Runs one get: resolves with the merged object after R replies (read repair continues after). */
-export function coordinateGet(deps: CoordinatorDeps, request: GetRequest): Promise<StoredObject | undefined> {
+export interface GetAnswer {
+  /** Every causally unrelated version the R replies held, merged (undefined: none held any). */
+  readonly object: StoredObject | undefined;
+  /**
+   * The target whose reply came first (a node's own read, when it holds a copy): a later
+   * put names it in its context so that this replica coordinates it (paper 4.5).
+   */
+  readonly fastest: string | undefined;
+}
+
+/** Runs one get: resolves after R replies (read repair continues after). */
+export function coordinateGet(deps: GetDeps, request: GetRequest): Promise<GetAnswer> {
   return new GetCoordinator(deps, request).start();
 }
 
 interface Outcome {
-  resolve(object: StoredObject | undefined): void;
+  resolve(answer: GetAnswer): void;
   reject(error: unknown): void;
 }
 
@@ -54,19 +64,21 @@ class GetCoordinator implements Lingering {
   private readonly targets = new Map<string, Target>();
   private spares: readonly string[];
   private readonly primaries: readonly string[];
-  private readonly self: string;
+  /** This node, when it holds a copy; undefined for a client (src/client/). */
+  private readonly self: string | undefined;
   private readonly deadline: Deadline;
-  private readonly replica: LocalReplica;
+  private readonly replica: LocalReplica | undefined;
+  private fastest: string | undefined;
   private selfError: unknown;
   private timer: TimerHandle | undefined;
   private lingerTimer: TimerHandle | undefined;
   private outcome: Outcome | undefined;
 
   constructor(
-    private readonly deps: CoordinatorDeps,
+    private readonly deps: GetDeps,
     private readonly request: GetRequest,
   ) {
-    this.self = deps.cluster.self;
+    this.self = deps.replica === undefined ? undefined : deps.cluster.self;
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
     this.replica = deps.replica;
     const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.self);
@@ -76,7 +88,7 @@ class GetCoordinator implements Lingering {
     this.quorum = initGetQuorum([...this.targets.keys()], request.quorum.r);
   }
 
-  start(): Promise<StoredObject | undefined> {
+  start(): Promise<GetAnswer> {
     return new Promise((resolve, reject) => {
       this.outcome = { resolve, reject };
       if (this.targets.size < this.request.quorum.r) {
@@ -85,7 +97,7 @@ class GetCoordinator implements Lingering {
       }
       this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
       for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
-      this.readSelf();
+      if (this.replica !== undefined) this.readSelf(this.replica);
     });
   }
 
@@ -95,6 +107,7 @@ class GetCoordinator implements Lingering {
     switch (this.state) {
       case 'collecting':
       case 'lingering':
+        this.fastest ??= node;
         this.quorum = addGetReply(this.quorum, node, object);
         this.decide();
         return;
@@ -154,7 +167,7 @@ class GetCoordinator implements Lingering {
         return;
       case 'succeeded':
         this.state = 'lingering';
-        this.outcome?.resolve(this.quorum.merged);
+        this.outcome?.resolve({ object: this.quorum.merged, fastest: this.fastest });
         if (getSettled(this.quorum) || this.deps.lingering.size >= this.deps.config.requestsInFlightMax) {
           this.endLinger(); // nothing more to wait for, or too many reads linger already
           return;
@@ -165,15 +178,16 @@ class GetCoordinator implements Lingering {
     }
   }
 
-  private readSelf(): void {
+  private readSelf(replica: LocalReplica): void {
+    const self = replica.self;
     let object: StoredObject | undefined;
     try {
-      object = readLocalReplica(this.replica, this.request.partition, this.request.key);
+      object = readLocalReplica(replica, this.request.partition, this.request.key);
     } catch (error) {
-      this.failed(this.self, error);
+      this.failed(self, error);
       return;
     }
-    this.replied(this.self, object);
+    this.replied(self, object);
   }
 
   private send(target: Target): void {
@@ -244,7 +258,7 @@ class GetCoordinator implements Lingering {
     const done = (failure?: unknown): void => {
       if (failure !== undefined) this.deps.logger.debug({ peer: node, reason: describeFailure(failure) }, 'read repair failed');
     };
-    if (node === this.self) {
+    if (node === this.self && this.replica !== undefined) {
       writeLocalReplica(this.replica, partition, key, merged, { durable: false, hintFor }).then(() => done(), done);
       return;
     }

@@ -10,9 +10,10 @@
  * - spares: the up nodes after the targets, in ring order; when a target fails, the next
  *   spare replaces it (standing in for the primary the failed target was or stood in for),
  *   so a write succeeds as long as any W nodes of the whole list can be reached.
- * - The coordinator is always a target: it issues the new version's dot on its own copy
+ * - A node coordinating is always a target: it issues the new version's dot on its own copy
  *   (core/object.ts), so when it coordinates for a key it is not a primary of (all primaries
  *   unreachable), it takes the place of the last target and stands in for that one's primary.
+ *   A client coordinating a get (src/client/) holds no copy: `self` undefined, no placement.
  */
 
 export interface Target {
@@ -32,7 +33,7 @@ export interface TargetPlan {
  * Targets and spares for a request coordinated by `self` (see the file comment); `order`
  * is the key's whole preference list, so its first n entries are the primaries.
  */
-export function planTargets(order: readonly string[], up: ReadonlySet<string>, n: number, self: string): TargetPlan {
+export function planTargets(order: readonly string[], up: ReadonlySet<string>, n: number, self: string | undefined): TargetPlan {
   const primaries = order.slice(0, n);
   const isUp = (node: string): boolean => node === self || up.has(node);
   // Up primaries first, then up fallbacks, each in ring order (core/preflist.ts's order).
@@ -43,7 +44,7 @@ export function planTargets(order: readonly string[], up: ReadonlySet<string>, n
     hintFor: primaries.includes(node) ? undefined : downPrimaries.shift(),
   }));
   const spares = listed.slice(n);
-  if (!targets.some((target) => target.node === self)) placeSelf(targets, spares, primaries, self);
+  if (self !== undefined && !targets.some((target) => target.node === self)) placeSelf(targets, spares, primaries, self);
   return { primaries, targets, spares };
 }
 
