@@ -66,6 +66,21 @@ export function decodeContext(text: string, clusterName: string): DecodedContext
   }
 }
 
+/**
+ * The coordinator a context names (undefined: none, or the text is not a valid context),
+ * checked in every way but its cluster tag: for a client that does not know the cluster's
+ * name and only routes by it (the node checks the whole context).
+ */
+export function contextCoordinator(text: string): string | undefined {
+  try {
+    const decoded = decodeValidated(text, undefined);
+    return decoded.ok ? decoded.coordinator : undefined;
+  } catch (error) {
+    if (error instanceof ContextFormatError) return undefined;
+    throw error;
+  }
+}
+
 class ContextFormatError extends Error {
   override readonly name = 'ContextFormatError';
 }
@@ -74,7 +89,8 @@ function fail(reason: string): never {
   throw new ContextFormatError(reason);
 }
 
-function decodeValidated(text: string, clusterName: string): DecodedContext {
+/** `clusterName` undefined: the cluster tag is not checked (contextCoordinator). */
+function decodeValidated(text: string, clusterName: string | undefined): DecodedContext {
   if (typeof text !== 'string') fail('context must be a string');
   if (text.length > CONTEXT_CHARS_MAX) fail(`context is longer than ${CONTEXT_CHARS_MAX} characters`);
   const bytes = decodeBase64Url(text);
@@ -85,7 +101,8 @@ function decodeValidated(text: string, clusterName: string): DecodedContext {
   const body = bytes.subarray(0, bytes.length - CHECKSUM_BYTES);
   if (!bytesEqual(checksumOf(body), bytes.subarray(body.length))) fail('context checksum mismatch (corrupted or truncated)');
   const reader = new ByteReader(body, 1);
-  if (!bytesEqual(reader.take(CLUSTER_TAG_BYTES), clusterTag(clusterName))) fail('context belongs to another cluster');
+  const tag = reader.take(CLUSTER_TAG_BYTES);
+  if (clusterName !== undefined && !bytesEqual(tag, clusterTag(clusterName))) fail('context belongs to another cluster');
   const flags = reader.take(1)[0] as number;
   if ((flags & ~KNOWN_FLAGS) !== 0) fail(`unknown context flags 0x${flags.toString(16)}`);
   const coordinator = (flags & FLAG_COORDINATOR) !== 0 ? reader.text('coordinator') : undefined;

@@ -98,7 +98,7 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
   if (siblings.length > limits.siblingsMax) {
     return { ok: false, reason: 'too-many-siblings', siblingCount: siblings.length };
   }
-  const advanced = withEntry(mergeVectors(base.vector, context), { actor, counter: dot.counter, timeMs: nowMs });
+  const advanced = withEntry(mergeVectors(base.vector, learnedAt(context, base.vector, nowMs)), { actor, counter: dot.counter, timeMs: nowMs });
   const vector = truncateVector(advanced, {
     entriesMax: limits.vectorEntriesMax,
     keepActors: new Set(siblings.map((sibling) => sibling.dot.actor)),
@@ -106,6 +106,16 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
     nowMs,
   });
   return { ok: true, object: { vector, siblings }, dot };
+}
+
+/**
+ * A client's context carries no times (core/context.ts decodes timeMs 0): an entry this
+ * copy did not have is stamped with the time it learns it, so truncation does not take it
+ * for the oldest (the simulator found such entries pruned first, bringing superseded
+ * versions back: seed 600298 at 96b3ceb); an entry it had keeps its own time.
+ */
+function learnedAt(context: VersionVector, known: VersionVector, nowMs: number): VersionVector {
+  return context.map((entry) => (entry.timeMs === 0 && counterOf(known, entry.actor) === 0 ? { ...entry, timeMs: nowMs } : entry));
 }
 
 function nextCounter(base: StoredObject, context: VersionVector, actor: ActorId): number {

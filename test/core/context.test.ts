@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { decodeBase64Url, encodeBase64Url } from '../../src/core/base64url.ts';
 import type { VectorEntry, VersionVector } from '../../src/core/clock.ts';
-import { CONTEXT_CHARS_MAX, decodeContext, encodeContext } from '../../src/core/context.ts';
+import { CONTEXT_CHARS_MAX, contextCoordinator, decodeContext, encodeContext } from '../../src/core/context.ts';
 import { crc32Bytes } from '../../src/core/crc32.ts';
 import { testSeed } from '../support/seed.ts';
 
@@ -198,4 +198,14 @@ test('a vector too large for a context loses its oldest entries, and the context
     decoded.vector.map((entry) => entry.actor),
     vector.slice(0, decoded.vector.length).map((entry) => entry.actor),
   );
+});
+
+test('contextCoordinator reads the coordinator of any cluster, and nothing from an invalid text', () => {
+  const vector: VersionVector = [{ actor: 'a.1', counter: 2, timeMs: 0 }];
+  assert.equal(contextCoordinator(encodeContext(vector, 'other-cluster', { coordinator: 'n2' })), 'n2');
+  assert.equal(contextCoordinator(encodeContext(vector, 'shoal')), undefined);
+  const valid = encodeContext(vector, 'shoal', { coordinator: 'n2' });
+  assert.equal(contextCoordinator(`${valid.slice(0, -2)}AA`), undefined, 'a bad checksum');
+  assert.equal(contextCoordinator('not a context'), undefined);
+  assert.equal(contextCoordinator(''), undefined);
 });

@@ -162,6 +162,15 @@ test('young vector entries are kept past the limit, so a superseded version (a d
   assert.deepEqual(values(syncObjects(stale, muchLater)), ['v1', 'v4']);
 });
 
+test('context entries (which carry no time) count as learned when the write lands, not as the oldest', () => {
+  const limits = { siblingsMax: 100, vectorEntriesMax: 1, vectorPruneAgeMs: 1000 };
+  const stale = put(undefined, write('a', 'v1', [], { nowMs: 1 }), limits);
+  const context = stale.vector.map((entry) => ({ ...entry, timeMs: 0 })); // as core/context.ts decodes it
+  const elsewhere = put(undefined, write('x', 'v2', context, { nowMs: 10_000 }), limits);
+  assert.deepEqual(elsewhere.vector.map((entry) => [entry.actor, entry.timeMs]), [['a', 10_000], ['x', 10_000]], 'a is young here: kept');
+  assert.deepEqual(values(syncObjects(stale, elsewhere)), ['v2'], 'v1 stays superseded');
+});
+
 test('the vector always covers the object’s own siblings, even past the entry limit', () => {
   const limits = { siblingsMax: 100, vectorEntriesMax: 1 };
   let object: StoredObject | undefined;
