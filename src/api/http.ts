@@ -11,7 +11,8 @@
  *   GET    /metrics          Prometheus text
  *
  * Keys are the URL-decoded path segment as UTF-8 bytes (`/` inside a key is sent as %2F).
- * Every error is JSON `{ "error": "<reason>" }`; a 4xx changes nothing stored. A 503 for
+ * Every error is JSON `{ "error": "<reason>" }` (plus `"code"` for the node's request errors:
+ * KEY_TOO_LONG, QUORUM_UNREACHABLE, …); a 4xx changes nothing stored. A 503 for
  * a quorum that was not reached (or not in time) adds `"replicas": { needed, answered,
  * failed, targets }`; such a write may still take effect where it landed.
  */
@@ -32,6 +33,8 @@ import type { NodeMetrics } from './metrics.ts';
 
 /** The context header, lower-case as Node's parser delivers it. */
 export const CONTEXT_HEADER = 'x-shoal-context';
+/** Every response names the node that answered (a client maps node ids, as contexts name them, to URLs). */
+export const NODE_HEADER = 'x-shoal-node';
 
 /** Longest time to receive one whole request (headers and body), against slow clients. */
 export const HTTP_REQUEST_RECEIVE_MS_MAX = 30_000;
@@ -101,7 +104,7 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
       const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
       const message =
         status === 414 ? `key is longer than keyBytesMax (${config.keyBytesMax} bytes)` : `bad request URL: ${error.message}`;
-      void (reply as FastifyReply).code(status).send({ error: message });
+      void (reply as FastifyReply).code(status).send(status === 414 ? { error: message, code: 'KEY_TOO_LONG' } : { error: message });
     },
   });
   app.server.headersTimeout = HTTP_HEADERS_RECEIVE_MS_MAX;
@@ -113,6 +116,10 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   app.addHook('onResponse', (request, reply, done) => {
     options.metrics.observeRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime);
     done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    void reply.header(NODE_HEADER, config.id);
+    done(null, payload);
   });
   registerKvRoutes(app, options);
   registerAdminRoutes(app, options);
@@ -241,7 +248,7 @@ function notFound(request: FastifyRequest, reply: FastifyReply): void {
 /** Maps every error to a status and a JSON reason; logs the ones that are not the client's. */
 function errorHandler({ config, logger, metrics }: HttpApiOptions) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void => {
-    const { status, message } = describeError(error, config);
+    const { status, message, code } = describeError(error, config);
     const replicas = replicasOf(error);
     if (replicas !== undefined) {
       logger.warn({ method: request.method, url: request.url, status, replicas, reason: message }, 'request failed its quorum');
@@ -249,9 +256,12 @@ function errorHandler({ config, logger, metrics }: HttpApiOptions) {
       if (error instanceof StorageError || error instanceof CorruptObjectError) metrics.observeRequestEngineError();
       logger.error({ err: error, method: request.method, url: request.url, status }, 'request failed');
     }
-    void reply.code(status).send(replicas === undefined ? { error: message } : { error: message, replicas });
+    const body = code === undefined ? { error: message } : { error: message, code };
+    void reply.code(status).send(replicas === undefined ? body : { ...body, replicas });
   };
 }
+
+
 
 /** How many replicas a request that missed its quorum reached (for the 503's JSON). */
 function replicasOf(error: unknown): ReplicaCounts | undefined {
@@ -259,19 +269,20 @@ function replicasOf(error: unknown): ReplicaCounts | undefined {
   return undefined;
 }
 
-function describeError(error: FastifyError | Error, config: NodeConfig): { status: number; message: string } {
-  if (error instanceof RequestError) return { status: STATUS_OF_CODE[error.code], message: error.message };
-  if (error instanceof BufferFullError) return { status: 503, message: `overloaded: ${error.message}` };
-  if (error instanceof StoreClosedError) return { status: 503, message: 'node is stopping' };
+/** The status, the reason, and the code a client can act on (retry elsewhere or not), when there is one. */
+function describeError(error: FastifyError | Error, config: NodeConfig): { status: number; message: string; code?: RequestErrorCode } {
+  if (error instanceof RequestError) return { status: STATUS_OF_CODE[error.code], message: error.message, code: error.code };
+  if (error instanceof BufferFullError) return { status: 503, message: `overloaded: ${error.message}`, code: 'OVERLOADED' };
+  if (error instanceof StoreClosedError) return { status: 503, message: 'node is stopping', code: 'NODE_NOT_SERVING' };
   if (error instanceof StorageError) return { status: 500, message: `storage engine failure: ${error.message}` };
   if (error instanceof CorruptObjectError) return { status: 500, message: `storage engine failure: ${error.message}` };
   const fastifyError = error as FastifyError;
-  if (fastifyError.validation !== undefined) return { status: 400, message: validationMessage(fastifyError) };
+  if (fastifyError.validation !== undefined) return { status: 400, message: validationMessage(fastifyError), code: 'REQUEST_OPTION_INVALID' };
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return { status: 413, message: `value is larger than valueBytesMax (${config.valueBytesMax} bytes)` };
+    return { status: 413, message: `value is larger than valueBytesMax (${config.valueBytesMax} bytes)`, code: 'VALUE_TOO_LARGE' };
   }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return { status: 415, message: 'content-type header is not a valid media type (type/subtype)' };
+    return { status: 415, message: 'content-type header is not a valid media type (type/subtype)', code: 'CONTENT_TYPE_INVALID' };
   }
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) return { status, message: fastifyError.message };

@@ -2,6 +2,8 @@
  * The membership part of the HTTP API:
  *
  *   GET  /admin/ring        the member table, the serving ring, the change in progress
+ *   GET  /admin/cluster     the cluster state as gossip carries it, with this node's r, w and
+ *                           limits: what a partition-aware client routes by (clusterSnapshot.ts)
  *   GET  /admin/transfers   transfer progress across the cluster (every member asked)
  *   POST /admin/join        {seed: "HOST:PORT", dryRun, expectRingVersion?}  (sent to the NEW node)
  *   POST /admin/leave       {dryRun, expectRingVersion?}                   (sent to the leaving node)
@@ -27,6 +29,8 @@ const removeBody = z.object({ id: z.string().min(1).max(64), force: z.boolean().
 
 export function registerMembershipRoutes(app: FastifyInstance, node: ShoalNode): void {
   app.get('/admin/ring', { schema: NO_QUERY_SCHEMA }, async (_request, reply) => reply.send(node.membership.ring()));
+
+  app.get('/admin/cluster', { schema: NO_QUERY_SCHEMA }, async (_request, reply) => reply.send(node.clusterSnapshot()));
 
   app.get('/admin/transfers', { schema: NO_QUERY_SCHEMA }, async (_request, reply) => reply.send(await node.membership.transfers()));
 

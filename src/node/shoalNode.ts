@@ -21,6 +21,7 @@ import type { NodeId } from '../ports/transport.ts';
 import type { HintStore } from '../storage/hintStore.ts';
 import type { ObjectStore, ObjectStoreStats } from '../storage/objectStore.ts';
 import { primariesOf, type ClusterView } from './cluster.ts';
+import { clusterSnapshotOf, type ClusterSnapshot } from './clusterSnapshot.ts';
 import { configSummary, type ConfigSummary, type NodeConfig } from './config.ts';
 import type { CoordinatorDeps } from './coordinator/deps.ts';
 import { forwardRequest, type Coordinated } from './coordinator/forwarder.ts';
@@ -298,6 +299,11 @@ export class ShoalNode {
       antiEntropy: { enabled: this.config.antiEntropyIntervalMs > 0, ...this.parts.antiEntropy.counters(), trees: this.parts.trees.stats() },
       admission: { enabled: this.config.admissionControl, ...this.parts.admission.status() },
     };
+  }
+
+  /** The cluster state and this node's quorums and limits, for partition-aware clients (clusterSnapshot.ts). */
+  clusterSnapshot(): ClusterSnapshot {
+    return clusterSnapshotOf(this.config, this.cluster.state);
   }
 
   /** Each peer's status as this node's failure detector sees it. */

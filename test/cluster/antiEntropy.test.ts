@@ -13,15 +13,14 @@
  * Nothing here depends on timing: every wait polls with a bound, and the figures (times,
  * counters) are printed for the record.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import type { Random } from '../../src/ports/random.ts';
 import { testSeed } from '../support/seed.ts';
 import { seededRandom } from '../support/seededRandom.ts';
-import { freePort, http, runShoal, type ShoalProcess } from '../support/shoalProcess.ts';
+import { ProcessCluster, type ClusterNode } from '../support/processCluster.ts';
+import { http } from '../support/shoalProcess.ts';
 import { inPool } from './kvHistory.ts';
 
 const Q = 16;
@@ -45,90 +44,6 @@ const COMMON_ARGS = [
   '--log-level', 'debug',
 ];
 
-interface ClusterNode {
-  readonly id: string;
-  readonly url: string;
-  readonly data: string;
-  readonly args: readonly string[];
-  process: ShoalProcess;
-  /** The logs of its earlier runs (before restarts). */
-  earlierLogs: string;
-}
-
-/** Three founding members in one temporary directory; every process killed and the directory removed after the test. */
-class ProcessCluster {
-  readonly nodes = new Map<string, ClusterNode>();
-  private readonly root = mkdtempSync(join(tmpdir(), 'shoal-anti-entropy-'));
-
-  constructor(t: TestContext) {
-    t.after(() => this.close());
-  }
-
-  async found(ids: readonly string[]): Promise<void> {
-    // A free port can be taken by another test's process before ours binds it: pick again.
-    for (let attempt = 1; ; attempt++) {
-      const addresses = await Promise.all(ids.map(async (id) => ({ id, listen: `127.0.0.1:${await freePort()}`, http: `127.0.0.1:${await freePort()}` })));
-      const members = addresses.map((a) => `${a.id}@${a.listen}`).join(',');
-      for (const a of addresses) {
-        const data = join(this.root, a.id);
-        rmSync(data, { recursive: true, force: true });
-        const args = ['start', '--id', a.id, '--listen', a.listen, '--http', a.http, '--data', data, '--cluster', members, ...COMMON_ARGS];
-        this.nodes.set(a.id, { id: a.id, url: `http://${a.http}`, data, args, process: runShoal(args), earlierLogs: '' });
-      }
-      try {
-        await Promise.all(ids.map((id) => this.node(id).process.waitServing()));
-        return;
-      } catch (error) {
-        await this.killAll();
-        if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
-      }
-    }
-  }
-
-  node(id: string): ClusterNode {
-    const found = this.nodes.get(id);
-    assert.ok(found, `no node ${id}`);
-    return found;
-  }
-
-  urls(ids: readonly string[]): string[] {
-    return ids.map((id) => this.node(id).url);
-  }
-
-  /** SIGTERM (a clean stop: exit code 0) or SIGKILL. */
-  async stop(id: string, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
-    const node = this.node(id);
-    node.process.child.kill(signal);
-    const exit = await node.process.waitExit();
-    if (signal === 'SIGTERM') assert.deepEqual(exit, { code: 0, signal: null }, `${id} stopped cleanly:\n${node.process.stderr}`);
-    else assert.equal(exit.signal, 'SIGKILL');
-  }
-
-  /** Starts the node again with the same arguments (id, addresses, data directory), plus `extraArgs`. */
-  async restart(id: string, extraArgs: readonly string[] = []): Promise<void> {
-    const node = this.node(id);
-    assert.ok(!node.process.running, `${id} is still running`);
-    node.earlierLogs += node.process.stdout + node.process.stderr;
-    node.process = runShoal([...node.args, ...extraArgs]);
-    await node.process.waitServing();
-  }
-
-  async close(): Promise<void> {
-    await this.killAll();
-    // SHOAL_TEST_LOG_DIR=dir keeps every node's log for a post-mortem.
-    const logDir = process.env.SHOAL_TEST_LOG_DIR;
-    if (logDir !== undefined && logDir !== '') {
-      mkdirSync(logDir, { recursive: true });
-      for (const node of this.nodes.values()) writeFileSync(join(logDir, `${node.id}.log`), node.earlierLogs + node.process.stdout + node.process.stderr);
-    }
-    rmSync(this.root, { recursive: true, force: true });
-  }
-
-  private async killAll(): Promise<void> {
-    for (const node of this.nodes.values()) if (node.process.running) node.process.child.kill('SIGKILL');
-    await Promise.all([...this.nodes.values()].map((node) => node.process.cleanup()));
-  }
-}
 
 // ---- what one node holds locally ---------------------------------------------------------
 
@@ -322,7 +237,7 @@ test(TEST_NAME, { timeout: 600_000 }, async (t) => {
   const started = Date.now();
   const log = (what: string) => console.log(`[anti-entropy] ${seconds(Date.now() - started)}: ${what}`);
   const random = seededRandom(testSeed(TEST_NAME, import.meta.url));
-  const cluster = new ProcessCluster(t);
+  const cluster = new ProcessCluster(t, COMMON_ARGS, 'anti-entropy');
   await cluster.found(IDS);
   log('3 nodes serving');
 
@@ -490,7 +405,7 @@ test(TEST_NAME, { timeout: 600_000 }, async (t) => {
 });
 
 test('a node whose data directory was lost comes back as a new actor: a write through it never reuses a dot of its earlier life', { timeout: 300_000 }, async (t) => {
-  const cluster = new ProcessCluster(t);
+  const cluster = new ProcessCluster(t, COMMON_ARGS, 'anti-entropy');
   await cluster.found(IDS);
   const victim = cluster.node('ae3');
   const actorOf = (node: ClusterNode) => node.process.logLines().find((line) => line.msg === 'node opened')?.actor as string;

@@ -13,13 +13,11 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { keyBytes, partitionOfKey } from '../../src/core/hash.ts';
 import { testSeed } from '../support/seed.ts';
 import { seededRandom } from '../support/seededRandom.ts';
-import { freePort, http, runShoal, type ShoalProcess } from '../support/shoalProcess.ts';
+import { ProcessCluster } from '../support/processCluster.ts';
+import { http, runShoal } from '../support/shoalProcess.ts';
 import { KvHistory, keyNames, type Verdict } from './kvHistory.ts';
 
 /** Q: small, so transfers are quick. */
@@ -57,90 +55,6 @@ interface NodeStats {
   readonly finished: number;
 }
 
-interface ClusterNode {
-  readonly id: string;
-  readonly listen: string;
-  readonly url: string;
-  readonly args: readonly string[];
-  process: ShoalProcess;
-  /** The logs of its earlier runs (before restarts). */
-  earlierLogs: string;
-}
-
-/** Real nodes in one temporary directory; every process is killed and the directory removed after the test. */
-class ProcessCluster {
-  private readonly nodes = new Map<string, ClusterNode>();
-  private readonly root = mkdtempSync(join(tmpdir(), 'shoal-membership-'));
-
-  constructor(t: TestContext) {
-    t.after(() => this.close());
-  }
-
-  /** Starts `ids` as the founding members of one cluster (each with its own extra flags). */
-  async found(ids: readonly string[], extra: (id: string) => readonly string[] = () => []): Promise<void> {
-    const addresses = await Promise.all(ids.map(async (id) => ({ id, listen: `127.0.0.1:${await freePort()}`, http: `127.0.0.1:${await freePort()}` })));
-    const members = addresses.map((a) => `${a.id}@${a.listen}`).join(',');
-    for (const a of addresses) this.launch(a.id, a.listen, a.http, ['--cluster', members, ...extra(a.id)]);
-    await Promise.all(ids.map((id) => this.node(id).process.waitServing()));
-  }
-
-  /** Starts a node alone (a cluster of one, TCP bound), ready to join. */
-  async startAlone(id: string, extra: readonly string[] = []): Promise<ClusterNode> {
-    // A free port can be taken by another test's process before ours binds it: pick again.
-    for (let attempt = 1; ; attempt++) {
-      this.launch(id, `127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`, extra);
-      try {
-        await this.node(id).process.waitServing();
-        return this.node(id);
-      } catch (error) {
-        if (attempt >= 3 || !/EADDRINUSE/.test(String(error))) throw error;
-      }
-    }
-  }
-
-  node(id: string): ClusterNode {
-    const found = this.nodes.get(id);
-    assert.ok(found, `no node ${id}`);
-    return found;
-  }
-
-  urls(ids: readonly string[]): string[] {
-    return ids.map((id) => this.node(id).url);
-  }
-
-  async kill(id: string): Promise<void> {
-    const node = this.node(id);
-    node.process.child.kill('SIGKILL');
-    assert.equal((await node.process.exited).signal, 'SIGKILL');
-  }
-
-  /** Starts the node again on the same data directory and addresses, with `extra` flags added (they win). */
-  async restart(id: string, extra: readonly string[] = []): Promise<ShoalProcess> {
-    const node = this.node(id);
-    assert.ok(!node.process.running, `${id} is still running`);
-    node.earlierLogs += node.process.stdout + node.process.stderr;
-    node.process = runShoal([...node.args, ...extra]);
-    await node.process.waitServing();
-    return node.process;
-  }
-
-  async close(): Promise<void> {
-    for (const node of this.nodes.values()) if (node.process.running) node.process.child.kill('SIGKILL');
-    await Promise.all([...this.nodes.values()].map((node) => node.process.cleanup()));
-    // SHOAL_TEST_LOG_DIR=dir keeps every node's log for a post-mortem.
-    const logDir = process.env.SHOAL_TEST_LOG_DIR;
-    if (logDir !== undefined && logDir !== '') {
-      mkdirSync(logDir, { recursive: true });
-      for (const node of this.nodes.values()) writeFileSync(join(logDir, `${node.id}.log`), node.earlierLogs + node.process.stdout + node.process.stderr);
-    }
-    rmSync(this.root, { recursive: true, force: true });
-  }
-
-  private launch(id: string, listen: string, httpAddress: string, extra: readonly string[]): void {
-    const args = ['start', '--id', id, '--listen', listen, '--http', httpAddress, '--data', join(this.root, id), ...COMMON_ARGS, ...extra];
-    this.nodes.set(id, { id, listen, url: `http://${httpAddress}`, args, process: runShoal(args), earlierLogs: '' });
-  }
-}
 
 async function getJson<T>(url: string): Promise<T> {
   const answer = await http(url);
@@ -259,7 +173,7 @@ function stepper(t: TestContext): (what: string) => void {
 test(MAIN_TEST, { timeout: 600_000 }, async (t) => {
   const step = stepper(t);
   const random = seededRandom(testSeed(MAIN_TEST, import.meta.url));
-  const cluster = new ProcessCluster(t);
+  const cluster = new ProcessCluster(t, COMMON_ARGS, 'membership');
   const history = new KvHistory();
   t.after(() => history.stopBackground());
   const keys = keyNames(10_000);
@@ -341,7 +255,7 @@ test(MAIN_TEST, { timeout: 600_000 }, async (t) => {
 
 test('a node killed in the middle of a transfer resumes it from its saved cursor on restart', { timeout: 300_000 }, async (t) => {
   const step = stepper(t);
-  const cluster = new ProcessCluster(t);
+  const cluster = new ProcessCluster(t, COMMON_ARGS, 'membership');
   const history = new KvHistory();
   const keys = keyNames(2000);
   // Slow transfers in small batches (about 13 per partition); r1's the slowest, so it is

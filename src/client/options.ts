@@ -1,0 +1,118 @@
+/**
+ * The client's options, validated when the client is built: a misconfigured client fails
+ * at construction with a message naming the option and the bad value, never on its first
+ * request.
+ */
+import { z } from 'zod';
+import type { ClientSibling, Resolution } from './results.ts';
+
+export type CoordinationMode = 'server' | 'client';
+
+export interface ClientOptions {
+  /** HTTP addresses of some nodes (`http://127.0.0.1:8080`): at least one. */
+  readonly nodes: readonly string[];
+  /**
+   * 'server' (default): requests go over HTTP to the nodes in turn, and a node coordinates.
+   * 'client': the client fetches the ring from a node and coordinates itself, talking to
+   * the key's replicas directly over the internode protocol (paper 6.4).
+   */
+  readonly mode?: CoordinationMode;
+  /** A request's whole budget, retries included, ms (default 5000). */
+  readonly timeoutMs?: number;
+  /** One attempt on one node, ms (server mode; default 2500: past a node's own 2 s request timeout). */
+  readonly attemptTimeoutMs?: number;
+  /** Attempts per request at most, each on another node (server mode; default 3). */
+  readonly attemptsMax?: number;
+  /** How often the client-driven mode fetches the membership and ring again, ms (default 10,000). */
+  readonly refreshIntervalMs?: number;
+  /** Replicas, read and write quorums for every request (default: the cluster's). */
+  readonly n?: number;
+  readonly r?: number;
+  readonly w?: number;
+  /**
+   * Semantic reconciliation: called when a read finds conflicting versions; what it returns
+   * is written back with the read's context, superseding them, and the read answers it.
+   * Returning undefined leaves the siblings as they are.
+   */
+  readonly resolve?: (siblings: readonly ClientSibling[], key: string) => Resolution | undefined;
+}
+
+export interface ResolvedOptions {
+  readonly nodes: readonly URL[];
+  readonly mode: CoordinationMode;
+  readonly timeoutMs: number;
+  readonly attemptTimeoutMs: number;
+  readonly attemptsMax: number;
+  readonly refreshIntervalMs: number;
+  readonly quorum: { readonly n?: number; readonly r?: number; readonly w?: number };
+  readonly resolve: ClientOptions['resolve'];
+}
+
+export class ClientConfigError extends Error {
+  readonly code = 'CLIENT_CONFIG_INVALID';
+  override readonly name = 'ClientConfigError';
+}
+
+const positiveMs = (fallback: number) => z.number().int().positive().max(3_600_000).default(fallback);
+const quorumOption = z.number().int().min(1).max(64).optional();
+
+const schema = z
+  .object({
+    nodes: z.array(z.string()).min(1, 'give at least one node address'),
+    mode: z.enum(['server', 'client']).default('server'),
+    timeoutMs: positiveMs(5000),
+    attemptTimeoutMs: positiveMs(2500),
+    attemptsMax: z.number().int().min(1).max(16).default(3),
+    refreshIntervalMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    n: quorumOption,
+    r: quorumOption,
+    w: quorumOption,
+    resolve: z.function().optional(),
+  })
+  .strict();
+
+export function resolveOptions(options: ClientOptions): ResolvedOptions {
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') ?? 'options';
+    throw new ClientConfigError(`invalid Shoal client option ${path}: ${issue?.message ?? 'invalid'} (got ${describe(valueAt(options, issue?.path ?? []))})`);
+  }
+  const value = parsed.data;
+  const nodes = value.nodes.map((text, i) => nodeUrl(text, i));
+  return {
+    nodes,
+    mode: value.mode,
+    timeoutMs: value.timeoutMs,
+    attemptTimeoutMs: Math.min(value.attemptTimeoutMs, value.timeoutMs),
+    attemptsMax: value.attemptsMax,
+    refreshIntervalMs: value.refreshIntervalMs,
+    quorum: { n: value.n, r: value.r, w: value.w },
+    resolve: options.resolve,
+  };
+}
+
+function nodeUrl(text: string, index: number): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ClientConfigError(`invalid Shoal client option nodes.${index}: not a URL (got ${JSON.stringify(text)}); give http://HOST:PORT`);
+  }
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {
+    throw new ClientConfigError(`invalid Shoal client option nodes.${index}: give a node's HTTP address as http://HOST:PORT (got ${JSON.stringify(text)})`);
+  }
+  return url;
+}
+
+function valueAt(options: unknown, path: readonly (string | number)[]): unknown {
+  let value: unknown = options;
+  for (const step of path) value = typeof value === 'object' && value !== null ? (value as Record<string | number, unknown>)[step] : undefined;
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}

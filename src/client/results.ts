@@ -1,0 +1,56 @@
+/** What the client's calls answer, and how it fails: the same in both coordination modes. */
+import type { RequestErrorCode } from '../node/errors.ts';
+
+/** One version of a key, as a read that found several shows it. */
+export interface ClientSibling {
+  readonly value: Uint8Array;
+  readonly contentType: string;
+  /** A delete's tombstone (its value is empty). */
+  readonly deleted: boolean;
+}
+
+/**
+ * A read: no live version (never written, or deleted), one value, or conflicting versions
+ * (tombstones included) for the caller to reconcile. `context` goes with the next write of
+ * the key: a write that carries it supersedes exactly the versions this read saw.
+ */
+export type GetResult =
+  | { readonly kind: 'absent'; readonly context: string }
+  | { readonly kind: 'value'; readonly value: Uint8Array; readonly contentType: string; readonly context: string }
+  | { readonly kind: 'siblings'; readonly siblings: readonly ClientSibling[]; readonly context: string };
+
+export interface WriteResult {
+  /** Names the version just written (and the replica that coordinated it). */
+  readonly context: string;
+}
+
+/** What a `resolve` callback returns: the value to write over the siblings, or a delete. */
+export type Resolution = Uint8Array | string | { readonly value: Uint8Array | string; readonly contentType?: string } | { readonly deleted: true };
+
+/**
+ * Codes: the node's (KEY_TOO_LONG, QUORUM_UNREACHABLE, REQUEST_TIMEOUT, TOO_MANY_SIBLINGS,
+ * …), and the client's own: UNAVAILABLE (no node could be reached or gave a usable
+ * answer within the deadline), BAD_ANSWER (a node answered something that is not Shoal's
+ * protocol, and no other did better).
+ */
+export type ClientErrorCode = RequestErrorCode | 'UNAVAILABLE' | 'BAD_ANSWER';
+
+export class ShoalClientError extends Error {
+  override readonly name = 'ShoalClientError';
+
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    /** What each attempt met, in order (node and reason). */
+    readonly attempts: readonly string[] = [],
+    /** The HTTP status of the answer the error came from (server mode). */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+
+  /** True when a write that failed so may still take effect (it reached a coordinator). */
+  get mayHaveLanded(): boolean {
+    return this.code === 'QUORUM_UNREACHABLE' || this.code === 'REQUEST_TIMEOUT' || this.code === 'UNAVAILABLE';
+  }
+}
