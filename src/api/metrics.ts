@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeEvents } from '../node/events.ts';
 import type { MembershipGauges, RepairStatus } from '../node/shoalNode.ts';
 import type { ObjectStoreEvents, ObjectStoreStats } from '../storage/objectStore.ts';
+import type { RespStats } from './resp/stats.ts';
 
 /** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -51,6 +52,12 @@ export const METRIC_NAMES = {
   admissionShare: 'shoal_admission_background_share',
   admissionP99: 'shoal_admission_foreground_p99_seconds',
   admissionThrottles: 'shoal_admission_throttles',
+  respCommands: 'shoal_resp_commands_total',
+  respErrors: 'shoal_resp_errors_total',
+  respConflictedReads: 'shoal_resp_conflicted_reads_total',
+  respProtocolErrors: 'shoal_resp_protocol_errors_total',
+  respConnections: 'shoal_resp_connections',
+  respConnectionsAccepted: 'shoal_resp_connections_total',
 } as const;
 
 /** What the cluster gauges read, when collected. */
@@ -96,6 +103,7 @@ export class NodeMetrics {
   private readonly requestChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> }>();
   private statsSource: (() => ObjectStoreStats) | undefined;
   private clusterSource: (() => ClusterGaugeSource) | undefined;
+  private respStats: RespStats | undefined;
 
   /** Hooks to hand the ObjectStore (its `events` option). */
   readonly storeEvents: ObjectStoreEvents;
@@ -153,6 +161,12 @@ export class NodeMetrics {
       onWriteWait: (waitMs) => this.writeWaitDuration.observe(waitMs / 1000),
     };
     this.nodeEvents = { store: this.storeEvents, ...this.createClusterMetrics(registers) };
+    this.createRespMetrics(registers);
+  }
+
+  /** Where the Redis front end's counters read from (set when it runs). */
+  watchResp(stats: RespStats): void {
+    this.respStats = stats;
   }
 
   /** Where the cluster gauges (hints, peers) read from (set once the node exists). */
@@ -337,6 +351,51 @@ export class NodeMetrics {
         this.labels('in-sync').set(current.inSync);
         this.labels('repaired').set(current.exchanges - current.inSync);
         this.labels('failed').set(current.failed);
+      },
+    });
+  }
+
+  /** The Redis front end's counters, read from its RespStats when scraped (nothing without one). */
+  private createRespMetrics(registers: Registry[]): void {
+    const stats = (): RespStats | undefined => this.respStats;
+    /** A counter with at most one label; `read` gives a value per label value ('' when unlabelled). */
+    const counter = (name: string, help: string, labelName: string | undefined, read: (current: RespStats) => readonly (readonly [string, number])[]): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: labelName === undefined ? [] : [labelName],
+        registers,
+        collect(this: Counter<string>) {
+          const current = stats();
+          if (current === undefined) return;
+          this.reset();
+          for (const [label, value] of read(current)) {
+            if (labelName === undefined) this.inc(value);
+            else this.labels(label).inc(value);
+          }
+        },
+      });
+    };
+    counter(METRIC_NAMES.respCommands, 'Redis-protocol commands run, by command (unknown: not in the table)', 'command', (current) => [
+      ...current.commands.map((command) => [command.name, command.calls] as const),
+      ['unknown', current.unknownCommands],
+    ]);
+    counter(METRIC_NAMES.respErrors, 'Redis-protocol error replies, by code (ERR, TRYAGAIN, BUSY, NOPROTO)', 'code', (current) => [...current.errorReplies]);
+    counter(METRIC_NAMES.respConflictedReads, 'Redis GET/MGET keys that met several siblings and were answered with the deterministic winner', undefined, (current) => [
+      ['', current.conflictedReads],
+    ]);
+    counter(METRIC_NAMES.respProtocolErrors, 'Redis-protocol connections closed for malformed input', undefined, (current) => [['', current.protocolErrors]]);
+    counter(METRIC_NAMES.respConnectionsAccepted, 'Redis-protocol connections accepted, and refused past connectionsMax', 'result', (current) => [
+      ['accepted', current.connectionsAccepted],
+      ['refused', current.connectionsRejected],
+    ]);
+    new Gauge({
+      name: METRIC_NAMES.respConnections,
+      help: 'Redis-protocol connections open',
+      registers,
+      collect(this: Gauge) {
+        const current = stats();
+        if (current !== undefined) this.set(current.connectionsOpen);
       },
     });
   }

@@ -1,8 +1,8 @@
 /**
  * `shoal start`: one node in the foreground. JSON logs go to stdout; the first line with
- * `"msg":"serving"` carries the bound HTTP address (`http`) and, in a cluster of two or
- * more (`--cluster`), the bound internode address (`listen`). SIGTERM/SIGINT flush the
- * buffer, close storage and exit 0.
+ * `"msg":"serving"` carries the bound HTTP address (`http`), the bound Redis-protocol
+ * address with `--resp` (`resp`) and, in a cluster of two or more (`--cluster`), the bound
+ * internode address (`listen`). SIGTERM/SIGINT flush the buffer, close storage and exit 0.
  */
 import { ConfigError, type NodeConfig } from '../node/config.ts';
 import { loadNodeConfig } from '../io/configFile.ts';
@@ -39,18 +39,14 @@ export async function runStart(options: Record<string, unknown>): Promise<void> 
   }
   const cluster = runtime.node.status().cluster;
   logger.info(
-    { http: runtime.httpUrl, listen: runtime.listenAddress ?? null, nodeId: config.id, data: config.data, members: cluster.members, n: cluster.n, r: cluster.r, w: cluster.w },
+    { http: runtime.httpUrl, resp: runtime.respAddress ?? null, listen: runtime.listenAddress ?? null, nodeId: config.id, data: config.data, members: cluster.members, n: cluster.n, r: cluster.r, w: cluster.w },
     'serving',
   );
 }
 
 function loadConfigOrExit(flags: Record<string, unknown>, configPath: string | undefined): NodeConfig | undefined {
   try {
-    const config = loadNodeConfig(flags, configPath);
-    if (config.resp !== undefined) {
-      throw new ConfigError('invalid config: resp: the Redis protocol front end is not available yet');
-    }
-    return config;
+    return loadNodeConfig(flags, configPath);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${error.message}\n`);

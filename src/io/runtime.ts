@@ -12,8 +12,12 @@
  * transport that reaches nobody. `--listen HOST:0` binds a free port, which the node then
  * advertises as its address.
  *
- * `stop()` undoes it in reverse: stop accepting HTTP requests and let in-flight ones
- * finish, stop the node (background tasks, flush, close the stores), close the transport.
+ * With `--resp HOST:PORT` it also serves the Redis protocol (api/resp/) on exactly that
+ * address, bound after the HTTP API.
+ *
+ * `stop()` undoes it in reverse: stop accepting HTTP and Redis requests and let in-flight
+ * ones finish, stop the node (background tasks, flush, close the stores), close the
+ * transport.
  */
 import { lookup } from 'node:dns/promises';
 import { mkdir } from 'node:fs/promises';
@@ -22,6 +26,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http.ts';
 import { NodeMetrics } from '../api/metrics.ts';
+import { respLimitsOf, startRespServer, type RespServer } from '../api/resp/server.ts';
 import type { NodeConfig } from '../node/config.ts';
 import { formatHostPort, type HostPort } from '../node/hostPort.ts';
 import { openNode } from '../node/openNode.ts';
@@ -66,6 +71,10 @@ export interface NodeRuntime {
   readonly httpUrl: string;
   /** The bound internode address (`127.0.0.1:7001`), or undefined without a TCP transport (see the file comment). */
   readonly listenAddress: string | undefined;
+  /** The Redis-protocol server, when `config.resp` is set. */
+  readonly resp: RespServer | undefined;
+  /** Its bound address (`127.0.0.1:6379`), or undefined without `config.resp`. */
+  readonly respAddress: string | undefined;
   /** Stops serving, flushes and closes. Idempotent. */
   stop(): Promise<void>;
 }
@@ -79,6 +88,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const hintEngine = storage.hintEngine ?? new MemoryEngine();
   let transport: Transport | undefined = options.transport;
   let node: ShoalNode | undefined;
+  let http: FastifyInstance | undefined;
   try {
     const bound = transport === undefined ? await startTransport(config, clock, random, logger) : { transport, listenAddress: undefined, port: undefined };
     transport = bound.transport;
@@ -87,12 +97,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const metrics = new NodeMetrics({ defaultLabels: { node: config.id } });
     node = await openNode({ config, engine: storage.engine, hintEngine, meta: storage.meta, clock, random, transport, logger, events: metrics.nodeEvents });
     watchNode(metrics, node);
-    const http = buildHttpApi({ node, config, metrics, logger });
+    http = buildHttpApi({ node, config, metrics, logger });
     const httpUrl = await listen(http, config.http);
+    const resp = config.resp === undefined ? undefined : await startResp(node, config, config.resp, metrics, logger);
     logger.info({ actor: node.actor, startEpoch: node.status().startEpoch, engine: storage.engine.name, listen: bound.listenAddress }, 'node started');
-    const running = { node, transport, http, logger };
-    return { node, http, metrics, httpUrl, listenAddress: bound.listenAddress, stop: once(() => stopRuntime(running)) };
+    const running = { node, transport, http, resp, logger };
+    return { node, http, metrics, httpUrl, listenAddress: bound.listenAddress, resp, respAddress: resp?.address, stop: once(() => stopRuntime(running)) };
   } catch (error) {
+    await http?.close().catch(() => undefined);
     await closeAfterFailure(node, storage, hintEngine, transport);
     throw error;
   }
@@ -153,6 +165,14 @@ function watchNode(metrics: NodeMetrics, node: ShoalNode): void {
   });
 }
 
+/** The Redis front end on exactly `address` (a host name resolved to its first address). */
+async function startResp(node: ShoalNode, config: NodeConfig, address: HostPort, metrics: NodeMetrics, logger: Logger): Promise<RespServer> {
+  const host = await resolveHost(address.host);
+  const server = await startRespServer({ node, listen: { host, port: address.port }, limits: respLimitsOf(config.valueBytesMax), logger });
+  metrics.watchResp(server.stats);
+  return server;
+}
+
 /** Binds exactly one address: a host name is resolved to its first address, never to all. */
 async function listen(http: FastifyInstance, address: HostPort): Promise<string> {
   const host = await resolveHost(address.host);
@@ -170,11 +190,12 @@ interface Running {
   readonly node: ShoalNode;
   readonly transport: Transport;
   readonly http: FastifyInstance;
+  readonly resp: RespServer | undefined;
   readonly logger: Logger;
 }
 
-async function stopRuntime({ node, transport, http, logger }: Running): Promise<void> {
-  await http.close();
+async function stopRuntime({ node, transport, http, resp, logger }: Running): Promise<void> {
+  await Promise.all([http.close(), resp?.close()]);
   await node.stop();
   await transport.close();
   logger.info({}, 'storage flushed and closed');

@@ -85,9 +85,9 @@ test('a bad config value exits 2 naming the field and its source', { timeout: 60
   assert.equal((await unknownFlag.waitExit()).code, 2);
   assert.match(unknownFlag.stderr, /unknown option '--bogus'/);
 
-  const resp = start(t, ['--resp', '127.0.0.1:6379']);
+  const resp = start(t, ['--resp', '127.0.0.1']);
   assert.equal((await resp.waitExit()).code, 2);
-  assert.match(resp.stderr, /resp/);
+  assert.match(resp.stderr, /invalid config: resp \(from --resp\) must be HOST:PORT/);
 });
 
 test('unknown commands exit 2; --help lists start and admin', { timeout: 60_000 }, async (t) => {
