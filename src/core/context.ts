@@ -183,7 +183,45 @@ function encodeHeader(clusterName: string, coordinator: string | undefined): Uin
 }
 
 function encodeEntry(entry: VectorEntry): Uint8Array {
-  return concatBytes([encodeText(entry.actor), encodeVarint(entry.counter)]);
+  const actor = actorBytes(entry.actor);
+  const out = new Uint8Array(varintBytes(actor.length) + actor.length + varintBytes(entry.counter));
+  let offset = writeVarint(out, 0, actor.length);
+  out.set(actor, offset);
+  offset += actor.length;
+  writeVarint(out, offset, entry.counter);
+  return out;
+}
+
+/** Actors' UTF-8 bytes, kept: every context of a cluster names the same few actors. */
+const actorBytesCache = new Map<string, Uint8Array>();
+const ACTOR_BYTES_CACHED_MAX = 4096;
+
+function actorBytes(actor: string): Uint8Array {
+  let bytes = actorBytesCache.get(actor);
+  if (bytes === undefined) {
+    if (actorBytesCache.size >= ACTOR_BYTES_CACHED_MAX) actorBytesCache.clear();
+    bytes = encodeUtf8(actor);
+    actorBytesCache.set(actor, bytes);
+  }
+  return bytes;
+}
+
+function varintBytes(value: number): number {
+  let bytes = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) bytes++;
+  return bytes;
+}
+
+/** Writes `value` as a minimal unsigned LEB128 varint at `offset`; returns the offset after it. */
+function writeVarint(out: Uint8Array, offset: number, value: number): number {
+  let at = offset;
+  let rest = value;
+  while (rest >= 0x80) {
+    out[at++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  out[at++] = rest;
+  return at;
 }
 
 /**
@@ -235,18 +273,21 @@ function encodeText(text: string): Uint8Array {
 }
 
 function encodeVarint(value: number): Uint8Array {
-  const bytes: number[] = [];
-  let rest = value;
-  while (rest >= 0x80) {
-    bytes.push((rest % 0x80) | 0x80);
-    rest = Math.floor(rest / 0x80);
-  }
-  bytes.push(rest);
-  return Uint8Array.from(bytes);
+  const out = new Uint8Array(varintBytes(value));
+  writeVarint(out, 0, value);
+  return out;
 }
 
+/** The last cluster's tag, kept: a process serves one cluster, and an MD5 per context adds up. */
+let taggedName: string | undefined;
+let lastTag: Uint8Array = new Uint8Array(CLUSTER_TAG_BYTES);
+
 function clusterTag(clusterName: string): Uint8Array {
-  return md5(encodeUtf8(clusterName)).subarray(0, CLUSTER_TAG_BYTES);
+  if (clusterName !== taggedName) {
+    lastTag = md5(encodeUtf8(clusterName)).subarray(0, CLUSTER_TAG_BYTES);
+    taggedName = clusterName;
+  }
+  return lastTag;
 }
 
 function checksumOf(body: Uint8Array): Uint8Array {

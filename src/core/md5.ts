@@ -25,39 +25,48 @@ const SINE_TABLE = new Int32Array([
 
 export const MD5_BYTES = 16;
 
+/** Scratch space for one digest at a time (JavaScript runs one at a time): no allocation per block. */
+const STATE = new Int32Array(4);
+const WORDS = new Int32Array(16);
+const TAIL = new Uint8Array(128);
+
 /** The 16-byte MD5 digest of `data`. */
 export function md5(data: Uint8Array): Uint8Array {
-  const state = new Int32Array([0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476]);
-  const words = new Int32Array(16);
+  STATE[0] = 0x67452301;
+  STATE[1] = 0xefcdab89;
+  STATE[2] = 0x98badcfe;
+  STATE[3] = 0x10325476;
   const fullBlocks = Math.floor(data.length / 64);
   for (let block = 0; block < fullBlocks; block++) {
-    readWords(data, block * 64, words);
-    compress(state, words);
+    readWords(data, block * 64, WORDS);
+    compress(STATE, WORDS);
   }
-  for (const tail of paddedTail(data, fullBlocks * 64)) {
-    readWords(tail, 0, words);
-    compress(state, words);
+  const tailBlocks = fillTail(data, fullBlocks * 64);
+  for (let block = 0; block < tailBlocks; block++) {
+    readWords(TAIL, block * 64, WORDS);
+    compress(STATE, WORDS);
   }
-  return stateBytes(state);
+  return stateBytes(STATE);
 }
 
-/** The last partial block plus padding and the bit length: one or two 64-byte blocks. */
-function paddedTail(data: Uint8Array, tailStart: number): Uint8Array[] {
+/** Fills TAIL with the last partial block, the padding and the bit length; returns its blocks (1 or 2). */
+function fillTail(data: Uint8Array, tailStart: number): number {
   const remainder = data.length - tailStart;
   const blockCount = remainder < 56 ? 1 : 2;
-  const tail = new Uint8Array(blockCount * 64);
-  tail.set(data.subarray(tailStart), 0);
-  tail[remainder] = 0x80;
+  const length = blockCount * 64;
+  TAIL.fill(0, 0, length);
+  TAIL.set(data.subarray(tailStart), 0);
+  TAIL[remainder] = 0x80;
   // Bit length as a 64-bit little-endian integer; byte lengths stay below 2^53.
   const bitLength = data.length * 8;
-  const lengthOffset = tail.length - 8;
+  const lengthOffset = length - 8;
   const low = bitLength % 2 ** 32;
   const high = Math.floor(bitLength / 2 ** 32);
   for (let i = 0; i < 4; i++) {
-    tail[lengthOffset + i] = (low >>> (8 * i)) & 0xff;
-    tail[lengthOffset + 4 + i] = (high >>> (8 * i)) & 0xff;
+    TAIL[lengthOffset + i] = (low >>> (8 * i)) & 0xff;
+    TAIL[lengthOffset + 4 + i] = (high >>> (8 * i)) & 0xff;
   }
-  return blockCount === 1 ? [tail] : [tail.subarray(0, 64), tail.subarray(64)];
+  return blockCount;
 }
 
 function readWords(bytes: Uint8Array, offset: number, words: Int32Array): void {

@@ -234,7 +234,7 @@ export class ShoalNode {
     checkKey(key, this.config.keyBytesMax);
     const quorum = resolveQuorum(this.cluster.quorum, options);
     const { object, nextCoordinator } = await this.route({ op: 'get', key, partition: this.partitionOf(key), quorum });
-    return { object, context: this.contextOf(object, nextCoordinator) };
+    return new Answer(object, nextCoordinator, this.config.clusterName);
   }
 
   /** Writes a value that supersedes the versions named by `input.context`. */
@@ -407,7 +407,7 @@ export class ShoalNode {
     const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context, supersedeSeen, preferred };
     const { object, nextCoordinator } = await this.route(request);
     if (object === undefined) throw new Error('invariant: a put left no object');
-    return { context: this.contextOf(object, nextCoordinator), object };
+    return new Answer(object, nextCoordinator, this.config.clusterName);
   }
 
   /**
@@ -488,10 +488,6 @@ export class ShoalNode {
     return decoded;
   }
 
-  private contextOf(object: StoredObject | undefined, nextCoordinator: string | undefined): string {
-    const vector = object === undefined ? EMPTY_VECTOR : object.vector;
-    return encodeContext(vector, this.config.clusterName, nextCoordinator === undefined ? NO_COORDINATOR : { coordinator: nextCoordinator });
-  }
 
   private partitionOf(key: Uint8Array): number {
     return partitionOfKey(key, this.config.partitionCount);
@@ -499,6 +495,28 @@ export class ShoalNode {
 
   private checkServing(): void {
     if (this.state !== 'serving') throw new RequestError('NODE_NOT_SERVING', `node is ${this.state}`);
+  }
+}
+
+/**
+ * A read's or a write's answer. Its context is encoded when first asked for: the Redis
+ * front end's GET and SET never ask, and encoding is a good part of a request's work.
+ */
+class Answer<O extends StoredObject | undefined> {
+  private text: string | undefined;
+
+  constructor(
+    readonly object: O,
+    private readonly nextCoordinator: string | undefined,
+    private readonly clusterName: string,
+  ) {}
+
+  get context(): string {
+    if (this.text === undefined) {
+      const vector = this.object === undefined ? EMPTY_VECTOR : this.object.vector;
+      this.text = encodeContext(vector, this.clusterName, this.nextCoordinator === undefined ? NO_COORDINATOR : { coordinator: this.nextCoordinator });
+    }
+    return this.text;
   }
 }
 

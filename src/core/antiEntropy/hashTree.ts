@@ -10,7 +10,7 @@
  * the differing segments while exchanging only the hashes of differing subtrees.
  */
 import { md5 } from '../md5.ts';
-import { encodeUtf8 } from '../bytes.ts';
+import { bytesEqual, encodeUtf8 } from '../bytes.ts';
 import type { StoredObject } from '../object.ts';
 
 export const DIGEST_BYTES = 16;
@@ -68,6 +68,21 @@ export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array 
   return md5(bytes);
 }
 
+/**
+ * Digests of the objects trees saw last, by object: a write's `before` is most often the
+ * very object its previous write left in the buffer, whose digest is then not computed
+ * again. Checked against the key, as one object may be stored under several keys.
+ */
+const digestsSeen = new WeakMap<StoredObject, { readonly key: Uint8Array; readonly digest: Uint8Array }>();
+
+function rememberedDigest(key: Uint8Array, object: StoredObject): Uint8Array {
+  const seen = digestsSeen.get(object);
+  if (seen !== undefined && bytesEqual(seen.key, key)) return seen.digest;
+  const digest = objectDigest(key, object);
+  digestsSeen.set(object, { key: key.slice(), digest });
+  return digest;
+}
+
 export class HashTree {
   readonly shape: TreeShape;
   readonly depth: number;
@@ -95,8 +110,8 @@ export class HashTree {
   replace(key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined): void {
     if (before === undefined && after === undefined) return;
     const segment = segmentOf(key, this.shape);
-    if (before !== undefined) this.toggle(segment, objectDigest(key, before));
-    if (after !== undefined) this.toggle(segment, objectDigest(key, after));
+    if (before !== undefined) this.toggle(segment, rememberedDigest(key, before));
+    if (after !== undefined) this.toggle(segment, rememberedDigest(key, after));
   }
 
   root(): Uint8Array {

@@ -95,8 +95,14 @@ class GetCoordinator implements Lingering {
         this.fail(new QuorumUnreachableError('read', this.counts()), 'unreachable');
         return;
       }
-      this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
-      for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
+      let remote = false;
+      for (const target of this.targets.values()) {
+        if (target.node === this.self) continue;
+        remote = true;
+        this.send(target);
+      }
+      // A read of this node's own copy alone answers at once: no timer to set and clear.
+      if (remote) this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
       if (this.replica !== undefined) this.readSelf(this.replica);
     });
   }

@@ -117,11 +117,13 @@ class PutCoordinator {
       case 'writing-local':
         this.state = 'replicating';
         this.object = object;
-        try {
-          this.encoded = encodeObject(object);
-        } catch (error) {
-          this.fail(error, 'unreachable'); // cannot happen for an object putObject built; never hang on it
-          return;
+        if (this.targets.size > 1) {
+          try {
+            this.encoded = encodeObject(object);
+          } catch (error) {
+            this.fail(error, 'unreachable'); // cannot happen for an object putObject built; never hang on it
+            return;
+          }
         }
         for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
         this.finishLocal(object);
@@ -231,7 +233,8 @@ class PutCoordinator {
 
   private send(target: Target): void {
     const { deps, request } = this;
-    const message = replicaPut(request.partition, request.key, this.encoded as Uint8Array, this.durable.has(target.node), target.hintFor);
+    this.encoded ??= encodeObject(this.object as StoredObject);
+    const message = replicaPut(request.partition, request.key, this.encoded, this.durable.has(target.node), target.hintFor);
     const timeoutMs = this.remainingMs();
     deps.peers.request(target.node, message, timeoutMs).then(
       (reply: Reply) => this.replied(target.node, reply.type === 'ack', reply),
