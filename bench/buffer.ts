@@ -25,7 +25,9 @@ import { OpenLoopRecorder, runFixedCount, runOpenLoop, type FixedCountResult, ty
 import { commandLine, cpuPressure, machineFacts } from './lib/machine.ts';
 import { launchNode, shellQuote, stopAllNodes, type MemorySample, type ShoalNodeProcess } from './lib/node-process.ts';
 import { nodeWriteStats, type NodeWriteStats } from './lib/metrics.ts';
-import { formatTable, log, mib, ratio, saveResults } from './lib/report.ts';
+import { publishResults } from './lib/html-report.ts';
+import { formatTable, log, mib, ratio } from './lib/report.ts';
+import { bufferSections } from './lib/report-sections.ts';
 import { seededRng, type Rng } from './lib/rng.ts';
 import { keyName, valuePool } from './lib/values.ts';
 
@@ -174,6 +176,7 @@ async function main(): Promise<void> {
     machineAtEnd: { loadAvg1m: end.loadAvg1m, cpuPressureSome60s: end.cpuPressureSome60s },
     startedAt: new Date(started).toISOString(),
     elapsedS: Math.round((Date.now() - started) / 100) / 10,
+    seed,
     options: {
       ratePerS: n.rate,
       durationS: n['duration-s'],
@@ -198,9 +201,7 @@ async function main(): Promise<void> {
 
   process.stderr.write('\n' + humanTable(latency, memory) + '\n');
   for (const w of output.warnings) log(`WARNING: ${w}`);
-  const paths = saveResults('buffer', output, flags.strings.out);
-  log(`results: ${paths.join(', ')}`);
-  process.stdout.write(JSON.stringify(output, null, 2) + '\n');
+  publishResults('buffer', output, bufferSections(output), flags.strings.out, 'Shoal: buffered vs durable writes (paper 6.1)');
 }
 
 interface LatencyPhase {

@@ -49,3 +49,29 @@ export function summarize(histogram: Histogram): LatencySummaryMs {
     max: ms(max),
   };
 }
+
+/** One point of a latency distribution: `p` percent of the requests took at most `ms`. */
+export interface PercentilePoint {
+  p: number;
+  ms: number;
+}
+
+/** Percentiles of an HDR percentile-distribution plot, each step halving the remaining tail. */
+const CURVE_PERCENTILES = [0, 25, 50, 75, 87.5, 90, 93.75, 95, 96.875, 98.4375, 99, 99.21875, 99.5, 99.609375, 99.8, 99.9,
+  99.95, 99.975, 99.99, 99.995, 99.999];
+
+/**
+ * The latency distribution as HDR plots it (latency against percentile, the tail spread
+ * out on a 1/(1 - p) axis): a percentile is kept only while at least one request lies
+ * beyond it, and the max closes the curve at 100. A few dozen points, whatever the count.
+ */
+export function percentileCurve(histogram: Histogram): PercentilePoint[] {
+  const count = histogram.totalCount;
+  if (count === 0) return [];
+  const max = histogram.maxValue;
+  const points = CURVE_PERCENTILES
+    .filter((p) => count * (1 - p / 100) >= 1 - 1e-9)
+    .map((p) => ({ p, ms: ms(Math.min(histogram.getValueAtPercentile(p), max)) }));
+  points.push({ p: 100, ms: ms(max) });
+  return points;
+}

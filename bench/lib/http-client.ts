@@ -1,6 +1,6 @@
 /**
  * A minimal keep-alive HTTP client for Shoal's key-value API (node:http, no extra
- * dependency). The agent holds at most `maxSockets` connections; callers bound their own
+ * dependency), and for other HTTP APIs through request(). The agent holds at most `maxSockets` connections; callers bound their own
  * in-flight requests to the same number so no request waits inside the agent unseen.
  */
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
@@ -50,18 +50,19 @@ export class KvClient {
       'content-length': value.length,
     };
     if (context !== undefined) headers['x-shoal-context'] = context;
-    return this.send('PUT', `/kv/${encodeURIComponent(key)}${query}`, headers, value, false);
+    return this.request('PUT', `/kv/${encodeURIComponent(key)}${query}`, headers, value, false);
   }
 
   get(key: string, query = ''): Promise<KvResult> {
-    return this.send('GET', `/kv/${encodeURIComponent(key)}${query}`, {}, undefined, true);
+    return this.request('GET', `/kv/${encodeURIComponent(key)}${query}`, {}, undefined, true);
   }
 
   close(): void {
     this.agent.destroy();
   }
 
-  private send(
+  /** Any request on the keep-alive connections (e.g. etcd's JSON gateway: POST with a JSON body, `readBody` true). */
+  request(
     method: string,
     path: string,
     headers: Record<string, string | number>,

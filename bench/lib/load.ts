@@ -15,12 +15,14 @@
  * runFixedCount: closed loop, `count` operations as fast as `concurrency` workers allow,
  * with callbacks at chosen progress points (e.g. to sample memory).
  */
-import { latencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './hdr.ts';
+import { latencyHistogram, percentileCurve, summarize, type Histogram, type LatencySummaryMs, type PercentilePoint } from './hdr.ts';
 
 export interface OpOutcome {
   ok: boolean;
   /** Short label for the outcome, e.g. an HTTP status ('204', '503') or an error code. */
   label: string;
+  /** The operation's kind (e.g. 'read', 'update'), passed on to `onResult` for per-kind statistics. */
+  kind?: string;
 }
 
 /** One operation; `seq` numbers the run's requests from 0, warm-up first. */
@@ -39,6 +41,8 @@ export interface OpenLoopOptions {
   /** Called about every `progressEveryS` seconds with a one-line status. */
   onProgress?: (line: string) => void;
   progressEveryS?: number;
+  /** Called for every answered request, warm-up (phase 'warm-up') and measurement (phase 'measure'). */
+  onResult?: (result: OpenLoopRequestResult) => void;
 }
 
 export interface OpenLoopResult {
@@ -229,9 +233,7 @@ export async function runOpenLoop(options: OpenLoopOptions, into?: OpenLoopRecor
 }
 
 /** What one open-loop schedule needs (runOpenLoop's options without the phases' durations). */
-type ScheduleOptions = Pick<OpenLoopOptions, 'ratePerS' | 'concurrency' | 'op' | 'drainTimeoutS' | 'onProgress' | 'progressEveryS'> & {
-  onResult?: (result: OpenLoopRequestResult) => void;
-};
+type ScheduleOptions = Pick<OpenLoopOptions, 'ratePerS' | 'concurrency' | 'op' | 'drainTimeoutS' | 'onProgress' | 'progressEveryS' | 'onResult'>;
 
 /** One answered request of a phased open loop, for timelines. */
 export interface OpenLoopRequestResult {
@@ -243,6 +245,8 @@ export interface OpenLoopRequestResult {
   latencyMs: number;
   ok: boolean;
   label: string;
+  /** The outcome's kind, when the operation gave one. */
+  kind: string | undefined;
 }
 
 interface SchedulePhase {
@@ -407,6 +411,7 @@ class OpenLoopSchedule {
       latencyMs: end - scheduled,
       ok: outcome.ok,
       label: outcome.label,
+      kind: outcome.kind,
     });
     if (this.done === this.limit) this.finish();
     else this.pump();
@@ -613,6 +618,8 @@ export interface ClosedLoopKindResult {
   latencyMs: LatencySummaryMs;
   /** Send → response of the failed ones (a 503 after a timeout is slow too). */
   errorLatencyMs: LatencySummaryMs;
+  /** The successful requests' latency distribution (HDR percentile curve), for plots. */
+  latencyCurveMs: PercentilePoint[];
 }
 
 /** One second of the measured window (by completion time). */
@@ -772,6 +779,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
       labels: s.labels,
       latencyMs: summarize(s.latency),
       errorLatencyMs: summarize(s.errorLatency),
+      latencyCurveMs: percentileCurve(s.latency),
     };
   }
   const delay = summarize(loopDelay);

@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { arch, cpus, freemem, loadavg, platform, release, totalmem } from 'node:os';
-import { shellQuote, repoRoot, type ShoalNodeProcess } from './node-process.ts';
+import { shellQuote, repoRoot, type ManagedProcess } from './node-process.ts';
 
 export interface MachineFacts {
   cpuCount: number;
@@ -116,7 +116,7 @@ export interface CpuSample {
   pressureUs: number | undefined;
 }
 
-export function sampleCpu(nodes: readonly ShoalNodeProcess[]): CpuSample {
+export function sampleCpu(nodes: readonly ManagedProcess[]): CpuSample {
   const usage = process.cpuUsage();
   const machine = machineCpuTimes();
   const perNodeS = nodes.map((node) => (node.running ? node.cpuSeconds() : 0));

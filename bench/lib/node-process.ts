@@ -103,19 +103,37 @@ class OutputTail {
   }
 }
 
-export class ShoalNodeProcess {
+/** What a managed child process is launched with (see spawnManaged()). */
+export interface ManagedProcessOptions {
+  /** How reports and errors name it, e.g. 'redis-server' or 'etcd m1'. */
+  label: string;
+  /** The executable (a path, or a name looked up in PATH). */
+  command: string;
+  args: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  cwd?: string;
+  /** How long SIGTERM gets before SIGKILL on stop; default 10 s. */
+  stopTimeoutMs?: number;
+  /** Output lines kept for error reports; default 60. */
+  tailLines?: number;
+  /** Also copy the child's stderr to this process's stderr as it comes (progress of a child benchmark). */
+  echoStderr?: boolean;
+}
+
+/**
+ * A child process this benchmark started (a Shoal node, redis-server, etcd …): its output
+ * tail and log-level counts, CPU and memory from /proc, and stop() (SIGTERM, then SIGKILL).
+ * Every one is registered so that it is killed on exit, error and SIGINT/SIGTERM.
+ */
+export class ManagedProcess {
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private readonly exited: Promise<void>;
   private stopping: Promise<void> | undefined;
 
   constructor(
-    readonly id: string,
+    readonly label: string,
     private readonly child: ChildProcess,
-    readonly httpUrl: string,
-    readonly listenAddress: string,
-    readonly dataDir: string,
-    private readonly ownsDataDir: boolean,
-    /** The exact command that started the node. */
+    /** The exact command that started it. */
     readonly command: readonly string[],
     private readonly tail: OutputTail,
     private readonly stopTimeoutMs: number,
@@ -129,7 +147,7 @@ export class ShoalNodeProcess {
   }
 
   get pid(): number {
-    if (this.child.pid === undefined) throw new Error(`node ${this.id}: no pid`);
+    if (this.child.pid === undefined) throw new Error(`${this.label}: no pid`);
     return this.child.pid;
   }
 
@@ -143,16 +161,16 @@ export class ShoalNodeProcess {
   }
 
   /**
-   * Counts of the node's log lines by level, and its distinct warn/error messages (with
+   * Counts of the process's log lines by level, and its distinct warn/error messages (with
    * `firstAtMs`, ms after launch), since it started.
    */
   logSummary(): LogSummary {
     return this.tail.summary();
   }
 
-  /** Throws, with the exit status and the node's last output, if the process has exited. */
+  /** Throws, with the exit status and the last output, if the process has exited. */
   assertRunning(doing: string): void {
-    if (!this.running) throw new Error(`node ${this.id} ${this.describeExit()} (found while ${doing}); its last output:\n${this.output()}`);
+    if (!this.running) throw new Error(`${this.label} ${this.describeExit()} (found while ${doing}); its last output:\n${this.output()}`);
   }
 
   describeExit(): string {
@@ -160,7 +178,7 @@ export class ShoalNodeProcess {
     return this.exitInfo.signal !== null ? `killed by ${this.exitInfo.signal}` : `exited with code ${this.exitInfo.code}`;
   }
 
-  /** Resident memory of the node process, from /proc/<pid>/status (Linux only). */
+  /** Resident memory of the process, from /proc/<pid>/status (Linux only). */
   memory(): MemorySample {
     this.assertRunning('reading its memory');
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
@@ -171,7 +189,7 @@ export class ShoalNodeProcess {
     return { rssBytes: kb('VmRSS'), rssAnonBytes: kb('RssAnon'), rssFileBytes: kb('RssFile'), peakRssBytes: kb('VmHWM') };
   }
 
-  /** CPU time (user + system) the node process has used so far, seconds, from /proc/<pid>/stat. */
+  /** CPU time (user + system) the process has used so far, seconds, from /proc/<pid>/stat. */
   cpuSeconds(): number {
     this.assertRunning('reading its CPU time');
     const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
@@ -179,6 +197,81 @@ export class ShoalNodeProcess {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
     return ticks / clockTicksPerSecond;
+  }
+
+  /** SIGTERM, then SIGKILL after the stop timeout; resolves once the process has exited. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      if (this.running) {
+        this.child.kill('SIGTERM');
+        const timer = setTimeout(() => {
+          if (this.running) this.child.kill('SIGKILL');
+        }, this.stopTimeoutMs);
+        await this.exited;
+        clearTimeout(timer);
+      }
+      live.delete(this);
+    })();
+    return this.stopping;
+  }
+
+  /** Resolves when the process has exited (by itself or stopped), with its exit status. */
+  async waitExit(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    await this.exited;
+    live.delete(this);
+    return this.exitInfo ?? { code: null, signal: null };
+  }
+
+  /** Synchronous last resort for process exit handlers. */
+  killNow(): void {
+    if (this.running) this.child.kill('SIGKILL');
+  }
+}
+
+/** Spawns a child process, registered for cleanup, once it has started (rejects when the executable is missing). */
+export async function spawnManaged(options: ManagedProcessOptions): Promise<ManagedProcess> {
+  installCleanupHandlers();
+  const { child, tail, started } = startChild(options.command, options.args, options.env, options.cwd, options.tailLines);
+  if (options.echoStderr === true) child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(chunk));
+  await started;
+  const managed = new ManagedProcess(options.label, child, [options.command, ...options.args], tail, options.stopTimeoutMs ?? 10_000);
+  live.add(managed);
+  return managed;
+}
+
+/** Spawns with piped output kept in a tail; `started` settles on 'spawn' or 'error' (e.g. ENOENT). */
+function startChild(
+  command: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> | undefined,
+  cwd: string | undefined,
+  tailLines = 60,
+): { child: ChildProcess; tail: OutputTail; started: Promise<void> } {
+  const child = spawn(command, [...args], { cwd: cwd ?? repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail = new OutputTail(tailLines);
+  child.stdout?.on('data', (chunk: Buffer) => tail.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => tail.push(chunk));
+  const started = new Promise<void>((resolveSpawn, rejectSpawn) => {
+    child.once('spawn', resolveSpawn);
+    child.once('error', rejectSpawn);
+  });
+  return { child, tail, started };
+}
+
+/** A Shoal node process: its addresses and data dir, and readiness through `/admin/status`. */
+export class ShoalNodeProcess extends ManagedProcess {
+  constructor(
+    readonly id: string,
+    child: ChildProcess,
+    readonly httpUrl: string,
+    readonly listenAddress: string,
+    readonly dataDir: string,
+    private readonly ownsDataDir: boolean,
+    command: readonly string[],
+    tail: OutputTail,
+    stopTimeoutMs: number,
+  ) {
+    super(`node ${id}`, child, command, tail, stopTimeoutMs);
   }
 
   /** Polls `GET /admin/status` until it answers 200; fails fast if the process exits. */
@@ -211,19 +304,8 @@ export class ShoalNodeProcess {
    * owned temp data dir unless `keepData` (then call discardData() later; the dir is still
    * removed when the benchmark process exits). Idempotent.
    */
-  stop(options: { keepData?: boolean } = {}): Promise<void> {
-    this.stopping ??= (async () => {
-      if (this.running) {
-        this.child.kill('SIGTERM');
-        const timer = setTimeout(() => {
-          if (this.running) this.child.kill('SIGKILL');
-        }, this.stopTimeoutMs);
-        await this.exited;
-        clearTimeout(timer);
-      }
-      live.delete(this);
-    })();
-    return this.stopping.then(() => {
+  override stop(options: { keepData?: boolean } = {}): Promise<void> {
+    return super.stop().then(() => {
       if (options.keepData !== true) this.discardData();
     });
   }
@@ -235,17 +317,12 @@ export class ShoalNodeProcess {
       ownedDirs.delete(this.dataDir);
     }
   }
-
-  /** Synchronous last resort for process exit handlers. */
-  killNow(): void {
-    if (this.running) this.child.kill('SIGKILL');
-  }
 }
 
 /** USER_HZ; 100 on every Linux platform Node supports. */
 const clockTicksPerSecond = 100;
 
-const live = new Set<ShoalNodeProcess>();
+const live = new Set<ManagedProcess>();
 const ownedDirs = new Set<string>();
 let handlersInstalled = false;
 
@@ -258,7 +335,7 @@ function installCleanupHandlers(): void {
   });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(signal, () => {
-      process.stderr.write(`\n[bench] ${signal}: stopping ${live.size} node(s)…\n`);
+      process.stderr.write(`\n[bench] ${signal}: stopping ${live.size} process(es)…\n`);
       void stopAllNodes().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     });
   }
@@ -280,7 +357,7 @@ export function removeTempDir(dir: string): void {
   ownedDirs.delete(dir);
 }
 
-/** Stops every node launched by this process. */
+/** Stops every process launched by this benchmark (Shoal nodes, redis-server, etcd …). */
 export async function stopAllNodes(): Promise<void> {
   await Promise.all([...live].map((node) => node.stop()));
 }
@@ -306,23 +383,13 @@ export async function launchNode(options: LaunchOptions): Promise<{ node: ShoalN
     '--log-level', options.logLevel ?? 'warn',
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const tail = new OutputTail(60);
-  child.stdout?.on('data', (chunk: Buffer) => tail.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => tail.push(chunk));
+  const { child, tail, started } = startChild(process.execPath, args, options.env, repoRoot);
   const node = new ShoalNodeProcess(
     options.id, child, `http://${httpAddress}`, listenAddress, dataDir, ownsDataDir,
     [process.execPath, ...args], tail, options.stopTimeoutMs ?? 10_000,
   );
   live.add(node);
-  await new Promise<void>((resolveSpawn, rejectSpawn) => {
-    child.once('spawn', resolveSpawn);
-    child.once('error', rejectSpawn);
-  });
+  await started;
   try {
     const status = await node.waitReady(options.readyTimeoutMs ?? 30_000);
     return { node, status };

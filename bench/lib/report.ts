@@ -1,7 +1,8 @@
 /** Writing results: JSON to stdout and bench/results/, a text table to stderr. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { repoRoot } from './node-process.ts';
+import { UsageError } from './args.ts';
+import { repoRoot, stopAllNodes } from './node-process.ts';
 
 /**
  * Writes the results as pretty JSON to bench/results/<name>-<timestamp>.json (git-ignored)
@@ -39,4 +40,17 @@ export function ratio(a: number, b: number): number | null {
 /** Progress lines go to stderr so stdout stays one JSON object. */
 export function log(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
+}
+
+/**
+ * Runs a benchmark's main: a bad command line is one line on stderr, any other failure its
+ * stack; either way every child process is stopped and the exit code is 1.
+ */
+export function runMain(main: () => Promise<void>): void {
+  main().catch(async (error: unknown) => {
+    if (error instanceof UsageError || error instanceof RangeError) log(`${error.message} (see --help)`);
+    else log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    await stopAllNodes();
+    process.exitCode = 1;
+  });
 }
