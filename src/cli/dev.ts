@@ -1,7 +1,8 @@
 /**
  * `shoal dev`: a local cluster of `--nodes` node processes on loopback, one `shoal start`
  * each, all given the same `--cluster` list. Node k (from 1) serves HTTP on
- * httpPort + k - 1 and internode traffic on listenPort + k - 1, and keeps its data in
+ * httpPort + k - 1 and internode traffic on listenPort + k - 1 (and, with --resp-port, the
+ * Redis protocol on respPort + k - 1), and keeps its data in
  * DIR/node<k>. Each node's JSON log goes to DIR/node<k>.log; warnings and errors are also
  * echoed to stderr. Ctrl-C or SIGTERM stops every node cleanly (they flush), then exits.
  */
@@ -16,12 +17,15 @@ export interface DevOptions {
   readonly data: string;
   readonly httpPort: string;
   readonly listenPort: string;
+  /** Absent: no Redis-protocol front end. */
+  readonly respPort?: string;
   readonly host: string;
 }
 
 interface DevNode {
   readonly id: string;
   readonly httpUrl: string;
+  readonly respAddress: string | undefined;
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
 }
@@ -68,6 +72,7 @@ interface DevSettings {
   readonly data: string;
   readonly httpPort: number;
   readonly listenPort: number;
+  readonly respPort: number | undefined;
   readonly host: string;
 }
 
@@ -76,17 +81,21 @@ function parseDevOptions(options: DevOptions): DevSettings | string {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > NODES_MAX) return `--nodes must be an integer 1-${NODES_MAX}, got "${options.nodes}"`;
   const httpPort = Number(options.httpPort);
   const listenPort = Number(options.listenPort);
-  for (const [name, port, text] of [['--http-port', httpPort, options.httpPort], ['--listen-port', listenPort, options.listenPort]] as const) {
+  const respPort = options.respPort === undefined ? undefined : Number(options.respPort);
+  const ports: [string, number, string][] = [['--http-port', httpPort, options.httpPort], ['--listen-port', listenPort, options.listenPort]];
+  if (respPort !== undefined) ports.push(['--resp-port', respPort, options.respPort as string]);
+  for (const [name, port, text] of ports) {
     if (!Number.isInteger(port) || port < 1 || port + nodes - 1 > 65535) return `${name} must be a port 1-${65536 - nodes}, got "${text}"`;
   }
-  return { nodes, data: resolve(options.data), httpPort, listenPort, host: options.host };
+  return { nodes, data: resolve(options.data), httpPort, listenPort, respPort, host: options.host };
 }
 
 function launchNode(id: string, index: number, settings: DevSettings, cluster: string, extraArgs: readonly string[]): DevNode {
   const http = `${settings.host}:${settings.httpPort + index}`;
+  const resp = settings.respPort === undefined ? undefined : `${settings.host}:${settings.respPort + index}`;
   const args = [
     SHOAL_BIN, 'start', '--id', id, '--cluster', cluster, '--listen', `${settings.host}:${settings.listenPort + index}`,
-    '--http', http, '--data', join(settings.data, id), ...extraArgs,
+    '--http', http, ...(resp === undefined ? [] : ['--resp', resp]), '--data', join(settings.data, id), ...extraArgs,
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(join(settings.data, `${id}.log`), { flags: 'a' });
@@ -94,7 +103,7 @@ function launchNode(id: string, index: number, settings: DevSettings, cluster: s
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${id}] ${chunk.toString()}`));
   echoWarnings(id, child);
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { id, httpUrl: `http://${http}`, child, exited };
+  return { id, httpUrl: `http://${http}`, respAddress: resp, child, exited };
 }
 
 /** Echoes a node's warn/error log lines (pino levels >= 40) to stderr, prefixed with its id. */
@@ -110,7 +119,7 @@ async function reportReady(nodes: readonly DevNode[], data: string): Promise<voi
   const ready = await Promise.all(nodes.map((node) => waitServing(node)));
   if (!ready.every(Boolean)) return;
   process.stdout.write(`shoal dev: ${nodes.length} nodes serving (data and logs in ${data}); Ctrl-C stops them\n`);
-  for (const node of nodes) process.stdout.write(`  ${node.id}  ${node.httpUrl}\n`);
+  for (const node of nodes) process.stdout.write(`  ${node.id}  ${node.httpUrl}${node.respAddress === undefined ? '' : `  redis ${node.respAddress}`}\n`);
 }
 
 /** Polls the node's status endpoint until it answers 200 (true), or it exits / times out (false). */

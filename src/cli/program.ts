@@ -48,6 +48,7 @@ export function buildProgram(): Command {
     .option('--host <host>', 'loopback address to bind', '127.0.0.1')
     .option('--http-port <port>', 'HTTP port of the first node (the others follow)', '8080')
     .option('--listen-port <port>', 'internode port of the first node (the others follow)', '7070')
+    .option('--resp-port <port>', 'Redis-protocol port of the first node (the others follow); none without it')
     .action(runDev);
   return program;
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { freePort, http, runShoal } from '../support/shoalProcess.ts';
 
 /** The first of `count` consecutive ports that were all free a moment ago. */
@@ -20,11 +21,12 @@ async function freePortRun(count: number): Promise<number> {
   throw new Error('no run of free ports found');
 }
 
-test('shoal dev starts a 3-node cluster that replicates, and SIGTERM stops it cleanly', { timeout: 120_000 }, async (t) => {
+test('shoal dev starts a 3-node cluster that replicates, speaks RESP with --resp-port, and SIGTERM stops it cleanly', { timeout: 120_000 }, async (t) => {
   const data = mkdtempSync(join(tmpdir(), 'shoal-dev-'));
   const httpPort = await freePortRun(3);
   const listenPort = await freePortRun(3);
-  const dev = runShoal(['dev', '--data', data, '--http-port', String(httpPort), '--listen-port', String(listenPort)]);
+  const respPort = await freePortRun(3);
+  const dev = runShoal(['dev', '--data', data, '--http-port', String(httpPort), '--listen-port', String(listenPort), '--resp-port', String(respPort)]);
   t.after(async () => {
     await dev.cleanup();
     rmSync(data, { recursive: true, force: true });
@@ -35,13 +37,22 @@ test('shoal dev starts a 3-node cluster that replicates, and SIGTERM stops it cl
     assert.ok(Date.now() < deadline, `shoal dev did not report its nodes:\n${dev.stdout}\n${dev.stderr}`);
     await new Promise((done) => setTimeout(done, 100));
   }
-  for (let index = 0; index < 3; index++) assert.match(dev.stdout, new RegExp(`node${index + 1}\\s+http://127\\.0\\.0\\.1:${httpPort + index}`));
+  for (let index = 0; index < 3; index++) {
+    assert.match(dev.stdout, new RegExp(`node${index + 1}\\s+http://127\\.0\\.0\\.1:${httpPort + index}\\s+redis 127\\.0\\.0\\.1:${respPort + index}`));
+  }
 
   const written = await http(`http://127.0.0.1:${httpPort}/kv/greeting`, { method: 'PUT', body: 'hello', headers: { 'content-type': 'text/plain' } });
   assert.equal(written.status, 204, written.text);
   const read = await http(`http://127.0.0.1:${httpPort + 2}/kv/greeting`);
   assert.equal(read.status, 200, read.text);
   assert.equal(read.text, 'hello');
+  const redis = new Redis({ host: '127.0.0.1', port: respPort + 1, lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    assert.equal(await redis.get('greeting'), 'hello', 'node2 answers over RESP what node1 took over HTTP');
+  } finally {
+    redis.disconnect();
+  }
 
   dev.child.kill('SIGTERM');
   const exit = await dev.waitExit();
