@@ -568,6 +568,9 @@ async function runRepair(ctx: RunContext, dataset: DataSet, d: number, divDir: s
       if (performance.now() > deadline) break;
       await sleep(n['poll-ms']);
     }
+    // The watch stops comparing at the first few keys that still differ (in partition order,
+    // while each node's sweep starts at a partition of its own): count them all once now.
+    if (convergedAt === null) pending = await comparePending(nodes, pending, Number.POSITIVE_INFINITY);
     const convergeS = convergedAt === null ? null : round3((convergedAt - servingAt) / 1000);
     log(convergeS === null ? `NOT converged after ${n['timeout-s']} s: ${pending.length} keys pending` : `converged ${convergeS} s after both nodes served (${round3(((convergedAt as number) - t0) / 1000)} s after spawn)`);
     watchedS = sinceServing();
@@ -631,10 +634,13 @@ interface PendingKey {
   partition: number;
 }
 
-/** Compares pending keys on both nodes in order; stops after a few that still differ. Returns those still pending. */
-async function comparePending(nodes: readonly ShoalNodeProcess[], pending: readonly PendingKey[]): Promise<PendingKey[]> {
+/**
+ * Compares pending keys on both nodes in order; stops after `stopAfter` that still differ
+ * (the rest count as pending: a cheap check while the run goes). Returns those still pending.
+ */
+async function comparePending(nodes: readonly ShoalNodeProcess[], pending: readonly PendingKey[], stopAfter = 16): Promise<PendingKey[]> {
   const still: PendingKey[] = [];
-  const STOP_AFTER = 16;
+  const STOP_AFTER = stopAfter;
   let next = 0;
   let differingSeen = 0;
   const results = new Array<boolean | undefined>(pending.length);
