@@ -104,6 +104,8 @@ export interface AeRootMessage {
   readonly partition: number;
   readonly segments: number;
   readonly branching: number;
+  /** The sender's objectDigest format (a peer that sends none computes version 1). */
+  readonly digestVersion: number;
 }
 
 /** Anti-entropy: the roots of this node's trees of the given partitions (a sweep compares many at once). */
@@ -112,6 +114,8 @@ export interface AeRootsMessage {
   readonly partitions: readonly number[];
   readonly segments: number;
   readonly branching: number;
+  /** The sender's objectDigest format (a peer that sends none computes version 1). */
+  readonly digestVersion: number;
 }
 
 /** Anti-entropy: the children hashes, at `depth`, of the given parents. */
@@ -360,9 +364,9 @@ export function parseMessage(raw: unknown): Message {
     case 'transfer-stats':
       return { type };
     case 'ae-root':
-      return { type, partition: partitionField(fields), segments: integerField(fields, 'segments', 1, TREE_SEGMENTS_MAX), branching: integerField(fields, 'branching', 2, TREE_SEGMENTS_MAX) };
+      return { type, partition: partitionField(fields), ...treeShapeFields(fields) };
     case 'ae-roots':
-      return { type, partitions: integerList(fields, 'partitions', PARTITION_MAX), segments: integerField(fields, 'segments', 1, TREE_SEGMENTS_MAX), branching: integerField(fields, 'branching', 2, TREE_SEGMENTS_MAX) };
+      return { type, partitions: integerList(fields, 'partitions', PARTITION_MAX), ...treeShapeFields(fields) };
     case 'ae-children':
       return { type, partition: partitionField(fields), depth: integerField(fields, 'depth', 1, 64), parents: integerList(fields, 'parents', TREE_SEGMENTS_MAX) };
     case 'ae-keys':
@@ -551,6 +555,15 @@ function integerField(fields: Fields, name: string, min: number, max: number): n
     throw new BadMessageError(`${name} must be an integer ${min}-${max}, got ${describe(value)}`);
   }
   return value;
+}
+
+/** An anti-entropy tree's shape as a peer states it; one that names no digest version computes version 1. */
+function treeShapeFields(fields: Fields): { segments: number; branching: number; digestVersion: number } {
+  return {
+    segments: integerField(fields, 'segments', 1, TREE_SEGMENTS_MAX),
+    branching: integerField(fields, 'branching', 2, TREE_SEGMENTS_MAX),
+    digestVersion: fields.digestVersion === undefined ? 1 : integerField(fields, 'digestVersion', 1, 255),
+  };
 }
 
 function partitionField(fields: Fields): number {

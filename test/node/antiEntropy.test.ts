@@ -4,11 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { segmentOf } from '../../src/core/antiEntropy/hashTree.ts';
+import { DIGEST_VERSION, segmentOf } from '../../src/core/antiEntropy/hashTree.ts';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import { objectsEqual, putObject, syncObjects, type StoredObject } from '../../src/core/object.ts';
 import { answeringPeer, exchangePartition, OBJECT_BYTES_PER_MESSAGE_MAX, type ExchangePeer } from '../../src/node/antiEntropy/exchange.ts';
-import { PartitionTrees } from '../../src/node/antiEntropy/partitionTrees.ts';
+import { PartitionTrees, TREES_RECORD } from '../../src/node/antiEntropy/partitionTrees.ts';
 import { reapPartition } from '../../src/node/antiEntropy/tombstoneReaper.ts';
 import { mergeBatch } from '../../src/node/membership/transferReceiver.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
@@ -20,7 +20,7 @@ import { testSeed } from '../support/seed.ts';
 
 const enc = new TextEncoder();
 const Q = 4;
-const shape = { segments: 256, branching: 16 };
+const shape = { segments: 256, branching: 16, digestVersion: DIGEST_VERSION };
 const limits = { siblingsMax: 100, vectorEntriesMax: 10 };
 
 interface Replica {
@@ -130,6 +130,10 @@ test('trees saved at a clean stop come back trusted; after a crash (no save) not
   assert.deepEqual(reopened.tree(0)?.root(), a.trees.tree(0)?.root());
   const afterCrash = new PartitionTrees(shape, a.meta, silentLogger);
   assert.equal(await afterCrash.load(), 0, 'the load marked the record dirty: a crash now leaves nothing trusted');
+  await a.trees.save();
+  const saved = a.meta.get(TREES_RECORD) as Record<string, unknown>;
+  await a.meta.put(TREES_RECORD, { ...saved, digestVersion: undefined } as never);
+  assert.equal(await new PartitionTrees(shape, a.meta, silentLogger).load(), 0, 'trees saved with digests of another format are rebuilt');
 });
 
 test('a peer that asks with another tree shape, out-of-range nodes, or sends garbage objects is refused', async () => {
@@ -137,7 +141,8 @@ test('a peer that asks with another tree shape, out-of-range nodes, or sends gar
   const b = replica(clock);
   b.trees.rebuild(0, b.store);
   const peer = peerOf(b, { requests: 0 });
-  await assert.rejects(peer.root(0, { segments: 1024, branching: 32 }), /tree shape/);
+  await assert.rejects(peer.root(0, { ...shape, segments: 1024, branching: 32 }), /tree shape/);
+  await assert.rejects(peer.root(0, { ...shape, digestVersion: 1 }), /digest version 1 differs/, 'a peer whose digests are of another format');
   await assert.rejects(peer.root(1, shape), /no trusted hash tree/);
   await assert.rejects(peer.children(0, 1, [5]), /not at depth/);
   await assert.rejects(peer.keys(0, [9999]), /segments must be/);

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { objectDigest } from '../../src/core/antiEntropy/hashTree.ts';
+import { DIGEST_VERSION, objectDigest } from '../../src/core/antiEntropy/hashTree.ts';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import type { StoredObject } from '../../src/core/object.ts';
 import { nodeConfigFrom } from '../../src/node/config.ts';
@@ -137,6 +137,8 @@ test('bad exchange requests from a peer are refused, and nothing stored changes'
     [{ type: 'ae-root', partition: Q + 3, segments: 1024, branching: 32 }, 'EXCHANGE_REFUSED', /not exchanged here/],
     [{ type: 'ae-roots', partitions: [partition], segments: 256, branching: 16 }, 'EXCHANGE_REFUSED', /tree shape/],
     [{ type: 'ae-roots', partitions: ['x'], segments: 1024, branching: 32 }, 'BAD_MESSAGE', /partitions/],
+    [{ type: 'ae-root', partition, segments: 1024, branching: 32 }, 'EXCHANGE_REFUSED', /digest version 1 differs/],
+    [{ type: 'ae-root', partition, segments: 1024, branching: 32, digestVersion: 'x' }, 'BAD_MESSAGE', /digestVersion/],
     [{ type: 'ae-children', partition, depth: 7, parents: [0] }, 'EXCHANGE_REFUSED', /depth/],
     [{ type: 'ae-keys', partition, segments: [5000] }, 'EXCHANGE_REFUSED', /segments must be/],
     [{ type: 'ae-keys', partition, segments: ['x'] }, 'BAD_MESSAGE', /segments/],
@@ -153,7 +155,7 @@ test('bad exchange requests from a peer are refused, and nothing stored changes'
     assert.match(reply.message ?? '', reason);
   }
   assert.equal(digestOf(c, 'a', 'k'), before, 'nothing stored changed');
-  const root = await ask({ type: 'ae-root', partition, segments: 1024, branching: 32 });
+  const root = await ask({ type: 'ae-root', partition, segments: 1024, branching: 32, digestVersion: DIGEST_VERSION });
   assert.equal(root.type, 'hashes', 'a well-formed request is still answered');
 });
 

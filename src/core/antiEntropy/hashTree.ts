@@ -10,7 +10,8 @@
  * the differing segments while exchanging only the hashes of differing subtrees.
  */
 import { md5 } from '../md5.ts';
-import { bytesEqual, encodeUtf8 } from '../bytes.ts';
+import { encodeUtf8 } from '../bytes.ts';
+import { compareActors, compareDots, type Dot } from '../clock.ts';
 import type { StoredObject } from '../object.ts';
 
 export const DIGEST_BYTES = 16;
@@ -22,13 +23,14 @@ export interface TreeShape {
   readonly segments: number;
   /** Children per inner node. */
   readonly branching: number;
+  /** The objectDigest format of the leaves (DIGEST_VERSION: the only one this code computes). */
+  readonly digestVersion: number;
 }
 
-export const SHAPE_DEFAULT: TreeShape = Object.freeze({ segments: SEGMENTS_DEFAULT, branching: BRANCHING_DEFAULT });
-
-/** Throws RangeError unless segments = branching^k with branching >= 2, segments <= 65536. */
+/** Throws RangeError unless segments = branching^k with branching >= 2, segments <= 65536, and the digests are this code's. */
 export function validateShape(shape: TreeShape): void {
   const { segments, branching } = shape;
+  if (shape.digestVersion !== DIGEST_VERSION) throw new RangeError(`a tree of digest version ${shape.digestVersion} cannot be kept here (this code computes version ${DIGEST_VERSION})`);
   const ok = Number.isInteger(segments) && Number.isInteger(branching) && branching >= 2 && segments >= branching && segments <= 65536;
   let size = 1;
   while (ok && size < segments) size *= branching;
@@ -52,35 +54,79 @@ export function segmentOf(key: Uint8Array, shape: TreeShape): number {
 }
 
 /**
- * The digest of a key's version: the key, the vector's (actor, counter) entries and the
- * siblings' dots, in a canonical order. Times are left out: replicas that hold the same
- * versions have the same digest however they came by them.
+ * The format of objectDigest. Trees of different formats never agree, so it is saved with
+ * the trees and checked in exchanges, like the shape. 1 hashed a sorted text of
+ * "actor:counter" strings; 2 hashes the same facts as binary, without building strings.
  */
-export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array {
-  const vector = object.vector.map((e) => `${e.actor}:${e.counter}`).sort();
-  const dots = object.siblings.map((s) => `${s.dot.actor}:${s.dot.counter}`).sort();
-  const text = `${vector.join(',')}|${dots.join(',')}`;
-  const body = encodeUtf8(text);
-  const bytes = new Uint8Array(4 + key.length + body.length);
-  new DataView(bytes.buffer).setUint32(0, key.length);
-  bytes.set(key, 4);
-  bytes.set(body, 4 + key.length);
-  return md5(bytes);
-}
+export const DIGEST_VERSION = 2;
+
+export const SHAPE_DEFAULT: TreeShape = Object.freeze({ segments: SEGMENTS_DEFAULT, branching: BRANCHING_DEFAULT, digestVersion: DIGEST_VERSION });
+
+/** Actors' UTF-8 bytes, cached: a node sees few actors, and every digest names some. */
+const actorBytesCache = new Map<string, Uint8Array>();
+const ACTOR_CACHE_MAX = 4096;
+let scratch = new Uint8Array(256);
+let scratchView = new DataView(scratch.buffer);
 
 /**
- * Digests of the objects trees saw last, by object: a write's `before` is most often the
- * very object its previous write left in the buffer, whose digest is then not computed
- * again. Checked against the key, as one object may be stored under several keys.
+ * The digest of a key's version: MD5 over the key, the vector's (actor, counter) entries
+ * and the siblings' dots, each list in its canonical order (core/clock.ts), lengths
+ * prefixed so no two inputs share an encoding. Times are left out: replicas that hold the
+ * same versions have the same digest however they came by them. Runs on every write (a
+ * tree update hashes the version replaced and the new one), so it reuses one scratch
+ * buffer instead of allocating.
  */
-const digestsSeen = new WeakMap<StoredObject, { readonly key: Uint8Array; readonly digest: Uint8Array }>();
+export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array {
+  const vector = inOrder(object.vector, (a, b) => compareActors(a.actor, b.actor));
+  const dots = inOrder(
+    object.siblings.map((s) => s.dot),
+    compareDots,
+  );
+  let size = 4 + key.length + 8;
+  for (const entry of vector) size += 10 + actorBytes(entry.actor).length;
+  for (const dot of dots) size += 10 + actorBytes(dot.actor).length;
+  if (size > scratch.length) {
+    scratch = new Uint8Array(Math.max(size, scratch.length * 2));
+    scratchView = new DataView(scratch.buffer);
+  }
+  scratchView.setUint32(0, key.length);
+  scratch.set(key, 4);
+  let at = writeDots(vector, 4 + key.length);
+  at = writeDots(dots, at);
+  return md5(scratch.subarray(0, at));
+}
 
-function rememberedDigest(key: Uint8Array, object: StoredObject): Uint8Array {
-  const seen = digestsSeen.get(object);
-  if (seen !== undefined && bytesEqual(seen.key, key)) return seen.digest;
-  const digest = objectDigest(key, object);
-  digestsSeen.set(object, { key: key.slice(), digest });
-  return digest;
+/** Writes a count and each (actor, counter) pair at `at`; returns the end. */
+function writeDots(dots: readonly Dot[], start: number): number {
+  scratchView.setUint32(start, dots.length);
+  let at = start + 4;
+  for (const dot of dots) {
+    const actor = actorBytes(dot.actor);
+    scratchView.setUint16(at, actor.length);
+    scratch.set(actor, at + 2);
+    at += 2 + actor.length;
+    scratchView.setFloat64(at, dot.counter);
+    at += 8;
+  }
+  return at;
+}
+
+function actorBytes(actor: string): Uint8Array {
+  let bytes = actorBytesCache.get(actor);
+  if (bytes === undefined) {
+    if (actorBytesCache.size >= ACTOR_CACHE_MAX) actorBytesCache.clear();
+    bytes = encodeUtf8(actor);
+    actorBytesCache.set(actor, bytes);
+  }
+  return bytes;
+}
+
+/** `items` when already sorted (stored objects always are), else a sorted copy. */
+function inOrder<T>(items: readonly T[], compare: (a: T, b: T) => number): readonly T[] {
+  for (let i = 1; i < items.length; i++) {
+    if (compare(items[i - 1] as T, items[i] as T) > 0) return [...items].sort(compare);
+  }
+  return items;
 }
 
 export class HashTree {
@@ -110,8 +156,8 @@ export class HashTree {
   replace(key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined): void {
     if (before === undefined && after === undefined) return;
     const segment = segmentOf(key, this.shape);
-    if (before !== undefined) this.toggle(segment, rememberedDigest(key, before));
-    if (after !== undefined) this.toggle(segment, rememberedDigest(key, after));
+    if (before !== undefined) this.toggle(segment, objectDigest(key, before));
+    if (after !== undefined) this.toggle(segment, objectDigest(key, after));
   }
 
   root(): Uint8Array {

@@ -268,6 +268,9 @@ export function answeringPeer(
     if (shape.segments !== trees.shape.segments || shape.branching !== trees.shape.branching) {
       throw new ExchangeRefusedError(`tree shape ${shape.segments}/${shape.branching} differs from this node's ${trees.shape.segments}/${trees.shape.branching}`);
     }
+    if (shape.digestVersion !== trees.shape.digestVersion) {
+      throw new ExchangeRefusedError(`tree digest version ${shape.digestVersion} differs from this node's ${trees.shape.digestVersion}`);
+    }
   };
   return {
     root: async (partition, shape) => {

@@ -20,8 +20,8 @@ export function remoteExchangePeer(peers: PeerClient, node: string, timeoutMs: n
     return reply as Extract<Reply, { type: T }>;
   };
   return {
-    root: async (partition, shape) => (await ask({ type: 'ae-root', partition, segments: shape.segments, branching: shape.branching }, 'hashes')).hashes,
-    roots: async (partitions, shape) => (await ask({ type: 'ae-roots', partitions, segments: shape.segments, branching: shape.branching }, 'keyed-bytes')).values,
+    root: async (partition, shape) => (await ask({ type: 'ae-root', partition, segments: shape.segments, branching: shape.branching, digestVersion: shape.digestVersion }, 'hashes')).hashes,
+    roots: async (partitions, shape) => (await ask({ type: 'ae-roots', partitions, segments: shape.segments, branching: shape.branching, digestVersion: shape.digestVersion }, 'keyed-bytes')).values,
     children: async (partition, depth, parents) => (await ask({ type: 'ae-children', partition, depth, parents }, 'hashes')).hashes,
     keys: async (partition, segments) => {
       const reply = await ask({ type: 'ae-keys', partition, segments }, 'keyed-bytes');

@@ -84,9 +84,14 @@ export class PartitionTrees {
   /** Loads the trees a clean stop saved, and marks the record dirty until the next clean stop. */
   async load(): Promise<number> {
     const record = this.meta.get(TREES_RECORD) as
-      | { clean?: JsonValue; segments?: JsonValue; branching?: JsonValue; partitions?: JsonValue; reapable?: JsonValue }
+      | { clean?: JsonValue; segments?: JsonValue; branching?: JsonValue; digestVersion?: JsonValue; partitions?: JsonValue; reapable?: JsonValue }
       | undefined;
-    const usable = record?.clean === true && record.segments === this.shape.segments && record.branching === this.shape.branching;
+    // Trees of another shape or digest format (saved by an earlier version) are rebuilt.
+    const usable =
+      record?.clean === true &&
+      record.segments === this.shape.segments &&
+      record.branching === this.shape.branching &&
+      record.digestVersion === this.shape.digestVersion;
     if (usable && typeof record.partitions === 'object' && record.partitions !== null && !Array.isArray(record.partitions)) {
       for (const [name, text] of Object.entries(record.partitions as Record<string, JsonValue>)) {
         const leaves = typeof text === 'string' ? decodeBase64Url(text) : undefined;
@@ -109,7 +114,7 @@ export class PartitionTrees {
       const count = this.reapable.get(partition);
       if (count !== undefined) reapable[String(partition)] = count;
     }
-    await this.meta.put(TREES_RECORD, { clean: true, segments: this.shape.segments, branching: this.shape.branching, partitions, reapable });
+    await this.meta.put(TREES_RECORD, { clean: true, segments: this.shape.segments, branching: this.shape.branching, digestVersion: this.shape.digestVersion, partitions, reapable });
   }
 
   tree(partition: number): HashTree | undefined {

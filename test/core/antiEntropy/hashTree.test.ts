@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HashTree, objectDigest, segmentOf, validateShape, type TreeShape } from '../../../src/core/antiEntropy/hashTree.ts';
+import { DIGEST_VERSION, HashTree, objectDigest, segmentOf, validateShape, type TreeShape } from '../../../src/core/antiEntropy/hashTree.ts';
 import { putObject, type StoredObject } from '../../../src/core/object.ts';
 import { testSeed } from '../../support/seed.ts';
 
 const enc = new TextEncoder();
-const shape: TreeShape = { segments: 64, branching: 4 };
+const shape: TreeShape = { segments: 64, branching: 4, digestVersion: DIGEST_VERSION };
 const limits = { siblingsMax: 100, vectorEntriesMax: 10 };
 
 function write(current: StoredObject | undefined, actor: string, value: string): StoredObject {
@@ -77,11 +77,26 @@ test('digests depend on the key and the versions, not on times or the order sibl
   assert.notDeepEqual(objectDigest(key, one), objectDigest(key, write(one, 'a.1', 'y')));
 });
 
+test('digests are canonical: the same versions in any order hash alike, and the encoding is unambiguous', () => {
+  const key = enc.encode('k');
+  const siblings = write(write(write(undefined, 'a.1', 'x'), 'b.10', 'y'), 'b.1', 'z');
+  const merged = { vector: siblings.vector, siblings: [...siblings.siblings, ...write(undefined, 'c.1', 'w').siblings] };
+  const shuffled = { vector: [...merged.vector].reverse(), siblings: [...merged.siblings].reverse() };
+  assert.deepEqual(objectDigest(key, shuffled), objectDigest(key, merged), 'order of entries and siblings does not matter');
+  // The same (actor, counter) pairs split differently between the vector and the dots, or an
+  // actor's bytes running into the next field, must not collide.
+  const vectorOnly = { vector: [{ actor: 'a', counter: 1, timeMs: 0 }], siblings: [] };
+  const dotOnly = { vector: [], siblings: [{ ...(write(undefined, 'a', 'x').siblings[0] as StoredObject['siblings'][number]) }] };
+  assert.notDeepEqual(objectDigest(key, vectorOnly), objectDigest(key, dotOnly));
+  assert.notDeepEqual(objectDigest(enc.encode('ka'), vectorOnly), objectDigest(key, { vector: [{ actor: 'aa', counter: 1, timeMs: 0 }], siblings: [] }));
+});
+
 test('tree shapes are checked, and so are segment and node indices', () => {
-  for (const bad of [{ segments: 100, branching: 4 }, { segments: 1, branching: 4 }, { segments: 64, branching: 1 }, { segments: 1 << 20, branching: 2 }]) {
+  const bads = [{ segments: 100, branching: 4 }, { segments: 1, branching: 4 }, { segments: 64, branching: 1 }, { segments: 1 << 20, branching: 2 }];
+  for (const bad of [...bads.map((b) => ({ ...b, digestVersion: DIGEST_VERSION })), { segments: 64, branching: 4, digestVersion: 1 }]) {
     assert.throws(() => validateShape(bad), RangeError, JSON.stringify(bad));
   }
-  validateShape({ segments: 1024, branching: 32 });
+  validateShape({ segments: 1024, branching: 32, digestVersion: DIGEST_VERSION });
   const tree = new HashTree(shape);
   assert.equal(tree.depth, 3);
   assert.throws(() => tree.toggle(64, new Uint8Array(16)), RangeError);
