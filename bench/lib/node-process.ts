@@ -192,11 +192,16 @@ export class ManagedProcess {
   /** CPU time (user + system) the process has used so far, seconds, from /proc/<pid>/stat. */
   cpuSeconds(): number {
     this.assertRunning('reading its CPU time');
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return ticks / clockTicksPerSecond;
+    return ticksOf(readFileSync(`/proc/${this.pid}/stat`, 'utf8')) / clockTicksPerSecond;
+  }
+
+  /**
+   * CPU time of the process's main thread alone (its JavaScript: the event loop), seconds,
+   * from /proc/<pid>/task/<pid>/stat; LMDB's writer and libuv's pool are other threads.
+   */
+  mainThreadCpuSeconds(): number {
+    this.assertRunning('reading its CPU time');
+    return ticksOf(readFileSync(`/proc/${this.pid}/task/${this.pid}/stat`, 'utf8')) / clockTicksPerSecond;
   }
 
   /** SIGTERM, then SIGKILL after the stop timeout; resolves once the process has exited. Idempotent. */
@@ -321,6 +326,12 @@ export class ShoalNodeProcess extends ManagedProcess {
 
 /** USER_HZ; 100 on every Linux platform Node supports. */
 const clockTicksPerSecond = 100;
+
+/** utime + stime of a /proc stat line (fields 14 and 15, counted after the parenthesised command name). */
+function ticksOf(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
 
 const live = new Set<ManagedProcess>();
 const ownedDirs = new Set<string>();

@@ -85,7 +85,7 @@ export function comparisonSections(output: ComparisonOutput): ReportSection[] {
 }
 
 function redisBenchmarkSection(summary: RedisBenchmarkSummary | SkipRecord): ReportSection {
-  const title = 'redis-benchmark -t set,get';
+  const title = 'redis-benchmark';
   if ('skipped' in summary) return { title, html: skipsHtml({ 'redis-benchmark': summary }) };
   const names = Object.keys(summary.byTarget);
   const tests = [...new Set(Object.values(summary.byTarget).flatMap((r) => r.rows.map((row) => row.test)))];
