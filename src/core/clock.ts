@@ -2,7 +2,7 @@
  * Dotted version vectors (Preguiça et al.; Riak's dvv): the object carries a version
  * vector, and every sibling carries the single dot that created it.
  */
-import { compareStrings } from './bytes.ts';
+import { compareStrings, encodeUtf8 } from './bytes.ts';
 
 /** An actor: the id of the coordinator that issues dots (a node id plus its start epoch). */
 export type ActorId = string;
@@ -33,6 +33,21 @@ export const VECTOR_PRUNE_AGE_MS_DEFAULT = 86_400_000;
 /** Actor order: locale-independent, by UTF-16 code units. */
 export function compareActors(a: ActorId, b: ActorId): number {
   return compareStrings(a, b);
+}
+
+/** Actors' UTF-8 bytes, kept: a node sees few actors, and every context and digest names some. */
+const actorBytesCache = new Map<ActorId, Uint8Array>();
+const ACTOR_BYTES_CACHED_MAX = 4096;
+
+/** The actor's UTF-8 bytes (cached; do not modify them). */
+export function actorBytes(actor: ActorId): Uint8Array {
+  let bytes = actorBytesCache.get(actor);
+  if (bytes === undefined) {
+    if (actorBytesCache.size >= ACTOR_BYTES_CACHED_MAX) actorBytesCache.clear();
+    bytes = encodeUtf8(actor);
+    actorBytesCache.set(actor, bytes);
+  }
+  return bytes;
 }
 
 /** Dot order: by actor, then counter. */

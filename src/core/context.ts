@@ -16,7 +16,7 @@
  */
 import { decodeBase64Url, encodeBase64Url } from './base64url.ts';
 import { bytesEqual, concatBytes, decodeUtf8, encodeUtf8, isWellFormedText } from './bytes.ts';
-import { compareActors, type VectorEntry, type VersionVector } from './clock.ts';
+import { actorBytes, compareActors, type VectorEntry, type VersionVector } from './clock.ts';
 import { crc32Bytes } from './crc32.ts';
 import { md5 } from './md5.ts';
 
@@ -190,20 +190,6 @@ function encodeEntry(entry: VectorEntry): Uint8Array {
   offset += actor.length;
   writeVarint(out, offset, entry.counter);
   return out;
-}
-
-/** Actors' UTF-8 bytes, kept: every context of a cluster names the same few actors. */
-const actorBytesCache = new Map<string, Uint8Array>();
-const ACTOR_BYTES_CACHED_MAX = 4096;
-
-function actorBytes(actor: string): Uint8Array {
-  let bytes = actorBytesCache.get(actor);
-  if (bytes === undefined) {
-    if (actorBytesCache.size >= ACTOR_BYTES_CACHED_MAX) actorBytesCache.clear();
-    bytes = encodeUtf8(actor);
-    actorBytesCache.set(actor, bytes);
-  }
-  return bytes;
 }
 
 function varintBytes(value: number): number {

@@ -10,8 +10,7 @@
  * the differing segments while exchanging only the hashes of differing subtrees.
  */
 import { md5 } from '../md5.ts';
-import { encodeUtf8 } from '../bytes.ts';
-import { compareActors, compareDots, type Dot } from '../clock.ts';
+import { actorBytes, compareActors, compareDots, type Dot } from '../clock.ts';
 import type { StoredObject } from '../object.ts';
 
 export const DIGEST_BYTES = 16;
@@ -62,9 +61,6 @@ export const DIGEST_VERSION = 2;
 
 export const SHAPE_DEFAULT: TreeShape = Object.freeze({ segments: SEGMENTS_DEFAULT, branching: BRANCHING_DEFAULT, digestVersion: DIGEST_VERSION });
 
-/** Actors' UTF-8 bytes, cached: a node sees few actors, and every digest names some. */
-const actorBytesCache = new Map<string, Uint8Array>();
-const ACTOR_CACHE_MAX = 4096;
 let scratch = new Uint8Array(256);
 let scratchView = new DataView(scratch.buffer);
 
@@ -109,16 +105,6 @@ function writeDots(dots: readonly Dot[], start: number): number {
     at += 8;
   }
   return at;
-}
-
-function actorBytes(actor: string): Uint8Array {
-  let bytes = actorBytesCache.get(actor);
-  if (bytes === undefined) {
-    if (actorBytesCache.size >= ACTOR_CACHE_MAX) actorBytesCache.clear();
-    bytes = encodeUtf8(actor);
-    actorBytesCache.set(actor, bytes);
-  }
-  return bytes;
 }
 
 /** `items` when already sorted (stored objects always are), else a sorted copy. */
