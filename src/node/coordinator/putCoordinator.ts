@@ -23,7 +23,7 @@
  * too. `all` asks every target, `none` none.
  */
 import { mergeVectors, type VersionVector } from '../../core/clock.ts';
-import { putObject, type StoredObject } from '../../core/object.ts';
+import { putObject, type ObjectWrite, type StoredObject } from '../../core/object.ts';
 import { addPutReply, addPutTarget, initPutQuorum, putVerdict, type PutQuorum } from '../../core/quorum/putQuorum.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
 import { encodeObject } from '../../storage/objectCodec.ts';
@@ -185,7 +185,7 @@ class PutCoordinator {
 
   private writeLocal(): void {
     const { deps, request } = this;
-    const write = {
+    const write: ObjectWrite = {
       context: request.context,
       actor: deps.actor,
       value: request.value,
@@ -194,19 +194,22 @@ class PutCoordinator {
       nowMs: deps.clock.nowMs(),
       lastWriteWins: deps.config.lastWriteWins,
     };
-    const limits = objectLimitsOf(deps.config);
-    const change = (current: StoredObject | undefined): StoredObject => {
-      const seen = request.supersedeSeen && current !== undefined;
-      const result = putObject(current, seen ? { ...write, context: mergeVectors(current.vector, request.context) } : write, limits);
-      if (!result.ok) throw new TooManySiblingsError(result.siblingCount, limits.siblingsMax);
-      return result.object;
-    };
     // With no other target, the coordinator's one write is the durable one: fsync it at once.
     const durableNow = this.durable.has(this.self) && this.targets.size === 1;
-    deps.store.update(request.partition, request.key, change, { durable: durableNow }).then(
+    // An unnamed arrow: a named closure per request costs a name definition under tsx.
+    deps.store.update(request.partition, request.key, (current) => this.nextVersion(current, write), { durable: durableNow }).then(
       (object) => (object === undefined ? this.localFailed(new Error('invariant: a put left no object')) : this.localWritten(object)),
       (error: unknown) => this.localFailed(error),
     );
+  }
+
+  /** The coordinator's copy after this write (store.update's change; throws past siblingsMax). */
+  private nextVersion(current: StoredObject | undefined, write: ObjectWrite): StoredObject {
+    const limits = objectLimitsOf(this.deps.config);
+    const seen = this.request.supersedeSeen && current !== undefined;
+    const result = putObject(current, seen ? { ...write, context: mergeVectors(current.vector, this.request.context) } : write, limits);
+    if (!result.ok) throw new TooManySiblingsError(result.siblingCount, limits.siblingsMax);
+    return result.object;
   }
 
   /**

@@ -35,14 +35,20 @@ export interface TargetPlan {
  */
 export function planTargets(order: readonly string[], up: ReadonlySet<string>, n: number, self: string | undefined): TargetPlan {
   const primaries = order.slice(0, n);
-  const isUp = (node: string): boolean => node === self || up.has(node);
   // Up primaries first, then up fallbacks, each in ring order (core/preflist.ts's order).
-  const listed = [...primaries.filter(isUp), ...order.slice(n).filter(isUp)];
-  const downPrimaries = primaries.filter((node) => !isUp(node));
-  const targets: Target[] = listed.slice(0, n).map((node) => ({
-    node,
-    hintFor: primaries.includes(node) ? undefined : downPrimaries.shift(),
-  }));
+  // Loops rather than filters and closures: this runs for every request.
+  const listed: string[] = [];
+  const downPrimaries: string[] = [];
+  for (const node of primaries) (node === self || up.has(node) ? listed : downPrimaries).push(node);
+  const upPrimaries = listed.length;
+  for (let i = n; i < order.length; i++) {
+    const node = order[i] as string;
+    if (node === self || up.has(node)) listed.push(node);
+  }
+  const targets: Target[] = [];
+  for (let i = 0; i < listed.length && i < n; i++) {
+    targets.push({ node: listed[i] as string, hintFor: i < upPrimaries ? undefined : downPrimaries[i - upPrimaries] });
+  }
   const spares = listed.slice(n);
   if (self !== undefined && !targets.some((target) => target.node === self)) placeSelf(targets, spares, primaries, self);
   return { primaries, targets, spares };
