@@ -73,7 +73,7 @@ let scratchView = new DataView(scratch.buffer);
  * buffer instead of allocating.
  */
 export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array {
-  const vector = inOrder(object.vector, (a, b) => compareActors(a.actor, b.actor));
+  const vector = inOrder(object.vector, compareEntries);
   const dots = inOrder(
     object.siblings.map((s) => s.dot),
     compareDots,
@@ -105,6 +105,10 @@ function writeDots(dots: readonly Dot[], start: number): number {
     at += 8;
   }
   return at;
+}
+
+function compareEntries(a: Dot, b: Dot): number {
+  return compareActors(a.actor, b.actor);
 }
 
 /** `items` when already sorted (stored objects always are), else a sorted copy. */
