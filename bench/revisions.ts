@@ -64,11 +64,12 @@ async function main(): Promise<void> {
   const warnings: string[] = [];
 
   const checkout = checkOutRevision(base, warnings);
-  const nodes = {
-    base: await launchRespNode('base', join(checkout.dir, 'bin', 'shoal.js'), shoalArgs),
-    head: await launchRespNode('head', undefined, shoalArgs),
-  };
+  const launched: RespNode[] = [];
   try {
+    const nodes: Record<Revision, RespNode> = {
+      base: await launchRespNode('base', join(checkout.dir, 'bin', 'shoal.js'), shoalArgs, launched),
+      head: await launchRespNode('head', undefined, shoalArgs, launched),
+    };
     for (const revision of ['base', 'head'] as const) {
       log(`${revision}: writing the ${n.keyspace} keys once (not measured)`);
       await benchmark(nodes[revision], 'set', { ...n, requests: n.keyspace * 2 });
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
     for (const path of saveResults('revisions', output, flags.strings.out)) log(`results: ${path}`);
     process.stdout.write(JSON.stringify(output, null, 2) + '\n');
   } finally {
-    await Promise.all([nodes.base.stop(), nodes.head.stop()]);
+    await Promise.all(launched.map(({ node }) => node.stop()));
     removeWorktree(checkout.dir);
   }
 }
@@ -134,26 +135,33 @@ function removeWorktree(dir: string): void {
   }
 }
 
-async function launchRespNode(id: Revision, script: string | undefined, shoalArgs: readonly string[]): Promise<ShoalNodeProcess> {
-  const respPort = await freePort();
-  const { node } = await launchNode({ id, ...(script === undefined ? {} : { script }), args: ['--resp', `127.0.0.1:${respPort}`, ...shoalArgs] });
-  respPorts.set(node, respPort);
-  return node;
+/** A node serving the Redis protocol on `respPort`. */
+interface RespNode {
+  readonly node: ShoalNodeProcess;
+  readonly respPort: number;
 }
 
-const respPorts = new Map<ShoalNodeProcess, number>();
+/** Launches a node with `--resp`; it is added to `launched` so that it is stopped whatever happens next. */
+async function launchRespNode(id: Revision, script: string | undefined, shoalArgs: readonly string[], launched: RespNode[]): Promise<RespNode> {
+  const respPort = await freePort();
+  const { node } = await launchNode({ id, ...(script === undefined ? {} : { script }), args: ['--resp', `127.0.0.1:${respPort}`, ...shoalArgs] });
+  const started = { node, respPort };
+  launched.push(started);
+  return started;
+}
 
-function benchmark(node: ShoalNodeProcess, test: string, n: Numbers) {
+function benchmark({ respPort }: RespNode, test: string, n: Numbers) {
   return runRedisBenchmark({
-    host: '127.0.0.1', port: respPorts.get(node) as number, tests: [test],
+    host: '127.0.0.1', port: respPort, tests: [test],
     clients: n.clients, requests: n.requests, keyspace: n.keyspace, valueBytes: n['value-bytes'],
   });
 }
 
-async function measure(node: ShoalNodeProcess, test: string, n: Numbers): Promise<Slice> {
+async function measure(target: RespNode, test: string, n: Numbers): Promise<Slice> {
+  const { node } = target;
   const main0 = node.mainThreadCpuSeconds();
   const all0 = node.cpuSeconds();
-  const result = await benchmark(node, test, n);
+  const result = await benchmark(target, test, n);
   const main1 = node.mainThreadCpuSeconds();
   const all1 = node.cpuSeconds();
   const row = result.rows[0];
