@@ -6,7 +6,12 @@
  * base, …), so whatever else the machine does hits both alike. Per revision and test:
  * requests/s, and CPU per request of the node's main thread (its JavaScript) and of the
  * whole process (LMDB's writer thread included), as medians over the rounds; then the
- * ratios head / base.
+ * ratios head / base. Then the time each revision's node takes from spawn to
+ * `GET /admin/status` = 200, over alternating fresh starts (`--startups`).
+ *
+ * A revision with a build step (`npm run build`, compiled into dist/) is built in its
+ * worktree first; one without runs its TypeScript through tsx, as Shoal did before it had
+ * one, so this also compares compiled Shoal with the tsx run.
  *
  * The base revision runs with this checkout's node_modules (a warning says so when the
  * lock files differ) and must have the Redis front end (`--resp`).
@@ -21,12 +26,13 @@ import { freePort } from './lib/free-port.ts';
 import { commandLine, machineFacts } from './lib/machine.ts';
 import { launchNode, makeTempDir, repoRoot, type ShoalNodeProcess } from './lib/node-process.ts';
 import { runRedisBenchmark } from './lib/redis.ts';
-import { formatTable, log, ratio, runMain, saveResults } from './lib/report.ts';
+import { formatTable, log, median, ratio, runMain, saveResults } from './lib/report.ts';
 
 const flagSpec = {
   numbers: {
     rounds: { default: 3, min: 1, integer: true, help: 'slices per revision and test (alternating order)' },
     requests: { default: 100_000, min: 1, integer: true, help: 'redis-benchmark -n per slice' },
+    startups: { default: 5, min: 0, integer: true, help: 'fresh starts per revision timed to /admin/status = 200 (alternating)' },
     clients: { default: 50, min: 1, integer: true, help: 'redis-benchmark -c' },
     keyspace: { default: 10_000, min: 1, integer: true, help: 'redis-benchmark -r: keys spread over this many (written once before measuring)' },
     'value-bytes': { default: 100, min: 1, integer: true, help: 'redis-benchmark -d' },
@@ -87,18 +93,25 @@ async function main(): Promise<void> {
       }
     }
     const results = Object.fromEntries(Object.entries(slices).map(([test, byRevision]) => [test, summarize(byRevision)]));
+    await Promise.all(launched.splice(0).map(({ node }) => node.stop()));
+    const startup = n.startups > 0 ? await measureStartups(checkout.dir, shoalArgs, n.startups) : undefined;
     const output = {
       benchmark: 'revisions',
       question: `The working tree against ${base}: requests/s and CPU per request through redis-benchmark, side by side`,
       command: commandLine(),
       machine,
       startedAt,
-      revisions: { base: { ref: base, commit: checkout.commit }, head: { commit: machine.gitCommit, dirty: machine.gitDirty } },
+      revisions: {
+        base: { ref: base, commit: checkout.commit, runs: checkout.runs },
+        head: { commit: machine.gitCommit, dirty: machine.gitDirty, runs: runsOf(repoRoot) },
+      },
       options: { ...n, tests, shoalArgs },
       results,
+      startup,
       warnings,
     };
     printTable(results);
+    if (startup !== undefined) log(`start-up to /admin/status = 200, median: base ${startup.base.medianMs} ms, head ${startup.head.medianMs} ms (head/base ${startup.headOverBase})`);
     for (const warning of warnings) log(`WARNING: ${warning}`);
     for (const path of saveResults('revisions', output, flags.strings.out)) log(`results: ${path}`);
     process.stdout.write(JSON.stringify(output, null, 2) + '\n');
@@ -109,7 +122,7 @@ async function main(): Promise<void> {
 }
 
 /** A detached worktree of `ref` in a temp dir, sharing this checkout's node_modules. */
-function checkOutRevision(ref: string, warnings: string[]): { dir: string; commit: string } {
+function checkOutRevision(ref: string, warnings: string[]): { dir: string; commit: string; runs: Runs } {
   const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   let commit: string;
   try {
@@ -123,8 +136,43 @@ function checkOutRevision(ref: string, warnings: string[]): { dir: string; commi
   if (readFileSync(join(dir, 'package-lock.json'), 'utf8') !== readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) {
     warnings.push(`package-lock.json differs between ${ref} and the working tree: the base runs with the working tree's dependencies`);
   }
-  log(`base ${ref} = ${commit.slice(0, 12)}, checked out in ${dir}`);
-  return { dir, commit };
+  const runs = runsOf(dir);
+  if (runs === 'compiled') {
+    log(`base ${ref}: building dist/ in its worktree`);
+    execFileSync(process.execPath, [join(dir, 'scripts', 'build.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  log(`base ${ref} = ${commit.slice(0, 12)}, checked out in ${dir}, runs ${runs}`);
+  return { dir, commit, runs };
+}
+
+/** How a revision's bin runs Shoal: compiled JavaScript (it has a build step) or its TypeScript through tsx. */
+type Runs = 'compiled' | 'tsx';
+
+function runsOf(dir: string): Runs {
+  const scripts = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
+  return scripts.build === undefined ? 'tsx' : 'compiled';
+}
+
+/** Fresh starts of each revision's node, alternating, each timed from spawn to `/admin/status` = 200. */
+async function measureStartups(baseDir: string, shoalArgs: readonly string[], count: number) {
+  const times: Record<Revision, number[]> = { base: [], head: [] };
+  for (let round = 0; round < count; round++) {
+    const order: readonly Revision[] = round % 2 === 0 ? ['base', 'head'] : ['head', 'base'];
+    for (const revision of order) {
+      const startedAt = performance.now();
+      const { node } = await launchNode({
+        id: revision, args: shoalArgs, readyPollMs: 5,
+        ...(revision === 'base' ? { script: join(baseDir, 'bin', 'shoal.js') } : {}),
+      });
+      const ms = performance.now() - startedAt;
+      await node.stop();
+      times[revision].push(Math.round(ms));
+      log(`start-up ${round + 1} ${revision}: ${ms.toFixed(0)} ms`);
+    }
+  }
+  const base = { medianMs: median(times.base), ms: times.base };
+  const head = { medianMs: median(times.head), ms: times.head };
+  return { base, head, headOverBase: ratio(head.medianMs, base.medianMs) };
 }
 
 function removeWorktree(dir: string): void {
@@ -172,12 +220,6 @@ async function measure(target: RespNode, test: string, n: Numbers): Promise<Slic
     mainThreadCpuUsPerRequest: ((main1 - main0) * 1e6) / requests,
     processCpuUsPerRequest: ((all1 - all0) * 1e6) / requests,
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 function summarize(byRevision: Record<Revision, Slice[]>) {

@@ -32,6 +32,13 @@ export function mib(bytes: number): number {
   return Math.round((bytes / 1048576) * 10) / 10;
 }
 
+/** The middle value (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 /** a / b rounded to 2 decimals; null when b is 0. */
 export function ratio(a: number, b: number): number | null {
   return b === 0 ? null : Math.round((a / b) * 100) / 100;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHOAL_BIN = join(repoRoot, 'bin', 'shoal.js');
-/** Generous: a cold tsx start on a loaded CI machine. */
+/** Generous: a cold start on a loaded CI machine. */
 export const START_MS_MAX = 30_000;
 export const EXIT_MS_MAX = 30_000;
 
