@@ -1,35 +1,33 @@
-// Is dist/ there and built from the sources beside it? Shared by bin/shoal.js (which refuses to
-// run old code) and scripts/build.js (which writes the stamp this compares against).
+// Is dist/ there and built from the sources beside it? Shared by bin/shoal.js (which never runs
+// old code) and scripts/build.js (which writes the stamp this compares against).
 // Plain JavaScript: it runs before anything compiled exists.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-/** Written by scripts/build.js once tsc has finished, so a half-finished build counts as missing. */
-export const BUILD_STAMP = 'dist/.build-complete';
+/** Written by scripts/build.js once tsc has finished, so a half-finished build counts as none. */
+export const BUILD_STAMP = join('dist', '.build-complete');
 /** What the compiled output depends on, besides src/. */
 const BUILD_INPUTS = ['tsconfig.json', 'tsconfig.build.json'];
 
 /**
- * undefined when dist/ can run; otherwise what is wrong and how to fix it. In an installed
- * package there is no src/, so only the presence of dist/ is checked.
+ * undefined when dist/ can run; otherwise `{ problem, buildable }`. An installed package has
+ * no src/: its dist/ is only checked for presence, and cannot be rebuilt. A checkout's dist/
+ * must be newer than every source.
  */
-export function checkBuild(packageRoot) {
-  const root = fileURLToPath(packageRoot);
+export function checkBuild(root) {
   if (!existsSync(join(root, 'src'))) {
     const main = join(root, 'dist', 'cli', 'main.js');
-    return existsSync(main) ? undefined : `${main} is missing: this copy of the package is incomplete; reinstall shoal`;
+    return existsSync(main) ? undefined : { problem: `${main} is missing: this copy of the package is incomplete; reinstall shoal`, buildable: false };
   }
-  const howToBuild = `build it with \`npm run build\` in ${root}`;
   const stamp = statOrUndefined(join(root, BUILD_STAMP));
-  if (stamp === undefined) return `dist/ has not been built from src/: ${howToBuild}`;
+  if (stamp === undefined) return { problem: 'dist/ has not been built from src/', buildable: true };
   const newest = newestInput(root);
-  if (newest.mtimeMs > stamp.mtimeMs) return `dist/ is older than ${newest.path}: ${howToBuild}`;
+  if (newest.mtimeMs > stamp.mtimeMs) return { problem: `dist/ is older than ${newest.path}`, buildable: true };
   return undefined;
 }
 
 /** The most recently modified of src/** and the build's config files. */
-export function newestInput(root) {
+function newestInput(root) {
   let newest = { path: '', mtimeMs: -Infinity };
   const consider = (path) => {
     const mtimeMs = statSync(path).mtimeMs;

@@ -1,19 +1,71 @@
 // `npm run build`: compiles src/ into a clean dist/ with tsc (tsconfig.build.json), then writes
-// the stamp that bin/shoal.js compares with the sources' times. A failed build leaves no stamp,
-// so the bin refuses to run what is left.
+// the stamp bin/shoal.js compares with the sources' times (a failed build leaves none).
+// `--if-stale` (how bin/shoal.js calls it) builds only when dist/ is missing or older than the
+// sources. One build at a time per checkout: others wait for it, then find dist/ fresh.
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUILD_STAMP } from '../bin/buildCheck.js';
+import { BUILD_STAMP, checkBuild } from '../bin/buildCheck.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-rmSync(join(root, 'dist'), { recursive: true, force: true });
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-try {
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
-} catch {
-  process.exitCode = 1;
+const LOCK = join(root, '.build-lock');
+/** A lock older than this was left by a build that died; it is taken over. */
+const LOCK_STALE_MS = 5 * 60_000;
+const LOCK_POLL_MS = 100;
+
+function tscPath() {
+  try {
+    return createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc');
+  } catch {
+    return undefined;
+  }
 }
-if (process.exitCode !== 1) writeFileSync(join(root, BUILD_STAMP), `${new Date().toISOString()}\n`);
+
+function sleepMs(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+function acquireLock() {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      return;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+    }
+    let ageMs;
+    try {
+      ageMs = Date.now() - statSync(LOCK).mtimeMs;
+    } catch {
+      continue; // released meanwhile
+    }
+    if (ageMs > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+    else sleepMs(LOCK_POLL_MS);
+  }
+}
+
+function build() {
+  const tsc = tscPath();
+  if (tsc === undefined) {
+    process.stderr.write(`build: typescript is not installed; run \`npm ci\` in ${root} (it installs the development dependencies)\n`);
+    return 1;
+  }
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: ['ignore', 2, 2] });
+  } catch {
+    return 1;
+  }
+  writeFileSync(join(root, BUILD_STAMP), `${new Date().toISOString()}\n`);
+  return 0;
+}
+
+acquireLock();
+try {
+  const onlyIfStale = process.argv.includes('--if-stale');
+  process.exitCode = onlyIfStale && checkBuild(root) === undefined ? 0 : build();
+} finally {
+  rmSync(LOCK, { recursive: true, force: true });
+}

@@ -50,10 +50,12 @@ test('the packed tarball installs into an empty project: bin, ESM import with a 
   mkdirSync(project);
   // A user's project: ESM, and npm's install-script policy approving the two native addons.
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-shoal', version: '1.0.0', private: true, type: 'module', allowScripts: { lmdb: true, 'msgpackr-extract': true } }, null, 2));
-  await npm(
+  const installed = await npm(
     ['install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball.filename), `typescript@${packageJson.devDependencies.typescript}`, `@types/node@${packageJson.devDependencies['@types/node']}`],
     project,
   );
+  // On Node 20 every dependency's engines must accept it, and shoal itself has no install script to approve.
+  assert.doesNotMatch(installed.stderr, /EBADENGINE|install-scripts/, `npm install warned:\n${installed.stderr}`);
 
   const help = await run('npx', ['--no-install', 'shoal', '--help'], { cwd: project, timeout: 60_000 });
   assert.match(help.stdout, /start \[options\]/, 'shoal --help lists the start command');
