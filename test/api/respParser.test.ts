@@ -112,8 +112,8 @@ test('an unterminated inline line longer than the limit fails even when it arriv
   assert.equal(error, PROTOCOL_ERRORS.inlineTooLong);
 });
 
-test('property: any split of a valid stream parses to the same commands', () => {
-  const seed = testSeed('property: any split of a valid stream parses to the same commands', import.meta.url);
+test('property: any split of a valid stream parses to the same commands', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const arg = fc.uint8Array({ maxLength: 40 });
   const command = fc.array(arg, { minLength: 1, maxLength: 6 });
   const inline = fc.array(fc.stringMatching(/^[a-z0-9]{1,8}$/), { minLength: 1, maxLength: 4 });
@@ -134,8 +134,8 @@ test('property: any split of a valid stream parses to the same commands', () => 
   );
 });
 
-test('property: random garbage never throws, never holds more than the limits, and fails the same however split', () => {
-  const seed = testSeed('property: random garbage never throws, never holds more than the limits, and fails the same however split', import.meta.url);
+test('property: random garbage never throws, never holds more than the limits, and fails the same however split', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const heldMax = LIMITS.inlineBytesMax + LIMITS.bulkBytesMax + 2 + LIMITS.commandBytesMax;
   const byte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x2a, 0x24, 0x0d, 0x0a, 0x2d, 0x30, 0x31, 0x39, 0x22));
   const garbage = fc.array(byte, { maxLength: 600 }).map((bytes) => Buffer.from(bytes));

@@ -5,8 +5,8 @@ import { VersionCounter, versionSummary } from '../../bench/lib/version-counts.t
 import { chooseOperation, parseWorkloads, sideBySideRatios, YCSB_WORKLOADS, type YcsbOperation, type YcsbRunResult } from '../../bench/lib/ycsb.ts';
 import { testSeed } from '../support/seed.ts';
 
-test('each core workload\'s operation mix matches its proportions', () => {
-  const seed = testSeed('ycsb operation mix', import.meta.url);
+test('each core workload\'s operation mix matches its proportions', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const draws = 100_000;
   for (const workload of Object.values(YCSB_WORKLOADS)) {
     const rng = seededRng(seed);

@@ -28,8 +28,8 @@ test('zeta is the generalised harmonic number', () => {
   assert.ok(Math.abs(zeta(3, 0.5) - (1 + 2 ** -0.5 + 3 ** -0.5)) < 1e-12);
 });
 
-test('ZipfianGenerator draws items 0 and 1 with their exact zipfian probabilities, and the head outweighs the tail', () => {
-  const seed = testSeed('zipfian head probabilities', import.meta.url);
+test('ZipfianGenerator draws items 0 and 1 with their exact zipfian probabilities, and the head outweighs the tail', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const items = 1000;
   const counts = histogram(((g) => () => g.next())(new ZipfianGenerator(items, 0.99, seededRng(seed))), items);
   const z = zeta(items, 0.99);
@@ -40,8 +40,8 @@ test('ZipfianGenerator draws items 0 and 1 with their exact zipfian probabilitie
   assert.ok(head > 20 * tail, `head ${head} vs tail ${tail}`);
 });
 
-test('ScrambledZipfianGenerator: the hottest key gets ~1/zeta(10^10, 0.99) = 3.8% of the draws, wherever it lands', () => {
-  const seed = testSeed('scrambled zipfian hot key', import.meta.url);
+test('ScrambledZipfianGenerator: the hottest key gets ~1/zeta(10^10, 0.99) = 3.8% of the draws, wherever it lands', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const items = 1000;
   const counts = histogram(((g) => () => g.next())(new ScrambledZipfianGenerator(items, seededRng(seed))), items);
   const sorted = [...counts].sort((a, b) => b - a);
@@ -56,8 +56,8 @@ test('ScrambledZipfianGenerator: the hottest key gets ~1/zeta(10^10, 0.99) = 3.8
   assert.ok((sorted[items - 1] ?? 0) > 0, 'some key never drawn');
 });
 
-test('uniformChooser spreads draws evenly', () => {
-  const seed = testSeed('uniform chooser', import.meta.url);
+test('uniformChooser spreads draws evenly', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const items = 50;
   const counts = histogram(((c) => () => c.next())(uniformChooser(items, seededRng(seed))), items);
   for (const [item, count] of counts.entries()) assertShare(count / SAMPLES, 1 / items, `item ${item}`);

@@ -236,7 +236,7 @@ const TEST_NAME = 'a node whose data directory was wiped is rebuilt by anti-entr
 test(TEST_NAME, { timeout: 600_000 }, async (t) => {
   const started = Date.now();
   const log = (what: string) => console.log(`[anti-entropy] ${seconds(Date.now() - started)}: ${what}`);
-  const random = seededRandom(testSeed(TEST_NAME, import.meta.url));
+  const random = seededRandom(testSeed(t, import.meta.url));
   const cluster = new ProcessCluster(t, COMMON_ARGS, 'anti-entropy');
   await cluster.found(IDS);
   log('3 nodes serving');

@@ -172,7 +172,7 @@ function stepper(t: TestContext): (what: string) => void {
 
 test(MAIN_TEST, { timeout: 600_000 }, async (t) => {
   const step = stepper(t);
-  const random = seededRandom(testSeed(MAIN_TEST, import.meta.url));
+  const random = seededRandom(testSeed(t, import.meta.url));
   const cluster = new ProcessCluster(t, COMMON_ARGS, 'membership');
   const history = new KvHistory();
   t.after(() => history.stopBackground());

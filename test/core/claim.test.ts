@@ -114,8 +114,8 @@ test('claimRing spreads the heavier members evenly between the lighter ones', ()
   assert.deepEqual(claimRing(['d', 'c', 'b', 'a'], 8, 3).owners, ['a', 'b', 'c', 'd', 'a', 'b', 'c', 'd']);
 });
 
-test('claimRing is a function of the member set, balanced, and distinct where achievable (random)', () => {
-  const seed = testSeed('claimRing is a function of the member set, balanced, and distinct where achievable (random)', import.meta.url);
+test('claimRing is a function of the member set, balanced, and distinct where achievable (random)', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(
       fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' }), { minLength: 1, maxLength: 40 }),

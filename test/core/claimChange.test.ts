@@ -71,8 +71,8 @@ const clusterArbitrary = fc.record({
   ids: fc.uniqueArray(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 2, maxLength: 24 }),
 });
 
-test('claimJoin: balanced, distinct where achievable, deterministic, moves only what the joiner takes', () => {
-  const seed = testSeed('claimJoin: balanced, distinct where achievable, deterministic, moves only what the joiner takes', import.meta.url);
+test('claimJoin: balanced, distinct where achievable, deterministic, moves only what the joiner takes', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(clusterArbitrary, ({ q, replicas, ids }) => {
       const [joiner, ...founders] = ids as [string, ...string[]];
@@ -99,8 +99,8 @@ test('claimJoin: balanced, distinct where achievable, deterministic, moves only 
   );
 });
 
-test('claimLeave: balanced, distinct where achievable, deterministic, hands off the leaver’s partitions', () => {
-  const seed = testSeed('claimLeave: balanced, distinct where achievable, deterministic, hands off the leaver’s partitions', import.meta.url);
+test('claimLeave: balanced, distinct where achievable, deterministic, hands off the leaver’s partitions', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(clusterArbitrary, fc.nat(), ({ q, replicas, ids }, pick) => {
       const before = claimRing(ids, q, replicas);
@@ -123,8 +123,8 @@ test('claimLeave: balanced, distinct where achievable, deterministic, hands off 
   );
 });
 
-test('a chain of joins and leaves stays balanced and distinct where achievable', () => {
-  const seed = testSeed('a chain of joins and leaves stays balanced and distinct where achievable', import.meta.url);
+test('a chain of joins and leaves stays balanced and distinct where achievable', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(
       clusterArbitrary,

@@ -66,8 +66,8 @@ test('mergeVectors takes the larger counter and the larger timeMs per actor, sor
   ]);
 });
 
-test('mergeVectors is a join: commutative, associative, idempotent, least upper bound', () => {
-  const seed = testSeed('mergeVectors is a join: commutative, associative, idempotent, least upper bound', import.meta.url);
+test('mergeVectors is a join: commutative, associative, idempotent, least upper bound', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(arbitraryVector, arbitraryVector, arbitraryVector, (a, b, c) => {
       const ab = mergeVectors(a, b);
@@ -85,8 +85,8 @@ test('mergeVectors is a join: commutative, associative, idempotent, least upper 
   );
 });
 
-test('descends is a partial order: reflexive, antisymmetric on equal vectors, transitive', () => {
-  const seed = testSeed('descends is a partial order: reflexive, antisymmetric on equal vectors, transitive', import.meta.url);
+test('descends is a partial order: reflexive, antisymmetric on equal vectors, transitive', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(arbitraryVector, arbitraryVector, arbitraryVector, (x, y, z) => {
       assert.ok(descends(x, x));
@@ -138,8 +138,8 @@ test('truncateVector keeps young entries past the soft limit, up to the hard lim
   assert.equal(hard[0]?.actor, 'x006');
 });
 
-test('truncateVector keeps the newest entries and every kept actor (random)', () => {
-  const seed = testSeed('truncateVector keeps the newest entries and every kept actor (random)', import.meta.url);
+test('truncateVector keeps the newest entries and every kept actor (random)', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(
       arbitraryVector,

@@ -90,8 +90,8 @@ test('a context names its vector and, optionally, a coordinator; decoded entries
   assert.equal(withCoordinator.coordinator, 'n2');
 });
 
-test('contexts round-trip (random)', () => {
-  const seed = testSeed('contexts round-trip (random)', import.meta.url);
+test('contexts round-trip (random)', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(arbitraryVector, arbitraryCoordinator, fc.string({ unit: 'binary' }), (vector, coordinator, cluster) => {
       const text = encodeContext(vector, cluster, { coordinator });
@@ -105,8 +105,8 @@ test('contexts round-trip (random)', () => {
   );
 });
 
-test('every truncation and every single-byte corruption is rejected (random)', () => {
-  const seed = testSeed('every truncation and every single-byte corruption is rejected (random)', import.meta.url);
+test('every truncation and every single-byte corruption is rejected (random)', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(arbitraryVector, arbitraryCoordinator, fc.integer({ min: 1, max: 255 }), (vector, coordinator, flip) => {
       const text = encodeContext(vector, CLUSTER, { coordinator });
@@ -132,8 +132,8 @@ test('every truncation and every single-byte corruption is rejected (random)', (
   );
 });
 
-test('garbage never throws (random)', () => {
-  const seed = testSeed('garbage never throws (random)', import.meta.url);
+test('garbage never throws (random)', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.uint8Array().map((bytes) => encodeBase64Url(bytes))), (text) => {
       const decoded = decodeContext(text, CLUSTER);

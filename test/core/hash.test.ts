@@ -30,8 +30,8 @@ test('keyBytes encodes text keys as UTF-8', () => {
   assert.deepEqual(keyBytes('é€'), Uint8Array.from([0xc3, 0xa9, 0xe2, 0x82, 0xac]));
 });
 
-test('a key falls in the partition whose equal range of the ring holds its position', () => {
-  const seed = testSeed('a key falls in the partition whose equal range of the ring holds its position', import.meta.url);
+test('a key falls in the partition whose equal range of the ring holds its position', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 64 }), fc.constantFrom(...POWERS_OF_TWO), (key, q) => {
       const position = BigInt('0x' + createHash('md5').update(key).digest('hex'));

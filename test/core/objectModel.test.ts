@@ -274,8 +274,8 @@ function checkLattice(objects: readonly StoredObject[]): void {
   }
 }
 
-test('dotted version vectors: no write lost, none invented, replicas converge (model)', () => {
-  const seed = testSeed('dotted version vectors: no write lost, none invented, replicas converge (model)', import.meta.url);
+test('dotted version vectors: no write lost, none invented, replicas converge (model)', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(scenarioArbitrary, (scenario) => {
       const model = new Model(scenario);

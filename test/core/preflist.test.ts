@@ -70,8 +70,8 @@ const arbitraryRing: fc.Arbitrary<Ring> = fc.oneof(
     ),
 );
 
-test('preference lists are the distinct owners in ring order, filtered by liveness', () => {
-  const seed = testSeed('preference lists are the distinct owners in ring order, filtered by liveness', import.meta.url);
+test('preference lists are the distinct owners in ring order, filtered by liveness', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(
       arbitraryRing.chain((r) =>

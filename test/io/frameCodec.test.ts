@@ -66,8 +66,8 @@ function decodeStream(bytes: Buffer, cuts: readonly number[], frameBytesMax = 1 
 }
 
 describe('frameCodec', () => {
-  it('round-trips random messages through frames cut at random places (seeded)', () => {
-    const seed = testSeed('frame codec round trip', import.meta.url);
+  it('round-trips random messages through frames cut at random places (seeded)', (t) => {
+    const seed = testSeed(t, import.meta.url);
     fc.assert(
       fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 12 }), fc.integer({ min: 1, max: 0xffff_ffff }), (messages, cuts, firstId) => {
         const ids = messages.map((_, i) => (i === 0 ? firstId : nextRequestId(firstId + i - 1)));
@@ -146,8 +146,8 @@ describe('frameCodec', () => {
     assert.equal(decoder.next(), undefined, 'exactly frameBytesMax is allowed: waits for the body');
   });
 
-  it('never throws anything but FrameError on random bytes (seeded)', () => {
-    const seed = testSeed('frame codec garbage', import.meta.url);
+  it('never throws anything but FrameError on random bytes (seeded)', (t) => {
+    const seed = testSeed(t, import.meta.url);
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 2048 }), fc.boolean(), (bytes, framed) => {
         const buffer = Buffer.from(bytes);

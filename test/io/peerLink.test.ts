@@ -47,8 +47,8 @@ describe('backoffDelayMs', () => {
     assert.equal(backoffDelayMs(1000, 100, 5000, 0.999_999), 5000);
   });
 
-  it('stays within [min, max] and within [ceiling/2, ceiling] for any draw (seeded)', () => {
-    const seed = testSeed('backoff bounds', import.meta.url);
+  it('stays within [min, max] and within [ceiling/2, ceiling] for any draw (seeded)', (t) => {
+    const seed = testSeed(t, import.meta.url);
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (failures, minMs, extraMs, draw) => {
         const maxMs = minMs + extraMs;

@@ -55,11 +55,11 @@ function assertOnePairedConnection(a: Node, b: Node): void {
 }
 
 describe('tcpTransport: request and reply', () => {
-  it('round-trips messages with binary payloads byte for byte, both ways over one connection', T, async () => {
+  it('round-trips messages with binary payloads byte for byte, both ways over one connection', T, async (t) => {
     const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
     a.transport.serve(echo);
     b.transport.serve(async (from, message) => ({ from, got: message }));
-    const seed = testSeed('binary round trip', import.meta.url);
+    const seed = testSeed(t, import.meta.url);
     for (const length of [0, 1, 255, 65_536, 1_048_576 + 17]) {
       const bytes = seededBytes(seed + length, length);
       const reply = (await b.transport.request('a', { kind: 'put', value: bytes, nested: [bytes, { v: bytes }] }, REQUEST_TIMEOUT_MS)) as {
@@ -705,8 +705,8 @@ describe('tcpTransport: a peer that does not read', () => {
 });
 
 describe('tcpTransport: bad input', () => {
-  it('closes a raw connection that sends garbage and keeps serving the others', T, async () => {
-    const seed = testSeed('garbage bytes', import.meta.url);
+  it('closes a raw connection that sends garbage and keeps serving the others', T, async (t) => {
+    const seed = testSeed(t, import.meta.url);
     const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
     a.transport.serve(echo);
     assert.equal(await b.transport.request('a', 'before', REQUEST_TIMEOUT_MS), 'before');
@@ -809,8 +809,8 @@ describe('tcpTransport: lifecycle', () => {
     assert.equal((await transportError(a.transport.request('b', 'y', REQUEST_TIMEOUT_MS))).code, 'UNREACHABLE');
   });
 
-  it('leaves no socket open after raw connections send garbage and hang up', T, async () => {
-    const seed = testSeed('garbage then hang up', import.meta.url);
+  it('leaves no socket open after raw connections send garbage and hang up', T, async (t) => {
+    const seed = testSeed(t, import.meta.url);
     const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
     a.transport.serve(echo);
     for (let i = 0; i < 5; i++) {

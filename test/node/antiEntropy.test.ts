@@ -58,8 +58,8 @@ async function put(side: Replica, key: string, object: StoredObject): Promise<vo
   await side.store.update(partitionOfKey(bytes, Q), bytes, (current) => syncObjects(current, object), { durable: false });
 }
 
-test('an exchange makes two diverged replicas hold the same versions, and touches only what differs', async () => {
-  const seed = testSeed('an exchange makes two diverged replicas hold the same versions, and touches only what differs', import.meta.url);
+test('an exchange makes two diverged replicas hold the same versions, and touches only what differs', async (t) => {
+  const seed = testSeed(t, import.meta.url);
   const random = seededRandom(seed);
   const clock = new ManualClock();
   const a = replica(clock);
@@ -263,9 +263,8 @@ test('trees count tombstones and markers, so reaping skips partitions that hold 
   assert.equal(other.mayHoldReapable(partition), false, 'the counts are saved with the trees: no scan needed after a clean restart');
 });
 
-test('a rebuild done page by page, with writes landing between the pages, ends equal to the store', async () => {
-  const name = 'a rebuild done page by page, with writes landing between the pages, ends equal to the store';
-  const random = seededRandom(testSeed(name, import.meta.url));
+test('a rebuild done page by page, with writes landing between the pages, ends equal to the store', async (t) => {
+  const random = seededRandom(testSeed(t, import.meta.url));
   const clock = new ManualClock();
   const a = replica(clock);
   const keyOf = (i: number) => `key-${i}`;

@@ -407,7 +407,7 @@ test('a cluster of one runs the default quorum as N = R = W = 1', () => {
 });
 
 test('randomised: with nodes failing and healing, every acknowledged write is read back at the end', async (t) => {
-  const seed = testSeed('randomised: with nodes failing and healing, every acknowledged write is read back at the end', import.meta.url);
+  const seed = testSeed(t, import.meta.url);
   const random = seededRandom(seed);
   const ids = ['a', 'b', 'c', 'd', 'e'];
   const c = await TestCluster.start(ids, { hintDeliveryIntervalMs: 200, probeIntervalMs: 200, requestTimeoutMs: 500 }, { seed });

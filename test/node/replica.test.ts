@@ -121,8 +121,8 @@ function randomHistory(random: () => number, steps: number): History {
   return { versions, writes };
 }
 
-test('replica writes in any order converge to exactly the writes no context superseded', async () => {
-  const seed = testSeed('replica writes in any order converge to exactly the writes no context superseded', import.meta.url);
+test('replica writes in any order converge to exactly the writes no context superseded', async (t) => {
+  const seed = testSeed(t, import.meta.url);
   const random = prng(seed);
   for (let run = 0; run < 30; run++) {
     const history = randomHistory(random, 4 + Math.floor(random() * 30));

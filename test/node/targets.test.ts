@@ -81,8 +81,8 @@ test('the quorum reducers accept stand-in targets (sloppy quorum)', () => {
   assert.equal(getVerdict(addGetReply(get, 'c', undefined)), 'succeeded');
 });
 
-test('targets and spares follow the core preference list for any set of up nodes', () => {
-  const seed = testSeed('targets and spares follow the core preference list for any set of up nodes', import.meta.url);
+test('targets and spares follow the core preference list for any set of up nodes', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const property = fc.property(fc.subarray(members), fc.integer({ min: 0, max: 15 }), fc.constantFrom(...members), fc.integer({ min: 1, max: 5 }), (upList, partition, self, n) => {
     const up = new Set([...upList, self]);
     const plan = planTargets(primaryNodes(ring, partition, 5), up, n, self);

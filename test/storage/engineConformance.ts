@@ -251,8 +251,8 @@ export function engineConformance(harness: EngineHarness): void {
       });
     });
 
-    it('matches a model Map over random batches (property)', async () => {
-      const seed = testSeed('matches a model Map over random batches (property)', harness.testFileUrl);
+    it('matches a model Map over random batches (property)', async (t) => {
+      const seed = testSeed(t, harness.testFileUrl);
       const partition = fc.constantFrom(0, 1, 2, PARTITION_MAX);
       const key = fc.oneof(
         fc.uint8Array({ maxLength: 3 }).map((k) => k.map((b) => [0, 1, 0x7f, 0x80, 0xff][b % 5] as number)),

@@ -73,8 +73,8 @@ describe('object codec', () => {
     assert.deepEqual(decoded.siblings[0]?.value, text('hello'));
   });
 
-  it('round-trips every valid object, byte-identically on re-encode (property)', () => {
-    const seed = testSeed('round-trips every valid object, byte-identically on re-encode (property)', import.meta.url);
+  it('round-trips every valid object, byte-identically on re-encode (property)', (t) => {
+    const seed = testSeed(t, import.meta.url);
     fc.assert(
       fc.property(storedObjectArb, (obj) => {
         const bytes = encodeObject(obj);
@@ -86,8 +86,8 @@ describe('object codec', () => {
     );
   });
 
-  it('decodes arbitrary or damaged bytes only to valid objects or CorruptObjectError (property)', () => {
-    const seed = testSeed('decodes arbitrary or damaged bytes only to valid objects or CorruptObjectError (property)', import.meta.url);
+  it('decodes arbitrary or damaged bytes only to valid objects or CorruptObjectError (property)', (t) => {
+    const seed = testSeed(t, import.meta.url);
     const damaged = fc
       .tuple(storedObjectArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
       .map(([obj, edits]) => {

@@ -479,8 +479,8 @@ describe('ObjectStore: buffer off (bufferObjectsMax = 0)', () => {
 });
 
 describe('ObjectStore: increments under contention (property)', () => {
-  it('never loses an acknowledged increment and stays within its memory bound', async () => {
-    const seed = testSeed('never loses an acknowledged increment and stays within its memory bound', import.meta.url);
+  it('never loses an acknowledged increment and stays within its memory bound', async (t) => {
+    const seed = testSeed(t, import.meta.url);
     type Step =
       | { kind: 'inc'; key: number; durable: boolean }
       | { kind: 'advance'; ms: number }

@@ -32,8 +32,8 @@ function differingSegments(mine: HashTree, theirs: HashTree): number[] {
 
 const opArbitrary = fc.record({ key: fc.integer({ min: 0, max: 30 }), actor: fc.constantFrom('a.1', 'b.1', 'c.1'), remove: fc.boolean() });
 
-test('a tree kept up to date write by write equals the tree rebuilt from the final objects', () => {
-  const seed = testSeed('a tree kept up to date write by write equals the tree rebuilt from the final objects', import.meta.url);
+test('a tree kept up to date write by write equals the tree rebuilt from the final objects', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(fc.array(opArbitrary, { maxLength: 80 }), (ops) => {
       const objects = new Map<string, StoredObject>();
@@ -54,8 +54,8 @@ test('a tree kept up to date write by write equals the tree rebuilt from the fin
   );
 });
 
-test('walking two replicas’ trees finds exactly the segments of the keys whose versions differ', () => {
-  const seed = testSeed('walking two replicas’ trees finds exactly the segments of the keys whose versions differ', import.meta.url);
+test('walking two replicas’ trees finds exactly the segments of the keys whose versions differ', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 200 }), { maxLength: 60 }), fc.uniqueArray(fc.integer({ min: 0, max: 200 }), { maxLength: 10 }), (keys, changed) => {
       const ours = new Map(keys.map((k) => [`k${k}`, write(undefined, 'a.1', `v${k}`)]));

@@ -59,8 +59,8 @@ const stateArbitrary: fc.Arbitrary<ClusterState> = fc
     return { clusterName: 'shoal', clusterId: 'test', replicas, members: makeMemberTable(members), ring, ringVersion, change };
   });
 
-test('mergeStates is commutative, associative and idempotent', () => {
-  const seed = testSeed('mergeStates is commutative, associative and idempotent', import.meta.url);
+test('mergeStates is commutative, associative and idempotent', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(stateArbitrary, stateArbitrary, stateArbitrary, (a, b, c) => {
       assert.deepEqual(mergeStates(a, b), mergeStates(b, a));
@@ -72,8 +72,8 @@ test('mergeStates is commutative, associative and idempotent', () => {
   );
 });
 
-test('mergeStates keeps the newer member entries and the higher ring version', () => {
-  const seed = testSeed('mergeStates keeps the newer member entries and the higher ring version', import.meta.url);
+test('mergeStates keeps the newer member entries and the higher ring version', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(stateArbitrary, stateArbitrary, (a, b) => {
       const merged = mergeStates(a, b);
@@ -90,8 +90,8 @@ test('mergeStates keeps the newer member entries and the higher ring version', (
   );
 });
 
-test('gossip converges: pairwise exchanges in any order leave every node with the same state', () => {
-  const seed = testSeed('gossip converges: pairwise exchanges in any order leave every node with the same state', import.meta.url);
+test('gossip converges: pairwise exchanges in any order leave every node with the same state', (t) => {
+  const seed = testSeed(t, import.meta.url);
   fc.assert(
     fc.property(
       fc.array(stateArbitrary, { minLength: 2, maxLength: 6 }),

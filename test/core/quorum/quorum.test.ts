@@ -44,8 +44,8 @@ test('a put succeeds at W acknowledgements and fails once W is out of reach', ()
   assert.equal(putVerdict(failing), 'failed');
 });
 
-test('put verdicts agree with counting, for any order of replies', () => {
-  const seed = testSeed('put verdicts agree with counting', import.meta.url);
+test('put verdicts agree with counting, for any order of replies', (t) => {
+  const seed = testSeed(t, import.meta.url);
   const replies = fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd', 'e'), fc.boolean()), { maxLength: 12 });
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 5 }), replies, (w, answers) => {
