@@ -18,13 +18,12 @@
  *
  *   npm run bench:revisions -- --base HEAD~1 [--tests set,get,ping_mbulk] [--rounds 3] …   (--help)
  */
-import { execFileSync } from 'node:child_process';
-import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags, usage, UsageError, type FlagSpec } from './lib/args.ts';
 import { freePort } from './lib/free-port.ts';
 import { commandLine, machineFacts } from './lib/machine.ts';
-import { launchNode, makeTempDir, repoRoot, type ShoalNodeProcess } from './lib/node-process.ts';
+import { launchNode, repoRoot, type ShoalNodeProcess } from './lib/node-process.ts';
+import { checkOutRevision, removeWorktree, runsOf } from './lib/revision.ts';
 import { runRedisBenchmark } from './lib/redis.ts';
 import { formatTable, log, median, ratio, runMain, saveResults } from './lib/report.ts';
 
@@ -121,38 +120,6 @@ async function main(): Promise<void> {
   }
 }
 
-/** A detached worktree of `ref` in a temp dir, sharing this checkout's node_modules. */
-function checkOutRevision(ref: string, warnings: string[]): { dir: string; commit: string; runs: Runs } {
-  const git = (...args: string[]): string => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  let commit: string;
-  try {
-    commit = git('rev-parse', '--verify', `${ref}^{commit}`);
-  } catch {
-    throw new UsageError(`--base: ${JSON.stringify(ref)} is not a revision of this repository`);
-  }
-  const dir = join(makeTempDir('shoal-bench-base-'), 'tree');
-  git('worktree', 'add', '--detach', dir, commit);
-  symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  if (readFileSync(join(dir, 'package-lock.json'), 'utf8') !== readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) {
-    warnings.push(`package-lock.json differs between ${ref} and the working tree: the base runs with the working tree's dependencies`);
-  }
-  const runs = runsOf(dir);
-  if (runs === 'compiled') {
-    log(`base ${ref}: building dist/ in its worktree`);
-    execFileSync(process.execPath, [join(dir, 'scripts', 'build.js')], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
-  log(`base ${ref} = ${commit.slice(0, 12)}, checked out in ${dir}, runs ${runs}`);
-  return { dir, commit, runs };
-}
-
-/** How a revision's bin runs Shoal: compiled JavaScript (it has a build step) or its TypeScript through tsx. */
-type Runs = 'compiled' | 'tsx';
-
-function runsOf(dir: string): Runs {
-  const scripts = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
-  return scripts.build === undefined ? 'tsx' : 'compiled';
-}
-
 /** Fresh starts of each revision's node, alternating, each timed from spawn to `/admin/status` = 200. */
 async function measureStartups(baseDir: string, shoalArgs: readonly string[], count: number) {
   const times: Record<Revision, number[]> = { base: [], head: [] };
@@ -173,14 +140,6 @@ async function measureStartups(baseDir: string, shoalArgs: readonly string[], co
   const base = { medianMs: median(times.base), ms: times.base };
   const head = { medianMs: median(times.head), ms: times.head };
   return { base, head, headOverBase: ratio(head.medianMs, base.medianMs) };
-}
-
-function removeWorktree(dir: string): void {
-  try {
-    execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repoRoot, stdio: 'ignore' });
-  } catch {
-    // the temp dir goes at exit anyway; `git worktree prune` forgets it then
-  }
 }
 
 /** A node serving the Redis protocol on `respPort`. */

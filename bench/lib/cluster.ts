@@ -23,6 +23,10 @@ export interface ClusterOptions {
   w: number;
   /** Further `shoal start` flags for every node. */
   args?: readonly string[];
+  /** The `shoal` command to run (another revision's); default this checkout's. */
+  script?: string;
+  /** Flags for node itself, for every member (e.g. --cpu-prof). */
+  nodeArgs?: readonly string[];
   host?: string;
   logLevel?: string;
   readyTimeoutMs?: number;
@@ -159,6 +163,8 @@ async function launchOnce(options: ClusterOptions): Promise<ShoalCluster> {
     dataDir: join(root, id),
     logLevel: options.logLevel ?? 'warn',
     readyTimeoutMs: options.readyTimeoutMs,
+    ...(options.script === undefined ? {} : { script: options.script }),
+    ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
     args: ['--cluster', members, '--n', String(options.n), '--r', String(options.r), '--w', String(options.w), ...(options.args ?? [])],
   })));
   const failed = launched.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

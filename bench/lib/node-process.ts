@@ -24,6 +24,8 @@ export interface LaunchOptions {
   script?: string;
   /** Extra `shoal start` flags, e.g. ['--buffer-objects-max', '0']. */
   args?: readonly string[];
+  /** Flags for node itself, before the script, e.g. ['--cpu-prof', '--cpu-prof-dir', DIR]. */
+  nodeArgs?: readonly string[];
   /** Extra environment variables for the child. */
   env?: Readonly<Record<string, string>>;
   /** Bind host for HTTP and internode ports. */
@@ -388,6 +390,7 @@ export async function launchNode(options: LaunchOptions): Promise<{ node: ShoalN
   const httpAddress = `${host}:${httpPort}`;
   const listenAddress = `${host}:${listenPort}`;
   const args = [
+    ...(options.nodeArgs ?? []),
     options.script ?? process.env.SHOAL_BENCH_BIN ?? shoalBin, 'start',
     '--id', options.id,
     '--http', httpAddress,

@@ -19,6 +19,7 @@
 import { latencyHistogram, percentileCurve, summarize, type Histogram, type LatencySummaryMs, type PercentilePoint } from './hdr.ts';
 import { runClosedLoop, runFixedCount, runOpenLoop, type ClosedLoopOutcome, type OpenLoopRequestResult } from './load.ts';
 import { cpuShare, sampleCpu, type CpuShare } from './machine.ts';
+import type { ManagedProcess } from './node-process.ts';
 import { ratio } from './report.ts';
 import { seededRng, type Rng } from './rng.ts';
 import type { BenchTarget, KvTarget } from './targets.ts';
@@ -189,6 +190,28 @@ export interface YcsbRunResult {
   clientLoopDelayMs: { p50: number; p99: number; max: number };
   /** CPU during warm-up and measurement: `nodesCores` is the target's own processes. */
   cpu: CpuShare;
+  /** Closed loop: the target's CPU per operation of the measured window, summed over its processes (from /proc). */
+  cpuPerOperation?: CpuPerOperation;
+}
+
+export interface CpuPerOperation {
+  /** Operations issued in the measured window (a read-modify-write counts once). */
+  operations: number;
+  /** µs of CPU per operation, every thread of every process (LMDB's writer, libuv's pool, GC helpers). */
+  processUs: number;
+  /** µs of CPU per operation of the processes' main threads (for Node.js: the event loop, JavaScript). */
+  mainThreadUs: number;
+}
+
+/** CPU seconds of a target's processes so far: every thread, and the main threads. */
+function cpuSecondsOf(processes: readonly ManagedProcess[]): { process: number; mainThread: number } {
+  let processS = 0;
+  let mainThreadS = 0;
+  for (const p of processes) {
+    processS += p.cpuSeconds();
+    mainThreadS += p.mainThreadCpuSeconds();
+  }
+  return { process: processS, mainThread: mainThreadS };
 }
 
 /** One client's random streams: which key, which operation. */
@@ -248,18 +271,22 @@ export async function runWorkload(target: BenchTarget, options: YcsbRunOptions):
   };
 }
 
-type LoopPart = Pick<YcsbRunResult, 'throughputPerS' | 'operations' | 'errorCount' | 'saturated' | 'clientLoopDelayMs'>;
+type LoopPart = Pick<YcsbRunResult, 'throughputPerS' | 'operations' | 'errorCount' | 'saturated' | 'clientLoopDelayMs' | 'cpuPerOperation'>;
 
 async function runClosed(target: BenchTarget, options: YcsbRunOptions, clients: number, values: Buffer[], versions: VersionCounter): Promise<LoopPart> {
   const pool = await ConnectionPool.open(target, clients);
   const streams = Array.from({ length: clients }, (_, client) => clientStreams(options, client));
   let measuredSent = 0;
+  let cpuAtMeasureStart = { process: 0, mainThread: 0 };
   try {
     const result = await runClosedLoop({
       clients,
       warmupS: options.warmupS,
       durationS: options.durationS,
       onProgress: options.onProgress,
+      onMeasureStart: () => {
+        cpuAtMeasureStart = cpuSecondsOf(target.processes);
+      },
       op: async (client, seq, measured) => {
         const s = streams[client] as ClientStreams;
         const op = chooseOperation(options.workload, s.ops.next());
@@ -276,7 +303,16 @@ async function runClosed(target: BenchTarget, options: YcsbRunOptions, clients: 
       errorCount += k.errorCount;
       operations[kind as YcsbOperation] = { ok: k.ok, errors: k.errorCount, labels: k.labels, throughputPerS: k.throughputPerS, latencyMs: k.latencyMs, latencyCurveMs: k.latencyCurveMs };
     }
-    return { throughputPerS: result.throughputPerS, operations, errorCount, clientLoopDelayMs: result.clientLoopDelayMs };
+    // Stragglers of the window are answered by now: their CPU and their count are both in.
+    const cpuAtEnd = cpuSecondsOf(target.processes);
+    const issued = Object.values(result.kinds).reduce((sum, k) => sum + k.issued, 0);
+    const perOperationUs = (seconds: number): number => (issued === 0 ? 0 : Math.round((seconds * 1e6 * 10) / issued) / 10);
+    const cpuPerOperation: CpuPerOperation = {
+      operations: issued,
+      processUs: perOperationUs(cpuAtEnd.process - cpuAtMeasureStart.process),
+      mainThreadUs: perOperationUs(cpuAtEnd.mainThread - cpuAtMeasureStart.mainThread),
+    };
+    return { throughputPerS: result.throughputPerS, operations, errorCount, clientLoopDelayMs: result.clientLoopDelayMs, cpuPerOperation };
   } finally {
     await pool.close();
   }
@@ -445,8 +481,9 @@ export function describeLoop(loop: LoopShape): string {
   return loop.mode === 'closed' ? `closed loop, ${loop.clients} clients` : `open loop, ${loop.ratePerS}/s, at most ${loop.concurrency} in flight`;
 }
 
-function summaryLine(run: YcsbRunResult): string {
+export function summaryLine(run: YcsbRunResult): string {
+  const cpu = run.cpuPerOperation === undefined ? '' : `; CPU ${run.cpuPerOperation.processUs} us per operation (main threads ${run.cpuPerOperation.mainThreadUs} us)`;
   return Object.entries(run.operations)
     .map(([op, s]) => `${op} p50 ${s.latencyMs.p50} p99 ${s.latencyMs.p99} p99.9 ${s.latencyMs.p99_9} ms${s.errors > 0 ? ` (${s.errors} errors)` : ''}`)
-    .join('; ');
+    .join('; ') + cpu;
 }
