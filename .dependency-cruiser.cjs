@@ -23,6 +23,13 @@ module.exports = {
       to: { circular: true },
     },
     {
+      name: 'one-owner-of-partition-data',
+      comment: 'Only the replica object (src/node/replica/) and the node wiring (openNode.ts) touch the stores and engines; everything else goes through ports/replica.ts.',
+      severity: 'error',
+      from: { path: '^src/(node|api|client)/', pathNot: '^src/node/(replica/|openNode\\.ts$)' },
+      to: { path: '^src/storage/(objectStore|hintStore|lmdbEngine|memoryEngine)\\.ts$' },
+    },
+    {
       name: 'src-not-from-tests',
       comment: 'Production code never imports tests or benchmarks.',
       severity: 'error',

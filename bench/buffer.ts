@@ -18,6 +18,8 @@
  *   npm run bench:buffer -- [--rate 500] [--duration-s 60] [--warmup-s 10] …   (--help)
  */
 import { randomInt } from 'node:crypto';
+import type { Random } from '../src/ports/random.ts';
+import { Prng } from '../src/sim/prng.ts';
 import { parseFlags, usage, UsageError, type FlagSpec } from './lib/args.ts';
 import { dirSize, type DirSize } from './lib/disk.ts';
 import { KvClient } from './lib/http-client.ts';
@@ -28,7 +30,6 @@ import { nodeWriteStats, type NodeWriteStats } from './lib/metrics.ts';
 import { publishResults } from './lib/html-report.ts';
 import { formatTable, log, mib, ratio } from './lib/report.ts';
 import { bufferSections } from './lib/report-sections.ts';
-import { seededRng, type Rng } from './lib/rng.ts';
 import { keyName, valuePool } from './lib/values.ts';
 
 const flagSpec = {
@@ -218,7 +219,7 @@ async function runLatencyPhase(configs: Config[], n: Numbers, seed: number, valu
   const rounds = n.rounds;
   const sliceS = n['duration-s'] / rounds;
   const runs: ConfigRun[] = [];
-  for (const config of configs) runs.push(await startConfig(config, n, seededRng(seed), values, trackContexts));
+  for (const config of configs) runs.push(await startConfig(config, n, Prng.fromSeed(seed), values, trackContexts));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? runs : [...runs].reverse();
     for (const run of order) {
@@ -256,7 +257,7 @@ interface ConfigRun {
   cpuPressureUs: number;
 }
 
-async function startConfig(config: Config, n: Numbers, rng: Rng, values: Buffer[], trackContexts: boolean): Promise<ConfigRun> {
+async function startConfig(config: Config, n: Numbers, rng: Random, values: Buffer[], trackContexts: boolean): Promise<ConfigRun> {
   log(`${config.name}: starting node (${config.nodeArgs.join(' ')})`);
   const { node, status } = await launchNode({ id: `bench-${config.name}`, args: config.nodeArgs });
   log(`${config.name}: node pid ${node.pid} at ${node.httpUrl}, data ${node.dataDir}`);

@@ -20,6 +20,8 @@
  *   npm run bench:cluster -- [--duration-s 30] [--warmup-s 5] [--clients 32] …   (--help)
  */
 import { randomInt } from 'node:crypto';
+import type { Random } from '../src/ports/random.ts';
+import { Prng } from '../src/sim/prng.ts';
 import { parseFlags, usage, UsageError, type FlagSpec } from './lib/args.ts';
 import { launchCluster, peersOf, type ShoalCluster } from './lib/cluster.ts';
 import { latencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './lib/hdr.ts';
@@ -29,7 +31,6 @@ import { commandLine, cpuPressure, cpuShare, machineFacts, sampleCpu, type CpuSh
 import { bucketQuantiles, diffSamples, reportedMetrics, scrapeMetrics, type MetricSamples, type Quantiles } from './lib/metrics.ts';
 import { shellQuote, stopAllNodes, type LogSummary, type ShoalNodeProcess } from './lib/node-process.ts';
 import { formatTable, log, mib, saveResults } from './lib/report.ts';
-import { seededRng, type Rng } from './lib/rng.ts';
 import { keyName, valuePool } from './lib/values.ts';
 
 const flagSpec = {
@@ -83,7 +84,7 @@ const GAUGES = ['shoal_hints', 'shoal_peers', 'shoal_buffer_objects', 'shoal_buf
 const OK_READ = new Set([200, 300, 404]);
 
 interface ClientState {
-  rng: Rng;
+  rng: Random;
   /** The context of this client's last read of each key. */
   contexts: Map<string, string>;
 }
@@ -263,7 +264,7 @@ interface MixRun {
 }
 
 async function runMix(cluster: ShoalCluster, clients: readonly KvClient[], n: Numbers, seed: number, values: readonly Buffer[]): Promise<MixRun> {
-  const states: ClientState[] = Array.from({ length: n.clients }, (_, i) => ({ rng: seededRng((seed + i * 0x9e3779b1) >>> 0), contexts: new Map() }));
+  const states: ClientState[] = Array.from({ length: n.clients }, (_, i) => ({ rng: Prng.fromSeed(seed).fork(`client ${i}`), contexts: new Map() }));
   const perNode = cluster.nodes.map(() => ({ requests: 0, errors: 0, latency: latencyHistogram() }));
   const siblingCounts: Record<string, number> = {};
   let readsAnswered = 0;

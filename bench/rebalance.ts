@@ -32,6 +32,7 @@ import { randomInt } from 'node:crypto';
 import { keyBytes, partitionOfKey } from '../src/core/hash.ts';
 import { replicasOf } from '../src/core/membership/transfers.ts';
 import { makeRing } from '../src/core/ring.ts';
+import { Prng } from '../src/sim/prng.ts';
 import { parseFlags, usage, UsageError, type FlagSpec } from './lib/args.ts';
 import { launchCluster, peersOf, type ShoalCluster } from './lib/cluster.ts';
 import { latencyHistogram, summarize, type Histogram, type LatencySummaryMs } from './lib/hdr.ts';
@@ -42,7 +43,6 @@ import { diffSamples, reportedMetrics, scrapeMetrics, type MetricSamples } from 
 import { launchNode, shellQuote, stopAllNodes, type LogSummary, type ShoalNodeProcess } from './lib/node-process.ts';
 import { preloadStores, PRELOAD_ACTOR, type PreloadResult } from './lib/preload.ts';
 import { formatTable, log, mib, ratio, saveResults } from './lib/report.ts';
-import { seededRng } from './lib/rng.ts';
 import { keyName, valuePool } from './lib/values.ts';
 
 const flagSpec = {
@@ -439,7 +439,7 @@ async function runRebalance(
   cluster: ShoalCluster, node4: ShoalNodeProcess, allNodes: readonly ShoalNodeProcess[], clients: readonly KvClient[],
   n: Numbers, seed: number, keysPerPartition: readonly number[], ringBefore: RingBody,
 ): Promise<RunResult> {
-  const rng = seededRng(seed ^ 0x2545f491);
+  const rng = Prng.fromSeed(seed).fork('foreground');
   const writeValues = valuePool(n['value-bytes'], seed + 1);
   const contexts = new Map<number, string>();
   const kindOf = new Map<number, 'read' | 'write'>();
@@ -688,7 +688,7 @@ function countKeysPerPartition(keys: number, partitionCount: number): number[] {
 
 /** Reads a random sample of the loaded keys through n1..n3: each must answer 200 with its loaded value. */
 async function verifySample(clients: readonly KvClient[], n: Numbers, seed: number, valueOf: (i: number) => Buffer): Promise<{ sampled: number; ok: number; failures: { key: string; status: number | string }[] }> {
-  const rng = seededRng(seed ^ 0x1b873593);
+  const rng = Prng.fromSeed(seed).fork('verify sample');
   const failures: { key: string; status: number | string }[] = [];
   const sampled = Math.min(n['verify-keys'], n.keys);
   let ok = 0;

@@ -42,6 +42,7 @@ import { join } from 'node:path';
 import { keyBytes, partitionOfKey, PARTITION_COUNT_DEFAULT } from '../src/core/hash.ts';
 import { TREES_RECORD } from '../src/node/antiEntropy/partitionTrees.ts';
 import { LMDB_DIRECTORY } from '../src/io/runtime.ts';
+import { Prng } from '../src/sim/prng.ts';
 import { openLmdbEngine } from '../src/storage/lmdbEngine.ts';
 import { parseFlags, usage, UsageError, type FlagSpec } from './lib/args.ts';
 import { dirSize } from './lib/disk.ts';
@@ -53,7 +54,6 @@ import { commandLine, cpuShare, machineFacts, sampleCpu, type CpuShare } from '.
 import { launchNode, makeTempDir, shellQuote, stopAllNodes, type LogSummary, type ShoalNodeProcess } from './lib/node-process.ts';
 import { preloadStores, PRELOAD_ACTOR, type PreloadResult } from './lib/preload.ts';
 import { formatTable, log, mib, saveResults } from './lib/report.ts';
-import { seededRng } from './lib/rng.ts';
 import { keyName, valuePool } from './lib/values.ts';
 
 const flagSpec = {
@@ -397,7 +397,7 @@ async function diverge(ctx: RunContext, dataset: DataSet, d: number, dir: string
 
 /** The d differing keys: distinct indices drawn from the seed (the same for every run of one d). */
 function differingKeys(keys: number, d: number, seed: number): Set<number> {
-  const rng = seededRng(seed ^ 0x3c6ef372 ^ d);
+  const rng = Prng.fromSeed(seed).fork(`differing keys ${d}`);
   const out = new Set<number>();
   while (out.size < d) out.add(rng.int(keys));
   return out;
@@ -485,7 +485,7 @@ async function runRepair(ctx: RunContext, dataset: DataSet, d: number, divDir: s
 
   // Foreground.
   const clients = nodes.map((node) => new KvClient(node.httpUrl, { maxSockets: n.concurrency, timeoutMs: 10_000 }));
-  const rng = seededRng(ctx.seed ^ 0x2545f491 ^ d);
+  const rng = Prng.fromSeed(ctx.seed).fork(`foreground ${d}`);
   const writeValues = valuePool(n['value-bytes'], ctx.seed + 1);
   const contexts = new Map<number, string>();
   const kindOf = new Map<number, 'read' | 'write'>();
@@ -693,7 +693,7 @@ async function localObject(node: ShoalNodeProcess, key: string): Promise<LocalOb
 async function compareSample(
   nodes: readonly ShoalNodeProcess[], keys: number, exclude: ReadonlySet<number>, seed: number, count: number, valueOf?: (i: number) => Buffer,
 ): Promise<{ compared: number; mismatches: { key: string; why: string }[] }> {
-  const rng = seededRng(seed);
+  const rng = Prng.fromSeed(seed);
   const mismatches: { key: string; why: string }[] = [];
   let compared = 0;
   for (let j = 0; j < Math.min(count, keys - exclude.size); j++) {

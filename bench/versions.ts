@@ -21,6 +21,8 @@
  *   npm run bench:versions -- [--writers 8] [--readers 2] [--keys 100] [--duration-s 20] …   (--help)
  */
 import { randomInt } from 'node:crypto';
+import type { Random } from '../src/ports/random.ts';
+import { Prng } from '../src/sim/prng.ts';
 import { parseFlags, usage, type FlagSpec } from './lib/args.ts';
 import { launchShoalCluster, shoalHttpClusterTarget } from './lib/launch-targets.ts';
 import { publishResults } from './lib/html-report.ts';
@@ -29,11 +31,10 @@ import { commandLine, machineFacts } from './lib/machine.ts';
 import type { VersionsOutput, VersionsVariant } from './lib/outputs.ts';
 import { log, runMain } from './lib/report.ts';
 import { versionsSections } from './lib/report-sections.ts';
-import { seededRng, type Rng } from './lib/rng.ts';
 import type { BenchTarget, KvTarget } from './lib/targets.ts';
 import { keyName, valuePool } from './lib/values.ts';
 import { VersionCounter } from './lib/version-counts.ts';
-import { ConnectionPool, streamSeed } from './lib/ycsb.ts';
+import { ConnectionPool } from './lib/ycsb.ts';
 
 const flagSpec = {
   numbers: {
@@ -61,7 +62,7 @@ interface Variant {
   description: string;
   keyPrefix: string;
   /** The key writer `writer` writes next, and whether the write is blind. */
-  nextWrite(writer: number, rng: Rng): { key: number; blind: boolean };
+  nextWrite(writer: number, rng: Random): { key: number; blind: boolean };
 }
 
 function variants(n: Numbers): Variant[] {
@@ -95,12 +96,12 @@ async function runVariant(target: BenchTarget, variant: Variant, n: Numbers, see
   try {
     log(`${variant.name}: writing each of ${n.keys} keys once`);
     await runFixedCount({ count: n.keys, concurrency: Math.min(16, clients), op: (i) => pool.use((c) => c.update(key(i), values[i % values.length] as Buffer)) });
-    const rngs = Array.from({ length: clients }, (_, client) => seededRng(streamSeed(seed, client, variant.name === 'adversarial' ? 10 : 11)));
+    const rngs = Array.from({ length: clients }, (_, client) => Prng.fromSeed(seed).fork(`${variant.name} client ${client}`));
     const readerReads = new VersionCounter();
     const allReads = new VersionCounter();
     const writes = { blind: 0, withContext: 0, failed: {} as Record<string, number> };
     const write = async (c: KvTarget, writer: number, seq: number, measured: boolean): Promise<ClosedLoopOutcome> => {
-      const next = variant.nextWrite(writer, rngs[writer] as Rng);
+      const next = variant.nextWrite(writer, rngs[writer] as Prng);
       const value = values[seq % values.length] as Buffer;
       let context: string | undefined;
       if (!next.blind) {
@@ -118,7 +119,7 @@ async function runVariant(target: BenchTarget, variant: Variant, n: Numbers, see
       return { kind: next.blind ? 'write-blind' : 'write-rmw', ok: w.ok, label: w.label };
     };
     const read = async (c: KvTarget, reader: number, measured: boolean): Promise<ClosedLoopOutcome> => {
-      const r = await c.read(key((rngs[reader] as Rng).int(n.keys)));
+      const r = await c.read(key((rngs[reader] as Prng).int(n.keys)));
       if (measured && r.ok) {
         readerReads.record(r.versions);
         allReads.record(r.versions);

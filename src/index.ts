@@ -30,7 +30,8 @@ export {
 } from './node/errors.ts';
 export { openNode, type NodeDeps } from './node/openNode.ts';
 export { readOutcome, type ReadOutcome } from './node/readOutcome.ts';
-export { applyReplicaWrite, type ReplicaWriteOptions } from './node/replica.ts';
+export { NodeReplica, type NodeReplicaParts, type WriteRouting } from './node/replica/nodeReplica.ts';
+export type { Replica, OwnWrite, MergeOptions, BufferStats } from './ports/replica.ts';
 export { resolveQuorum, type Quorum, type RequestOptions } from './node/request.ts';
 export {
   ShoalNode,

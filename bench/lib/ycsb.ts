@@ -16,12 +16,13 @@
  *   latency measured from its scheduled time (no coordinated omission; lib/load.ts).
  * Latencies go into one HDR histogram per operation type (read / update / rmw).
  */
+import type { Random } from '../../src/ports/random.ts';
+import { Prng } from '../../src/sim/prng.ts';
 import { latencyHistogram, percentileCurve, summarize, type Histogram, type LatencySummaryMs, type PercentilePoint } from './hdr.ts';
 import { runClosedLoop, runFixedCount, runOpenLoop, type ClosedLoopOutcome, type OpenLoopRequestResult } from './load.ts';
 import { cpuShare, sampleCpu, type CpuShare } from './machine.ts';
 import type { ManagedProcess } from './node-process.ts';
 import { ratio } from './report.ts';
-import { seededRng, type Rng } from './rng.ts';
 import type { BenchTarget, KvTarget } from './targets.ts';
 import { keyName, valuePool } from './values.ts';
 import { VersionCounter, type VersionSummary } from './version-counts.ts';
@@ -69,11 +70,6 @@ export const RECORD_KEY_PREFIX = 'user';
 
 export function recordKey(i: number): string {
   return keyName(RECORD_KEY_PREFIX, i);
-}
-
-/** A seed for stream `stream` of client `client`, derived from the run's seed (so every stream is reproducible). */
-export function streamSeed(seed: number, client: number, stream: number): number {
-  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(client + 1, 0xc2b2ae35) + Math.imul(stream + 1, 0x27d4eb2f)) >>> 0;
 }
 
 /** Connections handed to whichever request needs one; the caller keeps in-flight requests within the pool's size. */
@@ -217,13 +213,14 @@ function cpuSecondsOf(processes: readonly ManagedProcess[]): { process: number; 
 /** One client's random streams: which key, which operation. */
 interface ClientStreams {
   keys: KeyChooser;
-  ops: Rng;
+  ops: Random;
 }
 
 function clientStreams(options: YcsbRunOptions, client: number): ClientStreams {
+  const run = Prng.fromSeed(options.seed);
   return {
-    keys: keyChooser(options.distribution, options.records, seededRng(streamSeed(options.seed, client, 0))),
-    ops: seededRng(streamSeed(options.seed, client, 1)),
+    keys: keyChooser(options.distribution, options.records, run.fork(`client ${client} keys`)),
+    ops: run.fork(`client ${client} ops`),
   };
 }
 

@@ -13,7 +13,7 @@
  * key count. Only YCSB's constant 0.99 is supported for it: its zeta over 10^10 items is
  * YCSB's precomputed value (summing 10^10 terms is not an option).
  */
-import type { Rng } from './rng.ts';
+import type { Random } from '../../src/ports/random.ts';
 
 /** Draws item indexes in [0, itemCount). */
 export interface KeyChooser {
@@ -39,7 +39,7 @@ export function zeta(n: number, theta: number): number {
   return sum;
 }
 
-export function uniformChooser(itemCount: number, rng: Rng): KeyChooser {
+export function uniformChooser(itemCount: number, rng: Random): KeyChooser {
   assertItemCount(itemCount);
   return { itemCount, next: () => rng.int(itemCount) };
 }
@@ -52,7 +52,7 @@ export class ZipfianGenerator implements KeyChooser {
   private readonly secondThreshold: number;
 
   /** `zetaN` may be given when known (it is the sum of itemCount terms). */
-  constructor(readonly itemCount: number, private readonly theta: number, private readonly rng: Rng, zetaN?: number) {
+  constructor(readonly itemCount: number, private readonly theta: number, private readonly rng: Random, zetaN?: number) {
     assertItemCount(itemCount);
     if (!(theta > 0 && theta < 1)) throw new RangeError(`zipfian constant must be in (0, 1), got ${theta}`);
     this.zetaN = zetaN ?? zeta(itemCount, theta);
@@ -76,7 +76,7 @@ export class ScrambledZipfianGenerator implements KeyChooser {
   private readonly underlying: ZipfianGenerator;
   private readonly modulus: bigint;
 
-  constructor(readonly itemCount: number, rng: Rng) {
+  constructor(readonly itemCount: number, rng: Random) {
     assertItemCount(itemCount);
     this.underlying = new ZipfianGenerator(SCRAMBLED_ITEM_COUNT, ZIPFIAN_CONSTANT, rng, SCRAMBLED_ZETA_N);
     this.modulus = BigInt(itemCount);
@@ -103,7 +103,7 @@ export function fnvHash64(value: number): bigint {
   return signed < 0n ? -signed : signed;
 }
 
-export function keyChooser(distribution: KeyDistribution, itemCount: number, rng: Rng): KeyChooser {
+export function keyChooser(distribution: KeyDistribution, itemCount: number, rng: Random): KeyChooser {
   return distribution === 'uniform' ? uniformChooser(itemCount, rng) : new ScrambledZipfianGenerator(itemCount, rng);
 }
 

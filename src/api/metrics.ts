@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeEvents } from '../node/events.ts';
 import type { MembershipGauges, RepairStatus } from '../node/shoalNode.ts';
-import type { ObjectStoreEvents, ObjectStoreStats } from '../storage/objectStore.ts';
+import type { BufferEvents, BufferStats } from '../ports/replica.ts';
 import type { RespStats } from './resp/stats.ts';
 
 /** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
@@ -101,12 +101,12 @@ export class NodeMetrics {
   private readonly engineErrors: Counter<'source'>;
   /** Children per label set, so the hot path skips prom-client's label hashing. */
   private readonly requestChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> }>();
-  private statsSource: (() => ObjectStoreStats) | undefined;
+  private statsSource: (() => BufferStats) | undefined;
   private clusterSource: (() => ClusterGaugeSource) | undefined;
   private respStats: RespStats | undefined;
 
-  /** Hooks to hand the ObjectStore (its `events` option). */
-  readonly storeEvents: ObjectStoreEvents;
+  /** Hooks to hand the object buffer (the ObjectStore's `events` option). */
+  readonly storeEvents: BufferEvents;
   /** Hooks to hand openNode (its `events`): the store's, plus replication's. */
   readonly nodeEvents: NodeEvents;
 
@@ -175,7 +175,7 @@ export class NodeMetrics {
   }
 
   /** Where the buffer gauges read from (set once the store exists). */
-  watchStore(stats: () => ObjectStoreStats): void {
+  watchStore(stats: () => BufferStats): void {
     this.statsSource = stats;
   }
 
@@ -214,7 +214,7 @@ export class NodeMetrics {
   }
 
   private createStoreGauges(registers: Registry[]): void {
-    const stats = (): ObjectStoreStats => this.currentStats();
+    const stats = (): BufferStats => this.currentStats();
     new Gauge({
       name: METRIC_NAMES.bufferObjects,
       help: 'Objects held in the write buffer (waiting for a flush or in flight)',
@@ -432,7 +432,7 @@ export class NodeMetrics {
     });
   }
 
-  private currentStats(): ObjectStoreStats {
+  private currentStats(): BufferStats {
     if (this.statsSource === undefined) return EMPTY_STATS;
     return this.statsSource();
   }
@@ -453,7 +453,7 @@ function readGauges<T>(registers: Registry[], specs: readonly (readonly [string,
   }
 }
 
-const EMPTY_STATS: ObjectStoreStats = {
+const EMPTY_STATS: BufferStats = {
   bufferedObjects: 0,
   bufferedObjectsMax: 0,
   dirtyObjects: 0,

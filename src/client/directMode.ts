@@ -25,6 +25,7 @@ import { decodeClusterSnapshot, type DecodedSnapshot } from '../node/clusterSnap
 import { nodeConfigFrom, type NodeConfig } from '../node/config.ts';
 import type { GetDeps, Lingering } from '../node/coordinator/deps.ts';
 import { forwardRequest } from '../node/coordinator/forwarder.ts';
+import { routeRequest } from '../node/coordinator/route.ts';
 import { coordinateGet } from '../node/coordinator/getCoordinator.ts';
 import { QuorumUnreachableError, RequestError } from '../node/errors.ts';
 import { FailureDetector } from '../node/failureDetector.ts';
@@ -106,9 +107,9 @@ export class DirectMode implements Backend {
     }
     if (write.op === 'put') this.guard(() => (checkValue(write.value, snapshot.valueBytesMax), checkContentType(write.contentType)));
     const order = preferenceOf(view, partition);
-    const primaries = order.slice(0, quorum.n);
-    const first = preferred !== undefined && primaries.includes(preferred) && this.detector?.isUp(preferred) === true ? [preferred] : [];
-    const candidates = [...first, ...order.filter((node) => !first.includes(node))];
+    const { candidates: primaries } = routeRequest({ primaries: order.slice(0, quorum.n), preferred, isUp: (node) => this.detector?.isUp(node) === true, self: undefined });
+    // The client holds no data: when no primary takes the write, the next nodes of the list coordinate it with stand-ins.
+    const candidates = [...primaries, ...order.filter((node) => !primaries.includes(node))];
     const message: Omit<ForwardMessage, 'timeoutMs'> = {
       type: 'forward',
       op: write.op,

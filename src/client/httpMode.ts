@@ -9,14 +9,14 @@
  * its node (X-Shoal-Node), so the client learns node ids as it goes.
  *
  * Retrying a write: one the node refused before coordinating (connection refused,
- * OVERLOADED, NODE_NOT_SERVING) is simply tried elsewhere. One that timed out or met
+ * OVERLOADED, BUFFER_FULL, NODE_NOT_SERVING) is simply tried elsewhere. One that timed out or met
  * garbage may have reached a coordinator: it is tried elsewhere too, so it lands, but it
  * may then exist twice, as two siblings with the same value, until a write with a context
  * supersedes them. A 503 for a missed quorum is final (the cluster, not the node, could
  * not take it; the write may still take effect where it landed).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RequestErrorCode } from '../node/errors.ts';
+import type { ErrorCode } from '../node/errors.ts';
 import { contextCoordinator } from '../core/context.ts';
 import type { RequestOptions } from '../node/request.ts';
 import type { Backend, CallPlan, WriteCall } from './backend.ts';
@@ -27,7 +27,7 @@ import { ShoalClientError, type ClientSibling, type GetResult, type WriteResult 
 const CONTEXT_HEADER = 'x-shoal-context';
 const NODE_HEADER = 'x-shoal-node';
 /** Refused before any coordination: safe to try elsewhere, writes included. */
-const REFUSED_CODES: ReadonlySet<string> = new Set(['OVERLOADED', 'NODE_NOT_SERVING']);
+const REFUSED_CODES: ReadonlySet<string> = new Set(['OVERLOADED', 'BUFFER_FULL', 'NODE_NOT_SERVING']);
 
 /** One attempt's verdict: the answer, or why to try the next node. */
 type Attempt<T> = { readonly done: T } | { readonly retry: string };
@@ -115,7 +115,7 @@ export class HttpMode implements Backend {
     if (error === undefined) return { retry: `HTTP ${answer.status} that is not Shoal's` };
     const retriable = answer.status >= 500 && (isRead || REFUSED_CODES.has(error.code ?? '') || answer.status !== 503);
     if (retriable) return { retry: `HTTP ${answer.status}: ${error.message}` };
-    throw new ShoalClientError((error.code as RequestErrorCode | undefined) ?? 'BAD_ANSWER', error.message, [], answer.status);
+    throw new ShoalClientError((error.code as ErrorCode | undefined) ?? 'BAD_ANSWER', error.message, [], answer.status);
   }
 
   private learn(node: NodeConnection, headers: IncomingHttpHeaders): void {

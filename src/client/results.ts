@@ -1,5 +1,5 @@
 /** What the client's calls answer, and how it fails: the same in both coordination modes. */
-import type { RequestErrorCode } from '../node/errors.ts';
+import type { ErrorCode } from '../node/errors.ts';
 
 /** One version of a key, as a read that found several shows it. */
 export interface ClientSibling {
@@ -33,7 +33,7 @@ export type Resolution = Uint8Array | string | { readonly value: Uint8Array | st
  * answer within the deadline), BAD_ANSWER (a node answered something that is not Shoal's
  * protocol, and no other did better).
  */
-export type ClientErrorCode = RequestErrorCode | 'UNAVAILABLE' | 'BAD_ANSWER';
+export type ClientErrorCode = ErrorCode | 'UNAVAILABLE' | 'BAD_ANSWER';
 
 export class ShoalClientError extends Error {
   override readonly name = 'ShoalClientError';

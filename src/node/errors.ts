@@ -1,8 +1,11 @@
 /**
- * Typed, coded errors of the node's request path. The API layers (HTTP, later RESP) map
- * each code to their own status; none of these errors changes anything stored.
+ * Typed, coded errors of the node, and the one table that says what each code becomes in
+ * every protocol: an HTTP status (with the code in the JSON body), a RESP error reply's
+ * first word, and an internode error reply (which carries the code itself). None of these
+ * errors changes anything stored.
  */
 
+/** The codes a client can see: wrong input, and the node's refusals and failures. */
 export type RequestErrorCode =
   | 'KEY_EMPTY'
   | 'KEY_TOO_LONG'
@@ -14,15 +17,65 @@ export type RequestErrorCode =
   | 'NODE_NOT_SERVING'
   | 'REQUEST_TIMEOUT'
   | 'QUORUM_UNREACHABLE'
-  | 'OVERLOADED';
+  | 'OVERLOADED'
+  | 'BUFFER_FULL'
+  | 'HINTS_FULL'
+  | 'STORAGE_ERROR'
+  | 'INTERNAL';
+
+/** Codes only nodes send each other. */
+export type ProtocolErrorCode = 'BAD_MESSAGE' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED';
+
+export type ErrorCode = RequestErrorCode | ProtocolErrorCode;
+
+/**
+ * RESP error words: ERR (the request is wrong, or storage failed: the same request will not
+ * do better), TRYAGAIN (no quorum, or not in time, or the node is stopping: retry, here or
+ * elsewhere; a write may still take effect where it landed), BUSY (overloaded: retry later).
+ */
+export type RespErrorWord = 'ERR' | 'TRYAGAIN' | 'BUSY';
+
+interface Translation {
+  readonly httpStatus: number;
+  readonly resp: RespErrorWord;
+  /** Not the client's doing nor a refusal: a failure worth a log line. */
+  readonly unexpected: boolean;
+}
+
+const refusal = (httpStatus: number, resp: RespErrorWord): Translation => ({ httpStatus, resp, unexpected: false });
+
+/** Every code, in every protocol. */
+export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
+  KEY_EMPTY: refusal(400, 'ERR'),
+  KEY_TOO_LONG: refusal(414, 'ERR'),
+  VALUE_TOO_LARGE: refusal(413, 'ERR'),
+  CONTENT_TYPE_INVALID: refusal(400, 'ERR'),
+  CONTEXT_INVALID: refusal(400, 'ERR'),
+  REQUEST_OPTION_INVALID: refusal(400, 'ERR'),
+  TOO_MANY_SIBLINGS: refusal(409, 'ERR'),
+  NODE_NOT_SERVING: refusal(503, 'TRYAGAIN'),
+  REQUEST_TIMEOUT: refusal(503, 'TRYAGAIN'),
+  QUORUM_UNREACHABLE: refusal(503, 'TRYAGAIN'),
+  OVERLOADED: refusal(503, 'BUSY'),
+  BUFFER_FULL: refusal(503, 'BUSY'),
+  HINTS_FULL: refusal(503, 'BUSY'),
+  STORAGE_ERROR: { httpStatus: 500, resp: 'ERR', unexpected: true },
+  INTERNAL: { httpStatus: 500, resp: 'ERR', unexpected: true },
+  BAD_MESSAGE: refusal(400, 'ERR'),
+  UNKNOWN_MEMBER: refusal(409, 'ERR'),
+  EXCHANGE_REFUSED: refusal(409, 'ERR'),
+};
+
+export const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_TRANSLATIONS));
 
 /** An error a client caused or should be told about (as opposed to a bug). */
 export class RequestError extends Error {
   constructor(
-    readonly code: RequestErrorCode,
+    readonly code: ErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'RequestError';
   }
 }
@@ -93,4 +146,20 @@ function answeredText(replicas: ReplicaCounts | undefined): string {
 
 export function isRequestError(error: unknown): error is RequestError {
   return error instanceof RequestError;
+}
+
+/** What an error becomes for a protocol: its code, status and words, and the replica counts of a missed quorum. */
+export interface TranslatedError extends Translation {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly replicas: ReplicaCounts | undefined;
+}
+
+/** Any error as the protocols show it; anything not coded (a bug) is INTERNAL, its text kept back. */
+export function translateError(error: unknown): TranslatedError {
+  if (error instanceof RequestError) {
+    const replicas = error instanceof QuorumUnreachableError || error instanceof RequestTimeoutError ? error.replicas : undefined;
+    return { code: error.code, message: error.message, replicas, ...ERROR_TRANSLATIONS[error.code] };
+  }
+  return { code: 'INTERNAL', message: 'internal error', replicas: undefined, ...ERROR_TRANSLATIONS.INTERNAL };
 }

@@ -2,7 +2,7 @@
  * Hooks a node calls as things happen, for metrics (the runtime wires them to prom-client;
  * the simulator and tests may leave them out). A throwing hook never disturbs the node.
  */
-import type { ObjectStoreEvents } from '../storage/objectStore.ts';
+import type { BufferEvents } from '../ports/replica.ts';
 import type { PeerStatus } from './failureDetector.ts';
 import type { MessageType } from './protocol.ts';
 
@@ -10,8 +10,8 @@ export type ForwardOutcome = 'answered' | 'failed-over' | 'coordinated-locally';
 export type QuorumFailure = 'unreachable' | 'timeout';
 
 export interface NodeEvents {
-  /** Hooks for the node's ObjectStore (buffer flushes, engine errors, waits). */
-  readonly store?: ObjectStoreEvents;
+  /** Hooks for the node's object buffer (flushes, engine errors, waits). */
+  readonly store?: BufferEvents;
   /** A client request this node could not coordinate was forwarded (per attempt outcome). */
   onForward?(outcome: ForwardOutcome): void;
   /** A request failed its quorum. */

@@ -25,7 +25,7 @@ import type { StoredObject } from '../core/object.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
-import type { Hint, HintStore } from '../storage/hintStore.ts';
+import type { Hint, Replica } from '../ports/replica.ts';
 import { encodeObject } from '../storage/objectCodec.ts';
 import { emit, type NodeEvents } from './events.ts';
 import type { BackgroundPacer } from './admission.ts';
@@ -47,7 +47,8 @@ interface TargetDelivery {
 }
 
 export interface HintedHandoffDeps {
-  readonly hints: HintStore;
+  /** The hints this node holds (its replica object's). */
+  readonly hints: Pick<Replica, 'hintTargets' | 'scanHints' | 'removeHintIfUnchanged'>;
   readonly detector: FailureDetector;
   readonly peers: PeerClient;
   readonly clock: Clock;
@@ -105,7 +106,7 @@ export class HintedHandoff {
   round(): void {
     if (!this.rounds.running) return;
     const nowMs = this.deps.clock.monotonicMs();
-    for (const target of this.deps.hints.targets()) {
+    for (const target of this.deps.hints.hintTargets()) {
       const delivery = this.delivery(target);
       if (!this.isDeparted(target) && !this.deps.detector.isUp(target)) continue;
       switch (delivery.state) {
@@ -136,7 +137,7 @@ export class HintedHandoff {
     let page: Hint[];
     const startedMs = this.deps.clock.monotonicMs();
     try {
-      page = this.deps.hints.scan(target, HINT_DELIVERY_BATCH_OBJECTS, cursor);
+      page = this.deps.hints.scanHints(target, HINT_DELIVERY_BATCH_OBJECTS, cursor);
     } catch (error) {
       this.failed(target, delivery, error);
       return;
@@ -189,7 +190,7 @@ export class HintedHandoff {
     }
     this.delivered++;
     emit(() => this.deps.events.onHintDelivery?.('delivered'));
-    await this.deps.hints.removeIfUnchanged(hint, hint.object);
+    await this.deps.hints.removeHintIfUnchanged(hint, hint.object);
   }
 
   private async send(node: string, message: HintDeliveryMessage): Promise<void> {

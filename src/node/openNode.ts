@@ -18,7 +18,6 @@ import type { Transport } from '../ports/transport.ts';
 import { HintStore } from '../storage/hintStore.ts';
 import { ObjectStore } from '../storage/objectStore.ts';
 import { primariesOf } from './cluster.ts';
-import { writeLocalReplica, type LocalReplica } from './localReplica.ts';
 import { Gossip } from './membership/gossip.ts';
 import { Membership } from './membership/membership.ts';
 import { MembershipService } from './membership/membershipService.ts';
@@ -37,11 +36,13 @@ import { actorIdOf, advanceStartEpoch, firstEpochOf } from './startEpoch.ts';
 import { ADMISSION_DEFAULTS } from '../core/admission.ts';
 import { SHAPE_DEFAULT } from '../core/antiEntropy/hashTree.ts';
 import { AdmissionController } from './admission.ts';
+import { BackgroundTasks } from './background.ts';
 import { AntiEntropy, exchangeablePartition } from './antiEntropy/antiEntropy.ts';
 import { answeringPeer } from './antiEntropy/exchange.ts';
 import { remoteExchangePeer } from './antiEntropy/exchangeMessages.ts';
 import { PartitionTrees } from './antiEntropy/partitionTrees.ts';
 import { mergeBatch } from './membership/transferReceiver.ts';
+import { NodeReplica } from './replica/nodeReplica.ts';
 
 export interface NodeDeps {
   /** config.cluster lists every member (id + internode address); absent = a cluster of one. */
@@ -97,17 +98,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   });
   const peers = new PeerClient(deps.transport, detector, logger);
   deps.transport.setPeers(cluster.peers);
-  const replica: LocalReplica = {
-    self: config.id,
-    get members() {
-      return membership.view.members;
-    },
-    store,
-    hints,
-    get routing() {
-      return membership.view;
-    },
-  };
+  const replica = new NodeReplica({ self: config.id, store, hints, engine: deps.engine, routing: () => membership.view });
   // A new actor (a new epoch) once the node dropped copies it held: see renewActor below.
   let actor = actorIdOf(config.id, startEpoch);
   const coordinator: CoordinatorDeps = {
@@ -119,8 +110,6 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     get actor() {
       return actor;
     },
-    store,
-    hints,
     detector,
     peers,
     clock,
@@ -128,10 +117,10 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     events,
     lingering: new Set(),
   };
-  const background = { detector, peers, clock, random: deps.random, logger, events };
+  const shared = { detector, peers, clock, random: deps.random, logger, events };
   const handoff = new HintedHandoff({
-    ...background,
-    hints,
+    ...shared,
+    hints: replica,
     intervalMs: config.hintDeliveryIntervalMs,
     requestTimeoutMs: config.requestTimeoutMs,
     pacer: admission,
@@ -139,10 +128,10 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
       self: config.id,
       isMember: (node) => membership.view.members.includes(node),
       replicasOf: (partition) => primariesOf(membership.view, partition, membership.view.quorum.n),
-      storeLocally: (partition, key, object) => writeLocalReplica(replica, partition, key, object, { durable: true, hintFor: undefined }),
+      storeLocally: (partition, key, object) => replica.merge(partition, key, object, { durable: true }),
     },
   });
-  const prober = new Prober({ ...background, intervalMs: config.probeIntervalMs, timeoutMs: Math.min(config.probeIntervalMs, config.requestTimeoutMs) });
+  const prober = new Prober({ ...shared, intervalMs: config.probeIntervalMs, timeoutMs: Math.min(config.probeIntervalMs, config.requestTimeoutMs) });
   const gossip = new Gossip({
     membership,
     peers,
@@ -157,8 +146,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   });
   const sender = new TransferSender({
     membership,
-    store,
-    engine: deps.engine,
+    replica,
     meta: deps.meta,
     peers,
     clock,
@@ -184,8 +172,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   };
   const drop = new PartitionDrop({
     membership,
-    store,
-    engine: deps.engine,
+    replica,
     meta: deps.meta,
     clock,
     logger,
@@ -195,16 +182,16 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     beforeDeleting: renewActor,
     pacer: admission,
   });
-  const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, store, engine: deps.engine, logger, timeoutMs: config.requestTimeoutMs });
+  const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, replica, logger, timeoutMs: config.requestTimeoutMs });
   membership.onView((view) => {
     deps.transport.setPeers(view.peers);
     detector.setPeers(view.peers.keys());
   });
-  const receiver = { store, partitionCount: config.partitionCount, keyBytesMax: config.keyBytesMax };
+  const receiver = { replica, partitionCount: config.partitionCount, keyBytesMax: config.keyBytesMax };
   const antiEntropy = new AntiEntropy({
     membership,
     trees,
-    store,
+    replica,
     detector,
     admission,
     clock,
@@ -214,7 +201,8 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     reaping: { tombstoneGraceMs: config.tombstoneGraceMs, markerRetentionMs: config.markerRetentionMs },
     peerFor: (peer) => remoteExchangePeer(peers, peer, config.requestTimeoutMs),
   });
-  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees });
+  const background = new BackgroundTasks([handoff, prober, gossip, sender, drop, admission, ...(config.antiEntropyIntervalMs > 0 ? [antiEntropy] : [])]);
+  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background });
   const service: ReplicaServiceDeps = {
     replica,
     membership: admin,
@@ -226,19 +214,13 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     coordinateForwarded: (forward) => node.coordinateForwarded(forward),
     antiEntropy: answeringPeer(
       trees,
-      store,
+      replica,
       (partition, keys, objects) => mergeBatch(receiver, partition, keys, objects),
       { exchangeable: (partition) => exchangeablePartition(membership.view, partition), onReaped: antiEntropy.countReaped, betweenPages: () => new Promise((resolve) => clock.setTimer(0, resolve)) },
     ),
   };
   deps.transport.serve((from, message) => handlePeerRequest(service, from, message));
-  handoff.start();
-  prober.start();
-  gossip.start();
-  sender.start();
-  drop.start();
-  admission.start();
-  if (config.antiEntropyIntervalMs > 0) antiEntropy.start();
-  logger.info({ treesLoaded,  actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: hints.counts().total }, 'node opened');
+  background.start();
+  logger.info({ treesLoaded,  actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: replica.hintCounts().total }, 'node opened');
   return node;
 }

@@ -13,7 +13,7 @@
  * not validate is refused with an `error` reply (code BAD_MESSAGE) and never reaches the
  * node's logic. Optional fields are left out when absent (never sent as undefined).
  */
-import type { RequestErrorCode, ReplicaCounts } from './errors.ts';
+import { ERROR_CODES, RequestError, type ErrorCode, type ReplicaCounts } from './errors.ts';
 
 export type ForwardOp = 'get' | 'put' | 'delete';
 
@@ -197,18 +197,8 @@ export interface ObjectReply {
   readonly nextCoordinator?: string;
 }
 
-/** Codes a node replies with besides the client-facing RequestErrorCodes. */
-export type ProtocolErrorCode =
-  | 'BAD_MESSAGE'
-  | 'HINTS_FULL'
-  | 'STORAGE_ERROR'
-  | 'BUFFER_FULL'
-  | 'STORE_CLOSED'
-  | 'UNKNOWN_MEMBER'
-  | 'EXCHANGE_REFUSED'
-  | 'INTERNAL';
-
-export type ReplyErrorCode = RequestErrorCode | ProtocolErrorCode;
+/** An error reply carries any code of the node's (errors.ts). */
+export type ReplyErrorCode = ErrorCode;
 
 export interface ErrorReply {
   readonly type: 'error';
@@ -264,10 +254,9 @@ export interface KeyedBytesReply {
 export type Reply = PongReply | AckReply | ObjectReply | ErrorReply | StateReply | PlanReply | RefusedReply | StatsReply | HashesReply | KeyedBytesReply;
 
 /** A message or reply that does not match the protocol; the text says what is wrong. */
-export class BadMessageError extends Error {
-  readonly code = 'BAD_MESSAGE';
+export class BadMessageError extends RequestError {
   constructor(reason: string) {
-    super(`bad internode message: ${reason}`);
+    super('BAD_MESSAGE', `bad internode message: ${reason}`);
     this.name = 'BadMessageError';
   }
 }
@@ -287,27 +276,7 @@ const VERSION_MAX = Number.MAX_SAFE_INTEGER;
 const TREE_SEGMENTS_MAX = 1 << 20;
 
 const FORWARD_OPS: readonly ForwardOp[] = ['get', 'put', 'delete'];
-const REPLY_ERROR_CODES: ReadonlySet<string> = new Set<ReplyErrorCode>([
-  'KEY_EMPTY',
-  'KEY_TOO_LONG',
-  'VALUE_TOO_LARGE',
-  'CONTENT_TYPE_INVALID',
-  'CONTEXT_INVALID',
-  'REQUEST_OPTION_INVALID',
-  'TOO_MANY_SIBLINGS',
-  'NODE_NOT_SERVING',
-  'REQUEST_TIMEOUT',
-  'QUORUM_UNREACHABLE',
-  'OVERLOADED',
-  'BAD_MESSAGE',
-  'HINTS_FULL',
-  'STORAGE_ERROR',
-  'BUFFER_FULL',
-  'STORE_CLOSED',
-  'UNKNOWN_MEMBER',
-  'EXCHANGE_REFUSED',
-  'INTERNAL',
-]);
+const REPLY_ERROR_CODES = ERROR_CODES;
 
 // --- building ----------------------------------------------------------------------------
 

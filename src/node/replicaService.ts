@@ -9,14 +9,11 @@ import type { Coordinated } from './coordinator/forwarder.ts';
 import type { StoredObject } from '../core/object.ts';
 import { partitionOfKey } from '../core/hash.ts';
 import type { Logger } from '../ports/logger.ts';
-import { StorageError } from '../ports/storage.ts';
+import type { Replica } from '../ports/replica.ts';
 import type { NodeId } from '../ports/transport.ts';
-import { HintsFullError } from '../storage/hintStore.ts';
 import { CorruptObjectError, decodeObject, encodeObject } from '../storage/objectCodec.ts';
-import { BufferFullError, StoreClosedError } from '../storage/objectStore.ts';
-import { QuorumUnreachableError, RequestError, RequestTimeoutError } from './errors.ts';
+import { translateError } from './errors.ts';
 import { emit, type NodeEvents } from './events.ts';
-import { readLocalReplica, writeLocalReplica, type LocalReplica } from './localReplica.ts';
 import type { MembershipService } from './membership/membershipService.ts';
 import type { ExchangePeer } from './antiEntropy/exchange.ts';
 import { serveExchange, type ExchangeMessage } from './antiEntropy/exchangeMessages.ts';
@@ -37,7 +34,7 @@ import {
 } from './protocol.ts';
 
 export interface ReplicaServiceDeps {
-  readonly replica: LocalReplica;
+  readonly replica: Replica;
   /** Gossip, joins and partition transfers (node/membership). */
   readonly membership: MembershipService;
   readonly partitionCount: number;
@@ -111,30 +108,24 @@ async function exchange(deps: ReplicaServiceDeps, message: ExchangeMessage): Pro
 async function replicaPut(deps: ReplicaServiceDeps, message: ReplicaPutMessage): Promise<Reply> {
   checkKeyOf(deps, message);
   const { hintFor } = message;
-  if (hintFor !== undefined && !deps.replica.members.includes(hintFor)) {
-    // Well formed, but this node's view and the coordinator's differ (a member just removed,
-    // or one that joined and this node has not heard of yet): a refusal, not garbage.
-    return errorReply('UNKNOWN_MEMBER', `hintFor names ${JSON.stringify(hintFor)}, not a member of the cluster as this node sees it`);
-  }
   const object = decodeIncoming(message.object);
   // keep: the coordinator counts this acknowledgement as one of W copies, so this node keeps
   // one even when its view says the partition was handed over (a coordinator's stale view).
-  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: message.durable, hintFor, keep: true });
+  await deps.replica.merge(message.partition, message.key, object, { durable: message.durable, hintFor, keep: true });
   if (hintFor !== undefined && hintFor !== deps.replica.self) emit(() => deps.events.onHintStored?.());
   return ACK;
 }
 
 function replicaGet(deps: ReplicaServiceDeps, message: ReplicaGetMessage): Reply {
   checkKeyOf(deps, message);
-  const object = readLocalReplica(deps.replica, message.partition, message.key);
-  return objectReply(object === undefined ? undefined : encodeObject(object));
+  return objectReply(deps.replica.readBytes(message.partition, message.key));
 }
 
 /** A fallback hands back a version it held for this node: persist it before acknowledging. */
 async function hintDelivery(deps: ReplicaServiceDeps, message: HintDeliveryMessage): Promise<Reply> {
   checkKeyOf(deps, message);
   const object = decodeIncoming(message.object);
-  await writeLocalReplica(deps.replica, message.partition, message.key, object, { durable: true, hintFor: undefined, keep: true });
+  await deps.replica.merge(message.partition, message.key, object, { durable: true, hintFor: undefined, keep: true });
   return ACK;
 }
 
@@ -169,23 +160,10 @@ function answered(deps: ReplicaServiceDeps, message: Message, reply: Reply): Rep
   return reply;
 }
 
-/** The error reply for a failure while serving `message`; unexpected ones are logged. */
+/** The error reply for a failure while serving `message` (errors.ts translates it); unexpected ones are logged. */
 function replyOf(deps: ReplicaServiceDeps, from: NodeId, message: Message, error: unknown): ErrorReply {
-  if (error instanceof BadMessageError) {
-    deps.logger.warn({ peer: from, type: message.type, reason: error.message }, 'refused a malformed internode message');
-    return errorReply('BAD_MESSAGE', error.message);
-  }
-  if (error instanceof QuorumUnreachableError || error instanceof RequestTimeoutError) {
-    return errorReply(error.code, error.message, error.replicas);
-  }
-  if (error instanceof RequestError) return errorReply(error.code, error.message);
-  if (error instanceof HintsFullError) return errorReply('HINTS_FULL', error.message);
-  if (error instanceof BufferFullError) return errorReply('BUFFER_FULL', error.message);
-  if (error instanceof StoreClosedError) return errorReply('STORE_CLOSED', error.message);
-  if (error instanceof StorageError || error instanceof CorruptObjectError) {
-    deps.logger.error({ peer: from, type: message.type, err: error }, 'storage failure serving a peer');
-    return errorReply('STORAGE_ERROR', error.message);
-  }
-  deps.logger.error({ peer: from, type: message.type, err: error }, 'internal error serving a peer');
-  return errorReply('INTERNAL', 'internal error');
+  const translated = translateError(error);
+  if (translated.code === 'BAD_MESSAGE') deps.logger.warn({ peer: from, type: message.type, reason: translated.message }, 'refused a malformed internode message');
+  else if (translated.unexpected) deps.logger.error({ peer: from, type: message.type, err: error }, 'failed serving a peer');
+  return errorReply(translated.code, translated.message, translated.replicas);
 }

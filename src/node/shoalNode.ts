@@ -18,13 +18,13 @@ import type { StoredObject } from '../core/object.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { NodeId } from '../ports/transport.ts';
-import type { HintStore } from '../storage/hintStore.ts';
-import type { ObjectStore, ObjectStoreStats } from '../storage/objectStore.ts';
+import type { BufferStats, Replica } from '../ports/replica.ts';
 import { primariesOf, type ClusterView } from './cluster.ts';
 import { clusterSnapshotOf, type ClusterSnapshot } from './clusterSnapshot.ts';
 import { configSummary, type ConfigSummary, type NodeConfig } from './config.ts';
 import type { CoordinatorDeps } from './coordinator/deps.ts';
 import { forwardRequest, type Coordinated } from './coordinator/forwarder.ts';
+import { routeRequest } from './coordinator/route.ts';
 import { coordinateGet } from './coordinator/getCoordinator.ts';
 import { coordinatePut } from './coordinator/putCoordinator.ts';
 import { Deadline } from './deadline.ts';
@@ -43,6 +43,7 @@ import { checkContentType, checkKey, checkValue, resolveQuorum, type Quorum, typ
 import type { AdmissionController, AdmissionStatus } from './admission.ts';
 import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
 import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
+import type { BackgroundTasks } from './background.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -59,6 +60,8 @@ export interface NodeParts {
   readonly admission: AdmissionController;
   readonly antiEntropy: AntiEntropy;
   readonly trees: PartitionTrees;
+  /** Every background task above, stopped together when the node stops. */
+  readonly background: BackgroundTasks;
 }
 
 /** Anti-entropy and admission control, as `GET /admin/status` and the metrics show them. */
@@ -152,7 +155,7 @@ export interface NodeStatus {
   readonly startEpoch: number;
   readonly uptimeMs: number;
   readonly config: ConfigSummary;
-  readonly buffer: ObjectStoreStats;
+  readonly buffer: BufferStats;
   readonly cluster: ClusterStatus;
   readonly peers: readonly PeerView[];
   readonly hints: LocalHints & HandoffStats;
@@ -190,8 +193,7 @@ export class ShoalNode {
   private stopPromise: Promise<void> | undefined;
   private readonly config: NodeConfig;
   private readonly deps: CoordinatorDeps;
-  private readonly store: ObjectStore;
-  private readonly hints: HintStore;
+  private readonly replica: Replica;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly startedAtMs: number;
@@ -201,8 +203,7 @@ export class ShoalNode {
   constructor(private readonly parts: NodeParts) {
     this.config = parts.config;
     this.deps = parts.coordinator;
-    this.store = parts.coordinator.store;
-    this.hints = parts.coordinator.hints;
+    this.replica = parts.coordinator.replica;
     this.clock = parts.coordinator.clock;
     this.logger = parts.coordinator.logger;
     this.id = parts.config.id;
@@ -257,19 +258,19 @@ export class ShoalNode {
   localVersions(key: Uint8Array): LocalVersions | undefined {
     checkKey(key, this.config.keyBytesMax);
     const partition = this.partitionOf(key);
-    const object = this.store.get(partition, key);
+    const object = this.replica.readOwn(partition, key);
     return object === undefined ? undefined : { partition, object };
   }
 
   /** How many hints this node holds, in total and per node they are for. */
   localHints(): LocalHints {
-    const counts = this.hints.counts();
+    const counts = this.replica.hintCounts();
     return { total: counts.total, byTarget: Object.fromEntries(counts.byTarget), hintsMax: this.config.hintsMax };
   }
 
   /** The object buffer's counters (for metrics). */
-  bufferStats(): ObjectStoreStats {
-    return this.store.stats();
+  bufferStats(): BufferStats {
+    return this.replica.bufferStats();
   }
 
   /** The membership as metrics read it (cheap: no data estimate, no peer requests). */
@@ -323,7 +324,7 @@ export class ShoalNode {
       startEpoch: this.parts.startEpoch,
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedAtMs),
       config: this.summary,
-      buffer: this.store.stats(),
+      buffer: this.replica.bufferStats(),
       cluster: {
         members,
         memberStatus: self?.status ?? 'valid',
@@ -351,15 +352,9 @@ export class ShoalNode {
   stop(): Promise<void> {
     if (this.stopPromise === undefined) {
       this.state = 'stopping';
-      this.parts.handoff.stop();
-      this.parts.prober.stop();
-      this.parts.gossip.stop();
-      this.parts.sender.stop();
-      this.parts.drop.stop();
-      this.parts.antiEntropy.stop();
-      this.parts.admission.stop();
+      this.parts.background.stop();
       for (const lingering of [...this.deps.lingering]) lingering.stopLingering();
-      this.logger.info({ buffer: this.store.stats(), requestsInFlight: this.inFlight.size }, 'flushing the buffer and closing storage');
+      this.logger.info({ buffer: this.replica.bufferStats(), requestsInFlight: this.inFlight.size }, 'flushing the buffer and closing storage');
       this.stopPromise = this.closeStores().then(() => {
         this.state = 'stopped';
       });
@@ -410,21 +405,19 @@ export class ShoalNode {
     return new Answer(object, nextCoordinator, this.config.clusterName);
   }
 
-  /**
-   * Coordinates here when this node is a primary of the key, else forwards (forwarder.ts).
-   * A write whose context names another primary that is up goes there first (paper 4.5:
-   * the replica that answered the read fastest coordinates the write).
-   */
+  /** Coordinates here, or forwards (forwarder.ts), as coordinator/route.ts decides. */
   private route(request: ClientRequest): Promise<Coordinated> {
     return this.tracked(() => {
       const deadline = new Deadline(this.clock, this.config.requestTimeoutMs);
-      const primaries = primariesOf(this.cluster, request.partition, request.quorum.n);
-      const isPrimary = primaries.includes(this.id);
-      const preferred = request.op === 'get' ? undefined : this.usablePreferred(request.preferred, primaries);
-      if (preferred === this.id || (preferred === undefined && isPrimary)) return this.coordinate(request, deadline.timeoutMs);
-      const others = isPrimary ? [] : primaries.filter((node) => node !== preferred);
+      const route = routeRequest({
+        primaries: primariesOf(this.cluster, request.partition, request.quorum.n),
+        preferred: request.op === 'get' ? undefined : request.preferred,
+        isUp: this.isUp,
+        self: this.id,
+      });
+      if (route.coordinateHere) return this.coordinate(request, deadline.timeoutMs);
       return forwardRequest(this.deps, {
-        candidates: preferred === undefined ? others : [preferred, ...others],
+        candidates: route.candidates,
         message: forwardMessageOf(request),
         deadline,
         coordinateLocally: (timeoutMs) => this.coordinate(request, timeoutMs),
@@ -432,11 +425,7 @@ export class ShoalNode {
     });
   }
 
-  /** The replica a context names, when it is among the key's primaries and believed up. */
-  private usablePreferred(preferred: string | undefined, primaries: readonly string[]): string | undefined {
-    if (preferred === undefined || !primaries.includes(preferred)) return undefined;
-    return preferred === this.id || this.deps.detector.isUp(preferred) ? preferred : undefined;
-  }
+  private readonly isUp = (node: string): boolean => this.deps.detector.isUp(node);
 
   private async coordinate(request: ClientRequest, timeoutMs: number): Promise<Coordinated> {
     const { partition, key, quorum } = request;
@@ -481,9 +470,8 @@ export class ShoalNode {
   private async closeStores(): Promise<void> {
     await Promise.all([...this.inFlight].map((request) => request.then(noop, noop)));
     await this.parts.membership.flushed();
-    await this.hints.close();
     // The trees are saved once no write can reach the store: they then match it exactly.
-    await this.store.close(() => this.parts.trees.save());
+    await this.replica.close(() => this.parts.trees.save());
   }
 
   private decode(text: string | undefined): { readonly vector: VersionVector; readonly coordinator?: string } {

@@ -9,7 +9,7 @@
  * same ClockSkew (the machine's clock survives the crash).
  */
 import type { Clock, TimerHandle } from '../ports/clock.ts';
-import type { EventHandle, Scheduler } from './scheduler.ts';
+import { drainMicrotasks, Scheduler, Trace, type EventHandle } from './scheduler.ts';
 
 /** Wall time of virtual time 0: a fixed date, so runs never depend on when they ran. */
 export const SIM_EPOCH_MS = Date.UTC(2025, 0, 1);
@@ -32,7 +32,7 @@ export class SimClock implements Clock {
   private alive = true;
 
   constructor(
-    private readonly scheduler: Scheduler,
+    protected readonly scheduler: Scheduler,
     private readonly skew: ClockSkew,
     /** Names the timers in the trace (node id and incarnation). */
     private readonly owner: string,
@@ -82,5 +82,35 @@ export class SimClock implements Clock {
     this.alive = false;
     for (const timer of this.timers.values()) if (timer.event !== undefined) this.scheduler.cancel(timer.event);
     this.timers.clear();
+  }
+}
+
+/**
+ * The unit tests' clock: a SimClock (no skew) on a scheduler of its own, which only the
+ * test moves. Timers fire in due-time order (ties in the order they were set), and the
+ * promise work each one starts settles before the next fires, as between sim events:
+ *
+ *   const clock = new ManualClock();
+ *   const store = new ObjectStore(engine, clock, { flushIntervalMs: 100 });
+ *   await clock.advance(100);   // the flush timer fires, the flush completes
+ */
+export class ManualClock extends SimClock {
+  constructor() {
+    super(new Scheduler(new Trace()), { offsetMs: 0, driftPpm: 0 }, 'manual');
+  }
+
+  /** Moves time forward by `ms`, firing every timer that falls due (also ones set on the way). */
+  async advance(ms: number): Promise<void> {
+    await drainMicrotasks(); // promise work pending now may still set a timer that falls due
+    await this.scheduler.runUntil(this.scheduler.nowMs + ms);
+    await drainMicrotasks();
+  }
+
+  /** Fires timers until none is left (at most `timersMax`, against endless re-arming). */
+  async runAll(timersMax = 10_000): Promise<void> {
+    await drainMicrotasks();
+    let fired = 0;
+    await this.scheduler.runWhile(() => this.pendingTimers > 0 && fired++ < timersMax, Number.MAX_SAFE_INTEGER);
+    if (this.pendingTimers > 0) throw new Error(`ManualClock.runAll: still timers after ${timersMax} firings`);
   }
 }

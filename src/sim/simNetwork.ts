@@ -1,6 +1,6 @@
 /**
- * The simulated network: one Transport per node incarnation, every message a scheduler
- * event.
+ * The simulated network: one Transport per node incarnation, every message an event in
+ * its delivery queue.
  *
  * Faults, all decided by the seed:
  * - delay: each message (request or reply) takes a random time within [delayMinMs,
@@ -14,6 +14,9 @@
  * - crashes: messages to a crashed node are dropped, or (with probability refusedRate,
  *   like a TCP connection refused by a rebooting host) answered with UNREACHABLE; a
  *   crashed incarnation's pending requests reject with CLOSED and its replies are dropped.
+ * - node modes, for unit tests that break one node by hand: an unreachable node's requests,
+ *   and requests to it, fail at once with UNREACHABLE; every message to or from a dropping
+ *   node is lost (its requesters time out).
  * Request timeouts run on the requester's own clock (drift included).
  *
  * Every node listens at an address, kept across its incarnations: the one given to
@@ -24,11 +27,14 @@
  *
  * Messages are deep-copied with structuredClone at send and at every delivery, so nodes
  * never share memory (as over TCP).
+ *
+ * Deliveries wait in the run's Scheduler; unit tests hand the network their Clock instead
+ * (clockDeliveries), and with DIRECT_NETWORK every message then arrives in a microtask, so a
+ * request completes without the clock moving.
  */
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
 import type { Prng } from './prng.ts';
-import type { Scheduler } from './scheduler.ts';
 
 export interface NetworkFaults {
   readonly delayMinMs: number;
@@ -42,6 +48,27 @@ export interface NetworkFaults {
 }
 
 export const CALM_NETWORK: NetworkFaults = { delayMinMs: 1, delayMaxMs: 5, dropRate: 0, duplicateRate: 0, refusedRate: 1 };
+
+/** No fault and no delay: the unit tests' network. */
+export const DIRECT_NETWORK: NetworkFaults = { delayMinMs: 0, delayMaxMs: 0, dropRate: 0, duplicateRate: 0, refusedRate: 1 };
+
+/** Where messages wait until they land: the run's Scheduler, or clockDeliveries(clock). */
+export interface DeliveryQueue {
+  schedule(delayMs: number, label: string, run: () => void): unknown;
+}
+
+/** Deliveries on a Clock: a message due now lands in a microtask (no clock has to move), a later one on a timer. */
+export function clockDeliveries(clock: Clock): DeliveryQueue {
+  return {
+    schedule(delayMs, _label, run) {
+      if (delayMs > 0) clock.setTimer(delayMs, run);
+      else queueMicrotask(run);
+    },
+  };
+}
+
+/** How a node's link behaves (see the header); every node starts `up`. */
+export type NodeMode = 'up' | 'unreachable' | 'dropping';
 
 export interface NetworkStats {
   requests: number;
@@ -73,16 +100,19 @@ export class SimNetwork {
   private readonly endpoints = new Map<NodeId, SimTransport>();
   /** Blocked directions, counted: overlapping partitions each lift only their own block. */
   private readonly blocked = new Map<string, number>();
+  private readonly modes = new Map<NodeId, NodeMode>();
   private readonly addresses = new Map<NodeId, PeerAddress>();
   /** `host:port` to the node listening there. */
   private readonly listeners = new Map<string, NodeId>();
   private lastPort = SIM_PORT_BASE;
 
+  /** Sees every request handed to a node's handler (tests check what went over the wire). */
+  onRequest: ((from: NodeId, to: NodeId, request: unknown) => void) | undefined;
   /** Sees every reply a handler produced (the simulator checks them for protocol errors). */
   onReply: ((from: NodeId, to: NodeId, request: unknown, reply: unknown) => void) | undefined;
 
   constructor(
-    private readonly scheduler: Scheduler,
+    private readonly deliveries: DeliveryQueue,
     private readonly random: Prng,
     private faults: NetworkFaults,
   ) {
@@ -165,8 +195,16 @@ export class SimNetwork {
     this.blocked.clear();
   }
 
+  setMode(nodeId: NodeId, mode: NodeMode): void {
+    this.modes.set(nodeId, mode);
+  }
+
+  private modeOf(nodeId: NodeId): NodeMode {
+    return this.modes.get(nodeId) ?? 'up';
+  }
+
   canReach(from: NodeId, to: NodeId): boolean {
-    return !this.blocked.has(linkOf(from, to));
+    return !this.blocked.has(linkOf(from, to)) && this.modeOf(from) === 'up' && this.modeOf(to) === 'up';
   }
 
   /** Link descriptions "a>b" of every blocked direction, sorted (for traces). */
@@ -181,6 +219,11 @@ export class SimNetwork {
    */
   sendRequest(from: SimTransport, to: NodeId, id: number, message: unknown, label: string): void {
     this.stats.requests++;
+    if (this.modeOf(from.nodeId) === 'unreachable' || this.modeOf(to) === 'unreachable') {
+      this.stats.refused++;
+      from.settle(id, { ok: false, code: 'UNREACHABLE', message: `${to} is unreachable from ${from.nodeId}` });
+      return;
+    }
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
     for (let copy = 0; copy < copies; copy++) {
@@ -200,7 +243,7 @@ export class SimNetwork {
       return;
     }
     const delayMs = this.random.between(this.faults.delayMinMs, this.faults.delayMaxMs);
-    this.scheduler.schedule(delayMs, label, () => {
+    this.deliveries.schedule(delayMs, label, () => {
       if (!this.canReach(from, to)) {
         this.stats.partitioned++;
         return;
@@ -220,6 +263,7 @@ export class SimNetwork {
       }
       return;
     }
+    this.onRequest?.(from.nodeId, to, body);
     target.handle(from.nodeId, structuredClone(body)).then(
       (reply) => {
         this.onReply?.(to, from.nodeId, body, reply);

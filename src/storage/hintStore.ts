@@ -17,6 +17,7 @@
  * refused with HintsFullError (the coordinator then counts that replica as failed).
  */
 import { objectsEqual, syncObjects, type StoredObject } from '../core/object.ts';
+import type { Hint, HintCounts } from '../ports/replica.ts';
 import type { StorageEngine } from '../ports/storage.ts';
 import { StorageError } from '../ports/storage.ts';
 import { KEY_BYTES_MAX, keyString } from './keys.ts';
@@ -40,21 +41,6 @@ export class HintsFullError extends Error {
 export interface HintStoreOptions {
   /** Entries (target, key) kept at most. 0: never hold hints. */
   readonly hintsMax: number;
-}
-
-/** One hint: the versions of `key` held for `target`. */
-export interface Hint {
-  readonly target: string;
-  readonly partition: number;
-  readonly key: Uint8Array;
-  readonly object: StoredObject;
-  /** Where a scan of the target resumes after this hint. */
-  readonly cursor: Uint8Array;
-}
-
-export interface HintCounts {
-  readonly total: number;
-  readonly byTarget: ReadonlyMap<string, number>;
 }
 
 interface Pending {

@@ -25,6 +25,7 @@
  */
 import type { StoredObject } from '../core/object.ts';
 import type { Clock, TimerHandle } from '../ports/clock.ts';
+import { REMOVE_OBJECT, type BufferEvents, type BufferStats, type ObjectChange, type PartitionEntry, type PartitionPage } from '../ports/replica.ts';
 import type { StorageEngine, WriteOp } from '../ports/storage.ts';
 import { StorageError } from '../ports/storage.ts';
 import { checkKey, checkPartition, copyBytes, partitionKeyString } from './keys.ts';
@@ -33,20 +34,6 @@ import { decodeObject, encodeObject } from './objectCodec.ts';
 
 const everyKey = (): boolean => true;
 
-/** Returned by an update's `change` to delete the key from storage (not a tombstone). */
-export const REMOVE_OBJECT: unique symbol = Symbol('shoal.removeObject');
-
-/** Computes the new value from the current one; undefined = leave the key as it is. */
-export type ObjectChange = (current: StoredObject | undefined) => StoredObject | undefined | typeof REMOVE_OBJECT;
-
-export interface ObjectStoreEvents {
-  /** A batch of `objects` was written (`durable`: fsynced) in `durationMs`. */
-  onFlush?(objects: number, durationMs: number, durable: boolean): void;
-  /** A flush failed; it will be retried. */
-  onEngineError?(error: StorageError): void;
-  /** A write waited `waitMs` for buffer space (reported when admitted or refused). */
-  onWriteWait?(waitMs: number): void;
-}
 
 export interface ObjectStoreOptions {
   /** Dirty objects kept in memory; 0 turns the buffer off. Default 1000. */
@@ -63,7 +50,7 @@ export interface ObjectStoreOptions {
   readonly retryDelayMsMin?: number;
   /** Longest retry delay. Default 5000. */
   readonly retryDelayMsMax?: number;
-  readonly events?: ObjectStoreEvents;
+  readonly events?: BufferEvents;
   /**
    * Told synchronously of every change a write makes to a key (before: the value it
    * replaced; after: undefined once removed), in the order of the writes: what keeps the
@@ -74,22 +61,6 @@ export interface ObjectStoreOptions {
 
 export type ObjectObserver = (partition: number, key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined) => void;
 
-export interface ObjectStoreStats {
-  /** Objects held in memory (waiting for a flush or in flight). */
-  readonly bufferedObjects: number;
-  /** The bound bufferedObjects never exceeds. */
-  readonly bufferedObjectsMax: number;
-  /** Objects waiting for the next flush. */
-  readonly dirtyObjects: number;
-  /** Objects in the batch being written. */
-  readonly flushingObjects: number;
-  readonly flushing: boolean;
-  /** Writes waiting for buffer room. */
-  readonly waitingWrites: number;
-  /** Flushes failed in a row (0 when the engine is healthy). */
-  readonly engineFailures: number;
-  readonly flushes: number;
-}
 
 /** No room in the buffer within writeWaitMsMax (or too many writes waiting): answer 503. */
 export class BufferFullError extends Error {
@@ -179,7 +150,7 @@ export class ObjectStore {
   private readonly waitingWritesMax: number;
   private readonly retryDelayMsMin: number;
   private readonly retryDelayMsMax: number;
-  private readonly events: ObjectStoreEvents;
+  private readonly events: BufferEvents;
   private readonly observer: ObjectObserver | undefined;
 
   private readonly entries = new Map<string, Entry>();
@@ -220,6 +191,42 @@ export class ObjectStore {
     const entry = this.entries.get(partitionKeyString(partition, key));
     if (entry !== undefined) return entry.object;
     return this.readEngine(partition, key);
+  }
+
+  /** The newest value's encoding, as stored (nothing decoded), or undefined. */
+  getBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
+    const entry = this.entries.get(partitionKeyString(partition, key));
+    if (entry !== undefined) return entry.bytes;
+    return this.engine.get(partition, key);
+  }
+
+  /** The encoding the buffer holds for `object` when it is the key's newest value (so it is encoded once). */
+  bufferedBytesOf(partition: number, key: Uint8Array, object: StoredObject): Uint8Array | undefined {
+    const entry = this.entries.get(partitionKeyString(partition, key));
+    return entry !== undefined && entry.object === object ? entry.bytes : undefined;
+  }
+
+  /**
+   * Up to about `limit` objects of the partition after `afterKey`, encoded, in key order, as
+   * reads see them now: the engine's next `limit` entries with the buffer laid over their
+   * key range (buffered writes included, removals left out). `resumeAfter` is that range's
+   * last key; undefined once the engine's page reached the end of the partition (buffered
+   * keys past its last key are then in too).
+   */
+  scanEncoded(partition: number, afterKey: Uint8Array | undefined, limit: number): PartitionPage {
+    checkPartition(partition);
+    const page = this.engine.scanPartition(partition, afterKey === undefined ? { limit } : { afterKey, limit });
+    const lastKey = page.length < limit ? undefined : (page[page.length - 1] as { key: Uint8Array }).key;
+    const byId = new Map<string, PartitionEntry | undefined>();
+    for (const { key, value } of page) byId.set(partitionKeyString(partition, key), { key, bytes: value });
+    for (const entry of this.entries.values()) {
+      if (entry.partition !== partition) continue;
+      if (afterKey !== undefined && compareBytes(entry.key, afterKey) <= 0) continue;
+      if (lastKey !== undefined && compareBytes(entry.key, lastKey) > 0) continue;
+      byId.set(entry.id, entry.bytes === undefined ? undefined : { key: entry.key, bytes: entry.bytes });
+    }
+    const entries = [...byId.values()].filter((e): e is PartitionEntry => e !== undefined).sort((a, b) => compareBytes(a.key, b.key));
+    return { entries, resumeAfter: lastKey };
   }
 
   /**
@@ -335,7 +342,7 @@ export class ObjectStore {
     return this.closePromise;
   }
 
-  stats(): ObjectStoreStats {
+  stats(): BufferStats {
     return {
       bufferedObjects: this.entries.size,
       bufferedObjectsMax: this.admitLimit + this.flushBatchObjectsMax,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { encodeContext } from '../../src/core/context.ts';
+import { HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX } from '../../src/api/http.ts';
 import { CONTEXT, contextOf, request, startTestNode, type Reply, type TestNode } from './testNode.ts';
 
 async function node(t: TestContext, overrides: Record<string, unknown> = {}): Promise<TestNode> {
@@ -233,6 +234,7 @@ test('a storage engine failure answers 5xx and the next request works', async (t
   const readFailed = await request(n, 'GET', '/kv/never');
   assert.equal(readFailed.status, 500);
   assert.match(readFailed.json().error as string, /storage engine failure/);
+  assert.equal(readFailed.json().code, 'STORAGE_ERROR');
   const metrics = (await request(n, 'GET', '/metrics')).body.toString();
   assert.match(metrics, /shoal_engine_errors_total\{source="request",node="node1"\} 2/);
   assert.match(metrics, /shoal_engine_errors_total\{source="flush",node="node1"\} 1/);
@@ -250,6 +252,7 @@ test('a full buffer answers 503 and the node recovers when the engine catches up
   const full = await request(n, 'PUT', '/kv/c', { body: '3' });
   assert.equal(full.status, 503);
   assert.match(full.json().error as string, /buffer/);
+  assert.equal(full.json().code, 'BUFFER_FULL', 'the code a peer and a RESP client see for it too');
   assert.equal((await request(n, 'GET', '/kv/c')).status, 404, 'the refused write left nothing');
   n.engine.resumeWrites();
   let status = 503;
@@ -291,4 +294,25 @@ test('GET /metrics exposes the node metrics in Prometheus text', async (t) => {
     assert.match(text, new RegExp(`^${name}`, 'm'), name);
   }
   assert.match(text, /shoal_http_requests_total\{route="\/kv\/:key",method="PUT",status="204",node="node1"\} 1/);
+});
+
+test('the server keeps its limits on slow and idle clients (fastify does not set them on a server it did not make)', async (t) => {
+  const n = await node(t);
+  const server = n.runtime.http.server;
+  assert.equal(server.keepAliveTimeout, HTTP_KEEP_ALIVE_MS);
+  assert.equal(server.requestTimeout, HTTP_REQUEST_RECEIVE_MS_MAX);
+  assert.equal(server.headersTimeout, HTTP_HEADERS_RECEIVE_MS_MAX);
+  assert.equal(server.timeout, HTTP_SOCKET_IDLE_MS_MAX);
+});
+
+test('HEAD /kv/:key answers the headers of GET, with no body', async (t) => {
+  const n = await node(t);
+  await request(n, 'PUT', '/kv/h', { body: 'value', headers: { 'content-type': 'text/plain' } });
+  const head = await request(n, 'HEAD', '/kv/h');
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-type'), 'text/plain');
+  assert.equal(head.headers.get('content-length'), '5');
+  assert.equal(head.body.length, 0);
+  assert.equal(typeof head.headers.get('x-shoal-context'), 'string');
+  assert.equal((await request(n, 'HEAD', '/kv/absent')).status, 404);
 });

@@ -14,8 +14,6 @@ import type { RespNode, RespNodeStatus, RespSession } from '../../src/api/resp/t
 import { OverloadedError, QuorumUnreachableError, RequestError } from '../../src/node/errors.ts';
 import type { PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
-import { StorageError } from '../../src/ports/storage.ts';
-import { BufferFullError, StoreClosedError } from '../../src/storage/objectStore.ts';
 import { decodeReply, RespError, type RespValue } from './respSupport.ts';
 
 interface Write {
@@ -216,19 +214,19 @@ test('node errors become ERR, TRYAGAIN or BUSY replies, counted by code', async 
     [new RequestError('VALUE_TOO_LARGE', 'value is larger'), /^ERR value is larger/],
     [new RequestError('CONTEXT_INVALID', 'bad context: x'), /^ERR bad context/],
     [new QuorumUnreachableError('write', replicas), /^TRYAGAIN write quorum unreachable/],
-    [new RequestError('NODE_NOT_SERVING', 'node is stopping'), /^TRYAGAIN node is stopping/],
-    [new StoreClosedError(), /^TRYAGAIN node is stopping/],
-    [new OverloadedError(10), /^BUSY node is coordinating 10 requests/],
-    [new BufferFullError('buffer full'), /^BUSY overloaded: buffer full/],
-    [new StorageError('disk gone'), /^ERR storage engine failure: disk gone/],
-    [new Error('a bug'), /^ERR internal error$/],
+    [new RequestError('NODE_NOT_SERVING', 'node is stopping'), /^TRYAGAIN node is stopping \(NODE_NOT_SERVING\)$/],
+    [new RequestError('HINTS_FULL', 'hint store full'), /^BUSY hint store full \(HINTS_FULL\)$/],
+    [new OverloadedError(10), /^BUSY node is coordinating 10 requests.* \(OVERLOADED\)$/],
+    [new RequestError('BUFFER_FULL', 'overloaded: buffer full'), /^BUSY overloaded: buffer full \(BUFFER_FULL\)$/],
+    [new RequestError('STORAGE_ERROR', 'storage engine failure: disk gone'), /^ERR storage engine failure: disk gone \(STORAGE_ERROR\)$/],
+    [new Error('a bug'), /^ERR internal error \(INTERNAL\)$/],
   ];
   for (const [failure, expected] of cases) {
     node.failure = failure;
     assert.match(errorText(await run('SET', 'k', 'v')), expected);
     assert.match(errorText(await run('GET', 'k')), expected);
   }
-  assert.deepEqual(Object.fromEntries(stats.errorReplies), { ERR: 10, TRYAGAIN: 6, BUSY: 4 });
+  assert.deepEqual(Object.fromEntries(stats.errorReplies), { ERR: 10, TRYAGAIN: 4, BUSY: 6 });
 });
 
 test('unknown commands and wrong arity are errors that run nothing', async () => {

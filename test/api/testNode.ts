@@ -7,7 +7,7 @@ import { startNodeRuntime, type NodeRuntime } from '../../src/io/runtime.ts';
 import { systemClock } from '../../src/io/systemClock.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
-import { MemoryNetwork } from '../support/memoryTransport.ts';
+import { TestNetwork } from '../support/testNetwork.ts';
 
 export interface TestNode {
   readonly runtime: NodeRuntime;
@@ -32,8 +32,8 @@ export async function startTestNode(overrides: Record<string, unknown> = {}, met
 export async function startTestCluster(
   ids: readonly string[],
   overrides: Record<string, unknown> = {},
-): Promise<{ nodes: Map<string, TestNode>; network: MemoryNetwork; stop(): Promise<void> }> {
-  const network = new MemoryNetwork(systemClock);
+): Promise<{ nodes: Map<string, TestNode>; network: TestNetwork; stop(): Promise<void> }> {
+  const network = new TestNetwork(systemClock);
   const cluster = ids.map((id, index) => `${id}@127.0.0.1:${7001 + index}`).join(',');
   const nodes = new Map<string, TestNode>();
   for (const id of ids) {

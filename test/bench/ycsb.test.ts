@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRng } from '../../bench/lib/rng.ts';
+import { Prng } from '../../src/sim/prng.ts';
 import { VersionCounter, versionSummary } from '../../bench/lib/version-counts.ts';
 import { chooseOperation, parseWorkloads, sideBySideRatios, YCSB_WORKLOADS, type YcsbOperation, type YcsbRunResult } from '../../bench/lib/ycsb.ts';
 import { testSeed } from '../support/seed.ts';
@@ -9,7 +9,7 @@ test('each core workload\'s operation mix matches its proportions', (t) => {
   const seed = testSeed(t, import.meta.url);
   const draws = 100_000;
   for (const workload of Object.values(YCSB_WORKLOADS)) {
-    const rng = seededRng(seed);
+    const rng = Prng.fromSeed(seed);
     const counts: Record<YcsbOperation, number> = { read: 0, update: 0, rmw: 0 };
     for (let i = 0; i < draws; i++) counts[chooseOperation(workload, rng.next())]++;
     for (const op of ['read', 'update', 'rmw'] as const) {

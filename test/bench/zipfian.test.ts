@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seededRng } from '../../bench/lib/rng.ts';
+import { Prng } from '../../src/sim/prng.ts';
 import { fnvHash64, keyChooser, parseDistribution, ScrambledZipfianGenerator, uniformChooser, zeta, ZipfianGenerator } from '../../bench/lib/zipfian.ts';
 import { testSeed } from '../support/seed.ts';
 
@@ -31,7 +31,7 @@ test('zeta is the generalised harmonic number', () => {
 test('ZipfianGenerator draws items 0 and 1 with their exact zipfian probabilities, and the head outweighs the tail', (t) => {
   const seed = testSeed(t, import.meta.url);
   const items = 1000;
-  const counts = histogram(((g) => () => g.next())(new ZipfianGenerator(items, 0.99, seededRng(seed))), items);
+  const counts = histogram(((g) => () => g.next())(new ZipfianGenerator(items, 0.99, Prng.fromSeed(seed))), items);
   const z = zeta(items, 0.99);
   assertShare((counts[0] ?? 0) / SAMPLES, 1 / z, 'item 0');
   assertShare((counts[1] ?? 0) / SAMPLES, 2 ** -0.99 / z, 'item 1');
@@ -43,7 +43,7 @@ test('ZipfianGenerator draws items 0 and 1 with their exact zipfian probabilitie
 test('ScrambledZipfianGenerator: the hottest key gets ~1/zeta(10^10, 0.99) = 3.8% of the draws, wherever it lands', (t) => {
   const seed = testSeed(t, import.meta.url);
   const items = 1000;
-  const counts = histogram(((g) => () => g.next())(new ScrambledZipfianGenerator(items, seededRng(seed))), items);
+  const counts = histogram(((g) => () => g.next())(new ScrambledZipfianGenerator(items, Prng.fromSeed(seed))), items);
   const sorted = [...counts].sort((a, b) => b - a);
   // Item 0 of the underlying 10^10 draw (p = 1/26.469) plus whatever else hashes to the same key.
   const hottest = (sorted[0] ?? 0) / SAMPLES;
@@ -59,15 +59,15 @@ test('ScrambledZipfianGenerator: the hottest key gets ~1/zeta(10^10, 0.99) = 3.8
 test('uniformChooser spreads draws evenly', (t) => {
   const seed = testSeed(t, import.meta.url);
   const items = 50;
-  const counts = histogram(((c) => () => c.next())(uniformChooser(items, seededRng(seed))), items);
+  const counts = histogram(((c) => () => c.next())(uniformChooser(items, Prng.fromSeed(seed))), items);
   for (const [item, count] of counts.entries()) assertShare(count / SAMPLES, 1 / items, `item ${item}`);
 });
 
 test('key choosers are reproducible from their seed', () => {
   for (const distribution of ['uniform', 'zipfian'] as const) {
-    const a = keyChooser(distribution, 10_000, seededRng(42));
-    const b = keyChooser(distribution, 10_000, seededRng(42));
-    const c = keyChooser(distribution, 10_000, seededRng(43));
+    const a = keyChooser(distribution, 10_000, Prng.fromSeed(42));
+    const b = keyChooser(distribution, 10_000, Prng.fromSeed(42));
+    const c = keyChooser(distribution, 10_000, Prng.fromSeed(43));
     const drawsA = Array.from({ length: 100 }, () => a.next());
     assert.deepEqual(Array.from({ length: 100 }, () => b.next()), drawsA);
     assert.notDeepEqual(Array.from({ length: 100 }, () => c.next()), drawsA);
@@ -85,8 +85,8 @@ test('fnvHash64 is YCSB\'s FNV-1a over 8 little-endian bytes, made non-negative'
 });
 
 test('bad arguments are refused', () => {
-  assert.throws(() => uniformChooser(0, seededRng(1)), RangeError);
-  assert.throws(() => new ZipfianGenerator(10, 1, seededRng(1)), RangeError);
+  assert.throws(() => uniformChooser(0, Prng.fromSeed(1)), RangeError);
+  assert.throws(() => new ZipfianGenerator(10, 1, Prng.fromSeed(1)), RangeError);
   assert.throws(() => parseDistribution('latest'), RangeError);
   assert.equal(parseDistribution('zipfian'), 'zipfian');
 });

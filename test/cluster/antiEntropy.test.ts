@@ -17,9 +17,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import type { Random } from '../../src/ports/random.ts';
-import { testSeed } from '../support/seed.ts';
-import { seededRandom } from '../support/seededRandom.ts';
+import { Prng } from '../../src/sim/prng.ts';
 import { ProcessCluster, type ClusterNode } from '../support/processCluster.ts';
+import { testSeed } from '../support/seed.ts';
 import { http } from '../support/shoalProcess.ts';
 import { inPool } from './kvHistory.ts';
 
@@ -236,7 +236,7 @@ const TEST_NAME = 'a node whose data directory was wiped is rebuilt by anti-entr
 test(TEST_NAME, { timeout: 600_000 }, async (t) => {
   const started = Date.now();
   const log = (what: string) => console.log(`[anti-entropy] ${seconds(Date.now() - started)}: ${what}`);
-  const random = seededRandom(testSeed(t, import.meta.url));
+  const random = Prng.fromSeed(testSeed(t, import.meta.url));
   const cluster = new ProcessCluster(t, COMMON_ARGS, 'anti-entropy');
   await cluster.found(IDS);
   log('3 nodes serving');

@@ -14,9 +14,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { keyBytes, partitionOfKey } from '../../src/core/hash.ts';
-import { testSeed } from '../support/seed.ts';
-import { seededRandom } from '../support/seededRandom.ts';
+import { Prng } from '../../src/sim/prng.ts';
 import { ProcessCluster } from '../support/processCluster.ts';
+import { testSeed } from '../support/seed.ts';
 import { http, runShoal } from '../support/shoalProcess.ts';
 import { KvHistory, keyNames, type Verdict } from './kvHistory.ts';
 
@@ -172,7 +172,7 @@ function stepper(t: TestContext): (what: string) => void {
 
 test(MAIN_TEST, { timeout: 600_000 }, async (t) => {
   const step = stepper(t);
-  const random = seededRandom(testSeed(t, import.meta.url));
+  const random = Prng.fromSeed(testSeed(t, import.meta.url));
   const cluster = new ProcessCluster(t, COMMON_ARGS, 'membership');
   const history = new KvHistory();
   t.after(() => history.stopBackground());

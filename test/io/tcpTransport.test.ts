@@ -5,7 +5,7 @@ import { Packr } from 'msgpackr';
 import { createFrameCodec, decodeBody, encodeHello, FrameDecoder, frameHeader, FrameKind, PROTOCOL_VERSION } from '../../src/io/frameCodec.ts';
 import { ANY_RECEIVER, createTcpTransport, ONE_OFF_CONNECTIONS_MAX, TransportOptionError, UNLINKED_CONNECTIONS_MAX } from '../../src/io/tcpTransport.ts';
 import { systemClock } from '../../src/io/systemClock.ts';
-import { ManualClock } from '../support/manualClock.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import { testSeed } from '../support/seed.ts';
 import { CLUSTER, echo, eventually, Harness, never, sleep, transportError, type Node } from './transportHarness.ts';
 

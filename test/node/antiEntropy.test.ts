@@ -12,10 +12,13 @@ import { PartitionTrees, TREES_RECORD } from '../../src/node/antiEntropy/partiti
 import { reapPartition } from '../../src/node/antiEntropy/tombstoneReaper.ts';
 import { mergeBatch } from '../../src/node/membership/transferReceiver.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
+import { Prng } from '../../src/sim/prng.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
-import { ObjectStore, REMOVE_OBJECT } from '../../src/storage/objectStore.ts';
-import { ManualClock } from '../support/manualClock.ts';
-import { seededRandom } from '../support/seededRandom.ts';
+import { NodeReplica } from '../../src/node/replica/nodeReplica.ts';
+import { REMOVE_OBJECT, type PartitionReader } from '../../src/ports/replica.ts';
+import { HintStore } from '../../src/storage/hintStore.ts';
+import { ObjectStore } from '../../src/storage/objectStore.ts';
 import { testSeed } from '../support/seed.ts';
 
 const enc = new TextEncoder();
@@ -25,6 +28,8 @@ const limits = { siblingsMax: 100, vectorEntriesMax: 10 };
 
 interface Replica {
   readonly store: ObjectStore;
+  /** The replica object over the store: what anti-entropy reads and merges through. */
+  readonly data: NodeReplica;
   readonly trees: PartitionTrees;
   readonly engine: MemoryEngine;
   readonly meta: MemoryMetaStore;
@@ -35,7 +40,9 @@ function replica(clock: ManualClock): Replica {
   const trees = new PartitionTrees(shape, meta, silentLogger);
   const engine = new MemoryEngine();
   const store = new ObjectStore(engine, clock, { flushIntervalMs: 10, observer: trees.observe });
-  return { store, trees, engine, meta };
+  const routing = { members: [], holds: [], forwardTo: [], preference: [], quorum: { n: 3 } };
+  const data = new NodeReplica({ self: 'a', store, hints: new HintStore(new MemoryEngine(), { hintsMax: 0 }), engine, routing: () => routing });
+  return { store, data, trees, engine, meta };
 }
 
 function written(current: StoredObject | undefined, actor: string, value: string): StoredObject {
@@ -45,7 +52,7 @@ function written(current: StoredObject | undefined, actor: string, value: string
 }
 
 function peerOf(side: Replica, counters: { requests: number }): ExchangePeer {
-  const answering = answeringPeer(side.trees, side.store, (partition, keys, objects) => mergeBatch({ store: side.store, partitionCount: Q, keyBytesMax: 1024 }, partition, keys, objects));
+  const answering = answeringPeer(side.trees, side.data, (partition, keys, objects) => mergeBatch({ replica: side.data, partitionCount: Q, keyBytesMax: 1024 }, partition, keys, objects));
   const counted = <A extends unknown[], R>(f: (...args: A) => Promise<R>) => (...args: A): Promise<R> => {
     counters.requests++;
     return f(...args);
@@ -60,13 +67,13 @@ async function put(side: Replica, key: string, object: StoredObject): Promise<vo
 
 test('an exchange makes two diverged replicas hold the same versions, and touches only what differs', async (t) => {
   const seed = testSeed(t, import.meta.url);
-  const random = seededRandom(seed);
+  const random = Prng.fromSeed(seed);
   const clock = new ManualClock();
   const a = replica(clock);
   const b = replica(clock);
   for (let p = 0; p < Q; p++) {
-    a.trees.rebuild(p, a.store);
-    b.trees.rebuild(p, b.store);
+    a.trees.rebuild(p, a.data);
+    b.trees.rebuild(p, b.data);
   }
   const keys = Array.from({ length: 2000 }, (_, i) => `key-${i}`);
   for (const key of keys) {
@@ -96,7 +103,7 @@ test('an exchange makes two diverged replicas hold the same versions, and touche
   let fetched = 0;
   let bytes = 0;
   for (let p = 0; p < Q; p++) {
-    const outcome = await exchangePartition(p, a.trees, a.store, peerOf(b, counters));
+    const outcome = await exchangePartition(p, a.trees, a.data, peerOf(b, counters));
     pushed += outcome.keysPushed;
     fetched += outcome.keysFetched;
     bytes += outcome.bytes;
@@ -115,14 +122,14 @@ test('an exchange makes two diverged replicas hold the same versions, and touche
   assert.ok(bytes < dataBytes / 2, `${bytes} bytes exchanged for a data set of ~${dataBytes}`);
   // In sync now: the next round is one root comparison per partition.
   counters.requests = 0;
-  for (let p = 0; p < Q; p++) assert.equal((await exchangePartition(p, a.trees, a.store, peerOf(b, counters))).inSync, true);
+  for (let p = 0; p < Q; p++) assert.equal((await exchangePartition(p, a.trees, a.data, peerOf(b, counters))).inSync, true);
   assert.equal(counters.requests, Q);
 });
 
 test('trees saved at a clean stop come back trusted; after a crash (no save) nothing is trusted', async () => {
   const clock = new ManualClock();
   const a = replica(clock);
-  a.trees.rebuild(0, a.store);
+  a.trees.rebuild(0, a.data);
   await put(a, 'k', written(undefined, 'a.1', 'v'));
   await a.trees.save();
   const reopened = new PartitionTrees(shape, a.meta, silentLogger);
@@ -139,7 +146,7 @@ test('trees saved at a clean stop come back trusted; after a crash (no save) not
 test('a peer that asks with another tree shape, out-of-range nodes, or sends garbage objects is refused', async () => {
   const clock = new ManualClock();
   const b = replica(clock);
-  b.trees.rebuild(0, b.store);
+  b.trees.rebuild(0, b.data);
   const peer = peerOf(b, { requests: 0 });
   await assert.rejects(peer.root(0, { ...shape, segments: 1024, branching: 32 }), /tree shape/);
   await assert.rejects(peer.root(0, { ...shape, digestVersion: 1 }), /digest version 1 differs/, 'a peer whose digests are of another format');
@@ -163,7 +170,7 @@ test('reaping: a tombstone becomes a marker only where every replica holds the s
   const key = 'k';
   const bytes = enc.encode(key);
   const partition = partitionOfKey(bytes, Q);
-  for (const side of [a, b, c]) side.trees.rebuild(partition, side.store);
+  for (const side of [a, b, c]) side.trees.rebuild(partition, side.data);
   const value = written(undefined, 'a.1', 'v');
   const tombstone = deleted(value, 'a.1', 100);
   await put(a, key, tombstone);
@@ -171,12 +178,12 @@ test('reaping: a tombstone becomes a marker only where every replica holds the s
   await put(c, key, value);
   const settings = { tombstoneGraceMs: 1000, markerRetentionMs: 10_000 };
   const peers = [peerOf(b, { requests: 0 }), peerOf(c, { requests: 0 })];
-  const early = await reapPartition(partition, a.store, peers, settings, 500);
+  const early = await reapPartition(partition, a.data, peers, settings, 500);
   assert.equal(early.candidates, 0, 'within the grace period nothing is a candidate');
-  const blocked = await reapPartition(partition, a.store, peers, settings, 5000);
+  const blocked = await reapPartition(partition, a.data, peers, settings, 5000);
   assert.deepEqual(blocked, { candidates: 1, tombstonesReaped: 0, markersRemoved: 0 }, 'c still holds the value: no reaping');
   await put(c, key, tombstone);
-  const done = await reapPartition(partition, a.store, peers, settings, 5000);
+  const done = await reapPartition(partition, a.data, peers, settings, 5000);
   assert.equal(done.tombstonesReaped, 1);
   for (const [name, side] of [['a', a], ['b', b], ['c', c]] as const) assert.deepEqual(side.store.get(partition, bytes)?.siblings, [], `${name} holds the marker`);
   // The old value arriving late merges into the marker and vanishes.
@@ -187,7 +194,7 @@ test('reaping: a tombstone becomes a marker only where every replica holds the s
     await put(b, key, written(b.store.get(partition, bytes), 'b.1', 'racing write'));
     return (peers[0] as ExchangePeer).reap(p, keys, digests);
   } };
-  const removal = await reapPartition(partition, a.store, [racing, peers[1] as ExchangePeer], settings, 20_000);
+  const removal = await reapPartition(partition, a.data, [racing, peers[1] as ExchangePeer], settings, 20_000);
   assert.equal(removal.markersRemoved, 1, 'a and c removed their markers');
   assert.deepEqual(b.store.get(partition, bytes)?.siblings.map((s) => new TextDecoder().decode(s.value)), ['racing write'], 'b kept the write that raced the reap');
   assert.equal(a.store.get(partition, bytes), undefined);
@@ -196,7 +203,7 @@ test('reaping: a tombstone becomes a marker only where every replica holds the s
 test('a rebuild that hits a disk error stops, is reported, and is retried only after a growing pause', () => {
   const clock = new ManualClock();
   const a = replica(clock);
-  const failing = { visitPartitionPage: () => { throw new Error('EIO: input/output error'); } } as unknown as ObjectStore;
+  const failing: PartitionReader = { readOwn: () => undefined, forEachInPartition: () => undefined, visitPartitionPage: () => { throw new Error('EIO: input/output error'); } };
   assert.equal(a.trees.rebuild(1, failing, 0), false);
   assert.equal(a.trees.isTrusted(1), false);
   assert.deepEqual(a.trees.stats(), { trusted: 0, rebuilds: 0, rebuildFailures: 1, lastRebuildError: 'EIO: input/output error' });
@@ -205,7 +212,7 @@ test('a rebuild that hits a disk error stops, is reported, and is retried only a
   a.trees.rebuild(1, failing, 1000);
   assert.equal(a.trees.rebuildDue(1, 2999), false, 'the pause doubles');
   assert.equal(a.trees.rebuildDue(2, 0), true, 'other partitions are not held back');
-  assert.equal(a.trees.rebuild(1, a.store, 3000), true, 'once the disk answers, the tree is built');
+  assert.equal(a.trees.rebuild(1, a.data, 3000), true, 'once the disk answers, the tree is built');
   assert.equal(a.trees.rebuildDue(1, 3000), true);
 });
 
@@ -215,7 +222,7 @@ test('large objects travel in several messages, each within the byte bound, both
   const big = (tag: string) => tag.repeat(1024 * 1024 + 512 * 1024);
   const keysIn0: string[] = [];
   for (let i = 0; keysIn0.length < 6; i++) if (partitionOfKey(enc.encode(`big-${i}`), Q) === 0) keysIn0.push(`big-${i}`);
-  for (const side of [a, b]) side.trees.rebuild(0, side.store);
+  for (const side of [a, b]) side.trees.rebuild(0, side.data);
   for (const [i, key] of keysIn0.entries()) await put(i % 2 === 0 ? a : b, key, written(undefined, i % 2 === 0 ? 'a.1' : 'b.1', big(String(i))));
   const sizes: number[] = [];
   const peer = peerOf(b, { requests: 0 });
@@ -231,7 +238,7 @@ test('large objects travel in several messages, each within the byte bound, both
       return peer.push(partition, keys, objects);
     },
   };
-  const outcome = await exchangePartition(0, a.trees, a.store, watched);
+  const outcome = await exchangePartition(0, a.trees, a.data, watched);
   assert.equal(outcome.keysPushed + outcome.keysFetched, 6);
   // 1.5 MiB objects, 4 MiB per message: two per message at most, three on each side.
   assert.equal(sizes.length, 4, `messages: ${sizes.join(', ')}`);
@@ -244,17 +251,17 @@ test('trees count tombstones and markers, so reaping skips partitions that hold 
   const a = replica(clock);
   const bytes = enc.encode('k');
   const partition = partitionOfKey(bytes, Q);
-  a.trees.rebuild(partition, a.store);
+  a.trees.rebuild(partition, a.data);
   assert.equal(a.trees.mayHoldReapable(partition), false, 'an empty partition: nothing to reap');
   const value = written(undefined, 'a.1', 'v');
   await put(a, 'k', value);
   assert.equal(a.trees.mayHoldReapable(partition), false, 'a value is not reapable');
   await put(a, 'k', deleted(value, 'a.1', 100));
   assert.equal(a.trees.mayHoldReapable(partition), true, 'the delete is counted as it lands');
-  const steps = await reapPartition(partition, a.store, [], { tombstoneGraceMs: 0, markerRetentionMs: 0 }, 1000, (n) => a.trees.countedReapable(partition, n));
+  const steps = await reapPartition(partition, a.data, [], { tombstoneGraceMs: 0, markerRetentionMs: 0 }, 1000, (n) => a.trees.countedReapable(partition, n));
   assert.equal(steps.tombstonesReaped, 1);
   assert.equal(a.trees.mayHoldReapable(partition), true, 'the marker is still there');
-  await reapPartition(partition, a.store, [], { tombstoneGraceMs: 0, markerRetentionMs: 0 }, 1000, (n) => a.trees.countedReapable(partition, n));
+  await reapPartition(partition, a.data, [], { tombstoneGraceMs: 0, markerRetentionMs: 0 }, 1000, (n) => a.trees.countedReapable(partition, n));
   assert.equal(a.store.get(partition, bytes), undefined);
   assert.equal(a.trees.mayHoldReapable(partition), false, 'the marker is gone: nothing left to reap');
   const other = new PartitionTrees(shape, a.meta, silentLogger);
@@ -264,7 +271,7 @@ test('trees count tombstones and markers, so reaping skips partitions that hold 
 });
 
 test('a rebuild done page by page, with writes landing between the pages, ends equal to the store', async (t) => {
-  const random = seededRandom(testSeed(t, import.meta.url));
+  const random = Prng.fromSeed(testSeed(t, import.meta.url));
   const clock = new ManualClock();
   const a = replica(clock);
   const keyOf = (i: number) => `key-${i}`;
@@ -275,7 +282,7 @@ test('a rebuild done page by page, with writes landing between the pages, ends e
   let step: string;
   let pages = 0;
   do {
-    step = a.trees.rebuildPage(0, a.store, 25);
+    step = a.trees.rebuildPage(0, a.data, 25);
     pages++;
     for (let i = 0; i < 5; i++) {
       const key = inPartition0[random.int(inPartition0.length)] as string;
@@ -289,14 +296,14 @@ test('a rebuild done page by page, with writes landing between the pages, ends e
   assert.equal(step, 'done');
   assert.ok(pages > 5, `rebuilt over ${pages} pages`);
   const paged = a.trees.tree(0)?.root();
-  assert.ok(a.trees.rebuild(0, a.store));
+  assert.ok(a.trees.rebuild(0, a.data));
   assert.deepEqual(paged, a.trees.tree(0)?.root(), 'the paged tree matches a rebuild in one go');
 });
 
 test('a replica that is only behind fetches and sends nothing back; segments are listed whole within the reply bound', async () => {
   const clock = new ManualClock();
   const [a, b] = [replica(clock), replica(clock)];
-  for (const side of [a, b]) for (let p = 0; p < Q; p++) side.trees.rebuild(p, side.store);
+  for (const side of [a, b]) for (let p = 0; p < Q; p++) side.trees.rebuild(p, side.data);
   const keys = Array.from({ length: 400 }, (_, i) => `k-${i}`).filter((key) => partitionOfKey(enc.encode(key), Q) === 1);
   for (const key of keys) {
     const first = written(undefined, 'a.1', 'old');
@@ -305,7 +312,7 @@ test('a replica that is only behind fetches and sends nothing back; segments are
   }
   const newer = keys.slice(0, 10);
   for (const key of newer) await put(a, key, written(a.store.get(1, enc.encode(key)), 'a.1', 'new'));
-  const outcome = await exchangePartition(1, b.trees, b.store, peerOf(a, { requests: 0 }));
+  const outcome = await exchangePartition(1, b.trees, b.data, peerOf(a, { requests: 0 }));
   assert.deepEqual({ fetched: outcome.keysFetched, pushed: outcome.keysPushed }, { fetched: 10, pushed: 0 });
   assert.deepEqual(a.trees.tree(1)?.root(), b.trees.tree(1)?.root());
   const answering = peerOf(a, { requests: 0 });
@@ -318,12 +325,12 @@ test('a replica that is only behind fetches and sends nothing back; segments are
 test('a segment listing hashes the partition a page at a time, letting other work in between', async () => {
   const clock = new ManualClock();
   const a = replica(clock);
-  a.trees.rebuild(0, a.store);
+  a.trees.rebuild(0, a.data);
   const keys = Array.from({ length: 12_000 }, (_, i) => `p-${i}`).filter((key) => partitionOfKey(enc.encode(key), Q) === 0);
   assert.ok(keys.length > 2000, `${keys.length} keys in partition 0`);
   for (const key of keys) await put(a, key, written(undefined, 'a.1', 'v'));
   let pauses = 0;
-  const answering = answeringPeer(a.trees, a.store, async () => {}, { betweenPages: async () => void pauses++ });
+  const answering = answeringPeer(a.trees, a.data, async () => {}, { betweenPages: async () => void pauses++ });
   const segments = Array.from({ length: 64 }, (_, i) => i);
   const listed = await answering.keys(0, segments);
   assert.ok(pauses >= 2, `paused ${pauses} times for ${keys.length} keys`);

@@ -13,7 +13,7 @@ import { nodeConfigFrom } from '../../src/node/config.ts';
 import { QuorumUnreachableError, RequestError, RequestTimeoutError } from '../../src/node/errors.ts';
 import type { ReplicaPutMessage } from '../../src/node/protocol.ts';
 import type { ShoalNode } from '../../src/node/shoalNode.ts';
-import { seededRandom } from '../support/seededRandom.ts';
+import { Prng } from '../../src/sim/prng.ts';
 import { testSeed } from '../support/seed.ts';
 import { TestCluster } from '../support/testCluster.ts';
 
@@ -408,7 +408,7 @@ test('a cluster of one runs the default quorum as N = R = W = 1', () => {
 
 test('randomised: with nodes failing and healing, every acknowledged write is read back at the end', async (t) => {
   const seed = testSeed(t, import.meta.url);
-  const random = seededRandom(seed);
+  const random = Prng.fromSeed(seed);
   const ids = ['a', 'b', 'c', 'd', 'e'];
   const c = await TestCluster.start(ids, { hintDeliveryIntervalMs: 200, probeIntervalMs: 200, requestTimeoutMs: 500 }, { seed });
   t.after(() => c.stop());

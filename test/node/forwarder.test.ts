@@ -11,7 +11,7 @@ import { Deadline } from '../../src/node/deadline.ts';
 import { RequestError } from '../../src/node/errors.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { TransportError } from '../../src/ports/transport.ts';
-import { ManualClock } from '../support/manualClock.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 
 const enc = new TextEncoder();
 

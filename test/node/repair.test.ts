@@ -16,12 +16,12 @@ import type { StoredObject } from '../../src/core/object.ts';
 import { nodeConfigFrom } from '../../src/node/config.ts';
 import { openNode } from '../../src/node/openNode.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
+import { Prng } from '../../src/sim/prng.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import { openLmdbEngine } from '../../src/storage/lmdbEngine.ts';
 import { encodeObject } from '../../src/storage/objectCodec.ts';
-import { ManualClock } from '../support/manualClock.ts';
-import { MemoryNetwork } from '../support/memoryTransport.ts';
-import { seededRandom } from '../support/seededRandom.ts';
 import { TestCluster } from '../support/testCluster.ts';
+import { TestNetwork } from '../support/testNetwork.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -166,7 +166,7 @@ test('the status shows repair and admission; trees saved at a clean stop are tru
   const config = nodeConfigFrom({ partitionCount: Q, antiEntropyIntervalMs: 100, data: dir });
   const open = () => {
     const engine = openLmdbEngine({ path: join(dir, 'lmdb') });
-    return openNode({ config, engine, hintEngine: engine.hints, meta: engine.meta, clock, random: seededRandom(1), transport: new MemoryNetwork(clock).transport('node1', config.listen), logger: silentLogger });
+    return openNode({ config, engine, hintEngine: engine.hints, meta: engine.meta, clock, random: Prng.fromSeed(1), transport: new TestNetwork(clock).transport('node1', config.listen), logger: silentLogger });
   };
   const node = await open();
   for (const key of keys.slice(0, 10)) await runClock(clock, node.put(enc.encode(key), text('v')));

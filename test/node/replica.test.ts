@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { covers, type Dot, type VersionVector } from '../../src/core/clock.ts';
 import { objectsEqual, putObject, syncObjects, type StoredObject } from '../../src/core/object.ts';
-import { applyReplicaWrite } from '../../src/node/replica.ts';
+import { NodeReplica } from '../../src/node/replica/nodeReplica.ts';
+import { HintStore } from '../../src/storage/hintStore.ts';
 import { MemoryEngine } from '../../src/storage/memoryEngine.ts';
 import { ObjectStore } from '../../src/storage/objectStore.ts';
-import { ManualClock } from '../support/manualClock.ts';
+import { Prng } from '../../src/sim/prng.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import { testSeed } from '../support/seed.ts';
 
 const LIMITS = { siblingsMax: 1000, vectorEntriesMax: 1000 };
@@ -24,6 +26,13 @@ function write(current: StoredObject | undefined, actor: string, value: string, 
 
 function valuesOf(object: StoredObject | undefined): string[] {
   return (object?.siblings ?? []).map((s) => new TextDecoder().decode(s.value)).sort();
+}
+
+/** The replica object's merge over `store` (a node that holds every partition and hands none over). */
+function applyReplicaWrite(store: ObjectStore, partition: number, key: Uint8Array, object: StoredObject, options = { durable: false }): Promise<StoredObject> {
+  const routing = { members: [], holds: [], forwardTo: [], preference: [], quorum: { n: 3 } };
+  const replica = new NodeReplica({ self: 'a', store, hints: new HintStore(new MemoryEngine(), { hintsMax: 0 }), engine: new MemoryEngine(), routing: () => routing });
+  return replica.merge(partition, key, object, options);
 }
 
 function newStore(): { store: ObjectStore; clock: ManualClock } {
@@ -65,27 +74,6 @@ test('concurrent replica writes become siblings, in either order', async () => {
   await Promise.all([first.store.close(), second.store.close()]);
 });
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
-}
-
 interface History {
   /** Every object version any replica ever held. */
   readonly versions: StoredObject[];
@@ -94,19 +82,19 @@ interface History {
 }
 
 /** Three coordinators writing from contexts read anywhere, and syncing now and then. */
-function randomHistory(random: () => number, steps: number): History {
+function randomHistory(random: Prng, steps: number): History {
   const replicas: (StoredObject | undefined)[] = [undefined, undefined, undefined];
   const versions: StoredObject[] = [];
   const writes: History['writes'] = [];
-  const pick = (): number => Math.floor(random() * replicas.length);
+  const pick = (): number => random.int(replicas.length);
   for (let step = 0; step < steps; step++) {
     const at = pick();
-    if (random() < 0.7) {
+    if (random.chance(0.7)) {
       const readFrom = replicas[pick()];
-      const context = random() < 0.2 || readFrom === undefined ? [] : readFrom.vector;
+      const context = random.chance(0.2) || readFrom === undefined ? [] : readFrom.vector;
       const outcome = putObject(
         replicas[at],
-        { context, actor: `r${at}.1`, value: new TextEncoder().encode(`w${step}`), contentType: 'text/plain', deleted: random() < 0.15, nowMs: step },
+        { context, actor: `r${at}.1`, value: new TextEncoder().encode(`w${step}`), contentType: 'text/plain', deleted: random.chance(0.15), nowMs: step },
         LIMITS,
       );
       assert.ok(outcome.ok);
@@ -123,9 +111,9 @@ function randomHistory(random: () => number, steps: number): History {
 
 test('replica writes in any order converge to exactly the writes no context superseded', async (t) => {
   const seed = testSeed(t, import.meta.url);
-  const random = prng(seed);
+  const random = Prng.fromSeed(seed);
   for (let run = 0; run < 30; run++) {
-    const history = randomHistory(random, 4 + Math.floor(random() * 30));
+    const history = randomHistory(random, random.intBetween(4, 33));
     const survivors = history.writes
       .filter((w) => !history.writes.some((other) => covers(other.context, w.dot)))
       .map((w) => `${w.dot.actor}:${w.dot.counter}`)
@@ -133,7 +121,7 @@ test('replica writes in any order converge to exactly the writes no context supe
     const results: StoredObject[] = [];
     for (let order = 0; order < 2; order++) {
       const { store } = newStore();
-      for (const version of shuffled(history.versions, random)) await applyReplicaWrite(store, PARTITION, KEY, version);
+      for (const version of random.shuffle(history.versions)) await applyReplicaWrite(store, PARTITION, KEY, version);
       const final = store.get(PARTITION, KEY);
       assert.ok(final !== undefined, `seed ${seed} run ${run}`);
       results.push(final);

@@ -7,10 +7,10 @@ import { readOutcome } from '../../src/node/readOutcome.ts';
 import { openNode } from '../../src/node/openNode.ts';
 import { advanceStartEpoch, firstEpochOf, START_EPOCH_RECORD, StartEpochError } from '../../src/node/startEpoch.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
+import { Prng } from '../../src/sim/prng.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
-import { ManualClock } from '../support/manualClock.ts';
-import { MemoryNetwork } from '../support/memoryTransport.ts';
-import { seededRandom } from '../support/seededRandom.ts';
+import { TestNetwork } from '../support/testNetwork.ts';
 
 const text = new TextEncoder();
 const key = (k: string): Uint8Array => text.encode(k);
@@ -19,8 +19,8 @@ const key = (k: string): Uint8Array => text.encode(k);
 async function makeNode(overrides: Record<string, unknown> = {}, engine = new MemoryEngine(), meta = new MemoryMetaStore()) {
   const config = nodeConfigFrom({ engine: 'memory', flushIntervalMs: 60_000, ...overrides });
   const clock = new ManualClock();
-  const transport = new MemoryNetwork(clock).transport(config.id);
-  const node = await openNode({ config, engine, hintEngine: new MemoryEngine(), meta, clock, random: seededRandom(1), transport, logger: silentLogger });
+  const transport = new TestNetwork(clock).transport(config.id);
+  const node = await openNode({ config, engine, hintEngine: new MemoryEngine(), meta, clock, random: Prng.fromSeed(1), transport, logger: silentLogger });
   return { node, engine, clock };
 }
 
@@ -41,7 +41,7 @@ test('the start epoch grows by one at every start and names the actor', async ()
 });
 
 test('a fresh data dir of a cluster member starts at a random epoch, a node alone at 1', async () => {
-  const random = seededRandom(7);
+  const random = Prng.fromSeed(7);
   const epochs = new Set<number>();
   for (let i = 0; i < 20; i++) epochs.add(await advanceStartEpoch(new MemoryMetaStore(), () => firstEpochOf(true, random)));
   assert.equal(epochs.size, 20, 'twenty fresh starts, twenty different epochs: a wiped member never reuses its old actor');

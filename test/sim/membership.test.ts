@@ -69,7 +69,7 @@ const NODE_FIX_SEEDS: readonly (readonly [seed: number, found: string])[] = [
   [40430, 'a joiner coordinating alone wrote only into a partition nobody reads (targets.ts; first seed 20278, where an acknowledged write was lost)'],
   [301441, 'a hint handed back to a node that was down while a change made it a replica again was passed on by its stale view, never kept (replicaService.ts: keep)'],
   [300482, 'a former replica acknowledged a stale coordinator’s write as one of W copies but kept none (replicaService.ts: keep)'],
-  [9000597, 'a hint delivered after its partition had moved on twice stayed in a store nobody reads: an acknowledged write lost (localReplica.ts: handed on to the current replicas)'],
+  [9000597, 'a hint delivered after its partition had moved on twice stayed in a store nobody reads: an acknowledged write lost (replica/nodeReplica.ts: handed on to the current replicas)'],
 ];
 
 /** Seeds that made the simulator itself wrong (a false alarm, an operator stuck): they must pass. */

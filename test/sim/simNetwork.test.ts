@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TransportError } from '../../src/ports/transport.ts';
+import { TransportError, type PeerAddress } from '../../src/ports/transport.ts';
 import { Prng } from '../../src/sim/prng.ts';
 import { Scheduler, Trace } from '../../src/sim/scheduler.ts';
-import { SimClock } from '../../src/sim/simClock.ts';
-import { SimNetwork, type NetworkFaults, type SimTransport } from '../../src/sim/simNetwork.ts';
+import { ManualClock, SimClock } from '../../src/sim/simClock.ts';
+import { DIRECT_NETWORK, SimNetwork, type NetworkFaults, type SimTransport } from '../../src/sim/simNetwork.ts';
+import { TestNetwork } from '../support/testNetwork.ts';
 
 const QUIET: NetworkFaults = { delayMinMs: 1, delayMaxMs: 5, dropRate: 0, duplicateRate: 0, refusedRate: 0 };
 
@@ -262,5 +263,73 @@ describe('SimNetwork', () => {
     const scheduler = new Scheduler(new Trace());
     assert.throws(() => new SimNetwork(scheduler, Prng.fromSeed(1), { ...QUIET, dropRate: 2 }), /dropRate/);
     assert.throws(() => new SimNetwork(scheduler, Prng.fromSeed(1), { ...QUIET, delayMinMs: 5, delayMaxMs: 1 }), /delay/);
+  });
+});
+
+describe('SimNetwork on a clock with no faults (TestNetwork, the unit tests\' network)', () => {
+  it('gives each transport an address, kept across restarts, or the one it is given', async () => {
+    const network = new TestNetwork(new ManualClock());
+    const a = network.transport('a');
+    network.transport('b');
+    network.transport('c', { host: '10.0.0.3', port: 7070 });
+    assert.deepEqual(network.addressOf('a'), { host: 'sim', port: 7001 });
+    assert.deepEqual(network.addressOf('b'), { host: 'sim', port: 7002 });
+    assert.deepEqual(network.addressOf('c'), { host: '10.0.0.3', port: 7070 });
+    assert.throws(() => network.transport('a'), /already has an open endpoint/, 'a restart closes the old transport first');
+    await a.close();
+    network.transport('a');
+    assert.deepEqual(network.addressOf('a'), { host: 'sim', port: 7001 }, 'a restarted node listens where it did');
+    assert.equal(network.nodeAt({ host: '10.0.0.3', port: 7070 }), 'c');
+    assert.throws(() => network.transport('d', { host: 'sim', port: 7002 }), /already the address of node b/);
+  });
+
+  it('requestAt reaches the node at the address, which serves a requester it does not know, with no clock moving', async () => {
+    const network = new TestNetwork(new ManualClock());
+    const joiner = network.transport('joiner');
+    const seed = network.transport('seed');
+    seed.setPeers(new Map());
+    seed.serve(async (from, message) => ({ from, message }));
+    const answer = await joiner.requestAt(network.addressOf('seed') as PeerAddress, { type: 'join' }, 100);
+    assert.deepEqual(answer, { from: 'seed', reply: { from: 'joiner', message: { type: 'join' } } });
+    // And the seed reaches the joiner by id although neither has the other among its peers.
+    joiner.serve(async () => 'welcome');
+    assert.equal(await seed.request('joiner', 'hi', 100), 'welcome');
+    assert.deepEqual(network.sentOfType('join'), [{ from: 'joiner', to: 'seed', message: { type: 'join' } }]);
+    assert.equal(network.sent.length, 2);
+  });
+
+  it('requestAt honours unknown addresses, modes, blocks, delays and close', async () => {
+    const clock = new ManualClock();
+    const network = new TestNetwork(clock);
+    const a = network.transport('a');
+    const b = network.transport('b');
+    b.serve(async (_from, message) => message);
+    const at = network.addressOf('b') as PeerAddress;
+    assert.deepEqual(await outcome(a.requestAt({ host: 'sim', port: 99 }, 'x', 100)), { ok: false, code: 'UNREACHABLE' });
+    network.setMode('b', 'unreachable');
+    assert.deepEqual(await outcome(a.requestAt(at, 'x', 100)), { ok: false, code: 'UNREACHABLE' });
+    assert.deepEqual(await outcome(b.request('a', 'x', 100)), { ok: false, code: 'UNREACHABLE' }, 'and requests from it');
+    network.setMode('b', 'dropping');
+    const dropped = outcome(a.requestAt(at, 'x', 100));
+    await clock.advance(100);
+    assert.deepEqual(await dropped, { ok: false, code: 'TIMEOUT' });
+    network.setMode('b', 'up');
+    network.block('a', 'b');
+    const blocked = outcome(a.requestAt(at, 'x', 100));
+    await clock.advance(100);
+    assert.deepEqual(await blocked, { ok: false, code: 'TIMEOUT' });
+    network.unblock('a', 'b');
+    network.setFaults({ ...DIRECT_NETWORK, delayMinMs: 50, delayMaxMs: 50 });
+    const delivered = network.sent.length;
+    const slow = outcome(a.requestAt(at, 'slow', 200));
+    await clock.advance(49);
+    assert.equal(network.sent.length, delivered, 'not delivered before the delay');
+    await clock.advance(1);
+    assert.equal(network.sent.length, delivered + 1);
+    await clock.advance(50); // the reply takes as long
+    assert.deepEqual(await slow, { ok: true, value: { from: 'b', reply: 'slow' } });
+    assert.equal(clock.pendingTimers, 0);
+    await a.close();
+    assert.deepEqual(await outcome(a.requestAt(at, 'x', 100)), { ok: false, code: 'CLOSED' });
   });
 });

@@ -7,8 +7,10 @@ import { StorageError } from '../../src/ports/storage.ts';
 import { MemoryEngine } from '../../src/storage/memoryEngine.ts';
 import { CorruptObjectError, InvalidObjectError, decodeObject, encodeObject } from '../../src/storage/objectCodec.ts';
 import type { ObjectStoreOptions } from '../../src/storage/objectStore.ts';
-import { BufferFullError, ObjectStore, REMOVE_OBJECT, StoreClosedError } from '../../src/storage/objectStore.ts';
-import { ManualClock, settle } from '../support/manualClock.ts';
+import { REMOVE_OBJECT } from '../../src/ports/replica.ts';
+import { BufferFullError, ObjectStore, StoreClosedError } from '../../src/storage/objectStore.ts';
+import { drainMicrotasks } from '../../src/sim/scheduler.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import { testSeed } from '../support/seed.ts';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -62,7 +64,7 @@ class ProbeEngine implements StorageEngine {
 function setup(options: ObjectStoreOptions = {}) {
   const engine = new ProbeEngine();
   const clock = new ManualClock();
-  const events = { flushes: [] as { objects: number; durable: boolean }[], errors: [] as StorageError[], waits: [] as number[] };
+  const events = { flushes: [] as { objects: number; durable: boolean }[], errors: [] as Error[], waits: [] as number[] };
   const store = new ObjectStore(engine, clock, {
     flushIntervalMs: 100,
     ...options,
@@ -82,7 +84,7 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
     () => (done = true),
     () => (done = true),
   );
-  await settle();
+  await drainMicrotasks();
   return done;
 }
 
@@ -120,10 +122,10 @@ describe('ObjectStore: buffer basics', () => {
     const { engine, store } = setup({ bufferObjectsMax: 3, flushIntervalMs: 60_000 });
     await store.update(0, key('a'), set(1), { durable: false });
     await store.update(0, key('b'), set(1), { durable: false });
-    await settle();
+    await drainMicrotasks();
     assert.equal(engine.batches.length, 0);
     await store.update(0, key('c'), set(1), { durable: false });
-    await settle();
+    await drainMicrotasks();
     assert.deepEqual(engine.batches, [{ objects: 3, durable: false }]);
     assert.equal(store.stats().bufferedObjects, 0);
   });
@@ -152,7 +154,7 @@ describe('ObjectStore: buffer basics', () => {
     await store.update(0, key('k'), set(2), { durable: false });
     assert.equal(counterOf(store.get(0, key('k'))), 2);
     engine.inner.resumeWrites();
-    await settle();
+    await drainMicrotasks();
     assert.equal(engine.stored('k'), 1);
     assert.equal(counterOf(store.get(0, key('k'))), 2, 'the newer buffered value wins over the engine');
     assert.equal(store.stats().dirtyObjects, 1);
@@ -284,7 +286,7 @@ describe('ObjectStore: a full buffer and a stalled engine', () => {
     engine.inner.pauseWrites();
     await store.update(0, key('a'), set(1), { durable: false });
     await store.update(0, key('b'), set(1), { durable: false });
-    await settle(); // full: the flush of a, b is in flight (and stalled)
+    await drainMicrotasks(); // full: the flush of a, b is in flight (and stalled)
     assert.equal(store.stats().flushingObjects, 2);
     await store.update(0, key('c'), set(1), { durable: false });
     await store.update(0, key('d'), set(1), { durable: false });
@@ -311,7 +313,7 @@ describe('ObjectStore: a full buffer and a stalled engine', () => {
     await store.update(0, key('x'), set(10), { durable: true }); // x is in the engine only
     engine.inner.pauseWrites();
     await store.update(0, key('a'), set(1), { durable: false }); // full: a goes in flight
-    await settle();
+    await drainMicrotasks();
     await store.update(0, key('b'), set(1), { durable: false }); // room besides the flight
     const waiters = Array.from({ length: 5 }, () => store.update(0, key('x'), increment, { durable: false }));
     assert.equal(store.stats().waitingWrites, 5);
@@ -327,7 +329,7 @@ describe('ObjectStore: a full buffer and a stalled engine', () => {
     const { engine, store } = setup({ bufferObjectsMax: 1, waitingWritesMax: 1 });
     engine.inner.pauseWrites();
     await store.update(0, key('a'), set(1), { durable: false });
-    await settle();
+    await drainMicrotasks();
     await store.update(0, key('b'), set(1), { durable: false });
     const first = store.update(0, key('c'), set(1), { durable: false });
     await assert.rejects(store.update(0, key('d'), set(1), { durable: false }), BufferFullError);
@@ -431,7 +433,7 @@ describe('ObjectStore: close', () => {
     const { engine, store } = setup({ bufferObjectsMax: 1 });
     engine.inner.pauseWrites();
     await store.update(0, key('a'), set(1), { durable: false });
-    await settle();
+    await drainMicrotasks();
     await store.update(0, key('b'), set(1), { durable: false });
     const waiting = store.update(0, key('c'), set(1), { durable: false });
     const closing = store.close();

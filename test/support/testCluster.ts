@@ -1,6 +1,6 @@
 /**
  * An in-process cluster for tests: N nodes built by openNode, each with MemoryEngines
- * (objects and hints), a MemoryMetaStore, and a MemoryTransport on one MemoryNetwork,
+ * (objects and hints), a MemoryMetaStore, and a SimTransport on one TestNetwork,
  * all on one ManualClock and a seeded Random. Nothing runs on real time: a test moves the
  * clock (`cluster.run(promise)` advances it until the promise settles, so a request that
  * waits for a timeout never hangs the test).
@@ -15,14 +15,15 @@ import { openNode } from '../../src/node/openNode.ts';
 import type { ShoalNode } from '../../src/node/shoalNode.ts';
 import { silentLogger, type Logger } from '../../src/ports/logger.ts';
 import { MemoryEngine, MemoryMetaStore } from '../../src/storage/memoryEngine.ts';
-import { ManualClock } from './manualClock.ts';
-import { MemoryNetwork, type MemoryTransport } from './memoryTransport.ts';
-import { seededRandom } from './seededRandom.ts';
+import { Prng } from '../../src/sim/prng.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
+import type { SimTransport } from '../../src/sim/simNetwork.ts';
+import { TestNetwork } from './testNetwork.ts';
 
 export interface TestMember {
   readonly id: string;
   readonly node: ShoalNode;
-  readonly transport: MemoryTransport;
+  readonly transport: SimTransport;
   readonly engine: MemoryEngine;
   readonly hintEngine: MemoryEngine;
   readonly meta: MemoryMetaStore;
@@ -43,14 +44,14 @@ export class TestCluster {
 
   private constructor(
     readonly clock: ManualClock,
-    readonly network: MemoryNetwork,
+    readonly network: TestNetwork,
     private readonly options: TestClusterOptions,
   ) {}
 
   /** Starts one node per id; `overrides` go into every node's config. */
   static async start(ids: readonly string[], overrides: Record<string, unknown> = {}, options: TestClusterOptions = {}): Promise<TestCluster> {
     const clock = new ManualClock();
-    const cluster = new TestCluster(clock, new MemoryNetwork(clock), options);
+    const cluster = new TestCluster(clock, new TestNetwork(clock), options);
     const list = ids.map((id, index) => `${id}@127.0.0.1:${7001 + index}`).join(',');
     for (const id of ids) await cluster.startNode({ id, cluster: list, listen: `127.0.0.1:${7001 + ids.indexOf(id)}`, ...overrides });
     return cluster;
@@ -120,10 +121,10 @@ export class TestCluster {
   private open(
     config: NodeConfig,
     storage: { engine: MemoryEngine; hintEngine: MemoryEngine; meta: MemoryMetaStore },
-    transport: MemoryTransport,
+    transport: SimTransport,
     index: number,
   ): Promise<ShoalNode> {
-    const random = seededRandom((this.options.seed ?? 1) * 31 + index);
+    const random = Prng.fromSeed((this.options.seed ?? 1) * 31 + index);
     return openNode({ config, ...storage, clock: this.clock, random, transport, logger: this.options.logger ?? silentLogger });
   }
 }

@@ -14,7 +14,7 @@
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Random } from '../../ports/random.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { Replica } from '../../ports/replica.ts';
 import type { ReapSettings } from '../../core/antiEntropy/reaping.ts';
 import { isSettled } from '../../core/membership/state.ts';
 import { replicasOf } from '../../core/membership/transfers.ts';
@@ -41,7 +41,8 @@ interface Differing {
 export interface AntiEntropyDeps {
   readonly membership: Membership;
   readonly trees: PartitionTrees;
-  readonly store: ObjectStore;
+  /** This node's data: the objects the trees describe. */
+  readonly replica: Replica;
   readonly detector: FailureDetector;
   readonly admission: AdmissionController;
   readonly clock: Clock;
@@ -68,7 +69,7 @@ export interface AntiEntropyStats {
 /**
  * Whether this node exchanges a partition now: it replicates it in the serving ring and is
  * not handing it over. During a hand-over, only writes that go through the replica's write
- * path are passed on to the receiver (localReplica.ts), so a repair merged straight into
+ * path are passed on to the receiver (replica/nodeReplica.ts), so a repair merged straight into
  * the store could miss the new replica; the transfer carries the data, and anti-entropy
  * takes the partition up again once the change settles.
  */
@@ -135,7 +136,7 @@ export class AntiEntropy {
       const nowMs = clock.monotonicMs();
       const untrusted = held.find((p) => !trees.isTrusted(p) && trees.rebuildDue(p, nowMs));
       const trusted = new Set(held.filter((p) => trees.isTrusted(p)));
-      if (untrusted !== undefined) moreWork = trees.rebuildPage(untrusted, this.deps.store, REBUILD_PAGE_OBJECTS, nowMs) !== 'failed';
+      if (untrusted !== undefined) moreWork = trees.rebuildPage(untrusted, this.deps.replica, REBUILD_PAGE_OBJECTS, nowMs) !== 'failed';
       else if (this.differing.length > 0) moreWork = await this.exchangeDiffering(trusted);
       else if (this.reapable.length > 0) moreWork = await this.reapNext(trusted);
       else moreWork = await this.sweep([...trusted]);
@@ -207,7 +208,7 @@ export class AntiEntropy {
     }
     let repairedSome = false;
     try {
-      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.store, this.peerFor(head.peer), this.betweenPages);
+      const outcome = await exchangePartition(head.partition, this.deps.trees, this.deps.replica, this.peerFor(head.peer), this.betweenPages);
       this.counted(outcome);
       repairedSome = !outcome.inSync;
       if (repairedSome) this.deps.logger.debug({ partition: head.partition, peer: head.peer, ...outcome }, 'anti-entropy repaired a partition');
@@ -281,7 +282,7 @@ export class AntiEntropy {
     if (!isSettled(this.deps.membership.view.state) || !trees.mayHoldReapable(partition)) return;
     const peers = replicas.map((node) => this.peerFor(node));
     const counted = (reapable: number): void => trees.countedReapable(partition, reapable);
-    this.countReaped(await reapPartition(partition, this.deps.store, peers, this.deps.reaping, this.deps.clock.nowMs(), counted));
+    this.countReaped(await reapPartition(partition, this.deps.replica, peers, this.deps.reaping, this.deps.clock.nowMs(), counted));
   }
 
   private counted(outcome: ExchangeOutcome): void {

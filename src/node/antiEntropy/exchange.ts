@@ -16,9 +16,9 @@
 import { objectDigest, segmentOf, type TreeShape } from '../../core/antiEntropy/hashTree.ts';
 import { bytesEqual } from '../../core/bytes.ts';
 import type { StoredObject } from '../../core/object.ts';
-import { encodeObject, decodeObject } from '../../storage/objectCodec.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
-import { applyReplicaWrite } from '../replica.ts';
+import type { Replica } from '../../ports/replica.ts';
+import { decodeObject } from '../../storage/objectCodec.ts';
+import { RequestError } from '../errors.ts';
 import { applyReap, type ReapPeer, type ReapSteps } from './tombstoneReaper.ts';
 import type { PartitionTrees } from './partitionTrees.ts';
 
@@ -74,7 +74,7 @@ export interface ExchangeOutcome {
 export async function exchangePartition(
   partition: number,
   trees: PartitionTrees,
-  store: ObjectStore,
+  replica: Replica,
   peer: ExchangePeer,
   betweenPages: BetweenPages = NO_PAUSE,
 ): Promise<ExchangeOutcome> {
@@ -93,17 +93,17 @@ export async function exchangePartition(
   bytes += sizeOf(theirs.keys) + sizeOf(theirs.digests);
   // The peer lists whole segments up to its key bound: compare those only (the rest next time).
   const segments = parents.slice(0, Math.max(1, Math.min(parents.length, theirs.covered)));
-  const mine = await segmentKeyDigests(store, partition, new Set(segments), tree.shape, betweenPages);
+  const mine = await segmentKeyDigests(replica, partition, new Set(segments), tree.shape, betweenPages);
   const theirDigests = new Map(theirs.keys.map((key, i) => [keyId(key), theirs.digests[i] as Uint8Array]));
   const toFetch = theirs.keys.filter((key, i) => !sameDigest(mine.get(keyId(key))?.digest, theirs.digests[i] as Uint8Array));
-  bytes += await fetchObjects(partition, store, peer, toFetch);
+  bytes += await fetchObjects(partition, replica, peer, toFetch);
   // After merging theirs, only where this node's version still differs from the peer's (it
   // lacks the key, or the merge kept something of ours) is anything sent back.
   const toPush = [...mine.values()].map((entry) => entry.key).filter((key) => {
-    const object = store.get(partition, key);
+    const object = replica.readOwn(partition, key);
     return object !== undefined && !sameDigest(theirDigests.get(keyId(key)), objectDigest(key, object));
   });
-  bytes += await pushObjects(partition, store, peer, toPush);
+  bytes += await pushObjects(partition, replica, peer, toPush);
   return { inSync: false, segmentsCompared: segments.length, keysPushed: toPush.length, keysFetched: toFetch.length, bytes };
 }
 
@@ -114,14 +114,14 @@ interface KeyDigest {
 
 /** This node's (key, digest) pairs in the given segments, by key. */
 export async function segmentKeyDigests(
-  store: ObjectStore,
+  replica: Replica,
   partition: number,
   segments: ReadonlySet<number>,
   shape: TreeShape,
   betweenPages: BetweenPages = NO_PAUSE,
 ): Promise<Map<string, KeyDigest>> {
   const found = new Map<string, KeyDigest>();
-  for (const entries of (await keyDigestsBySegment(store, partition, segments, shape, betweenPages)).values()) {
+  for (const entries of (await keyDigestsBySegment(replica, partition, segments, shape, betweenPages)).values()) {
     for (const entry of entries) found.set(keyId(entry.key), entry);
   }
   return found;
@@ -133,7 +133,7 @@ export async function segmentKeyDigests(
  * may make a listed digest stale; the next exchange sees it.
  */
 async function keyDigestsBySegment(
-  store: ObjectStore,
+  replica: Replica,
   partition: number,
   segments: ReadonlySet<number>,
   shape: TreeShape,
@@ -149,7 +149,7 @@ async function keyDigestsBySegment(
   const wanted = (key: Uint8Array): boolean => segments.has(segmentOf(key, shape));
   let afterKey: Uint8Array | undefined;
   for (;;) {
-    afterKey = store.visitPartitionPage(partition, afterKey, LISTING_PAGE_KEYS, visit, wanted);
+    afterKey = replica.visitPartitionPage(partition, afterKey, LISTING_PAGE_KEYS, visit, wanted);
     if (afterKey === undefined) return bySegment;
     await betweenPages();
   }
@@ -159,8 +159,8 @@ async function keyDigestsBySegment(
  * The answer to a peer's `keys`: the (key, digest) pairs of the asked segments, whole
  * segments in the order asked, as many as fit in KEY_DIGESTS_PER_REPLY_MAX (one at least).
  */
-async function listSegments(store: ObjectStore, partition: number, segments: readonly number[], shape: TreeShape, betweenPages: BetweenPages): Promise<KeyDigests> {
-  const bySegment = await keyDigestsBySegment(store, partition, new Set(segments), shape, betweenPages);
+async function listSegments(replica: Replica, partition: number, segments: readonly number[], shape: TreeShape, betweenPages: BetweenPages): Promise<KeyDigests> {
+  const bySegment = await keyDigestsBySegment(replica, partition, new Set(segments), shape, betweenPages);
   const listed: KeyDigest[] = [];
   let covered = 0;
   for (const segment of segments) {
@@ -173,7 +173,7 @@ async function listSegments(store: ObjectStore, partition: number, segments: rea
 }
 
 /** Sends this node's objects of `keys` in messages of at most KEYS_PER_MESSAGE_MAX keys and about OBJECT_BYTES_PER_MESSAGE_MAX bytes. */
-async function pushObjects(partition: number, store: ObjectStore, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
+async function pushObjects(partition: number, replica: Replica, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
   let bytes = 0;
   let chunk: Uint8Array[] = [];
   let objects: Uint8Array[] = [];
@@ -187,9 +187,8 @@ async function pushObjects(partition: number, store: ObjectStore, peer: Exchange
     chunkBytes = 0;
   };
   for (const key of keys) {
-    const object = store.get(partition, key);
-    if (object === undefined) continue;
-    const encoded = encodeObject(object);
+    const encoded = replica.readOwnBytes(partition, key);
+    if (encoded === undefined) continue;
     if (chunk.length > 0 && (chunk.length >= KEYS_PER_MESSAGE_MAX || chunkBytes + encoded.length > OBJECT_BYTES_PER_MESSAGE_MAX)) await send();
     chunk.push(key);
     objects.push(encoded);
@@ -200,7 +199,7 @@ async function pushObjects(partition: number, store: ObjectStore, peer: Exchange
 }
 
 /** Fetches the peer's objects of `keys` and merges them here; the peer answers a prefix of each request. */
-async function fetchObjects(partition: number, store: ObjectStore, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
+async function fetchObjects(partition: number, replica: Replica, peer: ExchangePeer, keys: readonly Uint8Array[]): Promise<number> {
   let bytes = 0;
   let start = 0;
   while (start < keys.length) {
@@ -208,14 +207,11 @@ async function fetchObjects(partition: number, store: ObjectStore, peer: Exchang
     const objects = await peer.fetch(partition, chunk);
     if (objects.length === 0 || objects.length > chunk.length) throw new Error(`asked for ${chunk.length} objects, got ${objects.length}`);
     bytes += sizeOf(objects);
-    const merges = objects.flatMap((bytesOfObject, i) =>
-      // An empty answer: the peer no longer holds the key (removed meanwhile).
-      bytesOfObject.length === 0 ? [] : [applyReplicaWrite(store, partition, chunk[i] as Uint8Array, decodeObject(bytesOfObject))],
-    );
-    await Promise.all(merges);
+    // An empty answer: the peer no longer holds the key (removed meanwhile).
+    const held = objects.flatMap((bytesOfObject, i) => (bytesOfObject.length === 0 ? [] : [i]));
+    await replica.mergeBatch(partition, held.map((i) => chunk[i] as Uint8Array), held.map((i) => decodeObject(objects[i] as Uint8Array)));
     start += objects.length;
   }
-  await store.flush();
   return bytes;
 }
 
@@ -232,9 +228,9 @@ function sizeOf(items: readonly Uint8Array[]): number {
 }
 
 /** Why a peer refuses an exchange request (the exchange is dropped, the node carries on). */
-export class ExchangeRefusedError extends Error {
+export class ExchangeRefusedError extends RequestError {
   constructor(reason: string) {
-    super(reason);
+    super('EXCHANGE_REFUSED', reason);
     this.name = 'ExchangeRefusedError';
   }
 }
@@ -247,7 +243,7 @@ export class ExchangeRefusedError extends Error {
  */
 export function answeringPeer(
   trees: PartitionTrees,
-  store: ObjectStore,
+  replica: Replica,
   mergeBatch: ExchangePeer['push'],
   options: {
     readonly exchangeable?: (partition: number) => boolean;
@@ -297,7 +293,7 @@ export function answeringPeer(
       if (segments.length > SEGMENTS_PER_EXCHANGE_MAX || segments.some((s) => !Number.isInteger(s) || s < 0 || s >= tree.shape.segments)) {
         throw new ExchangeRefusedError(`segments must be at most ${SEGMENTS_PER_EXCHANGE_MAX} of 0..${tree.shape.segments - 1}`);
       }
-      return listSegments(store, partition, segments, tree.shape, options.betweenPages ?? NO_PAUSE);
+      return listSegments(replica, partition, segments, tree.shape, options.betweenPages ?? NO_PAUSE);
     },
     fetch: async (partition, keys) => {
       treeOf(partition);
@@ -305,8 +301,7 @@ export function answeringPeer(
       const objects: Uint8Array[] = [];
       let bytes = 0;
       for (const key of keys) {
-        const object = store.get(partition, key);
-        const encoded = object === undefined ? new Uint8Array(0) : encodeObject(object);
+        const encoded = replica.readOwnBytes(partition, key) ?? new Uint8Array(0);
         if (objects.length > 0 && bytes + encoded.length > OBJECT_BYTES_PER_MESSAGE_MAX) break;
         objects.push(encoded);
         bytes += encoded.length;
@@ -318,14 +313,14 @@ export function answeringPeer(
       treeOf(partition);
       if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
       return keys.map((key) => {
-        const object = store.get(partition, key);
+        const object = replica.readOwn(partition, key);
         return object === undefined ? new Uint8Array(0) : objectDigest(key, object);
       });
     },
     reap: async (partition, keys, digests) => {
       treeOf(partition);
       if (keys.length > KEYS_PER_MESSAGE_MAX) throw new ExchangeRefusedError(`at most ${KEYS_PER_MESSAGE_MAX} keys per request`);
-      const steps = await applyReap(store, partition, keys, digests);
+      const steps = await applyReap(replica, partition, keys, digests);
       options.onReaped?.(steps);
     },
   };

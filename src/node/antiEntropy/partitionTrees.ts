@@ -18,7 +18,7 @@ import { isReapedMarker, isTombstone } from '../../core/antiEntropy/reaping.ts';
 import { compareBytes } from '../../core/bytes.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { JsonValue, MetaStore } from '../../ports/storage.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { PartitionReader } from '../../ports/replica.ts';
 
 /** The MetaStore record of the saved trees. */
 export const TREES_RECORD = 'hash-trees';
@@ -139,7 +139,7 @@ export class PartitionTrees {
   }
 
   /** Rebuilds one partition's tree from the store in one go; true when it is trusted afterwards. */
-  rebuild(partition: number, store: ObjectStore, nowMs = 0): boolean {
+  rebuild(partition: number, store: PartitionReader, nowMs = 0): boolean {
     let step: RebuildStep;
     do step = this.rebuildPage(partition, store, Number.MAX_SAFE_INTEGER, nowMs);
     while (step === 'more');
@@ -152,7 +152,7 @@ export class PartitionTrees {
    * between pages reach the tree being built through the observer when their key is at or
    * before the last key visited; the ones after it are seen when their page is visited.
    */
-  rebuildPage(partition: number, store: ObjectStore, pageObjects: number, nowMs = 0): RebuildStep {
+  rebuildPage(partition: number, store: PartitionReader, pageObjects: number, nowMs = 0): RebuildStep {
     if (this.building?.partition !== partition) this.building = { partition, tree: new HashTree(this.shape), reapable: 0, afterKey: undefined };
     const building = this.building;
     try {

@@ -15,7 +15,7 @@ import { bytesEqual } from '../../core/bytes.ts';
 import { objectDigest } from '../../core/antiEntropy/hashTree.ts';
 import { reaped, reapStepDue, isReapedMarker, isTombstone, type ReapSettings } from '../../core/antiEntropy/reaping.ts';
 import type { StoredObject } from '../../core/object.ts';
-import { REMOVE_OBJECT, type ObjectStore } from '../../storage/objectStore.ts';
+import { REMOVE_OBJECT, type Replica } from '../../ports/replica.ts';
 
 /** The requests reaping makes of another replica (exchange.ts ExchangePeer has them). */
 export interface ReapPeer {
@@ -51,14 +51,14 @@ interface Candidate {
  */
 export async function reapPartition(
   partition: number,
-  store: ObjectStore,
+  replica: Replica,
   peers: readonly ReapPeer[],
   settings: ReapSettings,
   nowMs: number,
   /** Told, right after the scan, how many tombstones and markers the partition holds. */
   onCounted?: (reapable: number) => void,
 ): Promise<ReapOutcome> {
-  const { candidates, reapable } = dueForReaping(store, partition, settings, nowMs);
+  const { candidates, reapable } = dueForReaping(replica, partition, settings, nowMs);
   onCounted?.(reapable);
   if (candidates.length === 0) return { candidates: 0, tombstonesReaped: 0, markersRemoved: 0 };
   let agreed = candidates;
@@ -74,15 +74,15 @@ export async function reapPartition(
   const digests = agreed.map((c) => c.digest);
   // Every replica is asked; one that fails is caught up by anti-entropy, then a later round.
   await Promise.allSettled(peers.map((peer) => peer.reap(partition, keys, digests)));
-  const steps = await applyReap(store, partition, keys, digests);
+  const steps = await applyReap(replica, partition, keys, digests);
   return { candidates: candidates.length, ...steps };
 }
 
 /** Tombstones and markers of the partition due for their next step, with their digests, and how many it holds. */
-function dueForReaping(store: ObjectStore, partition: number, settings: ReapSettings, nowMs: number): { candidates: Candidate[]; reapable: number } {
+function dueForReaping(replica: Replica, partition: number, settings: ReapSettings, nowMs: number): { candidates: Candidate[]; reapable: number } {
   const candidates: Candidate[] = [];
   let reapable = 0;
-  store.forEachInPartition(partition, (key, object) => {
+  replica.forEachInPartition(partition, (key, object) => {
     if (!isTombstone(object) && !isReapedMarker(object)) return;
     reapable++;
     if (candidates.length < REAP_KEYS_MAX && reapStepDue(object, nowMs, settings) !== undefined) candidates.push({ key, digest: objectDigest(key, object) });
@@ -95,7 +95,7 @@ function dueForReaping(store: ObjectStore, partition: number, settings: ReapSett
  * tombstone becomes its marker, a marker is removed. Anything else is left alone.
  */
 export async function applyReap(
-  store: ObjectStore,
+  replica: Replica,
   partition: number,
   keys: readonly Uint8Array[],
   digests: readonly Uint8Array[],
@@ -113,6 +113,6 @@ export async function applyReap(
     markersRemoved++;
     return REMOVE_OBJECT;
   };
-  await Promise.all(keys.map((key, i) => store.update(partition, key, step(key, digests[i] as Uint8Array), { durable: false })));
+  await Promise.all(keys.map((key, i) => replica.change(partition, key, step(key, digests[i] as Uint8Array))));
   return { tombstonesReaped, markersRemoved };
 }

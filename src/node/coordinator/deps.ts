@@ -2,13 +2,11 @@
 import type { ActorId } from '../../core/clock.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { HintStore } from '../../storage/hintStore.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { Replica } from '../../ports/replica.ts';
 import type { ClusterView } from '../cluster.ts';
 import type { NodeConfig } from '../config.ts';
 import type { NodeEvents } from '../events.ts';
 import type { FailureDetector } from '../failureDetector.ts';
-import type { LocalReplica } from '../localReplica.ts';
 import type { PeerClient } from '../peerClient.ts';
 
 /** A get that answered and still listens for late replies (read repair). */
@@ -36,15 +34,13 @@ export interface RoutingDeps {
 
 /** A get coordinator: a node reads its own replica too; a client has none (undefined). */
 export interface GetDeps extends RoutingDeps {
-  readonly replica: LocalReplica | undefined;
+  readonly replica: Replica | undefined;
 }
 
 /** What a node's coordinators need: routing, plus its own replica and the actor it issues dots under. */
 export interface CoordinatorDeps extends GetDeps {
-  /** This node's own replica (main store, hints, write routing during transfers). */
-  readonly replica: LocalReplica;
+  /** This node's replica object: all of its partition data. */
+  readonly replica: Replica;
   /** The actor under which this incarnation issues dots (node id + start epoch). */
   readonly actor: ActorId;
-  readonly store: ObjectStore;
-  readonly hints: HintStore;
 }

@@ -17,11 +17,11 @@
 import type { StoredObject } from '../../core/object.ts';
 import { addGetFailure, addGetReply, addGetTarget, getSettled, getVerdict, initGetQuorum, readRepairTargets, type GetQuorum } from '../../core/quorum/getQuorum.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
+import type { Replica } from '../../ports/replica.ts';
 import { decodeObject, encodeObject } from '../../storage/objectCodec.ts';
 import { Deadline } from '../deadline.ts';
 import { QuorumUnreachableError, RequestTimeoutError, type ReplicaCounts } from '../errors.ts';
 import { emit } from '../events.ts';
-import { readLocalReplica, writeLocalReplica, type LocalReplica } from '../localReplica.ts';
 import { describeFailure } from '../peerClient.ts';
 import { replicaPut, type Reply } from '../protocol.ts';
 import type { Quorum } from '../request.ts';
@@ -67,7 +67,7 @@ class GetCoordinator implements Lingering {
   /** This node, when it holds a copy; undefined for a client (src/client/). */
   private readonly self: string | undefined;
   private readonly deadline: Deadline;
-  private readonly replica: LocalReplica | undefined;
+  private readonly replica: Replica | undefined;
   private fastest: string | undefined;
   private selfError: unknown;
   private timer: TimerHandle | undefined;
@@ -184,11 +184,11 @@ class GetCoordinator implements Lingering {
     }
   }
 
-  private readSelf(replica: LocalReplica): void {
+  private readSelf(replica: Replica): void {
     const self = replica.self;
     let object: StoredObject | undefined;
     try {
-      object = readLocalReplica(replica, this.request.partition, this.request.key);
+      object = replica.read(this.request.partition, this.request.key);
     } catch (error) {
       this.failed(self, error);
       return;
@@ -265,7 +265,7 @@ class GetCoordinator implements Lingering {
       if (failure !== undefined) this.deps.logger.debug({ peer: node, reason: describeFailure(failure) }, 'read repair failed');
     };
     if (node === this.self && this.replica !== undefined) {
-      writeLocalReplica(this.replica, partition, key, merged, { durable: false, hintFor }).then(() => done(), done);
+      this.replica.merge(partition, key, merged, { durable: false, hintFor }).then(() => done(), done);
       return;
     }
     const message = replicaPut(partition, key, encoded, false, hintFor);

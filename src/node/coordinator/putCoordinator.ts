@@ -2,9 +2,9 @@
  * The put coordinator (paper 4.5, 5; Riak's put_fsm), an explicit state machine over the
  * pure put reducer (core/quorum/putQuorum.ts):
  *
- *   writing-local  the coordinator runs putObject on its own copy inside store.update (the
- *                  new version's dot is issued under its actor). A failure here fails the
- *                  request with that error: nothing has been sent anywhere yet.
+ *   writing-local  the coordinator runs putObject on its own copy through its replica
+ *                  object (the new version's dot is issued under its actor). A failure here
+ *                  fails the request with that error: nothing has been sent anywhere yet.
  *   replicating    the new object goes to the other targets; each acknowledgement or
  *                  failure is folded into the reducer. A failed target is replaced by the
  *                  next spare of the preference list (sloppy quorum), told whose hint it holds.
@@ -24,13 +24,12 @@
  */
 import { mergeVectors, type VersionVector } from '../../core/clock.ts';
 import { putObject, type ObjectWrite, type StoredObject } from '../../core/object.ts';
+import type { OwnWrite } from '../../ports/replica.ts';
 import { addPutReply, addPutTarget, initPutQuorum, putVerdict, type PutQuorum } from '../../core/quorum/putQuorum.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
-import { encodeObject } from '../../storage/objectCodec.ts';
 import { Deadline } from '../deadline.ts';
 import { QuorumUnreachableError, RequestTimeoutError, TooManySiblingsError, type ReplicaCounts } from '../errors.ts';
 import { emit } from '../events.ts';
-import { forwardedCopies, writeLocalReplica } from '../localReplica.ts';
 import { describeFailure } from '../peerClient.ts';
 import { replicaPut, type Reply } from '../protocol.ts';
 import type { Quorum } from '../request.ts';
@@ -112,21 +111,18 @@ class PutCoordinator {
 
   // --- events --------------------------------------------------------------------------
 
-  private localWritten(object: StoredObject): void {
+  private localWritten(own: OwnWrite): void {
     switch (this.state) {
       case 'writing-local':
         this.state = 'replicating';
-        this.object = object;
-        if (this.targets.size > 1) {
-          try {
-            this.encoded = encodeObject(object);
-          } catch (error) {
-            this.fail(error, 'unreachable'); // cannot happen for an object putObject built; never hang on it
-            return;
-          }
-        }
+        this.object = own.object;
+        this.encoded = own.bytes;
         for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
-        this.finishLocal(object);
+        // The coordinator's own acknowledgement: its fsync, its hint, or its copies for receivers.
+        own.acknowledged.then(
+          () => this.replied(this.self, true),
+          (error: unknown) => this.replied(this.self, false, error),
+        );
         return;
       case 'replicating':
       case 'succeeded':
@@ -194,11 +190,12 @@ class PutCoordinator {
       nowMs: deps.clock.nowMs(),
       lastWriteWins: deps.config.lastWriteWins,
     };
+    const durable = this.durable.has(this.self);
     // With no other target, the coordinator's one write is the durable one: fsync it at once.
-    const durableNow = this.durable.has(this.self) && this.targets.size === 1;
-    // An unnamed arrow: a named closure per request costs a name definition under tsx.
-    deps.store.update(request.partition, request.key, (current) => this.nextVersion(current, write), { durable: durableNow }).then(
-      (object) => (object === undefined ? this.localFailed(new Error('invariant: a put left no object')) : this.localWritten(object)),
+    const durableNow = durable && this.targets.size === 1;
+    const hintFor = (this.targets.get(this.self) as Target).hintFor;
+    deps.replica.writeOwn(request.partition, request.key, (current) => this.nextVersion(current, write), { durable, durableNow, hintFor }).then(
+      (own) => this.localWritten(own),
       (error: unknown) => this.localFailed(error),
     );
   }
@@ -212,32 +209,9 @@ class PutCoordinator {
     return result.object;
   }
 
-  /**
-   * The coordinator's own acknowledgement: its buffered write, then (when it is durable)
-   * the fsync of its copy, then (when it stands in for a primary) the hint.
-   */
-  private finishLocal(object: StoredObject): void {
-    const { deps, request } = this;
-    const self = this.targets.get(this.self) as Target;
-    const durable = this.durable.has(this.self);
-    const steps: Promise<unknown>[] = [];
-    if (durable && this.targets.size > 1) steps.push(deps.store.update(request.partition, request.key, () => undefined, { durable: true }));
-    if (self.hintFor !== undefined) {
-      steps.push(writeLocalReplica(deps.replica, request.partition, request.key, object, { durable, hintFor: self.hintFor }));
-    } else {
-      // A partition this node is handing over: the new replica gets the write too (cluster.ts).
-      steps.push(...forwardedCopies(deps.replica, request.partition, request.key, object, durable));
-    }
-    Promise.all(steps).then(
-      () => this.replied(this.self, true),
-      (error: unknown) => this.replied(this.self, false, error),
-    );
-  }
-
   private send(target: Target): void {
     const { deps, request } = this;
-    this.encoded ??= encodeObject(this.object as StoredObject);
-    const message = replicaPut(request.partition, request.key, this.encoded, this.durable.has(target.node), target.hintFor);
+    const message = replicaPut(request.partition, request.key, this.encoded as Uint8Array, this.durable.has(target.node), target.hintFor);
     const timeoutMs = this.remainingMs();
     deps.peers.request(target.node, message, timeoutMs).then(
       (reply: Reply) => this.replied(target.node, reply.type === 'ack', reply),

@@ -11,9 +11,8 @@ import { planJoin, planLeave, planRemove, type PlanResult } from '../../core/mem
 import { isSettled, type ClusterState } from '../../core/membership/state.ts';
 import { replicasOf } from '../../core/membership/transfers.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { StorageEngine } from '../../ports/storage.ts';
 import type { PeerAddress, Transport } from '../../ports/transport.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { Replica } from '../../ports/replica.ts';
 import type { NodeConfig } from '../config.ts';
 import type { FailureDetector } from '../failureDetector.ts';
 import { describeFailure, type PeerClient } from '../peerClient.ts';
@@ -33,8 +32,8 @@ export interface MembershipServiceDeps {
   readonly transport: Transport;
   readonly peers: PeerClient;
   readonly detector: FailureDetector;
-  readonly store: ObjectStore;
-  readonly engine: StorageEngine;
+  /** This node's data: transfers are merged into it, estimates read from it. */
+  readonly replica: Replica;
   readonly logger: Logger;
   readonly timeoutMs: number;
 }
@@ -61,7 +60,6 @@ export interface ClusterTransfers extends Omit<TransferStats, 'active' | 'pendin
 }
 
 /** How many objects a data estimate samples to learn the average object size. */
-const ESTIMATE_SAMPLE_OBJECTS = 200;
 
 export class MembershipService {
   constructor(private readonly deps: MembershipServiceDeps) {}
@@ -101,8 +99,8 @@ export class MembershipService {
   }
 
   transferBatch(message: TransferBatchMessage): Promise<Reply> {
-    const { store, config } = this.deps;
-    return receiveTransferBatch({ store, partitionCount: this.deps.membership.state.ring.partitionCount, keyBytesMax: config.keyBytesMax }, message);
+    const { replica, config } = this.deps;
+    return receiveTransferBatch({ replica, partitionCount: this.deps.membership.state.ring.partitionCount, keyBytesMax: config.keyBytesMax }, message);
   }
 
   transferStats(): StatsReply {
@@ -123,7 +121,7 @@ export class MembershipService {
     if (own.members.length > 1 && !orphaned) {
       return refuse('already-member', `this node is already a member of cluster ${JSON.stringify(own.clusterName)} (${own.members.length} members)`);
     }
-    const objects = this.deps.engine.count();
+    const objects = this.deps.replica.objectCount();
     if (objects > 0 && !orphaned) return refuse('not-empty', `this node holds ${objects} objects; only an empty node can join a cluster`);
     const message: JoinMessage = { type: 'join', clusterName: config.clusterName, id: config.id, host: config.listen.host, port: config.listen.port, dryRun, ...(expectRingVersion === undefined ? {} : { expectRingVersion }) };
     let reply: Reply;
@@ -232,16 +230,12 @@ export class MembershipService {
 
   /** Objects and bytes per key-partition replica, from this node's own data. */
   private dataEstimate(): DataEstimate {
-    const { membership, engine } = this.deps;
+    const { membership, replica } = this.deps;
     const state = membership.state;
     const self = membership.view.self;
     const held: number[] = [];
     for (let p = 0; p < state.ring.partitionCount; p++) if (replicasOf(state.ring, p, state.replicas).includes(self)) held.push(p);
-    const objects = held.length === 0 ? 0 : engine.count() / held.length;
-    const first = held[0];
-    const sample = first === undefined ? [] : engine.scanPartition(first, { limit: ESTIMATE_SAMPLE_OBJECTS });
-    const sampleBytes = sample.reduce((sum, e) => sum + e.key.length + e.value.length, 0);
-    return { objects, bytes: sample.length === 0 ? 0 : (objects * sampleBytes) / sample.length };
+    return replica.dataEstimate(held);
   }
 }
 

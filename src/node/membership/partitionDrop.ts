@@ -20,8 +20,8 @@ import { lostPartitions } from '../../core/membership/transfers.ts';
 import { isSettled } from '../../core/membership/state.ts';
 import type { Clock, TimerHandle } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { MetaStore, StorageEngine } from '../../ports/storage.ts';
-import { REMOVE_OBJECT, type ObjectStore } from '../../storage/objectStore.ts';
+import type { Replica } from '../../ports/replica.ts';
+import type { MetaStore } from '../../ports/storage.ts';
 import type { BackgroundPacer } from '../admission.ts';
 import type { Membership } from './membership.ts';
 
@@ -30,8 +30,8 @@ export const DROPPED_RECORD = 'partitions-dropped';
 
 export interface PartitionDropDeps {
   readonly membership: Membership;
-  readonly store: ObjectStore;
-  readonly engine: StorageEngine;
+  /** This node's data, which the drop deletes from. */
+  readonly replica: Replica;
   readonly meta: MetaStore;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -100,7 +100,7 @@ export class PartitionDrop {
     let objects = 0;
     let renewed = false;
     for (const partition of partitions) {
-      if (!renewed && this.deps.engine.scanPartition(partition, { limit: 1 }).length > 0) {
+      if (!renewed && this.deps.replica.holdsAny(partition)) {
         await this.deps.beforeDeleting?.();
         renewed = true;
       }
@@ -118,12 +118,10 @@ export class PartitionDrop {
       const view = this.deps.membership.view;
       if (!this.running || view.state.ringVersion !== version || view.holds[partition] === true) return deleted;
       const startedMs = this.deps.clock.monotonicMs();
-      const page = this.deps.engine.scanPartition(partition, { limit: this.deps.batchObjectsMax });
-      if (page.length === 0) return deleted;
-      await Promise.all(page.map((entry) => this.deps.store.update(partition, entry.key, () => REMOVE_OBJECT, { durable: false })));
-      await this.deps.store.flush();
-      deleted += page.length;
-      this.dropped += page.length;
+      const removed = await this.deps.replica.dropPage(partition, this.deps.batchObjectsMax);
+      if (removed === 0) return deleted;
+      deleted += removed;
+      this.dropped += removed;
       await this.pause(this.deps.clock.monotonicMs() - startedMs);
     }
   }

@@ -5,6 +5,7 @@
 import type { MemberTable } from '../../core/membership/member.ts';
 import { currentMembers, isSettled, servingRing, type ClusterState } from '../../core/membership/state.ts';
 import { ownedPartitionCounts, type Ring } from '../../core/ring.ts';
+import type { DataEstimate } from '../../ports/replica.ts';
 
 export interface PlanView {
   readonly kind: string;
@@ -20,10 +21,7 @@ export interface PlanView {
 }
 
 /** Objects and bytes per key partition replica, as measured on the planning node. */
-export interface DataEstimate {
-  readonly objects: number;
-  readonly bytes: number;
-}
+export type { DataEstimate };
 
 export interface MemberView {
   readonly id: string;

@@ -8,12 +8,11 @@
 import { partitionOfKey } from '../../core/hash.ts';
 import type { StoredObject } from '../../core/object.ts';
 import { CorruptObjectError, decodeObject } from '../../storage/objectCodec.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { Replica } from '../../ports/replica.ts';
 import { ACK, BadMessageError, type Reply, type TransferBatchMessage } from '../protocol.ts';
-import { applyReplicaWrite } from '../replica.ts';
 
 export interface TransferReceiverDeps {
-  readonly store: ObjectStore;
+  readonly replica: Replica;
   readonly partitionCount: number;
   readonly keyBytesMax: number;
 }
@@ -32,8 +31,7 @@ export async function mergeBatch(
 ): Promise<void> {
   if (keys.length !== encoded.length) throw new BadMessageError(`a batch of ${keys.length} keys carries ${encoded.length} objects`);
   const objects = keys.map((key, i) => checkedEntry(deps, partition, key, encoded[i] as Uint8Array));
-  await Promise.all(objects.map((object, i) => applyReplicaWrite(deps.store, partition, keys[i] as Uint8Array, object)));
-  await deps.store.flush();
+  await deps.replica.mergeBatch(partition, keys, objects);
 }
 
 function checkedEntry(deps: TransferReceiverDeps, partition: number, key: Uint8Array, bytes: Uint8Array): StoredObject {

@@ -6,9 +6,9 @@
  * durably; then it marks the transfer done in the cluster state, which gossip spreads.
  *
  * - Writes that arrive meanwhile are handed to the receiver as hints (cluster.ts
- *   `forwardTo`), from the moment this node sees the change; the stream starts with a
- *   flush of the object buffer and then reads the storage engine, so every write this node
- *   took before the change is in the stream and every later one is in a hint.
+ *   `forwardTo`), from the moment this node sees the change; the stream reads the
+ *   partition as reads see it (buffered writes included), so every write this node took
+ *   before the change is in the stream and every later one is in a hint.
  * - Progress survives restarts: after each acknowledged batch the cursor (the last key
  *   sent) is persisted in the metadata store, and a restarted node resumes from it.
  * - A failed batch is retried after a backoff (doubling up to `retryDelayMsMax`), as long as
@@ -22,8 +22,8 @@ import { encodeBase64Url, decodeBase64Url } from '../../core/base64url.ts';
 import { markTransferDone, isSettled, type TransferState } from '../../core/membership/state.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
-import type { JsonValue, MetaStore, ScanEntry, StorageEngine } from '../../ports/storage.ts';
-import type { ObjectStore } from '../../storage/objectStore.ts';
+import type { PartitionEntry, Replica } from '../../ports/replica.ts';
+import type { JsonValue, MetaStore } from '../../ports/storage.ts';
 import { describeFailure, type PeerClient } from '../peerClient.ts';
 import type { TransferBatchMessage } from '../protocol.ts';
 import type { BackgroundPacer } from '../admission.ts';
@@ -31,8 +31,8 @@ import type { Membership } from './membership.ts';
 
 export interface TransferSenderDeps {
   readonly membership: Membership;
-  readonly store: ObjectStore;
-  readonly engine: StorageEngine;
+  /** This node's data, streamed from. */
+  readonly replica: Replica;
   readonly meta: MetaStore;
   readonly peers: PeerClient;
   readonly clock: Clock;
@@ -149,7 +149,6 @@ export class TransferSender {
     const { logger } = this.deps;
     logger.info({ partition: transfer.partition, to: transfer.to }, 'partition transfer started');
     try {
-      await this.deps.store.flush();
       let cursor = this.loadCursor(id);
       for (;;) {
         if (!this.wanted(transfer, id)) return;
@@ -160,9 +159,9 @@ export class TransferSender {
         if (batch.entries.length > 0) {
           const sent = await this.sendWithRetry(transfer, id, batch.entries);
           if (!sent) return;
-          cursor = { afterKey: (batch.entries[batch.entries.length - 1] as ScanEntry).key };
-          await this.deps.meta.put(id, { afterKey: encodeBase64Url(cursor.afterKey as Uint8Array) });
         }
+        if (batch.next.afterKey !== undefined) await this.deps.meta.put(id, { afterKey: encodeBase64Url(batch.next.afterKey) });
+        cursor = batch.next;
         if (batch.last) break;
         await this.pause(Math.max(this.deps.pauseMs, this.deps.pacer?.pauseAfterMs(workMs) ?? 0));
       }
@@ -178,26 +177,29 @@ export class TransferSender {
     }
   }
 
-  /** Up to batchObjectsMax entries after the cursor, cut at about batchBytesMax. */
-  private nextBatch(partition: number, cursor: Cursor): { entries: ScanEntry[]; last: boolean } {
+  /** Up to batchObjectsMax entries after the cursor, cut at about batchBytesMax, and where the next batch starts. */
+  private nextBatch(partition: number, cursor: Cursor): { entries: PartitionEntry[]; next: Cursor; last: boolean } {
     const { batchObjectsMax, batchBytesMax } = this.deps;
-    const scanned = this.deps.engine.scanPartition(partition, cursor.afterKey === undefined ? { limit: batchObjectsMax } : { afterKey: cursor.afterKey, limit: batchObjectsMax });
+    const page = this.deps.replica.scanPartition(partition, cursor.afterKey, batchObjectsMax);
     let bytes = 0;
     let count = 0;
-    while (count < scanned.length && (count === 0 || bytes + entryBytes(scanned[count] as ScanEntry) <= batchBytesMax)) {
-      bytes += entryBytes(scanned[count] as ScanEntry);
+    while (count < page.entries.length && count < batchObjectsMax && (count === 0 || bytes + entryBytes(page.entries[count] as PartitionEntry) <= batchBytesMax)) {
+      bytes += entryBytes(page.entries[count] as PartitionEntry);
       count++;
     }
-    return { entries: scanned.slice(0, count), last: scanned.length < batchObjectsMax && count === scanned.length };
+    const entries = page.entries.slice(0, count);
+    if (count < page.entries.length) return { entries, next: { afterKey: (entries[count - 1] as PartitionEntry).key }, last: false };
+    // The whole page: the next one starts past its range (the buffer may have hidden all of it).
+    return { entries, next: { afterKey: page.resumeAfter }, last: page.resumeAfter === undefined };
   }
 
   /** Sends one batch until acknowledged; false when the transfer stopped being wanted. */
-  private async sendWithRetry(transfer: TransferState, id: string, entries: readonly ScanEntry[]): Promise<boolean> {
+  private async sendWithRetry(transfer: TransferState, id: string, entries: readonly PartitionEntry[]): Promise<boolean> {
     const message: TransferBatchMessage = {
       type: 'transfer-batch',
       partition: transfer.partition,
       keys: entries.map((e) => e.key),
-      objects: entries.map((e) => e.value),
+      objects: entries.map((e) => e.bytes),
     };
     let delayMs = Math.min(100, this.deps.retryDelayMsMax);
     for (;;) {
@@ -236,7 +238,7 @@ export class TransferSender {
     this.bytesSent = 0;
   }
 
-  private counted(entries: readonly ScanEntry[]): void {
+  private counted(entries: readonly PartitionEntry[]): void {
     this.restartCountsOnNewChange();
     const bytes = entries.reduce((sum, e) => sum + entryBytes(e), 0);
     this.objectsSent += entries.length;
@@ -256,6 +258,6 @@ export class TransferSender {
   }
 }
 
-function entryBytes(entry: ScanEntry): number {
-  return entry.key.length + entry.value.length;
+function entryBytes(entry: PartitionEntry): number {
+  return entry.key.length + entry.bytes.length;
 }
