@@ -58,7 +58,7 @@ export const TCP_TRANSPORT_DEFAULTS = {
   reconnectDelayMsMax: 5000,
   keepAliveDelayMs: 5000,
   inboundHandshakesMax: 64,
-  writeBatching: 'tick',
+  writeBatching: 'turn',
 } as const;
 
 export interface TcpTransportOptions {
