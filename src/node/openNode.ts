@@ -30,6 +30,7 @@ import { FailureDetector } from './failureDetector.ts';
 import { HintedHandoff } from './hintedHandoff.ts';
 import { PeerClient } from './peerClient.ts';
 import { Prober } from './prober.ts';
+import { toWire } from './protocol.ts';
 import { handlePeerRequest, type ReplicaServiceDeps } from './replicaService.ts';
 import { ShoalNode } from './shoalNode.ts';
 import { actorIdOf, advanceStartEpoch, firstEpochOf } from './startEpoch.ts';
@@ -219,7 +220,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
       { exchangeable: (partition) => exchangeablePartition(membership.view, partition), onReaped: antiEntropy.countReaped, betweenPages: () => new Promise((resolve) => clock.setTimer(0, resolve)) },
     ),
   };
-  deps.transport.serve((from, message) => handlePeerRequest(service, from, message));
+  deps.transport.serve((from, message) => handlePeerRequest(service, from, message).then(toWire));
   background.start();
   logger.info({ treesLoaded,  actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: replica.hintCounts().total }, 'node opened');
   return node;

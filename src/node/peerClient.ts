@@ -6,7 +6,7 @@
 import type { Logger } from '../ports/logger.ts';
 import { TransportError, type NodeId, type Transport } from '../ports/transport.ts';
 import type { FailureDetector } from './failureDetector.ts';
-import { BadMessageError, parseReply, type Message, type Reply } from './protocol.ts';
+import { BadMessageError, parseReply, toWire, type Message, type Reply } from './protocol.ts';
 
 /** A request given less time than this that times out does not count against the peer. */
 export const JUDGED_TIMEOUT_MS_MIN = 100;
@@ -23,7 +23,7 @@ export class PeerClient {
     let sent: Promise<unknown>;
     const budgetMs = Math.max(1, Math.ceil(timeoutMs));
     try {
-      sent = this.transport.request(to, message, budgetMs);
+      sent = this.transport.request(to, toWire(message), budgetMs);
     } catch (error) {
       sent = Promise.reject(error);
     }

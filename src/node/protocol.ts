@@ -305,13 +305,74 @@ export function errorReply(code: ReplyErrorCode, message: string, replicas?: Rep
   return replicas === undefined ? { type: 'error', code, message: text } : { type: 'error', code, message: text, replicas };
 }
 
+// --- on the wire ---------------------------------------------------------------------------
+
+/**
+ * The messages of every client request (replica-put, replica-get) and their replies (ack,
+ * object) travel as arrays, `[tag, ...fields]`: no field names to encode and decode. The
+ * rest travel as the objects above. parseMessage and parseReply take both forms.
+ */
+const WireTag = { replicaPut: 1, replicaGet: 2, ack: 3, object: 4 } as const;
+const REPLICA_PUT_FIELDS = ['partition', 'key', 'object', 'durable', 'hintFor'] as const;
+const REPLICA_GET_FIELDS = ['partition', 'key'] as const;
+const OBJECT_FIELDS = ['object', 'nextCoordinator'] as const;
+const ACK_ON_WIRE: readonly unknown[] = [WireTag.ack];
+
+/** What the transport carries for a message or a reply. */
+export function toWire(value: Message | Reply): unknown {
+  switch (value.type) {
+    case 'replica-put':
+      return [WireTag.replicaPut, value.partition, value.key, value.object, value.durable, value.hintFor ?? null];
+    case 'replica-get':
+      return [WireTag.replicaGet, value.partition, value.key];
+    case 'ack':
+      return ACK_ON_WIRE;
+    case 'object':
+      return [WireTag.object, value.object ?? null, value.nextCoordinator ?? null];
+    default:
+      return value;
+  }
+}
+
+/** An array form as the fields of its object form, for the same checks (its length exactly the fields'). */
+function positional(raw: readonly unknown[], type: string, names: readonly string[]): Fields {
+  if (raw.length !== names.length + 1) throw new BadMessageError(`${type} must have ${names.length} fields, got ${raw.length - 1}`);
+  const fields: Record<string, unknown> = { type };
+  for (let i = 0; i < names.length; i++) fields[names[i] as string] = raw[i + 1];
+  return fields;
+}
+
+function messageFields(raw: unknown): Fields {
+  if (!Array.isArray(raw)) return record(raw, 'message');
+  switch (raw[0]) {
+    case WireTag.replicaPut:
+      return positional(raw, 'replica-put', REPLICA_PUT_FIELDS);
+    case WireTag.replicaGet:
+      return positional(raw, 'replica-get', REPLICA_GET_FIELDS);
+    default:
+      throw new BadMessageError(`unknown message tag ${describe(raw[0])}`);
+  }
+}
+
+function replyFields(raw: unknown): Fields {
+  if (!Array.isArray(raw)) return record(raw, 'reply');
+  switch (raw[0]) {
+    case WireTag.ack:
+      return positional(raw, 'ack', []);
+    case WireTag.object:
+      return positional(raw, 'object', OBJECT_FIELDS);
+    default:
+      throw new BadMessageError(`unknown reply tag ${describe(raw[0])}`);
+  }
+}
+
 // --- validating ----------------------------------------------------------------------------
 
 type Fields = Readonly<Record<string, unknown>>;
 
 /** The message, checked field by field; throws BadMessageError naming the first problem. */
 export function parseMessage(raw: unknown): Message {
-  const fields = record(raw, 'message');
+  const fields = messageFields(raw);
   const type = fields.type;
   switch (type) {
     case 'ping':
@@ -360,7 +421,7 @@ export function parseMessage(raw: unknown): Message {
 
 /** A peer's reply, checked; throws BadMessageError. */
 export function parseReply(raw: unknown): Reply {
-  const fields = record(raw, 'reply');
+  const fields = replyFields(raw);
   const type = fields.type;
   switch (type) {
     case 'pong':

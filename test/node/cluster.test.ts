@@ -11,7 +11,7 @@ import type { StoredObject } from '../../src/core/object.ts';
 import { clusterViewOf, preferenceOf as preferenceOfPartition } from '../../src/node/cluster.ts';
 import { nodeConfigFrom } from '../../src/node/config.ts';
 import { QuorumUnreachableError, RequestError, RequestTimeoutError } from '../../src/node/errors.ts';
-import type { ReplicaPutMessage } from '../../src/node/protocol.ts';
+import { parseReply, type ReplicaPutMessage } from '../../src/node/protocol.ts';
 import type { ShoalNode } from '../../src/node/shoalNode.ts';
 import { Prng } from '../../src/sim/prng.ts';
 import { testSeed } from '../support/seed.ts';
@@ -277,10 +277,7 @@ test('reads that reach a fallback see its hinted versions', async (t) => {
   await c.run(c.node(p1).put(enc.encode(key), text('hinted')));
   assert.equal(c.node(fallback).localHints().total, 1);
   const partition = partitionOfKey(enc.encode(key), 64);
-  const reply = (await c.run(c.network.transport('probe').request(fallback, { type: 'replica-get', partition, key: enc.encode(key) }, 1000))) as {
-    type: string;
-    object?: Uint8Array;
-  };
+  const reply = parseReply(await c.run(c.network.transport('probe').request(fallback, { type: 'replica-get', partition, key: enc.encode(key) }, 1000)));
   assert.equal(reply.type, 'object');
   assert.ok(reply.object !== undefined, 'the fallback answers with its hint');
   // With two primaries down, a read at R = 2 is answered by the up primary and the fallback.

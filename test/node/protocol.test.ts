@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BadMessageError, errorReply, parseMessage, parseReply, replicaPut } from '../../src/node/protocol.ts';
+import { ACK, BadMessageError, errorReply, objectReply, parseMessage, parseReply, replicaPut, toWire } from '../../src/node/protocol.ts';
 
 const key = new TextEncoder().encode('k');
 const bytes = Uint8Array.of(1, 2, 3);
@@ -23,7 +23,10 @@ test('malformed messages are refused with a reason naming the problem', () => {
   const cases: [unknown, RegExp][] = [
     [null, /message must be an object, got null/],
     ['ping', /message must be an object/],
-    [[1, 2], /got an array/],
+    [[1, 2], /replica-put must have 5 fields, got 1/],
+    [[9, 2], /unknown message tag 9/],
+    [[2, 1, 'k'], /key must be bytes, got "k"/],
+    [[1, 1, key, bytes, 'yes', null], /durable must be a boolean/],
     [bytes, /got 3 bytes/],
     [{}, /unknown message type undefined/],
     [{ type: 'reboot' }, /unknown message type "reboot"/],
@@ -53,4 +56,22 @@ test('replies are validated too', () => {
   assert.throws(() => parseReply({ type: 'object', object: 5 }), /object must be bytes/);
   assert.throws(() => parseReply({ type: 'welcome' }), /unknown reply type/);
   assert.equal(errorReply('INTERNAL', 'x'.repeat(5000)).message.length, 1025, 'long reasons are cut');
+});
+
+test('the messages and replies of client requests travel as arrays, and parse back to themselves', () => {
+  const messages = [replicaPut(3, key, bytes, true, undefined), replicaPut(0, key, bytes, false, 'c'), { type: 'replica-get', partition: 7, key } as const];
+  for (const message of messages) {
+    const wire = toWire(message);
+    assert.ok(Array.isArray(wire), `${message.type} is an array on the wire`);
+    assert.deepEqual(parseMessage(wire), message);
+  }
+  for (const reply of [ACK, objectReply(undefined), objectReply(bytes), objectReply(bytes, 'b')]) {
+    const wire = toWire(reply);
+    assert.ok(Array.isArray(wire), `${reply.type} is an array on the wire`);
+    assert.deepEqual(parseReply(wire), reply);
+  }
+  const forward = { type: 'forward', op: 'get', key, n: 3, r: 2, w: 2, timeoutMs: 5 } as const;
+  assert.equal(toWire(forward), forward, 'the other messages travel as they are');
+  assert.throws(() => parseReply([4, bytes]), /object must have 2 fields, got 1/);
+  assert.throws(() => parseReply([7]), /unknown reply tag 7/);
 });

@@ -14,6 +14,7 @@
  * Every request delivered to a handler is recorded in `sent` (bounded), so a test can check
  * what went over the wire.
  */
+import { parseMessage } from '../../src/node/protocol.ts';
 import type { Clock } from '../../src/ports/clock.ts';
 import type { NodeId, PeerAddress } from '../../src/ports/transport.ts';
 import { Prng } from '../../src/sim/prng.ts';
@@ -48,8 +49,11 @@ export class TestNetwork extends SimNetwork {
     return this.attach(id, this.clock, 1, address);
   }
 
-  /** The requests of one type sent so far (messages are objects with a `type`). */
+  /** The requests of one type sent so far, as the protocol reads them (the hot ones travel as arrays). */
   sentOfType(type: string): SentMessage[] {
-    return this.sent.filter((entry) => (entry.message as { type?: unknown }).type === type);
+    return this.sent.flatMap((entry) => {
+      const message = Array.isArray(entry.message) ? parseMessage(entry.message) : (entry.message as { type?: unknown });
+      return message.type === type ? [{ ...entry, message }] : [];
+    });
   }
 }
