@@ -21,7 +21,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { keyBytes } from '../core/hash.ts';
 import type { StoredObject } from '../core/object.ts';
 import type { NodeConfig } from '../node/config.ts';
-import { RequestError, translateError, type ErrorCode, type ReplicaCounts } from '../node/errors.ts';
+import { RequestError } from '../node/errors.ts';
 import {
   CONTEXT_HEADER,
   HTTP_HEADERS_RECEIVE_MS_MAX,
@@ -29,6 +29,8 @@ import {
   HTTP_REQUEST_RECEIVE_MS_MAX,
   HTTP_SOCKET_IDLE_MS_MAX,
   NODE_HEADER,
+  nodeErrorAnswer,
+  type ErrorAnswer,
   type HttpApiOptions,
 } from './httpContract.ts';
 import { kvRoute, siblingJson } from './kvRoute.ts';
@@ -140,47 +142,27 @@ function notFound(request: FastifyRequest, reply: FastifyReply): void {
   void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0] ?? ''}${hint}` });
 }
 
-/** Maps every error to a status and a JSON reason (errors.ts's table); logs the ones that are not the client's. */
-function errorHandler({ config, logger, metrics }: HttpApiOptions) {
+/** Fastify's own errors (request parsing) as HTTP knows them; every other one as nodeErrorAnswer says. */
+function errorHandler(options: HttpApiOptions) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void => {
-    const { status, message, code, replicas } = describeError(error, config);
-    if (replicas !== undefined) {
-      logger.warn({ method: request.method, url: request.url, status, replicas, reason: message }, 'request failed its quorum');
-    } else if (status >= 500) {
-      if (code === 'STORAGE_ERROR') metrics.observeRequestEngineError();
-      logger.error({ err: error, method: request.method, url: request.url, status }, 'request failed');
-    }
-    const body = code === undefined ? { error: message } : { error: message, code };
-    void reply.code(status).send(replicas === undefined ? body : { ...body, replicas });
+    const { status, body } = fastifyErrorAnswer(error, options.config) ?? nodeErrorAnswer(options, request, error);
+    void reply.code(status).send(body);
   };
 }
 
-interface HttpError {
-  readonly status: number;
-  readonly message: string;
-  /** The code a client can act on (retry elsewhere or not), when there is one. */
-  readonly code?: ErrorCode;
-  /** How many replicas a request that missed its quorum reached (for the 503's JSON). */
-  readonly replicas?: ReplicaCounts;
-}
-
-/** The node's coded errors as the table says; fastify's own (request parsing) as HTTP knows them. */
-function describeError(error: FastifyError | Error, config: NodeConfig): HttpError {
-  if (error instanceof RequestError) {
-    const { httpStatus, message, code, replicas } = translateError(error);
-    return replicas === undefined ? { status: httpStatus, message, code } : { status: httpStatus, message, code, replicas };
-  }
+function fastifyErrorAnswer(error: FastifyError | Error, config: NodeConfig): ErrorAnswer | undefined {
+  if (error instanceof RequestError) return undefined;
   const fastifyError = error as FastifyError;
-  if (fastifyError.validation !== undefined) return { status: 400, message: validationMessage(fastifyError), code: 'REQUEST_OPTION_INVALID' };
+  if (fastifyError.validation !== undefined) return { status: 400, body: { error: validationMessage(fastifyError), code: 'REQUEST_OPTION_INVALID' } };
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return { status: 413, message: `value is larger than valueBytesMax (${config.valueBytesMax} bytes)`, code: 'VALUE_TOO_LARGE' };
+    return { status: 413, body: { error: `value is larger than valueBytesMax (${config.valueBytesMax} bytes)`, code: 'VALUE_TOO_LARGE' } };
   }
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return { status: 415, message: 'content-type header is not a valid media type (type/subtype)', code: 'CONTENT_TYPE_INVALID' };
+    return { status: 415, body: { error: 'content-type header is not a valid media type (type/subtype)', code: 'CONTENT_TYPE_INVALID' } };
   }
   const status = fastifyError.statusCode;
-  if (status !== undefined && status >= 400 && status < 500) return { status, message: fastifyError.message };
-  return { status: 500, message: 'internal error' };
+  if (status !== undefined && status >= 400 && status < 500) return { status, body: { error: fastifyError.message } };
+  return undefined;
 }
 
 function validationMessage(error: FastifyError): string {

@@ -1,5 +1,6 @@
 /** What the HTTP API's parts share: its options, the headers clients rely on, its limits. */
 import type { NodeConfig } from '../node/config.ts';
+import { translateError, type ErrorCode, type ReplicaCounts } from '../node/errors.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { NodeMetrics } from './metrics.ts';
@@ -23,4 +24,26 @@ export interface HttpApiOptions {
   readonly config: NodeConfig;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
+}
+
+/** An error's answer: its status and JSON body. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly body: { readonly error: string; readonly code?: ErrorCode; readonly replicas?: ReplicaCounts };
+}
+
+/**
+ * A node's error as every HTTP route answers it (errors.ts's table: the status, the reason,
+ * the code, and the replica counts of a missed quorum), logged: a missed quorum as a
+ * warning, any other 5xx as an error (and a storage failure counted in the metrics).
+ */
+export function nodeErrorAnswer({ logger, metrics }: HttpApiOptions, request: { readonly method?: string; readonly url?: string }, error: unknown): ErrorAnswer {
+  const { httpStatus: status, message, code, replicas } = translateError(error);
+  if (replicas !== undefined) {
+    logger.warn({ method: request.method, url: request.url, status, replicas, reason: message }, 'request failed its quorum');
+  } else if (status >= 500) {
+    if (code === 'STORAGE_ERROR') metrics.observeRequestEngineError();
+    logger.error({ err: error, method: request.method, url: request.url, status }, 'request failed');
+  }
+  return { status, body: replicas === undefined ? { error: message, code } : { error: message, code, replicas } };
 }

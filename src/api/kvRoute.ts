@@ -8,11 +8,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keyBytes } from '../core/hash.ts';
 import type { Sibling } from '../core/object.ts';
-import { RequestError, translateError } from '../node/errors.ts';
+import { RequestError } from '../node/errors.ts';
 import { readOutcome } from '../node/readOutcome.ts';
 import { CONTENT_TYPE_DEFAULT, type RequestOptions } from '../node/request.ts';
 import type { ReadResult, WriteResult } from '../node/shoalNode.ts';
-import { CONTEXT_HEADER, NODE_HEADER, type HttpApiOptions } from './httpContract.ts';
+import { CONTEXT_HEADER, NODE_HEADER, nodeErrorAnswer, type HttpApiOptions } from './httpContract.ts';
 
 const KV_PREFIX = '/kv/';
 const KV_ROUTE = '/kv/:key';
@@ -177,17 +177,11 @@ function body(request: IncomingMessage, response: ServerResponse, bytesMax: numb
   });
 }
 
-/** The JSON error for a failure, as http.ts's error handler answers (errors.ts's table). */
-function errorAnswer({ logger, metrics }: HttpApiOptions, request: IncomingMessage, error: unknown): Answer {
+/** The JSON error for a failure: a refusal of this route's own, or a node error as every route answers it. */
+function errorAnswer(options: HttpApiOptions, request: IncomingMessage, error: unknown): Answer {
   if (error instanceof HttpRefusal) return json(error.status, error.code === undefined ? { error: error.message } : { error: error.message, code: error.code });
-  const { httpStatus, message, code, replicas, unexpected } = translateError(error);
-  if (replicas !== undefined) {
-    logger.warn({ method: request.method, url: request.url, status: httpStatus, replicas, reason: message }, 'request failed its quorum');
-  } else if (unexpected) {
-    if (code === 'STORAGE_ERROR') metrics.observeRequestEngineError();
-    logger.error({ err: error, method: request.method, url: request.url, status: httpStatus }, 'request failed');
-  }
-  return json(httpStatus, replicas === undefined ? { error: message, code } : { error: message, code, replicas });
+  const { status, body } = nodeErrorAnswer(options, request, error);
+  return json(status, body);
 }
 
 function send({ config, metrics }: HttpApiOptions, request: IncomingMessage, response: ServerResponse, answer: Answer, startedMs: number): void {

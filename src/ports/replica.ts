@@ -186,8 +186,6 @@ export interface Replica extends PartitionReader {
 
   // --- lifecycle -----------------------------------------------------------------------------
   bufferStats(): BufferStats;
-  /** Resolves once everything buffered now is fsynced. */
-  flush(): Promise<void>;
   /** Refuses new writes, flushes, runs `beforeEngineClose` (saving the hash trees), closes storage. */
   close(beforeEngineClose?: () => Promise<void>): Promise<void>;
 }

@@ -15,13 +15,12 @@ export interface PlanView {
   readonly transfers: readonly { partition: number; from: string; to: string; done: boolean }[];
   readonly transfersDone: number;
   readonly transfersTotal: number;
+  /** Objects and bytes per key partition replica, as measured on the planning node. */
   readonly estimate: DataEstimate;
   readonly ownedBefore: Readonly<Record<string, number>>;
   readonly ownedAfter: Readonly<Record<string, number>>;
 }
 
-/** Objects and bytes per key partition replica, as measured on the planning node. */
-export type { DataEstimate };
 
 export interface MemberView {
   readonly id: string;

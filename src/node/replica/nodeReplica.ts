@@ -223,16 +223,17 @@ export class NodeReplica implements Replica {
     return this.store.stats();
   }
 
-  flush(): Promise<void> {
-    return codedAsync(this.store.flush());
-  }
-
   async close(beforeEngineClose?: () => Promise<void>): Promise<void> {
     await this.hints.close();
     await this.store.close(beforeEngineClose);
   }
 
   // --- inside ------------------------------------------------------------------------------
+
+  /** Resolves once everything buffered now is fsynced: what a batch merge or a drop waits for. */
+  private flush(): Promise<void> {
+    return codedAsync(this.store.flush());
+  }
 
   /**
    * The coordinator's own acknowledgement: the fsync of its copy when it is the durable one
