@@ -81,6 +81,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   const store = new ObjectStore(deps.engine, clock, {
     bufferObjectsMax: config.bufferObjectsMax,
     flushIntervalMs: config.flushIntervalMs,
+    groupCommitMs: config.groupCommitMs,
     writeWaitMsMax: config.writeWaitMsMax,
     events: events.store,
     observer: trees.observe,

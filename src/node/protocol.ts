@@ -31,6 +31,8 @@ export interface ReplicaPutMessage {
   readonly durable: boolean;
   /** Set when the receiver is a fallback: the primary it stands in for (store as a hint). */
   readonly hintFor?: string;
+  /** A durable write the coordinator does not wait for to reach W: its fsync may wait for the group-commit gap. */
+  readonly groupCommit?: boolean;
 }
 
 export interface ReplicaGetMessage {
@@ -290,8 +292,9 @@ export function replicaPut(
   object: Uint8Array,
   durable: boolean,
   hintFor: string | undefined,
+  groupCommit = false,
 ): ReplicaPutMessage {
-  const base = { type: 'replica-put', partition, key, object, durable } as const;
+  const base = { type: 'replica-put', partition, key, object, durable, groupCommit } as const;
   return hintFor === undefined ? base : { ...base, hintFor };
 }
 
@@ -313,7 +316,7 @@ export function errorReply(code: ReplyErrorCode, message: string, replicas?: Rep
  * rest travel as the objects above. parseMessage and parseReply take both forms.
  */
 const WireTag = { replicaPut: 1, replicaGet: 2, ack: 3, object: 4 } as const;
-const REPLICA_PUT_FIELDS = ['partition', 'key', 'object', 'durable', 'hintFor'] as const;
+const REPLICA_PUT_FIELDS = ['partition', 'key', 'object', 'durable', 'hintFor', 'groupCommit'] as const;
 const REPLICA_GET_FIELDS = ['partition', 'key'] as const;
 const OBJECT_FIELDS = ['object', 'nextCoordinator'] as const;
 const ACK_ON_WIRE: readonly unknown[] = [WireTag.ack];
@@ -322,7 +325,7 @@ const ACK_ON_WIRE: readonly unknown[] = [WireTag.ack];
 export function toWire(value: Message | Reply): unknown {
   switch (value.type) {
     case 'replica-put':
-      return [WireTag.replicaPut, value.partition, value.key, value.object, value.durable, value.hintFor ?? null];
+      return [WireTag.replicaPut, value.partition, value.key, value.object, value.durable, value.hintFor ?? null, value.groupCommit === true];
     case 'replica-get':
       return [WireTag.replicaGet, value.partition, value.key];
     case 'ack':
@@ -497,6 +500,7 @@ function parseReplicaPut(fields: Fields): ReplicaPutMessage {
     bytesField(fields, 'object'),
     booleanField(fields, 'durable'),
     optional(fields, 'hintFor', (f, name) => stringField(f, name, ID_LENGTH_MAX)),
+    optional(fields, 'groupCommit', booleanField) === true,
   );
 }
 

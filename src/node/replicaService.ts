@@ -111,7 +111,7 @@ async function replicaPut(deps: ReplicaServiceDeps, message: ReplicaPutMessage):
   const object = decodeIncoming(message.object);
   // keep: the coordinator counts this acknowledgement as one of W copies, so this node keeps
   // one even when its view says the partition was handed over (a coordinator's stale view).
-  await deps.replica.merge(message.partition, message.key, object, { durable: message.durable, hintFor, keep: true });
+  await deps.replica.merge(message.partition, message.key, object, { durable: message.durable, groupCommit: message.groupCommit === true, hintFor, keep: true });
   if (hintFor !== undefined && hintFor !== deps.replica.self) emit(() => deps.events.onHintStored?.());
   return ACK;
 }

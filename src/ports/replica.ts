@@ -61,6 +61,11 @@ export interface OwnWriteOptions {
 export interface MergeOptions {
   /** Persisted and fsynced before the promise resolves. */
   readonly durable: boolean;
+  /**
+   * A durable write whose acknowledgement the coordinator does not wait for to reach W: its
+   * fsync may wait for the group-commit gap and share it with other writes.
+   */
+  readonly groupCommit?: boolean;
   /** Kept as a hint for this node (a stand-in's copy); absent or self: this node's own copy. */
   readonly hintFor?: string | undefined;
   /**

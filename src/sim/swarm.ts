@@ -249,7 +249,7 @@ class SwarmRun {
     this.heal();
     await this.settle();
     // Former replicas drop their copies after they see the change settle (partitionDrop.ts).
-    if (plan.membership.actions.length > 0) await scheduler.runUntil(scheduler.nowMs + dropWaitMs(plan.settings.dropDelayMs, plan.settings.requestTimeoutMs) + 2 * plan.settings.flushIntervalMs + SETTLE_STEP_MS);
+    if (plan.membership.actions.length > 0) await scheduler.runUntil(scheduler.nowMs + dropWaitMs(plan.settings.dropDelayMs, plan.settings.requestTimeoutMs) + 2 * (plan.settings.flushIntervalMs + plan.settings.groupCommitMs) + SETTLE_STEP_MS);
     const finalState = this.membershipSnapshot().finalState;
     const settledCopies = this.primaryCopies(finalState);
     this.audit.checkRedundancy(this.history.records, (key) => (settledCopies.get(key) ?? []).map((copy) => copy.node));

@@ -87,6 +87,7 @@ export interface NodeSettings {
   readonly durableWrites: 'one' | 'all';
   readonly bufferObjectsMax: number;
   readonly flushIntervalMs: number;
+  readonly groupCommitMs: number;
   readonly requestTimeoutMs: number;
   readonly forwardTimeoutMs: number;
   readonly readRepairLingerMs: number;
@@ -183,6 +184,7 @@ function planSettings(random: Prng): Omit<NodeSettings, MembershipSettings | Rep
     readRepairLingerMs: random.intBetween(0, 100),
     hintDeliveryIntervalMs: random.intBetween(100, 400),
     probeIntervalMs: random.intBetween(100, 400),
+    groupCommitMs: random.pick([0, 10, 50]),
   };
 }
 
@@ -328,7 +330,7 @@ export function describePlan(plan: SwarmPlan): string {
   const f = plan.faults;
   return [
     `S=${plan.nodes.length} Q=${s.partitionCount} N=${s.n} R=${s.r} W=${s.w} durable=${s.durableWrites}`,
-    `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms timeout=${s.requestTimeoutMs}ms`,
+    `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms group-commit=${s.groupCommitMs}ms timeout=${s.requestTimeoutMs}ms`,
     `delay=${f.delayMinMs.toFixed(1)}-${f.delayMaxMs.toFixed(1)}ms drop=${f.dropRate} dup=${f.duplicateRate}`,
     `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length} deletes=${plan.workload.deleteShare.toFixed(2)}`,
     `ae=${s.antiEntropyIntervalMs}ms grace=${s.tombstoneGraceMs >= TOMBSTONE_GRACE_LONG_MS ? 'long' : `${s.tombstoneGraceMs}ms`}` + describeRetirements(plan.workload.retireAtMs ?? {}),

@@ -44,6 +44,12 @@ export interface ObjectStoreOptions {
   readonly writeWaitMsMax?: number;
   /** Objects per engine batch. Default bufferObjectsMax (1000 when the buffer is off). */
   readonly flushBatchObjectsMax?: number;
+  /**
+   * Group commit: a flush that durable writes ask for starts at least this long after the
+   * previous flush started, so the durable writes arriving meanwhile share its fsync. At a
+   * low write rate a durable write still flushes at once. Default 0 (no gap).
+   */
+  readonly groupCommitMs?: number;
   /** Writes that may wait for room at once; more fail with BufferFullError. Default 10000. */
   readonly waitingWritesMax?: number;
   /** First retry delay after an engine error, doubled per failure. Default 50. */
@@ -58,6 +64,12 @@ export interface ObjectStoreOptions {
    */
   readonly observer?: ObjectObserver;
 }
+
+/**
+ * When a write counts as done: once buffered; once fsynced, the flush free to wait for the
+ * group-commit gap (an acknowledgement nobody waits for to reach W); once fsynced, flushed now.
+ */
+type Sync = 'buffered' | 'grouped' | 'now';
 
 export type ObjectObserver = (partition: number, key: Uint8Array, before: StoredObject | undefined, after: StoredObject | undefined) => void;
 
@@ -116,7 +128,7 @@ interface WaitingWrite {
   readonly partition: number;
   readonly key: Uint8Array;
   readonly change: ObjectChange;
-  readonly durable: boolean;
+  readonly sync: Sync;
   readonly result: Deferred<StoredObject | undefined>;
   readonly sinceMs: number;
   timer: TimerHandle | undefined;
@@ -145,6 +157,7 @@ export class ObjectStore {
   /** New keys are admitted while fewer than this many objects wait outside the batch in flight. */
   private readonly admitLimit: number;
   private readonly flushIntervalMs: number;
+  private readonly groupCommitMs: number;
   private readonly writeWaitMsMax: number;
   private readonly flushBatchObjectsMax: number;
   private readonly waitingWritesMax: number;
@@ -161,8 +174,13 @@ export class ObjectStore {
   private readonly waiting: WaitingWrite[] = [];
   private batch: Batch | undefined;
   private flushTimer: TimerHandle | undefined;
+  /** When the armed flush timer fires (monotonic ms). */
+  private flushDueMs = 0;
+  private lastFlushStartMs = -Infinity;
   private retryTimer: TimerHandle | undefined;
   private flushSoonQueued = false;
+  /** A durable write that may not wait for the group-commit gap is dirty. */
+  private durableNowAsked = false;
   private engineFailures = 0;
   private flushes = 0;
   private closing = false;
@@ -178,6 +196,7 @@ export class ObjectStore {
     this.flushBatchObjectsMax = optionInt('flushBatchObjectsMax', options.flushBatchObjectsMax, bufferObjectsMax || 1000, 1);
     this.admitLimit = this.bufferOff ? this.flushBatchObjectsMax : bufferObjectsMax;
     this.flushIntervalMs = optionInt('flushIntervalMs', options.flushIntervalMs, 100, 0);
+    this.groupCommitMs = optionInt('groupCommitMs', options.groupCommitMs, 0, 0);
     this.writeWaitMsMax = optionInt('writeWaitMsMax', options.writeWaitMsMax, 1000, 0);
     this.waitingWritesMax = optionInt('waitingWritesMax', options.waitingWritesMax, 10_000, 0);
     this.retryDelayMsMin = optionInt('retryDelayMsMin', options.retryDelayMsMin, 50, 1);
@@ -235,12 +254,13 @@ export class ObjectStore {
    * REMOVE_OBJECT), for a durable write once it is fsynced. Rejects, changing nothing, when
    * `change` throws or returns an invalid object; rejects with BufferFullError when no room
    * is found in time, StorageError when a durable write fails, StoreClosedError after close.
+   * A durable write with `groupCommit` lets its flush wait for `groupCommitMs`.
    */
   update(
     partition: number,
     key: Uint8Array,
     change: ObjectChange,
-    options: { durable: boolean },
+    options: { readonly durable: boolean; readonly groupCommit?: boolean },
   ): Promise<StoredObject | undefined> {
     if (this.closing) return Promise.reject(new StoreClosedError());
     try {
@@ -250,11 +270,11 @@ export class ObjectStore {
       return Promise.reject(error);
     }
     const id = partitionKeyString(partition, key);
-    const durable = options.durable || this.bufferOff;
+    const sync: Sync = !(options.durable || this.bufferOff) ? 'buffered' : options.groupCommit === true ? 'grouped' : 'now';
     if (this.entries.has(id) || (this.waiting.length === 0 && this.hasRoom())) {
-      return this.apply(id, partition, key, change, durable);
+      return this.apply(id, partition, key, change, sync);
     }
-    return this.wait(id, partition, key, change, durable);
+    return this.wait(id, partition, key, change, sync);
   }
 
   /**
@@ -314,7 +334,7 @@ export class ObjectStore {
 
   /** Resolves once everything buffered now is persisted and fsynced. */
   flush(): Promise<void> {
-    const done = [...this.entries.values()].map((entry) => this.addDurableWaiter(entry));
+    const done = [...this.entries.values()].map((entry) => this.addDurableWaiter(entry, 'now'));
     if (this.retryTimer !== undefined) this.retryNow();
     return Promise.all(done).then(() => undefined);
   }
@@ -367,7 +387,7 @@ export class ObjectStore {
     partition: number,
     key: Uint8Array,
     change: ObjectChange,
-    durable: boolean,
+    sync: Sync,
   ): Promise<StoredObject | undefined> {
     let entry = this.entries.get(id);
     let next: StoredObject | undefined | typeof REMOVE_OBJECT;
@@ -376,7 +396,7 @@ export class ObjectStore {
     try {
       current = entry !== undefined ? entry.object : this.readEngine(partition, key);
       next = change(current);
-      if (next === undefined) return this.unchanged(entry, current, durable);
+      if (next === undefined) return this.unchanged(entry, current, sync);
       bytes = next === REMOVE_OBJECT ? undefined : encodeObject(next);
     } catch (error) {
       return Promise.reject(error);
@@ -391,7 +411,7 @@ export class ObjectStore {
     entry.version++;
     this.observer?.(partition, entry.key, current, object);
     if (!entry.inFlight) this.dirty.add(entry);
-    if (durable) return this.addDurableWaiter(entry).then(() => object);
+    if (sync !== 'buffered') return this.addDurableWaiter(entry, sync).then(() => object);
     if (this.dirty.size >= this.admitLimit) this.flushSoon();
     else this.armFlushTimer();
     return Promise.resolve(object);
@@ -401,18 +421,19 @@ export class ObjectStore {
   private unchanged(
     entry: Entry | undefined,
     current: StoredObject | undefined,
-    durable: boolean,
+    sync: Sync,
   ): Promise<StoredObject | undefined> {
-    if (!durable) return Promise.resolve(current);
-    if (entry !== undefined) return this.addDurableWaiter(entry).then(() => current);
+    if (sync === 'buffered') return Promise.resolve(current);
+    if (entry !== undefined) return this.addDurableWaiter(entry, sync).then(() => current);
     if (current === undefined) return Promise.resolve(current);
     // The value left the buffer in a batch that may not be fsynced yet: an empty durable
     // batch after it waits for that fsync.
     return this.writeEngine([], true).then(() => current);
   }
 
-  private addDurableWaiter(entry: Entry): Promise<void> {
+  private addDurableWaiter(entry: Entry, sync: Sync): Promise<void> {
     const waiter = deferred<void>();
+    if (sync === 'now') this.durableNowAsked = true;
     entry.durableWaiters.push(waiter);
     if (!entry.inFlight) {
       this.dirty.add(entry);
@@ -428,7 +449,7 @@ export class ObjectStore {
     partition: number,
     key: Uint8Array,
     change: ObjectChange,
-    durable: boolean,
+    sync: Sync,
   ): Promise<StoredObject | undefined> {
     if (this.waiting.length >= this.waitingWritesMax || this.writeWaitMsMax === 0) {
       this.flushSoon();
@@ -439,7 +460,7 @@ export class ObjectStore {
       partition,
       key: copyBytes(key),
       change,
-      durable,
+      sync,
       result: deferred(),
       sinceMs: this.clock.monotonicMs(),
       timer: undefined,
@@ -473,7 +494,7 @@ export class ObjectStore {
       this.waiting.shift();
       if (w.timer !== undefined) this.clock.clearTimer(w.timer);
       this.emit(() => this.events.onWriteWait?.(this.clock.monotonicMs() - w.sinceMs));
-      w.result.resolve(this.apply(w.id, w.partition, w.key, w.change, w.durable));
+      w.result.resolve(this.apply(w.id, w.partition, w.key, w.change, w.sync));
     }
   }
 
@@ -485,21 +506,40 @@ export class ObjectStore {
     this.flushSoonQueued = true;
     queueMicrotask(() => {
       this.flushSoonQueued = false;
-      this.startFlush();
+      this.startUrgentFlush();
     });
   }
 
-  private armFlushTimer(): void {
-    if (this.flushTimer !== undefined || this.batch !== undefined || this.retryTimer !== undefined) return;
+  /** Arms the flush timer to fire within `delayMs` (an earlier one stays). */
+  private armFlushTimer(delayMs = this.flushIntervalMs): void {
+    if (this.batch !== undefined || this.retryTimer !== undefined) return;
     if (this.dirty.size === 0) return;
-    this.flushTimer = this.clock.setTimer(this.flushIntervalMs, () => {
+    const dueMs = this.clock.monotonicMs() + delayMs;
+    if (this.flushTimer !== undefined) {
+      if (this.flushDueMs <= dueMs) return;
+      this.clock.clearTimer(this.flushTimer);
+    }
+    this.flushDueMs = dueMs;
+    this.flushTimer = this.clock.setTimer(delayMs, () => {
       this.flushTimer = undefined;
       this.startFlush();
     });
   }
 
   private isUrgent(): boolean {
-    return this.durableDirty.size > 0 || this.waiting.length > 0 || this.dirty.size >= this.admitLimit;
+    return this.durableDirty.size > 0 || this.isPressed();
+  }
+
+  /** Writes wait for room, or the buffer is full: flush now, whatever the group commit gap. */
+  private isPressed(): boolean {
+    return this.waiting.length > 0 || this.dirty.size >= this.admitLimit;
+  }
+
+  /** Flushes now, or, when only group-commit writes ask and the last flush began within groupCommitMs, once that gap is over. */
+  private startUrgentFlush(): void {
+    const gapLeftMs = this.lastFlushStartMs + this.groupCommitMs - this.clock.monotonicMs();
+    if (gapLeftMs > 0 && !this.durableNowAsked && !this.isPressed()) this.armFlushTimer(gapLeftMs);
+    else this.startFlush();
   }
 
   /** Writes one batch unless one is in flight or a retry is pending (the backoff). */
@@ -511,6 +551,7 @@ export class ObjectStore {
     }
     const batch = this.takeBatch();
     this.batch = batch;
+    this.lastFlushStartMs = batch.startMs;
     const ops: WriteOp[] = batch.entries.map((e) =>
       e.bytes === undefined
         ? { kind: 'delete', partition: e.partition, key: e.key }
@@ -540,6 +581,7 @@ export class ObjectStore {
       return entry.version;
     });
     const durable = waiters.length > 0;
+    if (this.durableDirty.size === 0) this.durableNowAsked = false;
     return { entries, versions, waiters, durable, startMs: this.clock.monotonicMs() };
   }
 
@@ -586,7 +628,7 @@ export class ObjectStore {
   }
 
   private afterFlush(): void {
-    if (this.isUrgent()) this.startFlush();
+    if (this.isUrgent()) this.startUrgentFlush();
     else this.armFlushTimer();
   }
 

@@ -331,6 +331,21 @@ test('durableWrites one asks exactly one replica to fsync: the first other targe
   }
 });
 
+test('group commit: the durable target fsyncs in its own time only when W can be reached without it', async (t) => {
+  const cases = [
+    { mode: 'one', w: 2, grouped: true },
+    { mode: 'one', w: 3, grouped: false },
+    { mode: 'all', w: 2, grouped: false },
+  ] as const;
+  for (const { mode, w, grouped } of cases) {
+    const c = await cluster(t, ['a', 'b', 'c'], { durableWrites: mode, flushIntervalMs: 60_000, groupCommitMs: 50 });
+    await c.run(c.node('a').put(enc.encode('k'), text('v'), { w }));
+    const durablePuts = c.network.sentOfType('replica-put').map((m) => m.message as ReplicaPutMessage).filter((m) => m.durable);
+    assert.ok(durablePuts.length > 0, `${mode} w=${w}: a durable replica-put was sent`);
+    assert.deepEqual(durablePuts.map((m) => m.groupCommit === true), durablePuts.map(() => grouped), `${mode} w=${w}`);
+  }
+});
+
 test('per-request n, r and w are validated against the cluster N', async (t) => {
   const c = await cluster(t, ['a', 'b', 'c']);
   const key = enc.encode('k');

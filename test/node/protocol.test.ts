@@ -23,10 +23,10 @@ test('malformed messages are refused with a reason naming the problem', () => {
   const cases: [unknown, RegExp][] = [
     [null, /message must be an object, got null/],
     ['ping', /message must be an object/],
-    [[1, 2], /replica-put must have 5 fields, got 1/],
+    [[1, 2], /replica-put must have 6 fields, got 1/],
     [[9, 2], /unknown message tag 9/],
     [[2, 1, 'k'], /key must be bytes, got "k"/],
-    [[1, 1, key, bytes, 'yes', null], /durable must be a boolean/],
+    [[1, 1, key, bytes, 'yes', null, false], /durable must be a boolean/],
     [bytes, /got 3 bytes/],
     [{}, /unknown message type undefined/],
     [{ type: 'reboot' }, /unknown message type "reboot"/],
@@ -59,7 +59,7 @@ test('replies are validated too', () => {
 });
 
 test('the messages and replies of client requests travel as arrays, and parse back to themselves', () => {
-  const messages = [replicaPut(3, key, bytes, true, undefined), replicaPut(0, key, bytes, false, 'c'), { type: 'replica-get', partition: 7, key } as const];
+  const messages = [replicaPut(3, key, bytes, true, undefined), replicaPut(3, key, bytes, true, undefined, true), replicaPut(0, key, bytes, false, 'c'), { type: 'replica-get', partition: 7, key } as const];
   for (const message of messages) {
     const wire = toWire(message);
     assert.ok(Array.isArray(wire), `${message.type} is an array on the wire`);
@@ -73,5 +73,6 @@ test('the messages and replies of client requests travel as arrays, and parse ba
   const forward = { type: 'forward', op: 'get', key, n: 3, r: 2, w: 2, timeoutMs: 5 } as const;
   assert.equal(toWire(forward), forward, 'the other messages travel as they are');
   assert.throws(() => parseReply([4, bytes]), /object must have 2 fields, got 1/);
+  assert.throws(() => parseMessage([1, 3, key, bytes, true, null, 'yes']), /groupCommit must be a boolean/);
   assert.throws(() => parseReply([7]), /unknown reply tag 7/);
 });

@@ -280,6 +280,51 @@ describe('ObjectStore: durable writes', () => {
   });
 });
 
+describe('ObjectStore: group commit (groupCommitMs)', () => {
+  const grouped = { durable: true, groupCommit: true } as const;
+
+  it('a group-commit write flushes at once when no flush began within the gap, then later ones share one fsync after it', async () => {
+    const { engine, clock, store } = setup({ flushIntervalMs: 60_000, groupCommitMs: 50 });
+    const first = store.update(0, key('a'), set(1), grouped);
+    assert.equal(counterOf(await first), 1);
+    assert.deepEqual(engine.batches, [{ objects: 1, durable: true }], 'nothing began within the gap: flushed at once');
+    await clock.advance(10);
+    const second = store.update(0, key('b'), set(2), grouped);
+    await clock.advance(10);
+    const third = store.update(0, key('c'), set(3), grouped);
+    assert.equal(await settled(second), false);
+    assert.equal(engine.batches.length, 1, 'the second and third wait for the gap');
+    await clock.advance(29);
+    assert.equal(await settled(third), false);
+    await clock.advance(1);
+    assert.deepEqual([counterOf(await second), counterOf(await third)], [2, 3]);
+    assert.deepEqual(engine.batches, [
+      { objects: 1, durable: true },
+      { objects: 2, durable: true },
+    ], 'one fsync 50 ms after the first began');
+  });
+
+  it('a durable write without groupCommit, or a full buffer, does not wait for the gap', async () => {
+    const { engine, clock, store } = setup({ flushIntervalMs: 60_000, groupCommitMs: 50, bufferObjectsMax: 3 });
+    await store.update(0, key('a'), set(1), grouped);
+    const waiting = store.update(0, key('b'), set(2), grouped);
+    assert.equal(await settled(waiting), false);
+    const now = store.update(0, key('c'), set(3), { durable: true });
+    assert.deepEqual([counterOf(await now), counterOf(await waiting)], [3, 2], 'the write that may not wait takes the waiting one along');
+    assert.equal(engine.batches.length, 2);
+    await clock.advance(1);
+    for (const k of ['d', 'e', 'f']) await store.update(0, key(k), set(4), { durable: false });
+    await drainMicrotasks();
+    assert.equal(engine.batches.length, 3, 'a full buffer flushes within the gap');
+  });
+
+  it('groupCommitMs 0 (the default) flushes every durable write at once', async () => {
+    const { engine, store } = setup({ flushIntervalMs: 60_000 });
+    for (const k of ['a', 'b', 'c']) await store.update(0, key(k), set(1), grouped);
+    assert.equal(engine.batches.length, 3);
+  });
+});
+
 describe('ObjectStore: a full buffer and a stalled engine', () => {
   it('new keys wait, then fail with BufferFullError after writeWaitMsMax; buffered keys never wait', async () => {
     const { engine, clock, store, events } = setup({ bufferObjectsMax: 2, writeWaitMsMax: 500 });

@@ -21,6 +21,11 @@
  * and the fsync runs off the critical path when W < N); a cluster of one makes the
  * coordinator itself the durable one. A stand-in for a failed durable target is durable
  * too. `all` asks every target, `none` none.
+ *
+ * Group commit: when W can be reached without the durable target (`one`, W < the targets,
+ * no target failed), its fsync is marked as one nobody waits for, and it may wait up to
+ * `groupCommitMs` to share an fsync with other writes (storage/objectStore.ts). The
+ * coordinator's own durable writes, and every write under `all` or W = N, fsync at once.
  */
 import { mergeVectors, type VersionVector } from '../../core/clock.ts';
 import { putObject, type ObjectWrite, type StoredObject } from '../../core/object.ts';
@@ -74,6 +79,8 @@ class PutCoordinator {
   private spares: readonly string[];
   private readonly primaries: readonly string[];
   private readonly durable = new Set<string>();
+  /** W can be reached without the durable target's acknowledgement: its fsync may wait for the group-commit gap. */
+  private groupCommit = false;
   private readonly self: string;
   private object: StoredObject | undefined;
   private encoded: Uint8Array | undefined;
@@ -211,7 +218,8 @@ class PutCoordinator {
 
   private send(target: Target): void {
     const { deps, request } = this;
-    const message = replicaPut(request.partition, request.key, this.encoded as Uint8Array, this.durable.has(target.node), target.hintFor);
+    const durable = this.durable.has(target.node);
+    const message = replicaPut(request.partition, request.key, this.encoded as Uint8Array, durable, target.hintFor, durable && this.groupCommit);
     const timeoutMs = this.remainingMs();
     deps.peers.request(target.node, message, timeoutMs).then(
       (reply: Reply) => this.replied(target.node, reply.type === 'ack', reply),
@@ -228,6 +236,8 @@ class PutCoordinator {
     this.spares = next.spares;
     this.targets.set(next.target.node, next.target);
     if (this.durable.has(node)) this.durable.add(next.target.node);
+    // A target failed: the acknowledgements left may all be needed for W.
+    this.groupCommit = false;
     this.quorum = addPutTarget(this.quorum, next.target.node);
     this.send(next.target);
   }
@@ -274,6 +284,7 @@ class PutCoordinator {
         return;
       case 'one':
         this.durable.add(nodes.find((node) => node !== this.self) ?? this.self);
+        this.groupCommit = this.request.quorum.w < nodes.length && !this.durable.has(this.self);
         return;
     }
   }

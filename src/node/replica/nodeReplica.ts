@@ -123,7 +123,7 @@ export class NodeReplica implements Replica {
     // replica write that arrives after the partition moved on, past the change this node
     // handed it over in): the partition's current replicas get it too.
     const current = options.keep === true && routing.holds[partition] === false ? this.currentReplicas(routing, partition) : NO_NODES;
-    if (current.length === 0) return this.mergeOwn(partition, key, object, durable);
+    if (current.length === 0) return this.mergeOwn(partition, key, object, durable, options.groupCommit === true);
     return this.writeDuringTransfer(partition, key, object, durable, current, true);
   }
 
@@ -255,10 +255,10 @@ export class NodeReplica implements Replica {
    * write of the key: a version the incoming vector covers is dropped, one it does not know
    * stays, so a stale write never erases a newer one and concurrent writes become siblings.
    */
-  private async mergeOwn(partition: number, key: Uint8Array, incoming: StoredObject, durable: boolean): Promise<StoredObject> {
+  private async mergeOwn(partition: number, key: Uint8Array, incoming: StoredObject, durable: boolean, groupCommit = false): Promise<StoredObject> {
     let merged: StoredObject | undefined;
     try {
-      merged = await this.store.update(partition, key, (local) => syncObjects(local, incoming), { durable });
+      merged = await this.store.update(partition, key, (local) => syncObjects(local, incoming), { durable, groupCommit });
     } catch (error) {
       throw coded(error);
     }
