@@ -155,18 +155,30 @@ export function syncObjects(a: StoredObject | undefined, b: StoredObject | undef
 export function syncObjects(a: StoredObject | undefined, b: StoredObject | undefined): StoredObject | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
-  const siblingsOfB = siblingsByDot(b);
+  // Both sibling lists are sorted by dot: one merge walk pairs the same dots (no map, no dot
+  // strings: this runs for every replica write).
   const siblings: Sibling[] = [];
-  for (const sibling of a.siblings) {
-    const same = siblingsOfB.get(dotKey(sibling.dot));
-    if (same !== undefined) siblings.push(preferredCopy(sibling, same));
-    else if (!covers(b.vector, sibling.dot)) siblings.push(sibling);
+  const ofA = a.siblings;
+  const ofB = b.siblings;
+  let i = 0;
+  let j = 0;
+  while (i < ofA.length || j < ofB.length) {
+    const left = ofA[i];
+    const right = ofB[j];
+    const order = left === undefined ? 1 : right === undefined ? -1 : compareDots(left.dot, right.dot);
+    if (order === 0) {
+      siblings.push(preferredCopy(left as Sibling, right as Sibling));
+      i++;
+      j++;
+    } else if (order < 0) {
+      if (!covers(b.vector, (left as Sibling).dot)) siblings.push(left as Sibling);
+      i++;
+    } else {
+      if (!covers(a.vector, (right as Sibling).dot)) siblings.push(right as Sibling);
+      j++;
+    }
   }
-  const siblingsOfA = siblingsByDot(a);
-  for (const sibling of b.siblings) {
-    if (!siblingsOfA.has(dotKey(sibling.dot)) && !covers(a.vector, sibling.dot)) siblings.push(sibling);
-  }
-  return { vector: mergeVectors(a.vector, b.vector), siblings: sortSiblings(siblings) };
+  return { vector: mergeVectors(a.vector, b.vector), siblings };
 }
 
 /**
