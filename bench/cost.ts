@@ -10,7 +10,7 @@
  * ratios head / base.
  *
  * `--profile-dir DIR` runs the head's nodes under `node --cpu-prof` (one .cpuprofile per
- * node, written when it stops).
+ * node, written when it stops); `--head-node-args` gives the head's nodes other node flags.
  *
  *   npm run bench:cost -- --base HEAD~1 [--rounds 3] [--duration-s 10] …   (--help)
  */
@@ -42,6 +42,7 @@ const flagSpec = {
     workload: { default: 'A', help: 'YCSB core workload (A: 50% read, 50% update)' },
     distribution: { default: 'uniform', help: 'key choice: uniform or zipfian' },
     'shoal-args': { default: '', help: 'extra `shoal start` flags for every node of both clusters (space-separated)' },
+    'head-node-args': { default: '', help: 'flags for node itself, the head cluster only (space-separated; e.g. a V8 flag against --base HEAD)' },
     'profile-dir': { help: 'run the head cluster under node --cpu-prof, profiles into this directory' },
     out: { help: 'also write the JSON results to this file' },
   },
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
   const distribution = parseDistribution(flags.strings.distribution ?? 'uniform');
   const shoalArgs = (flags.strings['shoal-args'] ?? '').split(' ').filter((a) => a !== '');
   const profileDir = flags.strings['profile-dir'];
+  const headNodeArgs = [...(flags.strings['head-node-args'] ?? '').split(' ').filter((a) => a !== ''), ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])];
   const seed = n.seed >= 0 ? n.seed : randomInt(0, 2 ** 31 - 1);
   const machine = machineFacts();
   const startedAt = new Date().toISOString();
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
       const cluster = await launchCluster({
         size, n: replicas, r: quorum, w: quorum, args: shoalArgs,
         ...(revision === 'base' ? { script: base.bin } : {}),
-        ...(revision === 'head' && profileDir !== undefined ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
+        ...(revision === 'head' && headNodeArgs.length > 0 ? { nodeArgs: headNodeArgs } : {}),
       });
       clusters.push(cluster);
       if (size > 1) await cluster.waitPeersUp(replicas);

@@ -153,7 +153,7 @@ export function syncObjects(a: StoredObject, b: StoredObject | undefined): Store
 export function syncObjects(a: StoredObject | undefined, b: StoredObject): StoredObject;
 export function syncObjects(a: StoredObject | undefined, b: StoredObject | undefined): StoredObject | undefined;
 export function syncObjects(a: StoredObject | undefined, b: StoredObject | undefined): StoredObject | undefined {
-  if (a === undefined) return b;
+  if (a === undefined || a === b) return b;
   if (b === undefined) return a;
   // Both sibling lists are sorted by dot: one merge walk pairs the same dots (no map, no dot
   // strings: this runs for every replica write).
@@ -202,7 +202,7 @@ export function objectDescends(a: StoredObject | undefined, b: StoredObject | un
 
 /** Identical objects: the same vector entries (timeMs included) and the same siblings. */
 export function objectsEqual(a: StoredObject | undefined, b: StoredObject | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
+  if (a === undefined || b === undefined || a === b) return a === b;
   return (
     a.vector.length === b.vector.length &&
     a.vector.every((entry, i) => {

@@ -11,6 +11,12 @@
  */
 import type { StoredObject } from '../core/object.ts';
 
+/** An object with its encoding (the same bytes a replica stores and sends). */
+export interface EncodedObject {
+  readonly object: StoredObject;
+  readonly bytes: Uint8Array;
+}
+
 /** Returned by a change to delete the key from storage (not a tombstone). */
 export const REMOVE_OBJECT: unique symbol = Symbol('shoal.removeObject');
 
@@ -142,6 +148,8 @@ export interface Replica extends PartitionReader {
   // --- keys ----------------------------------------------------------------------------------
   /** Every version this node holds for the key: its own copy merged with any hints for it. */
   read(partition: number, key: Uint8Array): StoredObject | undefined;
+  /** What `read` answers with its encoding (decoded once; the buffer holds both). */
+  readEncoded(partition: number, key: Uint8Array): EncodedObject | undefined;
   /** The encoding of what `read` answers: the stored bytes themselves when no hint adds to them. */
   readBytes(partition: number, key: Uint8Array): Uint8Array | undefined;
   /** The encoding of the key's own copy (the bytes stored: no decoding), or undefined. */

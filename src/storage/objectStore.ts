@@ -25,7 +25,7 @@
  */
 import type { StoredObject } from '../core/object.ts';
 import type { Clock, TimerHandle } from '../ports/clock.ts';
-import { REMOVE_OBJECT, type BufferEvents, type BufferStats, type ObjectChange, type PartitionEntry, type PartitionPage } from '../ports/replica.ts';
+import { REMOVE_OBJECT, type BufferEvents, type EncodedObject, type BufferStats, type ObjectChange, type PartitionEntry, type PartitionPage } from '../ports/replica.ts';
 import type { StorageEngine, WriteOp } from '../ports/storage.ts';
 import { StorageError } from '../ports/storage.ts';
 import { checkKey, checkPartition, copyBytes, partitionKeyString } from './keys.ts';
@@ -210,6 +210,14 @@ export class ObjectStore {
     const entry = this.entries.get(partitionKeyString(partition, key));
     if (entry !== undefined) return entry.object;
     return this.readEngine(partition, key);
+  }
+
+  /** The newest value with its encoding (decoded only when it comes from the engine), or undefined. */
+  getEncoded(partition: number, key: Uint8Array): EncodedObject | undefined {
+    const entry = this.entries.get(partitionKeyString(partition, key));
+    if (entry !== undefined) return entry.object === undefined ? undefined : { object: entry.object, bytes: entry.bytes as Uint8Array };
+    const bytes = this.engine.get(partition, key);
+    return bytes === undefined ? undefined : { object: decodeObject(bytes), bytes };
   }
 
   /** The newest value's encoding, as stored (nothing decoded), or undefined. */

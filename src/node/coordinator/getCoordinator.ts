@@ -17,7 +17,8 @@
 import type { StoredObject } from '../../core/object.ts';
 import { addGetFailure, addGetReply, addGetTarget, getSettled, getVerdict, initGetQuorum, readRepairTargets, type GetQuorum } from '../../core/quorum/getQuorum.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
-import type { Replica } from '../../ports/replica.ts';
+import type { EncodedObject, Replica } from '../../ports/replica.ts';
+import { bytesEqual } from '../../core/bytes.ts';
 import { decodeObject, encodeObject } from '../../storage/objectCodec.ts';
 import { Deadline } from '../deadline.ts';
 import { QuorumUnreachableError, RequestTimeoutError, type ReplicaCounts } from '../errors.ts';
@@ -71,6 +72,12 @@ class GetCoordinator implements Lingering {
   private fastest: string | undefined;
   private selfError: unknown;
   private timer: TimerHandle | undefined;
+  /**
+   * The encodings decoded so far with their objects: replicas in sync answer the same bytes
+   * (equal objects encode identically), so each distinct encoding is decoded once, and the
+   * equal replies are one object (syncObjects and read repair then see them at a glance).
+   */
+  private readonly decoded: EncodedObject[] = [];
   private lingerTimer: TimerHandle | undefined;
   private outcome: Outcome | undefined;
 
@@ -186,14 +193,15 @@ class GetCoordinator implements Lingering {
 
   private readSelf(replica: Replica): void {
     const self = replica.self;
-    let object: StoredObject | undefined;
+    let own: EncodedObject | undefined;
     try {
-      object = replica.read(this.request.partition, this.request.key);
+      own = replica.readEncoded(this.request.partition, this.request.key);
     } catch (error) {
       this.failed(self, error);
       return;
     }
-    this.replied(self, object);
+    if (own !== undefined) this.decoded.push(own);
+    this.replied(self, own?.object);
   }
 
   private send(target: Target): void {
@@ -211,13 +219,20 @@ class GetCoordinator implements Lingering {
     }
     let object: StoredObject | undefined;
     try {
-      object = reply.object === undefined ? undefined : decodeObject(reply.object);
+      object = reply.object === undefined ? undefined : this.decode(reply.object);
     } catch (error) {
       this.deps.logger.warn({ peer: node, err: error }, 'a replica answered a read with a corrupt object');
       this.failed(node, error);
       return;
     }
     this.replied(node, object);
+  }
+
+  private decode(bytes: Uint8Array): StoredObject {
+    for (const known of this.decoded) if (bytesEqual(known.bytes, bytes)) return known.object;
+    const object = decodeObject(bytes);
+    this.decoded.push({ object, bytes });
+    return object;
   }
 
   private replace(node: string): void {

@@ -14,7 +14,7 @@
  *   and hints for the partition's current replicas.
  */
 import { syncObjects, type StoredObject } from '../../core/object.ts';
-import type { BufferStats, DataEstimate, Hint, HintCounts, MergeOptions, ObjectChange, OwnWrite, OwnWriteOptions, PartitionPage, Replica } from '../../ports/replica.ts';
+import type { BufferStats, DataEstimate, EncodedObject, Hint, HintCounts, MergeOptions, ObjectChange, OwnWrite, OwnWriteOptions, PartitionPage, Replica } from '../../ports/replica.ts';
 import { REMOVE_OBJECT } from '../../ports/replica.ts';
 import { StorageError, type StorageEngine } from '../../ports/storage.ts';
 import { HintsFullError, type HintStore } from '../../storage/hintStore.ts';
@@ -74,6 +74,19 @@ export class NodeReplica implements Replica {
   read(partition: number, key: Uint8Array): StoredObject | undefined {
     const own = this.readOwn(partition, key);
     return syncObjects(own, this.hints.getForAny(this.parts.routing().members, partition, key));
+  }
+
+  readEncoded(partition: number, key: Uint8Array): EncodedObject | undefined {
+    const hinted = this.hints.getForAny(this.parts.routing().members, partition, key);
+    if (hinted === undefined) {
+      try {
+        return this.store.getEncoded(partition, key);
+      } catch (error) {
+        throw coded(error);
+      }
+    }
+    const object = syncObjects(this.readOwn(partition, key), hinted) as StoredObject;
+    return { object, bytes: encodeObject(object) };
   }
 
   readBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
