@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeEvents } from '../node/events.ts';
 import type { MembershipGauges, RepairStatus } from '../node/shoalNode.ts';
+import type { CacheStats } from '../core/cache/objectCache.ts';
 import type { BufferEvents, BufferStats } from '../ports/replica.ts';
 import type { RespStats } from './resp/stats.ts';
 
@@ -42,6 +43,13 @@ export const METRIC_NAMES = {
   transferBytesPerSecond: 'shoal_transfer_bytes_per_second',
   droppedObjects: 'shoal_dropped_objects',
   antiEntropyExchanges: 'shoal_anti_entropy_exchanges',
+  cacheObjects: 'shoal_cache_objects',
+  cacheBytes: 'shoal_cache_bytes',
+  cacheObjectsMax: 'shoal_cache_objects_max',
+  cacheBytesMax: 'shoal_cache_bytes_max',
+  cacheRequests: 'shoal_cache_requests_total',
+  cacheEvictions: 'shoal_cache_evictions_total',
+  cacheAdmissions: 'shoal_cache_admissions_total',
   antiEntropySegments: 'shoal_anti_entropy_segments_compared',
   antiEntropyKeysRepaired: 'shoal_anti_entropy_keys_repaired',
   antiEntropyBytes: 'shoal_anti_entropy_bytes',
@@ -69,6 +77,7 @@ export interface ClusterGaugeSource {
   readonly peersDown: number;
   readonly membership: MembershipGauges;
   readonly repair?: RepairStatus;
+  readonly cache?: CacheStats;
 }
 
 const MEMBER_STATUSES = ['joining', 'valid', 'leaving', 'down', 'removed'] as const;
@@ -279,6 +288,7 @@ export class NodeMetrics {
     this.createClusterGauges(registers);
     this.createMembershipGauges(registers);
     this.createRepairGauges(registers);
+    this.createCacheMetrics(registers);
     return {
       onHintStored: () => hintsStored.inc(),
       onHintDelivery: (outcome) => deliveries.labels(outcome).inc(),
@@ -323,6 +333,34 @@ export class NodeMetrics {
         this.labels('total').set(current.changeTransfersTotal);
       },
     });
+  }
+
+  private createCacheMetrics(registers: Registry[]): void {
+    const source = (): CacheStats | undefined => this.clusterSource?.().cache;
+    readGauges<CacheStats>(registers, [
+      [METRIC_NAMES.cacheObjects, 'Clean objects held in the read cache', (c) => c.objects],
+      [METRIC_NAMES.cacheBytes, 'Bytes the read cache holds, as it charges its objects', (c) => c.bytes],
+      [METRIC_NAMES.cacheObjectsMax, 'Bound on the objects in the read cache (0: off)', (c) => c.objectsMax],
+      [METRIC_NAMES.cacheBytesMax, 'Bound on the bytes in the read cache (0: off)', (c) => c.bytesMax],
+    ], source);
+    // Counters read from the cache's own ones when scraped (nothing per request here).
+    const counter = (name: string, help: string, labelName: string, read: (c: CacheStats) => Record<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [labelName],
+        registers,
+        collect(this: Counter<string>) {
+          const current = source();
+          if (current === undefined) return;
+          this.reset();
+          for (const [label, value] of Object.entries(read(current))) this.labels(label).inc(value);
+        },
+      });
+    };
+    counter(METRIC_NAMES.cacheRequests, 'Reads that looked in the cache, by result', 'result', (c) => ({ hit: c.hits, miss: c.misses }));
+    counter(METRIC_NAMES.cacheEvictions, 'Objects pushed out of the cache to make room, by policy', 'policy', (c) => ({ [c.policy]: c.evictions }));
+    counter(METRIC_NAMES.cacheAdmissions, 'Objects offered to the cache after a miss, by what the admission policy did', 'result', (c) => ({ admitted: c.admitted, rejected: c.rejected }));
   }
 
   private createRepairGauges(registers: Registry[]): void {

@@ -8,6 +8,7 @@
  *
  * This module is pure: the caller reads the environment and the file (see io/configFile.ts).
  */
+import { CACHE_POLICIES } from '../core/cache/objectCache.ts';
 import { KEY_BYTES_MAX } from '../storage/keys.ts';
 import { z } from 'zod';
 import { VECTOR_ENTRIES_MAX_DEFAULT, VECTOR_PRUNE_AGE_MS_DEFAULT } from '../core/clock.ts';
@@ -52,6 +53,9 @@ export const CONFIG_FIELDS = {
   flushIntervalMs: { kind: 'integer', description: 'how often the buffer is flushed, ms' },
   groupCommitMs: { kind: 'integer', description: 'shortest gap between two flushes that durable writes ask for, so they share an fsync (group commit), ms' },
   writeWaitMsMax: { kind: 'integer', description: 'how long a write waits for room in a full buffer, ms' },
+  cacheBytesMax: { kind: 'integer', description: 'bytes of clean objects kept in memory for reads (0 = no cache)' },
+  cacheObjectsMax: { kind: 'integer', description: 'clean objects kept in memory for reads (0 = no cache)' },
+  cachePolicy: { kind: 'string', description: 'which objects the cache keeps: tinylfu or lru' },
   valueBytesMax: { kind: 'integer', description: 'largest value, bytes' },
   keyBytesMax: { kind: 'integer', description: 'longest key, bytes (UTF-8)' },
   siblingsMax: { kind: 'integer', description: 'siblings per key; writes past it are refused (409)' },
@@ -160,6 +164,9 @@ export const nodeConfigSchema = z
     flushIntervalMs: integer(1).default(100),
     groupCommitMs: integer(0).default(50),
     writeWaitMsMax: integer(0).default(1000),
+    cacheBytesMax: integer(0).default(64 * 1024 * 1024),
+    cacheObjectsMax: integer(0).default(200_000),
+    cachePolicy: oneOf(CACHE_POLICIES).default('tinylfu'),
     valueBytesMax: integer(1, VALUE_BYTES_MAX_LIMIT).default(1024 * 1024),
     keyBytesMax: integer(1, KEY_BYTES_MAX_LIMIT).default(1024),
     siblingsMax: integer(1).default(100),

@@ -82,6 +82,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     bufferObjectsMax: config.bufferObjectsMax,
     flushIntervalMs: config.flushIntervalMs,
     groupCommitMs: config.groupCommitMs,
+    cache: { bytesMax: config.cacheBytesMax, objectsMax: config.cacheObjectsMax, policy: config.cachePolicy },
     writeWaitMsMax: config.writeWaitMsMax,
     events: events.store,
     observer: trees.observe,

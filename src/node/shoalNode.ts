@@ -19,6 +19,7 @@ import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { NodeId } from '../ports/transport.ts';
 import type { BufferStats, Replica } from '../ports/replica.ts';
+import type { CacheStats } from '../core/cache/objectCache.ts';
 import { primariesOf, type ClusterView } from './cluster.ts';
 import { clusterSnapshotOf, type ClusterSnapshot } from './clusterSnapshot.ts';
 import { configSummary, type ConfigSummary, type NodeConfig } from './config.ts';
@@ -156,6 +157,8 @@ export interface NodeStatus {
   readonly uptimeMs: number;
   readonly config: ConfigSummary;
   readonly buffer: BufferStats;
+  /** The cache of clean objects (reads of cached keys skip the engine). */
+  readonly cache: CacheStats;
   readonly cluster: ClusterStatus;
   readonly peers: readonly PeerView[];
   readonly hints: LocalHints & HandoffStats;
@@ -273,6 +276,11 @@ export class ShoalNode {
     return this.replica.bufferStats();
   }
 
+  /** The cache's counters and size (for metrics). */
+  cacheStats(): CacheStats {
+    return this.replica.cacheStats();
+  }
+
   /** The membership as metrics read it (cheap: no data estimate, no peer requests). */
   membershipGauges(): MembershipGauges {
     const { state, ring, self } = this.cluster;
@@ -325,6 +333,7 @@ export class ShoalNode {
       uptimeMs: Math.round(this.clock.monotonicMs() - this.startedAtMs),
       config: this.summary,
       buffer: this.replica.bufferStats(),
+      cache: this.replica.cacheStats(),
       cluster: {
         members,
         memberStatus: self?.status ?? 'valid',

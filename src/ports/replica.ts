@@ -10,6 +10,7 @@
  * once buffered, or fsynced when durable.
  */
 import type { StoredObject } from '../core/object.ts';
+import type { CacheStats } from '../core/cache/objectCache.ts';
 
 /** An object with its encoding (the same bytes a replica stores and sends). */
 export interface EncodedObject {
@@ -148,6 +149,8 @@ export interface Replica extends PartitionReader {
   // --- keys ----------------------------------------------------------------------------------
   /** Every version this node holds for the key: its own copy merged with any hints for it. */
   read(partition: number, key: Uint8Array): StoredObject | undefined;
+  /** The cache of clean objects: its counters and size. */
+  cacheStats(): CacheStats;
   /** What `read` answers with its encoding (decoded once; the buffer holds both). */
   readEncoded(partition: number, key: Uint8Array): EncodedObject | undefined;
   /** The encoding of what `read` answers: the stored bytes themselves when no hint adds to them. */

@@ -28,6 +28,7 @@
  * read them), so their tombstones age and are reaped while faults still run: the moment a
  * late hint or message could bring a deleted value back.
  */
+import { CACHE_POLICIES, type CachePolicy } from '../core/cache/objectCache.ts';
 import { Prng } from './prng.ts';
 import type { ClockSkew } from './simClock.ts';
 import type { NetworkFaults } from './simNetwork.ts';
@@ -88,6 +89,10 @@ export interface NodeSettings {
   readonly bufferObjectsMax: number;
   readonly flushIntervalMs: number;
   readonly groupCommitMs: number;
+  /** The read cache: off, tiny (evicting all the time, either policy) or roomy. */
+  readonly cacheObjectsMax: number;
+  readonly cacheBytesMax: number;
+  readonly cachePolicy: CachePolicy;
   readonly requestTimeoutMs: number;
   readonly forwardTimeoutMs: number;
   readonly readRepairLingerMs: number;
@@ -185,7 +190,20 @@ function planSettings(random: Prng): Omit<NodeSettings, MembershipSettings | Rep
     hintDeliveryIntervalMs: random.intBetween(100, 400),
     probeIntervalMs: random.intBetween(100, 400),
     groupCommitMs: random.pick([0, 10, 50]),
+    ...planCache(random),
   };
+}
+
+function planCache(random: Prng): Pick<NodeSettings, 'cacheObjectsMax' | 'cacheBytesMax' | 'cachePolicy'> {
+  const cachePolicy = random.pick(CACHE_POLICIES);
+  switch (random.pick(['off', 'tiny', 'tiny', 'roomy'] as const)) {
+    case 'off':
+      return { cacheObjectsMax: 0, cacheBytesMax: 0, cachePolicy };
+    case 'tiny':
+      return { cacheObjectsMax: random.intBetween(1, 4), cacheBytesMax: random.intBetween(300, 3000), cachePolicy };
+    case 'roomy':
+      return { cacheObjectsMax: 10_000, cacheBytesMax: 10_000_000, cachePolicy };
+  }
 }
 
 function planFaults(random: Prng): NetworkFaults {
@@ -330,7 +348,7 @@ export function describePlan(plan: SwarmPlan): string {
   const f = plan.faults;
   return [
     `S=${plan.nodes.length} Q=${s.partitionCount} N=${s.n} R=${s.r} W=${s.w} durable=${s.durableWrites}`,
-    `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms group-commit=${s.groupCommitMs}ms timeout=${s.requestTimeoutMs}ms`,
+    `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms group-commit=${s.groupCommitMs}ms cache=${s.cachePolicy}/${s.cacheObjectsMax}/${s.cacheBytesMax}B timeout=${s.requestTimeoutMs}ms`,
     `delay=${f.delayMinMs.toFixed(1)}-${f.delayMaxMs.toFixed(1)}ms drop=${f.dropRate} dup=${f.duplicateRate}`,
     `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length} deletes=${plan.workload.deleteShare.toFixed(2)}`,
     `ae=${s.antiEntropyIntervalMs}ms grace=${s.tombstoneGraceMs >= TOMBSTONE_GRACE_LONG_MS ? 'long' : `${s.tombstoneGraceMs}ms`}` + describeRetirements(plan.workload.retireAtMs ?? {}),

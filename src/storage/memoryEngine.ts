@@ -63,6 +63,8 @@ export class MemoryEngine implements StorageEngine {
   /** Batches applied so far, and how many of them were durable (for tests). */
   batchesWritten = 0;
   durableBatchesWritten = 0;
+  /** Keys read with get so far (for tests). */
+  reads = 0;
   private readonly partitions = new Map<number, PartitionData>();
   private entryCount = 0;
   private closed = false;
@@ -96,6 +98,7 @@ export class MemoryEngine implements StorageEngine {
   }
 
   get(partition: number, key: Uint8Array): Uint8Array | undefined {
+    this.reads++;
     this.checkRead();
     checkPartition(partition);
     checkKey(key);

@@ -31,6 +31,17 @@ import { StorageError } from '../ports/storage.ts';
 import { checkKey, checkPartition, copyBytes, partitionKeyString } from './keys.ts';
 import { compareBytes } from '../core/bytes.ts';
 import { decodeObject, encodeObject } from './objectCodec.ts';
+import { ObjectCache, type CacheLimits, type CacheStats } from '../core/cache/objectCache.ts';
+
+/**
+ * What a cached object is charged: its encoding, its decoded copy (about as large) and the
+ * entry's own bookkeeping. bench/cache.ts measures the real heap per object against it.
+ */
+export function cacheChargeOf(bytes: Uint8Array): number {
+  return 2 * bytes.length + CACHE_ENTRY_OVERHEAD_BYTES;
+}
+const CACHE_ENTRY_OVERHEAD_BYTES = 200;
+const CACHE_OFF: CacheLimits = { objectsMax: 0, bytesMax: 0, policy: 'lru' };
 
 const everyKey = (): boolean => true;
 
@@ -57,6 +68,11 @@ export interface ObjectStoreOptions {
   /** Longest retry delay. Default 5000. */
   readonly retryDelayMsMax?: number;
   readonly events?: BufferEvents;
+  /**
+   * The cache of clean objects read from the engine (core/cache/objectCache.ts): reads and
+   * read-modify-writes of cached keys skip the engine and the decoding. Default off.
+   */
+  readonly cache?: CacheLimits;
   /**
    * Told synchronously of every change a write makes to a key (before: the value it
    * replaced; after: undefined once removed), in the order of the writes: what keeps the
@@ -165,6 +181,8 @@ export class ObjectStore {
   private readonly retryDelayMsMax: number;
   private readonly events: BufferEvents;
   private readonly observer: ObjectObserver | undefined;
+  /** The newest value of the keys it holds, always (every write passes through apply). */
+  private readonly cache: ObjectCache<EncodedObject>;
 
   private readonly entries = new Map<string, Entry>();
   /** Entries waiting for a flush, oldest first (never the ones in flight). */
@@ -203,28 +221,37 @@ export class ObjectStore {
     this.retryDelayMsMax = optionInt('retryDelayMsMax', options.retryDelayMsMax, 5000, this.retryDelayMsMin);
     this.events = options.events ?? {};
     this.observer = options.observer;
+    this.cache = new ObjectCache(options.cache ?? CACHE_OFF);
   }
 
-  /** The newest value: the buffer first (entries in flight included), then the engine. */
+  /** The newest value: the buffer first (entries in flight included), then the cache, then the engine. */
   get(partition: number, key: Uint8Array): StoredObject | undefined {
-    const entry = this.entries.get(partitionKeyString(partition, key));
+    const id = partitionKeyString(partition, key);
+    const entry = this.entries.get(id);
     if (entry !== undefined) return entry.object;
-    return this.readEngine(partition, key);
+    return this.readThrough(id, partition, key)?.object;
   }
 
   /** The newest value with its encoding (decoded only when it comes from the engine), or undefined. */
   getEncoded(partition: number, key: Uint8Array): EncodedObject | undefined {
-    const entry = this.entries.get(partitionKeyString(partition, key));
+    const id = partitionKeyString(partition, key);
+    const entry = this.entries.get(id);
     if (entry !== undefined) return entry.object === undefined ? undefined : { object: entry.object, bytes: entry.bytes as Uint8Array };
-    const bytes = this.engine.get(partition, key);
-    return bytes === undefined ? undefined : { object: decodeObject(bytes), bytes };
+    return this.readThrough(id, partition, key);
   }
 
   /** The newest value's encoding, as stored (nothing decoded), or undefined. */
   getBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
-    const entry = this.entries.get(partitionKeyString(partition, key));
+    const id = partitionKeyString(partition, key);
+    const entry = this.entries.get(id);
     if (entry !== undefined) return entry.bytes;
-    return this.engine.get(partition, key);
+    // A miss here is not offered to the cache: that would take a decode the caller does not need.
+    return this.cache.get(id)?.bytes ?? this.engine.get(partition, key);
+  }
+
+  /** The cache's counters and size. */
+  cacheStats(): CacheStats {
+    return this.cache.stats();
   }
 
   /** The encoding the buffer holds for `object` when it is the key's newest value (so it is encoded once). */
@@ -359,6 +386,7 @@ export class ObjectStore {
     this.closePromise = this.flush().then(
       async () => {
         this.cancelTimers();
+        this.cache.clear();
         await beforeEngineClose?.();
         return this.engine.close();
       },
@@ -402,7 +430,7 @@ export class ObjectStore {
     let bytes: Uint8Array | undefined;
     let current: StoredObject | undefined;
     try {
-      current = entry !== undefined ? entry.object : this.readEngine(partition, key);
+      current = entry !== undefined ? entry.object : this.readThrough(id, partition, key)?.object;
       next = change(current);
       if (next === undefined) return this.unchanged(entry, current, sync);
       bytes = next === REMOVE_OBJECT ? undefined : encodeObject(next);
@@ -417,6 +445,8 @@ export class ObjectStore {
     entry.object = object;
     entry.bytes = bytes;
     entry.version++;
+    if (object === undefined) this.cache.delete(id);
+    else this.cache.update(id, { object, bytes: bytes as Uint8Array }, cacheChargeOf(bytes as Uint8Array));
     this.observer?.(partition, entry.key, current, object);
     if (!entry.inFlight) this.dirty.add(entry);
     if (sync !== 'buffered') return this.addDurableWaiter(entry, sync).then(() => object);
@@ -648,9 +678,15 @@ export class ObjectStore {
 
   // --- engine access ------------------------------------------------------------------------
 
-  private readEngine(partition: number, key: Uint8Array): StoredObject | undefined {
+  /** A key the buffer does not hold: from the cache, else from the engine (then offered to the cache). */
+  private readThrough(id: string, partition: number, key: Uint8Array): EncodedObject | undefined {
+    const cached = this.cache.get(id);
+    if (cached !== undefined) return cached;
     const bytes = this.engine.get(partition, key);
-    return bytes === undefined ? undefined : decodeObject(bytes);
+    if (bytes === undefined) return undefined;
+    const encoded = { object: decodeObject(bytes), bytes };
+    this.cache.offer(id, encoded, cacheChargeOf(bytes));
+    return encoded;
   }
 
   /** engine.writeBatch, with every failure (thrown or rejected) as a StorageError. */

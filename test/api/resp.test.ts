@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { compareDots, type Dot } from '../../src/core/clock.ts';
 import { encodeCommand, RawClient, type RespError } from './respSupport.ts';
 import { freePort, runShoal } from '../support/shoalProcess.ts';
+import type { NodeStatus } from '../../src/node/shoalNode.ts';
 import { request, startTestNode, type TestNode } from './testNode.ts';
 
 async function respNode(t: TestContext, overrides: Record<string, unknown> = {}): Promise<{ node: TestNode; port: number }> {
@@ -288,4 +289,31 @@ test('shoal start --resp binds exactly that address, logs it, and a SIGTERM keep
   again.disconnect();
   second.child.kill('SIGTERM');
   assert.deepEqual(await second.waitExit(), { code: 0, signal: null });
+});
+
+test('the read cache shows its hits, misses and size in INFO, /metrics and /admin/status', async (t) => {
+  const { node, port } = await respNode(t, { flushIntervalMs: 5, cacheObjectsMax: 100, cacheBytesMax: 1_000_000 });
+  const redis = client(t, port);
+  await redis.set('hot', 'value');
+  // Once flushed, the key is only on disk: the first GET misses and is cached, the next ones hit.
+  const status = async (): Promise<NodeStatus> => (await request(node, 'GET', '/admin/status')).json() as unknown as NodeStatus;
+  for (let tries = 0; (await status()).buffer.bufferedObjects > 0; tries++) {
+    assert.ok(tries < 200, 'the buffer flushes');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  for (let i = 0; i < 3; i++) assert.equal(await redis.get('hot'), 'value');
+  const info = await redis.info('shoal');
+  assert.deepEqual(
+    ['policy', 'objects', 'hits', 'misses', 'admitted', 'objects_max', 'bytes_max'].map((field) => infoField(info, `shoal_cache_${field}`)),
+    ['tinylfu', '1', '2', '2', '0', '100', '1000000'],
+    'misses: the SET looking for a current version, then the first GET; two hits; the key waits in the window, not admitted to the main area yet',
+  );
+  const { cache } = await status();
+  assert.deepEqual({ hits: cache.hits, misses: cache.misses, objects: cache.objects }, { hits: 2, misses: 2, objects: 1 });
+  assert.ok(cache.bytes > 0 && cache.bytes <= cache.bytesMax);
+  const metrics = (await request(node, 'GET', '/metrics')).body.toString();
+  assert.match(metrics, /shoal_cache_requests_total\{result="hit",node="node1"\} 2/);
+  assert.match(metrics, /shoal_cache_requests_total\{result="miss",node="node1"\} 2/);
+  assert.match(metrics, /shoal_cache_objects\{node="node1"\} 1/);
+  assert.match(metrics, /shoal_cache_bytes_max\{node="node1"\} 1000000/);
 });

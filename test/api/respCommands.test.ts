@@ -30,6 +30,9 @@ function sibling(value: string | undefined, timeMs: number, actor: string, count
 }
 
 /** A node holding fixed objects; records writes; fails every request with `failure` when set. */
+
+const FAKE_CACHE = { policy: 'tinylfu', objects: 2, bytes: 640, bytesMax: 4096, objectsMax: 10, hits: 7, misses: 3, evictions: 1, admitted: 3, rejected: 1 } as const;
+
 class FakeNode implements RespNode {
   readonly objects = new Map<string, StoredObject>();
   readonly writes: Write[] = [];
@@ -65,7 +68,7 @@ class FakeNode implements RespNode {
   }
 
   status(): RespNodeStatus {
-    return { nodeId: 'fake1', clusterName: 'shoal', state: 'serving', actor: 'fake1.1', uptimeMs: 5000, cluster: { members: ['fake1', 'fake2'], memberStatus: 'valid', ringVersion: 3, n: 2, r: 1, w: 1 } };
+    return { nodeId: 'fake1', clusterName: 'shoal', state: 'serving', actor: 'fake1.1', uptimeMs: 5000, cluster: { members: ['fake1', 'fake2'], memberStatus: 'valid', ringVersion: 3, n: 2, r: 1, w: 1 }, cache: FAKE_CACHE };
   }
 
   private async write(write: Write, written: Sibling): Promise<WriteResult> {
@@ -301,6 +304,7 @@ test('INFO has Redis sections (redis_version, loading) and a Shoal section with 
   assert.match(info, /\r\n# Shoal\r\nshoal_node_id:fake1\r\n/);
   assert.match(info, /\r\nshoal_members:fake1,fake2\r\n/);
   assert.match(info, /\r\nshoal_conflicted_reads:1\r\n/);
+  assert.match(info, /\r\nshoal_cache_policy:tinylfu\r\nshoal_cache_objects:2\r\nshoal_cache_bytes:640\r\nshoal_cache_bytes_max:4096\r\nshoal_cache_objects_max:10\r\nshoal_cache_hits:7\r\nshoal_cache_misses:3\r\nshoal_cache_evictions:1\r\nshoal_cache_admitted:3\r\nshoal_cache_rejected:1\r\n/);
   assert.doesNotMatch(info, /Commandstats/, 'per-command counters only when asked');
   const commandstats = text(await run('INFO', 'commandstats'));
   assert.match(commandstats, /^# Commandstats\r\ncmdstat_get:calls=1\r\ncmdstat_info:calls=2\r\n$/);

@@ -3,6 +3,7 @@
  * pipelines past the in-flight bound, commands run one at a time per connection, large
  * replies under backpressure, and a close that lets in-flight commands finish.
  */
+import { ObjectCache } from '../../src/core/cache/objectCache.ts';
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { respLimitsOf, startRespServer, type RespServer } from '../../src/api/resp/server.ts';
@@ -52,7 +53,7 @@ class GatedNode implements RespNode {
   }
 
   status(): RespNodeStatus {
-    return { nodeId: 'n', clusterName: 'c', state: 'serving', actor: 'n.1', uptimeMs: 0, cluster: { members: ['n'], memberStatus: 'valid', ringVersion: 1, n: 1, r: 1, w: 1 } };
+    return { nodeId: 'n', clusterName: 'c', state: 'serving', actor: 'n.1', uptimeMs: 0, cluster: { members: ['n'], memberStatus: 'valid', ringVersion: 1, n: 1, r: 1, w: 1 }, cache: new ObjectCache({ policy: 'lru', objectsMax: 0, bytesMax: 0 }).stats() };
   }
 }
 

@@ -95,12 +95,12 @@ class StandInNode implements SimNode {
     return { object: merged, context: encodeContext(merged?.vector ?? [], this.deps.config.clusterName) };
   }
 
-  put(key: Uint8Array, input: { value: Uint8Array; contentType: string; context?: string }): Promise<{ context: string; object: StoredObject }> {
-    return this.write(key, input.value, input.contentType, false, input.context);
+  put(key: Uint8Array, input: { value: Uint8Array; contentType: string; context?: string }, options?: { w?: number }): Promise<{ context: string; object: StoredObject }> {
+    return this.write(key, input.value, input.contentType, false, input.context, options?.w);
   }
 
-  delete(key: Uint8Array, context?: string): Promise<{ context: string; object: StoredObject }> {
-    return this.write(key, EMPTY_VALUE, 'application/octet-stream', true, context);
+  delete(key: Uint8Array, context?: string, options?: { w?: number }): Promise<{ context: string; object: StoredObject }> {
+    return this.write(key, EMPTY_VALUE, 'application/octet-stream', true, context, options?.w);
   }
 
   localVersions(key: Uint8Array): { partition: number; object: StoredObject } | undefined {
@@ -118,7 +118,7 @@ class StandInNode implements SimNode {
 
   async stop(): Promise<void> {}
 
-  private async write(key: Uint8Array, value: Uint8Array, contentType: string, deleted: boolean, contextText: string | undefined): Promise<{ context: string; object: StoredObject }> {
+  private async write(key: Uint8Array, value: Uint8Array, contentType: string, deleted: boolean, contextText: string | undefined, w = this.cluster.quorum.w): Promise<{ context: string; object: StoredObject }> {
     let vector: VersionVector = [];
     if (contextText !== undefined) {
       const decoded = decodeContext(contextText, this.deps.config.clusterName);
@@ -131,7 +131,9 @@ class StandInNode implements SimNode {
     await this.store(key, outcome.object);
     const others = this.primaries(key).filter((node) => node !== this.self);
     const isPrimary = others.length < this.cluster.quorum.n;
-    const needed = this.cluster.quorum.w - (isPrimary ? 1 : 0);
+    // The request's own W when it names one (the simulator's clients do): a per-request W the
+    // stand-in ignored acknowledged writes below it (seed 7006 after 884abf9 drew such a plan).
+    const needed = w - (isPrimary ? 1 : 0);
     if (needed > 0) await this.gather(key, { type: 'put', key, object: encodeObject(outcome.object) }, needed, others);
     return { context: encodeContext(outcome.object.vector, this.deps.config.clusterName), object: outcome.object };
   }

@@ -16,7 +16,7 @@ export interface RespNode {
   status(): RespNodeStatus;
 }
 
-export type RespNodeStatus = Pick<NodeStatus, 'nodeId' | 'clusterName' | 'state' | 'actor' | 'uptimeMs'> & {
+export type RespNodeStatus = Pick<NodeStatus, 'nodeId' | 'clusterName' | 'state' | 'actor' | 'uptimeMs' | 'cache'> & {
   readonly cluster: Pick<NodeStatus['cluster'], 'members' | 'memberStatus' | 'ringVersion' | 'n' | 'r' | 'w'>;
 };
 

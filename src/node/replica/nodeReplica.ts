@@ -16,6 +16,7 @@
 import { syncObjects, type StoredObject } from '../../core/object.ts';
 import type { BufferStats, DataEstimate, EncodedObject, Hint, HintCounts, MergeOptions, ObjectChange, OwnWrite, OwnWriteOptions, PartitionPage, Replica } from '../../ports/replica.ts';
 import { REMOVE_OBJECT } from '../../ports/replica.ts';
+import type { CacheStats } from '../../core/cache/objectCache.ts';
 import { StorageError, type StorageEngine } from '../../ports/storage.ts';
 import { HintsFullError, type HintStore } from '../../storage/hintStore.ts';
 import { CorruptObjectError, encodeObject } from '../../storage/objectCodec.ts';
@@ -74,6 +75,10 @@ export class NodeReplica implements Replica {
   read(partition: number, key: Uint8Array): StoredObject | undefined {
     const own = this.readOwn(partition, key);
     return syncObjects(own, this.hints.getForAny(this.parts.routing().members, partition, key));
+  }
+
+  cacheStats(): CacheStats {
+    return this.store.cacheStats();
   }
 
   readEncoded(partition: number, key: Uint8Array): EncodedObject | undefined {
