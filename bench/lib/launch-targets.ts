@@ -87,12 +87,12 @@ export function shoalHttpClusterTarget(cluster: ShoalCluster, contexts: ContextP
 }
 
 /** One Shoal node with `--resp` on a free port, driven through ioredis like Redis. */
-async function launchShoalRespTarget(args: readonly string[]): Promise<BenchTarget> {
+export async function launchShoalRespTarget(args: readonly string[], name = 'shoal-resp'): Promise<BenchTarget> {
   const host = '127.0.0.1';
   const port = await freePort(host);
   let launched;
   try {
-    launched = await launchNode({ id: 'resp1', args: ['--resp', `${host}:${port}`, ...args] });
+    launched = await launchNode({ id: name === 'shoal-resp' ? 'resp1' : name, args: ['--resp', `${host}:${port}`, ...args] });
   } catch (error) {
     const text = error instanceof Error ? error.message : String(error);
     if (/resp.*not available|unknown option '--resp'/i.test(text)) {
@@ -108,7 +108,7 @@ async function launchShoalRespTarget(args: readonly string[]): Promise<BenchTarg
     throw error;
   }
   return respTarget({
-    name: 'shoal-resp',
+    name,
     description: `Shoal, one node through its RESP front end (${args.join(' ') || 'default flags'})`,
     host,
     port,
