@@ -3,7 +3,10 @@
  * entry carries its own charge). Two policies:
  *
  *   tinylfu  W-TinyLFU (Einziger, Friedman and Manes 2017; Caffeine's policy): new entries
- *            land in a small LRU window (1% of the room); an entry leaving the window
+ *            land in a small LRU window (1% of the room), once the sketch has seen them
+ *            asked for before (a one-off read is not cached at all: in a garbage-collected
+ *            heap every object that enters and leaves costs a promotion and a sweep, and
+ *            bench:cache measured that churn costing more than the hits saved); an entry leaving the window
  *            enters the main area only if the frequency sketch says it is asked for more
  *            often than the entry it would push out, so a burst of one-off keys (a scan)
  *            cannot flush the hot set. The main area is a segmented LRU: a probation
@@ -102,6 +105,8 @@ class Segment<V> {
 }
 
 const WINDOW_SHARE = 0.01;
+/** Requests the sketch must have counted (this one included) before a newcomer enters the window. */
+const WINDOW_ADMISSION_FREQUENCY_MIN = 2;
 const PROTECTED_SHARE = 0.8;
 
 export class ObjectCache<V> {
@@ -175,6 +180,10 @@ export class ObjectCache<V> {
       this.probation.push(key, { value, charge });
       this.admitted++;
       this.evictOverflow(this.probation);
+      return;
+    }
+    if (this.sketch.frequency(key) < WINDOW_ADMISSION_FREQUENCY_MIN) {
+      this.rejected++;
       return;
     }
     this.window.push(key, { value, charge });

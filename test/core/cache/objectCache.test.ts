@@ -51,6 +51,7 @@ describe('ObjectCache', () => {
     for (const policy of CACHE_POLICIES) {
       const c = cache(policy, 100);
       read(c, 'a', 10);
+      read(c, 'a', 10); // tinylfu caches a key asked for a second time
       assert.equal(c.update('a', 'new', 30), true);
       assert.equal(c.get('a'), 'new');
       assert.equal(c.stats().bytes, 30);
@@ -107,6 +108,16 @@ describe('ObjectCache', () => {
     const lru = hitRatio('lru');
     assert.equal(lru, 0, 'the scan flushed lru');
     assert.ok(tinylfu >= 0.9, `tinylfu kept ${tinylfu} of the hot set`);
+  });
+
+  it('tinylfu caches a key only once it was asked for before: a one-off read allocates nothing', () => {
+    const c = cache('tinylfu', 100);
+    assert.equal(read(c, 'once'), false);
+    assert.deepEqual([c.has('once'), c.stats().rejected], [false, 1]);
+    assert.equal(read(c, 'twice'), false);
+    assert.equal(read(c, 'twice'), false);
+    assert.equal(c.has('twice'), true);
+    assert.equal(read(c, 'twice'), true);
   });
 
   it('an object larger than the whole cache is never held; bounds of 0 turn it off', () => {
