@@ -42,6 +42,7 @@ const flagSpec = {
     workload: { default: 'A', help: 'YCSB core workload (A: 50% read, 50% update)' },
     distribution: { default: 'uniform', help: 'key choice: uniform or zipfian' },
     'shoal-args': { default: '', help: 'extra `shoal start` flags for every node of both clusters (space-separated)' },
+    'head-shoal-args': { default: '', help: 'extra `shoal start` flags for the head cluster only (space-separated; e.g. a setting the base does not know)' },
     'head-node-args': { default: '', help: 'flags for node itself, the head cluster only (space-separated; e.g. a V8 flag against --base HEAD)' },
     'profile-dir': { help: 'run the head cluster under node --cpu-prof, profiles into this directory' },
     out: { help: 'also write the JSON results to this file' },
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
   if (workload === undefined) throw new UsageError(`--workload: ${JSON.stringify(flags.strings.workload)} is not one of ${Object.keys(YCSB_WORKLOADS).join(', ')}`);
   const distribution = parseDistribution(flags.strings.distribution ?? 'uniform');
   const shoalArgs = (flags.strings['shoal-args'] ?? '').split(' ').filter((a) => a !== '');
+  const headShoalArgs = (flags.strings['head-shoal-args'] ?? '').split(' ').filter((a) => a !== '');
   const profileDir = flags.strings['profile-dir'];
   const headNodeArgs = [...(flags.strings['head-node-args'] ?? '').split(' ').filter((a) => a !== ''), ...(profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir])];
   const seed = n.seed >= 0 ? n.seed : randomInt(0, 2 ** 31 - 1);
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
     for (const revision of REVISIONS) {
       log(`${revision}: starting ${size} nodes (N=${replicas} R=W=${quorum})`);
       const cluster = await launchCluster({
-        size, n: replicas, r: quorum, w: quorum, args: shoalArgs,
+        size, n: replicas, r: quorum, w: quorum, args: revision === 'head' ? [...shoalArgs, ...headShoalArgs] : shoalArgs,
         ...(revision === 'base' ? { script: base.bin } : {}),
         ...(revision === 'head' && headNodeArgs.length > 0 ? { nodeArgs: headNodeArgs } : {}),
       });

@@ -107,6 +107,7 @@ class Segment<V> {
 const WINDOW_SHARE = 0.01;
 /** Requests the sketch must have counted (this one included) before a newcomer enters the window. */
 const WINDOW_ADMISSION_FREQUENCY_MIN = 2;
+const SKETCH_COUNTERS_PER_OBJECT = 8;
 const PROTECTED_SHARE = 0.8;
 
 export class ObjectCache<V> {
@@ -142,7 +143,9 @@ export class ObjectCache<V> {
     this.window = new Segment(windowObjects, windowBytes);
     this.probation = new Segment(mainObjects, mainBytes);
     this.protected = new Segment(Math.floor(mainObjects * PROTECTED_SHARE), Math.floor(mainBytes * PROTECTED_SHARE));
-    this.sketch = new FrequencySketch(objectsMax);
+    // Wider than the cache (8 counters per cached object and row), so that the keys it does
+    // not hold, far more numerous, rarely share a counter with a hot one.
+    this.sketch = new FrequencySketch(objectsMax * SKETCH_COUNTERS_PER_OBJECT);
   }
 
   get enabled(): boolean {
