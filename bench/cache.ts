@@ -113,7 +113,7 @@ async function singleNode(n: Numbers, seed: number): Promise<unknown> {
     for (const config of CONFIGS) {
       const target = await launchShoalRespTarget(cacheArgs(config, objects), `resp-${config}`);
       targets.set(config, target);
-      ports.set(config, Number(String((target.facts as { address: string }).address).split(':')[1]));
+      ports.set(config, (target.resp as { port: number }).port);
       const load = await loadRecords(target, n.records, 64, n['value-bytes'], seed);
       log(`${config}: ${n.records} keys written in ${load.elapsedS} s, errors ${JSON.stringify(load.errors)}`);
     }

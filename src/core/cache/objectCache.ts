@@ -72,11 +72,6 @@ class Segment<V> {
     return this.entries.size > this.objectsMax || this.bytes > this.bytesMax;
   }
 
-  /** Whether `charge` more bytes (and one more entry) fit. */
-  fits(charge: number): boolean {
-    return this.entries.size + 1 <= this.objectsMax && this.bytes + charge <= this.bytesMax;
-  }
-
   /** Adds (or moves) the entry to the most recently used end. */
   push(key: string, entry: Entry<V>): void {
     this.remove(key);
@@ -190,10 +185,7 @@ export class ObjectCache<V> {
       return;
     }
     this.window.push(key, { value, charge });
-    while (this.window.isOver()) {
-      const candidate = this.window.oldest() as string;
-      this.admitToMain(candidate, this.window.remove(candidate) as Entry<V>);
-    }
+    this.evictOverflow(this.window);
   }
 
   /** A cached key's new value (a write): true when it was cached. Its recency is kept. */
@@ -264,9 +256,8 @@ export class ObjectCache<V> {
     const victims: string[] = [];
     let freedObjects = 0;
     let freedBytes = 0;
-    const main = this.mainRoom();
     for (const victim of this.mainInEvictionOrder()) {
-      if (main.objects - freedObjects + 1 <= main.objectsMax && main.bytes - freedBytes + entry.charge <= main.bytesMax) break;
+      if (!this.mainExceeds(1 - freedObjects, entry.charge - freedBytes)) break;
       if (sketch.frequency(victim) >= candidateFrequency) {
         this.rejected++;
         return;
@@ -276,7 +267,7 @@ export class ObjectCache<V> {
       freedObjects++;
       freedBytes += (victimEntry as Entry<V>).charge;
     }
-    if (main.objects - freedObjects + 1 > main.objectsMax || main.bytes - freedBytes + entry.charge > main.bytesMax) {
+    if (this.mainExceeds(1 - freedObjects, entry.charge - freedBytes)) {
       this.rejected++;
       return;
     }
@@ -288,14 +279,12 @@ export class ObjectCache<V> {
     this.admitted++;
   }
 
-  /** The main area's entries and room (probation and protected together). */
-  private mainRoom(): { objects: number; bytes: number; objectsMax: number; bytesMax: number } {
-    return {
-      objects: this.probation.size + this.protected.size,
-      bytes: this.probation.bytes + this.protected.bytes,
-      objectsMax: this.probation.objectsMax,
-      bytesMax: this.probation.bytesMax,
-    };
+  /** Whether the main area (probation and protected together; probation's bounds are its room) would be over its room with these added. */
+  private mainExceeds(objectsAdded: number, bytesAdded: number): boolean {
+    return (
+      this.probation.size + this.protected.size + objectsAdded > this.probation.objectsMax ||
+      this.probation.bytes + this.protected.bytes + bytesAdded > this.probation.bytesMax
+    );
   }
 
   /** Main-area keys, least valuable first: probation's oldest, then protected's oldest. */
@@ -317,8 +306,7 @@ export class ObjectCache<V> {
       }
       return;
     }
-    const main = (): ReturnType<ObjectCache<V>['mainRoom']> => this.mainRoom();
-    while (main().objects > main().objectsMax || main().bytes > main().bytesMax) {
+    while (this.mainExceeds(0, 0)) {
       this.evictOldest(this.probation.size > 0 ? this.probation : this.protected);
     }
   }

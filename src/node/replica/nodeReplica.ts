@@ -90,14 +90,19 @@ export class NodeReplica implements Replica {
         throw coded(error);
       }
     }
-    const object = syncObjects(this.readOwn(partition, key), hinted) as StoredObject;
-    return { object, bytes: encodeObject(object) };
+    return this.withHint(partition, key, hinted);
   }
 
   readBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
     const hinted = this.hints.getForAny(this.parts.routing().members, partition, key);
     if (hinted === undefined) return this.readOwnBytes(partition, key);
-    return encodeObject(syncObjects(this.readOwn(partition, key), hinted) as StoredObject);
+    return this.withHint(partition, key, hinted).bytes;
+  }
+
+  /** The own copy merged with a hint held for the key, encoded. */
+  private withHint(partition: number, key: Uint8Array, hinted: StoredObject): EncodedObject {
+    const object = syncObjects(this.readOwn(partition, key), hinted);
+    return { object, bytes: encodeObject(object) };
   }
 
   readOwnBytes(partition: number, key: Uint8Array): Uint8Array | undefined {
