@@ -2,20 +2,21 @@
  * A bounded cache of values by string key, bounded both in entries and in bytes (each
  * entry carries its own charge). Two policies:
  *
- *   tinylfu  W-TinyLFU (Einziger, Friedman and Manes 2017; Caffeine's policy): new entries
- *            land in a small LRU window (1% of the room), once the sketch has seen them
- *            asked for before (a one-off read is not cached at all: in a garbage-collected
- *            heap every object that enters and leaves costs a promotion and a sweep, and
- *            bench:cache measured that churn costing more than the hits saved); an entry leaving the window
- *            enters the main area only if the frequency sketch says it is asked for more
- *            often than the entry it would push out, so a burst of one-off keys (a scan)
- *            cannot flush the hot set. The main area is a segmented LRU: a probation
- *            segment, and a protected one (80% of the main room) for entries hit again
- *            while on probation.
+ *   tinylfu  TinyLFU admission (Einziger, Friedman and Manes 2017) in front of a segmented
+ *            LRU: a newcomer is cached only if the frequency sketch says it is asked for
+ *            more often than the entries it would push out, so a burst of one-off keys (a
+ *            scan) cannot flush the hot set; a key the sketch has not seen asked for before
+ *            is never cached. The segmented LRU has a probation segment, and a protected
+ *            one (80% of the room) for entries hit again while on probation.
+ *            Caffeine's W-TinyLFU also puts a small LRU window before the admission test.
+ *            Shoal has none: in a garbage-collected heap every object that enters the
+ *            cache and soon leaves costs a promotion and a sweep, and with a 1% window
+ *            bench:cache measured that churn (half of all misses passed through the window)
+ *            costing more CPU than the hits saved. Caffeine's own hill climber shrinks its
+ *            window towards nothing on frequency-skewed workloads like YCSB's.
  *   lru      plain least-recently-used, for comparison.
  *
- * Pure and deterministic (no clock, no randomness). Map insertion order is the recency
- * order of each segment: the first key is the least recently used.
+ * Pure and deterministic (no clock, no randomness).
  */
 import { FrequencySketch } from './frequencySketch.ts';
 
@@ -50,94 +51,115 @@ export interface CacheStats extends CacheCounters {
 }
 
 interface Entry<V> {
+  /** The key as first stored: hits never put the caller's (young) string into the old index. */
+  readonly key: string;
   value: V;
   charge: number;
+  segment: Segment<V>;
+  /** Neighbours in the segment's recency list: `older` towards the head (least recently used). */
+  older: Entry<V> | undefined;
+  newer: Entry<V> | undefined;
 }
 
-/** One LRU-ordered segment with its own share of the room. */
+/**
+ * One LRU-ordered segment with its own share of the room: an intrusive doubly linked list,
+ * so that a hit only relinks objects that already exist (a Map re-insert per hit would
+ * allocate, and keep every hit's key string alive into the old generation).
+ */
 class Segment<V> {
-  readonly entries = new Map<string, Entry<V>>();
+  size = 0;
   bytes = 0;
+  /** The least recently used entry. */
+  head: Entry<V> | undefined = undefined;
+  private tail: Entry<V> | undefined = undefined;
 
   constructor(
     readonly objectsMax: number,
     readonly bytesMax: number,
   ) {}
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   isOver(): boolean {
-    return this.entries.size > this.objectsMax || this.bytes > this.bytesMax;
+    return this.size > this.objectsMax || this.bytes > this.bytesMax;
   }
 
-  /** Adds (or moves) the entry to the most recently used end. */
-  push(key: string, entry: Entry<V>): void {
-    this.remove(key);
-    this.entries.set(key, entry);
+  /** Adds the entry (held by no segment) at the most recently used end. */
+  append(entry: Entry<V>): void {
+    entry.segment = this;
+    entry.older = this.tail;
+    entry.newer = undefined;
+    if (this.tail === undefined) this.head = entry;
+    else this.tail.newer = entry;
+    this.tail = entry;
+    this.size++;
     this.bytes += entry.charge;
   }
 
-  remove(key: string): Entry<V> | undefined {
-    const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    this.entries.delete(key);
+  unlink(entry: Entry<V>): void {
+    if (entry.older === undefined) this.head = entry.newer;
+    else entry.older.newer = entry.newer;
+    if (entry.newer === undefined) this.tail = entry.older;
+    else entry.newer.older = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
+    this.size--;
     this.bytes -= entry.charge;
-    return entry;
   }
 
-  /** The least recently used key. */
-  oldest(): string | undefined {
-    for (const key of this.entries.keys()) return key;
-    return undefined;
+  /** Moves a member to the most recently used end. */
+  refresh(entry: Entry<V>): void {
+    if (entry === this.tail) return;
+    this.unlink(entry);
+    this.append(entry);
   }
 
   clear(): void {
-    this.entries.clear();
+    this.head = undefined;
+    this.tail = undefined;
+    this.size = 0;
     this.bytes = 0;
   }
 }
 
-const WINDOW_SHARE = 0.01;
-/** Requests the sketch must have counted (this one included) before a newcomer enters the window. */
-const WINDOW_ADMISSION_FREQUENCY_MIN = 2;
+/** Requests the sketch must have counted (this one included) before a newcomer may be cached. */
+const ADMISSION_FREQUENCY_MIN = 2;
 const SKETCH_COUNTERS_PER_OBJECT = 8;
 const PROTECTED_SHARE = 0.8;
 
 export class ObjectCache<V> {
   readonly limits: CacheLimits;
-  private readonly window: Segment<V>;
   private readonly probation: Segment<V>;
   private readonly protected: Segment<V>;
   private readonly sketch: FrequencySketch | undefined;
+  /** Every cached entry by key, whichever segment holds it. */
+  private readonly index = new Map<string, Entry<V>>();
   private hits = 0;
   private misses = 0;
   private evictions = 0;
   private admitted = 0;
   private rejected = 0;
 
-  constructor(limits: CacheLimits) {
+  /**
+   * `adopt` turns a value into the one the cache keeps (by default the value itself): the
+   * owner may want long-lived values built apart from short-lived ones.
+   */
+  constructor(
+    limits: CacheLimits,
+    private readonly adopt: (value: V) => V = (value) => value,
+  ) {
     for (const name of ['objectsMax', 'bytesMax'] as const) {
       if (!Number.isSafeInteger(limits[name]) || limits[name] < 0) throw new RangeError(`${name} must be a non-negative integer, got ${limits[name]}`);
     }
     this.limits = limits;
     const { objectsMax, bytesMax } = limits;
     if (limits.policy === 'lru') {
-      // One segment does everything: the window and protected ones stay empty.
-      this.window = new Segment(0, 0);
+      // One segment does everything: the protected one stays empty.
       this.probation = new Segment(objectsMax, bytesMax);
       this.protected = new Segment(0, 0);
       this.sketch = undefined;
       return;
     }
-    const windowObjects = Math.max(1, Math.floor(objectsMax * WINDOW_SHARE));
-    const windowBytes = Math.max(1, Math.floor(bytesMax * WINDOW_SHARE));
-    const mainObjects = Math.max(0, objectsMax - windowObjects);
-    const mainBytes = Math.max(0, bytesMax - windowBytes);
-    this.window = new Segment(windowObjects, windowBytes);
-    this.probation = new Segment(mainObjects, mainBytes);
-    this.protected = new Segment(Math.floor(mainObjects * PROTECTED_SHARE), Math.floor(mainBytes * PROTECTED_SHARE));
+    this.probation = new Segment(objectsMax, bytesMax);
+    this.protected = new Segment(Math.floor(objectsMax * PROTECTED_SHARE), Math.floor(bytesMax * PROTECTED_SHARE));
     // Wider than the cache (8 counters per cached object and row), so that the keys it does
     // not hold, far more numerous, rarely share a counter with a hot one.
     this.sketch = new FrequencySketch(objectsMax * SKETCH_COUNTERS_PER_OBJECT);
@@ -151,19 +173,19 @@ export class ObjectCache<V> {
   get(key: string): V | undefined {
     if (!this.enabled) return undefined;
     this.sketch?.increment(key);
-    const entry = this.window.entries.get(key) ?? this.probation.entries.get(key) ?? this.protected.entries.get(key);
+    const entry = this.index.get(key);
     if (entry === undefined) {
       this.misses++;
       return undefined;
     }
     this.hits++;
-    this.touch(key, entry);
+    this.touch(entry);
     return entry.value;
   }
 
   /** Whether `key` is cached (no statistics, no recency change). */
   has(key: string): boolean {
-    return this.window.entries.has(key) || this.probation.entries.has(key) || this.protected.entries.has(key);
+    return this.index.has(key);
   }
 
   /**
@@ -175,47 +197,49 @@ export class ObjectCache<V> {
     if (this.update(key, value, charge)) return;
     if (charge > this.limits.bytesMax) return; // it could never fit
     if (this.sketch === undefined) {
-      this.probation.push(key, { value, charge });
+      this.insert(this.probation, key, value, charge);
       this.admitted++;
-      this.evictOverflow(this.probation);
+      this.evictOverflow();
       return;
     }
-    if (this.sketch.frequency(key) < WINDOW_ADMISSION_FREQUENCY_MIN) {
+    const frequency = this.sketch.frequency(key);
+    if (frequency < ADMISSION_FREQUENCY_MIN || !this.makeRoomFor(frequency, charge)) {
       this.rejected++;
       return;
     }
-    this.window.push(key, { value, charge });
-    this.evictOverflow(this.window);
+    this.insert(this.probation, key, value, charge);
+    this.admitted++;
   }
 
   /** A cached key's new value (a write): true when it was cached. Its recency is kept. */
   update(key: string, value: V, charge: number): boolean {
-    const segment = this.segmentOf(key);
-    if (segment === undefined) return false;
-    const entry = segment.entries.get(key) as Entry<V>;
-    segment.bytes += charge - entry.charge;
-    entry.value = value;
+    const entry = this.index.get(key);
+    if (entry === undefined) return false;
+    entry.segment.bytes += charge - entry.charge;
+    entry.value = this.adopt(value);
     entry.charge = charge;
-    if (charge > this.limits.bytesMax) this.delete(key);
-    else this.evictOverflow(segment);
+    if (charge > this.limits.bytesMax) this.remove(entry);
+    else this.evictOverflow();
     return true;
   }
 
   /** Forgets `key` (its value was removed). */
   delete(key: string): void {
-    this.segmentOf(key)?.remove(key);
+    const entry = this.index.get(key);
+    if (entry !== undefined) this.remove(entry);
   }
 
   clear(): void {
-    for (const segment of [this.window, this.probation, this.protected]) segment.clear();
+    this.index.clear();
+    this.probation.clear();
+    this.protected.clear();
   }
 
   stats(): CacheStats {
-    const segments = [this.window, this.probation, this.protected];
     return {
       policy: this.limits.policy,
-      objects: segments.reduce((sum, s) => sum + s.size, 0),
-      bytes: segments.reduce((sum, s) => sum + s.bytes, 0),
+      objects: this.index.size,
+      bytes: this.probation.bytes + this.protected.bytes,
       objectsMax: this.limits.objectsMax,
       bytesMax: this.limits.bytesMax,
       hits: this.hits,
@@ -226,95 +250,77 @@ export class ObjectCache<V> {
     };
   }
 
-  private segmentOf(key: string): Segment<V> | undefined {
-    if (this.window.entries.has(key)) return this.window;
-    if (this.probation.entries.has(key)) return this.probation;
-    if (this.protected.entries.has(key)) return this.protected;
-    return undefined;
+  private insert(segment: Segment<V>, key: string, value: V, charge: number): void {
+    const entry: Entry<V> = { key, value: this.adopt(value), charge, segment, older: undefined, newer: undefined };
+    this.index.set(key, entry);
+    segment.append(entry);
   }
 
-  /** A hit: window and protected entries move to their segment's front; probation ones get protected. */
-  private touch(key: string, entry: Entry<V>): void {
-    if (this.sketch === undefined || !this.probation.entries.has(key)) {
-      this.segmentOf(key)?.push(key, entry);
+  private remove(entry: Entry<V>): void {
+    entry.segment.unlink(entry);
+    this.index.delete(entry.key);
+  }
+
+  /** A hit: a protected entry (or any, for lru) moves to its segment's front; a probation one gets protected. */
+  private touch(entry: Entry<V>): void {
+    if (this.sketch === undefined || entry.segment !== this.probation) {
+      entry.segment.refresh(entry);
       return;
     }
-    this.probation.remove(key);
-    this.protected.push(key, entry);
+    this.probation.unlink(entry);
+    this.protected.append(entry);
     // Protected overflow goes back on probation (the most recent end), never out.
     while (this.protected.isOver()) {
-      const demoted = this.protected.oldest() as string;
-      this.probation.push(demoted, this.protected.remove(demoted) as Entry<V>);
+      const demoted = this.protected.head as Entry<V>;
+      this.protected.unlink(demoted);
+      this.probation.append(demoted);
     }
-    this.evictOverflow(this.probation);
+    this.evictOverflow();
   }
 
-  /** A window entry competes for the main area against its least recently used entries. */
-  private admitToMain(candidate: string, entry: Entry<V>): void {
+  /**
+   * Whether a newcomer of this frequency and charge wins its place against the least recently
+   * used entries; when it does, those are evicted to make room.
+   */
+  private makeRoomFor(candidateFrequency: number, charge: number): boolean {
     const sketch = this.sketch as FrequencySketch;
-    const candidateFrequency = sketch.frequency(candidate);
-    const victims: string[] = [];
-    let freedObjects = 0;
+    let victimsEnd: Entry<V> | undefined = this.probation.head ?? this.protected.head;
+    let victims = 0;
     let freedBytes = 0;
-    for (const victim of this.mainInEvictionOrder()) {
-      if (!this.mainExceeds(1 - freedObjects, entry.charge - freedBytes)) break;
-      if (sketch.frequency(victim) >= candidateFrequency) {
-        this.rejected++;
-        return;
-      }
-      const victimEntry = this.probation.entries.get(victim) ?? this.protected.entries.get(victim);
-      victims.push(victim);
-      freedObjects++;
-      freedBytes += (victimEntry as Entry<V>).charge;
+    while (victimsEnd !== undefined && this.exceeds(1 - victims, charge - freedBytes)) {
+      if (sketch.frequency(victimsEnd.key) >= candidateFrequency) break;
+      victims++;
+      freedBytes += victimsEnd.charge;
+      victimsEnd = this.nextInEvictionOrder(victimsEnd);
     }
-    if (this.mainExceeds(1 - freedObjects, entry.charge - freedBytes)) {
-      this.rejected++;
-      return;
-    }
-    for (const victim of victims) {
-      if (this.probation.remove(victim) === undefined) this.protected.remove(victim);
-      this.evictions++;
-    }
-    this.probation.push(candidate, entry);
-    this.admitted++;
+    if (this.exceeds(1 - victims, charge - freedBytes)) return false;
+    for (let i = 0; i < victims; i++) this.evictOldest(this.probation.size > 0 ? this.probation : this.protected);
+    return true;
   }
 
-  /** Whether the main area (probation and protected together; probation's bounds are its room) would be over its room with these added. */
-  private mainExceeds(objectsAdded: number, bytesAdded: number): boolean {
+  /** Entries, least valuable first: probation's oldest to newest, then protected's. */
+  private nextInEvictionOrder(entry: Entry<V>): Entry<V> | undefined {
+    if (entry.newer !== undefined) return entry.newer;
+    return entry.segment === this.probation ? this.protected.head : undefined;
+  }
+
+  /** Whether probation and protected together (probation's bounds are the whole room) would be over the room with these added. */
+  private exceeds(objectsAdded: number, bytesAdded: number): boolean {
     return (
       this.probation.size + this.protected.size + objectsAdded > this.probation.objectsMax ||
       this.probation.bytes + this.protected.bytes + bytesAdded > this.probation.bytesMax
     );
   }
 
-  /** Main-area keys, least valuable first: probation's oldest, then protected's oldest. */
-  private *mainInEvictionOrder(): Generator<string> {
-    yield* this.probation.entries.keys();
-    yield* this.protected.entries.keys();
-  }
-
-  /** Evicts the least recently used entries until the cache is within its room again. */
-  private evictOverflow(segment: Segment<V>): void {
-    if (this.sketch === undefined) {
-      while (segment.isOver()) this.evictOldest(segment);
-      return;
-    }
-    if (segment === this.window) {
-      while (this.window.isOver()) {
-        const candidate = this.window.oldest() as string;
-        this.admitToMain(candidate, this.window.remove(candidate) as Entry<V>);
-      }
-      return;
-    }
-    while (this.mainExceeds(0, 0)) {
-      this.evictOldest(this.probation.size > 0 ? this.probation : this.protected);
-    }
+  /** Evicts the least valuable entries until the cache is within its room again. */
+  private evictOverflow(): void {
+    while (this.exceeds(0, 0)) this.evictOldest(this.probation.size > 0 ? this.probation : this.protected);
   }
 
   private evictOldest(segment: Segment<V>): void {
-    const oldest = segment.oldest();
+    const oldest = segment.head;
     if (oldest === undefined) return;
-    segment.remove(oldest);
+    this.remove(oldest);
     this.evictions++;
   }
 }

@@ -120,6 +120,35 @@ describe('ObjectCache', () => {
     assert.equal(read(c, 'twice'), true);
   });
 
+  it('tinylfu lets a key that turns hot into a full cache within a few reads, pushing out a cold one', () => {
+    const c = cache('tinylfu', 10);
+    for (let round = 0; round < 3; round++) for (let i = 0; i < 10; i++) read(c, `old-${i}`);
+    assert.equal(c.stats().objects, 10, 'full');
+    for (let i = 0; i < 200; i++) read(c, `noise-${i}`); // keys read once, the sketch ages
+    const evictionsBefore = c.stats().evictions;
+    let readsBeforeCached = 0;
+    while (!c.has('new-hot') && readsBeforeCached < 20) {
+      read(c, 'new-hot');
+      readsBeforeCached++;
+    }
+    assert.ok(c.has('new-hot') && readsBeforeCached <= 5, `cached after ${readsBeforeCached} reads`);
+    assert.equal(c.stats().objects, 10, 'it took the place of a cold key');
+    assert.equal(c.stats().evictions - evictionsBefore, 1);
+  });
+
+  it('keeps its own copy of what it caches (the adopt hook), on offer and on update', () => {
+    const adopted: string[] = [];
+    const c = new ObjectCache<string>({ policy: 'lru', objectsMax: 10, bytesMax: 1000 }, (value) => {
+      adopted.push(value);
+      return `copy of ${value}`;
+    });
+    c.offer('a', 'first', 10);
+    c.update('a', 'second', 10);
+    c.update('missing', 'third', 10);
+    assert.deepEqual(adopted, ['first', 'second']);
+    assert.equal(c.get('a'), 'copy of second');
+  });
+
   it('an object larger than the whole cache is never held; bounds of 0 turn it off', () => {
     const c = cache('tinylfu', 10, 50);
     c.offer('big', 'x', 51);
