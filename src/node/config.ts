@@ -165,7 +165,7 @@ export const nodeConfigSchema = z
     groupCommitMs: integer(0).default(50),
     writeWaitMsMax: integer(0).default(1000),
     cacheBytesMax: integer(0).default(64 * 1024 * 1024),
-    cacheObjectsMax: integer(0).default(0),
+    cacheObjectsMax: integer(0).default(50_000),
     cachePolicy: oneOf(CACHE_POLICIES).default('tinylfu'),
     valueBytesMax: integer(1, VALUE_BYTES_MAX_LIMIT).default(1024 * 1024),
     keyBytesMax: integer(1, KEY_BYTES_MAX_LIMIT).default(1024),
