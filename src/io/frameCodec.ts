@@ -17,7 +17,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 export const FrameKind = { hello: 0, request: 1, reply: 2, errorReply: 3, goodbye: 4 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];

@@ -24,7 +24,7 @@ export type RequestErrorCode =
   | 'INTERNAL';
 
 /** Codes only nodes send each other. */
-export type ProtocolErrorCode = 'BAD_MESSAGE' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED';
+export type ProtocolErrorCode = 'BAD_MESSAGE' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED' | 'TRANSFER_UNEXPECTED';
 
 export type ErrorCode = RequestErrorCode | ProtocolErrorCode;
 
@@ -64,6 +64,7 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
   BAD_MESSAGE: refusal(400, 'ERR'),
   UNKNOWN_MEMBER: refusal(409, 'ERR'),
   EXCHANGE_REFUSED: refusal(409, 'ERR'),
+  TRANSFER_UNEXPECTED: refusal(409, 'ERR'),
 };
 
 export const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_TRANSLATIONS));

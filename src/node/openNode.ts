@@ -22,6 +22,7 @@ import { Gossip } from './membership/gossip.ts';
 import { Membership } from './membership/membership.ts';
 import { MembershipService } from './membership/membershipService.ts';
 import { PartitionDrop } from './membership/partitionDrop.ts';
+import { PartitionHoldings } from './membership/holdings.ts';
 import { TransferSender } from './membership/transferSender.ts';
 import type { NodeConfig } from './config.ts';
 import type { CoordinatorDeps } from './coordinator/deps.ts';
@@ -71,6 +72,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   const inCluster = (config.cluster?.length ?? 0) >= 2 || config.seeds !== undefined;
   const startEpoch = await advanceStartEpoch(deps.meta, () => firstEpochOf(inCluster, deps.random));
   const membership = await Membership.open(config, deps.meta, logger);
+  const holdings = await PartitionHoldings.open(deps.meta, config.id, membership.state);
   const cluster = membership.view;
   if (cluster.quorumLowered !== undefined) {
     logger.warn({ configured: cluster.quorumLowered, running: cluster.quorum }, `a ring of ${cluster.ring.members.length} member(s) runs with lower n, r, w until it grows`);
@@ -184,11 +186,22 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     batchObjectsMax: config.transferBatchObjectsMax,
     beforeDeleting: renewActor,
     pacer: admission,
+    holdings,
+    confirmedBy: async (replica, clusterId, ringVersion, partitions) => {
+      try {
+        const reply = await peers.request(replica, { type: 'holdings', clusterId, ringVersion, partitions }, config.requestTimeoutMs);
+        return reply.type === 'partitions' ? { held: reply.partitions, streamed: reply.streamed } : undefined;
+      } catch {
+        return undefined; // not asked: asked again later
+      }
+    },
+    handOff: (partition, to, wanted) => sender.handOff(partition, to, wanted),
   });
-  const admin = new MembershipService({ config, membership, gossip, sender, transport: deps.transport, peers, detector, replica, logger, timeoutMs: config.requestTimeoutMs });
+  const admin = new MembershipService({ config, membership, gossip, sender, holdings, transport: deps.transport, peers, detector, replica, logger, timeoutMs: config.requestTimeoutMs });
   membership.onView((view) => {
     deps.transport.setPeers(view.peers);
     detector.setPeers(view.peers.keys());
+    holdings.follow(view.state.clusterId, view.holds).catch((error: unknown) => logger.error({ err: error }, 'could not persist the partitions this node holds'));
   });
   const receiver = { replica, partitionCount: config.partitionCount, keyBytesMax: config.keyBytesMax };
   const antiEntropy = new AntiEntropy({

@@ -95,6 +95,28 @@ export interface TransferBatchMessage {
   readonly objects: readonly Uint8Array[];
 }
 
+/**
+ * The sender of a partition transfer has had every batch acknowledged: the receiver now
+ * holds the partition (holdings.ts), for the change of `ringVersion` in cluster `clusterId`.
+ */
+export interface TransferEndMessage {
+  readonly type: 'transfer-end';
+  readonly clusterId: string;
+  readonly ringVersion: number;
+  readonly partition: number;
+}
+
+/**
+ * Which of these partitions of cluster `clusterId` does the receiver hold, and which did the
+ * asker stream to it at `ringVersion` (asked before a former replica drops its copy)?
+ */
+export interface HoldingsMessage {
+  readonly type: 'holdings';
+  readonly clusterId: string;
+  readonly ringVersion: number;
+  readonly partitions: readonly number[];
+}
+
 /** Asks for this node's transfer counters (for cluster-wide progress). */
 export interface TransferStatsMessage {
   readonly type: 'transfer-stats';
@@ -174,6 +196,8 @@ export type Message =
   | GossipMessage
   | JoinMessage
   | TransferBatchMessage
+  | TransferEndMessage
+  | HoldingsMessage
   | TransferStatsMessage
   | AeRootMessage
   | AeRootsMessage
@@ -238,6 +262,13 @@ export interface StatsReply {
   readonly stats: Readonly<Record<string, unknown>>;
 }
 
+/** The partitions of a `holdings` question the node holds, and those of them the asker streamed to it. */
+export interface PartitionsReply {
+  readonly type: 'partitions';
+  readonly partitions: readonly number[];
+  readonly streamed: readonly number[];
+}
+
 /** Tree hashes (anti-entropy): a root, or the children of the asked parents, concatenated. */
 export interface HashesReply {
   readonly type: 'hashes';
@@ -253,7 +284,18 @@ export interface KeyedBytesReply {
   readonly covered?: number;
 }
 
-export type Reply = PongReply | AckReply | ObjectReply | ErrorReply | StateReply | PlanReply | RefusedReply | StatsReply | HashesReply | KeyedBytesReply;
+export type Reply =
+  | PongReply
+  | AckReply
+  | ObjectReply
+  | ErrorReply
+  | StateReply
+  | PlanReply
+  | RefusedReply
+  | StatsReply
+  | PartitionsReply
+  | HashesReply
+  | KeyedBytesReply;
 
 /** A message or reply that does not match the protocol; the text says what is wrong. */
 export class BadMessageError extends RequestError {
@@ -394,6 +436,10 @@ export function parseMessage(raw: unknown): Message {
       return parseJoin(fields);
     case 'transfer-batch':
       return parseTransferBatch(fields);
+    case 'transfer-end':
+      return { type, clusterId: stringField(fields, 'clusterId', ID_LENGTH_MAX), ringVersion: integerField(fields, 'ringVersion', 0, VERSION_MAX), partition: partitionField(fields) };
+    case 'holdings':
+      return { type, clusterId: stringField(fields, 'clusterId', ID_LENGTH_MAX), ringVersion: integerField(fields, 'ringVersion', 0, VERSION_MAX), partitions: integerList(fields, 'partitions', PARTITION_MAX) };
     case 'transfer-stats':
       return { type };
     case 'ae-root':
@@ -443,6 +489,8 @@ export function parseReply(raw: unknown): Reply {
       return { type, code: stringField(fields, 'code', ID_LENGTH_MAX), reason: stringField(fields, 'reason', MESSAGE_LENGTH_MAX * 4) };
     case 'stats':
       return { type, stats: record(fields.stats, 'stats') };
+    case 'partitions':
+      return { type, partitions: integerList(fields, 'partitions', PARTITION_MAX), streamed: integerList(fields, 'streamed', PARTITION_MAX) };
     case 'hashes':
       return { type, hashes: bytesField(fields, 'hashes') };
     case 'keyed-bytes': {

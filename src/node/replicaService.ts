@@ -59,13 +59,13 @@ export async function handlePeerRequest(deps: ReplicaServiceDeps, from: NodeId, 
   }
   if (!deps.serving()) return answered(deps, message, errorReply('NODE_NOT_SERVING', 'node is stopping'));
   try {
-    return answered(deps, message, await serve(deps, message));
+    return answered(deps, message, await serve(deps, message, from));
   } catch (error) {
     return answered(deps, message, replyOf(deps, from, message, error));
   }
 }
 
-function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Reply {
+function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promise<Reply> | Reply {
   switch (message.type) {
     case 'ping':
       return PONG;
@@ -83,6 +83,10 @@ function serve(deps: ReplicaServiceDeps, message: Message): Promise<Reply> | Rep
       return deps.membership.serveJoin(message);
     case 'transfer-batch':
       return deps.membership.transferBatch(message);
+    case 'transfer-end':
+      return deps.membership.transferEnd(message, from);
+    case 'holdings':
+      return deps.membership.holdingsOf(message, from);
     case 'transfer-stats':
       return deps.membership.transferStats();
     case 'ae-root':

@@ -266,6 +266,11 @@ export class ShoalNode {
   }
 
   /** How many hints this node holds, in total and per node they are for. */
+  /** Whether this node has yet to finish dropping the copies a settled change handed over (partitionDrop.ts). */
+  dropsPending(): boolean {
+    return this.parts.drop.pending;
+  }
+
   localHints(): LocalHints {
     const counts = this.replica.hintCounts();
     return { total: counts.total, byTarget: Object.fromEntries(counts.byTarget), hintsMax: this.config.hintsMax };

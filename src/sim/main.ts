@@ -82,7 +82,7 @@ export function formatResult(result: SeedResult, realMs: number): string {
     (result.removalLosses > 0 ? ` removal-losses=${result.removalLosses}` : '') +
     (result.appliedTwice > 0 ? ` applied-twice=${result.appliedTwice}` : '');
   const { changes } = result;
-  const membership = `joins=${changes.joins} leaves=${changes.leaves} removes=${changes.removes}` + (changes.changeCrashes > 0 ? ` crashes-in-transfer=${changes.changeCrashes}` : '');
+  const membership = `joins=${changes.joins} leaves=${changes.leaves} removes=${changes.removes}` + (changes.changeCrashes > 0 ? ` crashes-in-transfer=${changes.changeCrashes}` : '') + (result.forgedStates > 0 ? ` forged-states=${result.forgedStates}` : '');
   const { repairs } = result;
   const converged = result.convergedAfterMs === undefined ? '' : ` converged-after=${(result.convergedAfterMs / 1000).toFixed(1)}s`;
   const antiEntropy = `ae-exchanges=${repairs.exchanges} ae-repaired=${repairs.keysRepaired} reaped=${repairs.tombstonesReaped}` + (repairs.markersRemoved > 0 ? ` markers-removed=${repairs.markersRemoved}` : '') + converged;

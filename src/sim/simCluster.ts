@@ -22,6 +22,7 @@ import type { NodeConfig } from '../node/config.ts';
 import type { ChangeOutcome } from '../node/membership/membershipService.ts';
 import type { RingView } from '../node/membership/planView.ts';
 import type { NodeDeps } from '../node/openNode.ts';
+import type { GossipMessage, Reply } from '../node/protocol.ts';
 import type { RequestOptions } from '../node/request.ts';
 import type { JsonValue } from '../ports/storage.ts';
 import type { PeerAddress } from '../ports/transport.ts';
@@ -48,6 +49,8 @@ export interface SimNode {
   stop(): Promise<void>;
   /** Membership changes (the real node's `shoalNode.membership`); absent on stand-ins without membership. */
   readonly membership?: SimMembership;
+  /** Whether it has yet to drop the copies a settled change handed over; absent on stand-ins. */
+  dropsPending?(): boolean;
   /** The node's anti-entropy counters since it opened (the real node's repairStatus); absent on stand-ins. */
   repairStatus?(): { readonly antiEntropy: RepairCounters };
 }
@@ -73,6 +76,8 @@ export interface SimMembership {
   leave(dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome>;
   remove(id: string, force: boolean, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome>;
   ring(): RingView;
+  /** A gossip message as if a peer sent it (the forgery nemesis). */
+  gossip(message: GossipMessage): Promise<Reply>;
 }
 
 /** openNode, or a stand-in with the same signature (tests of the simulator itself). */

@@ -28,8 +28,8 @@
  */
 import { decodeUtf8, encodeUtf8 } from '../core/bytes.ts';
 import { partitionOfKey } from '../core/hash.ts';
-import { decodeState } from '../core/membership/codec.ts';
-import { servingRing, type ClusterState } from '../core/membership/state.ts';
+import { decodeState, encodeState } from '../core/membership/codec.ts';
+import { isSettled, servingRing, type ClusterState } from '../core/membership/state.ts';
 import { replicasOf } from '../core/membership/transfers.ts';
 import { initialClusterState } from '../node/cluster.ts';
 import { nodeConfigFrom, type NodeConfig } from '../node/config.ts';
@@ -50,13 +50,16 @@ import { RealTimeGuard, RealTimeUseError } from './realTime.ts';
 import { Scheduler, SimRunError, Trace, describe, drainMicrotasks } from './scheduler.ts';
 import { SimCluster, type OpenSimNode, type RepairCounters } from './simCluster.ts';
 import { CALM_NETWORK, SimNetwork } from './simNetwork.ts';
-import { describePlan, planSwarm, type SwarmPlan } from './swarmPlan.ts';
+import { describePlan, planSwarm, type ForgedSettle, type SwarmPlan } from './swarmPlan.ts';
 
 export const CLUSTER_NAME = 'sim';
 /** Longest liveness phase: hint delivery backs off up to 60 s after repeated failures. */
 export const LIVENESS_MS_MAX = 90_000;
 /** Anomalies kept per run (the first ones tell the story). */
 const ANOMALIES_KEPT_MAX = 20;
+/** A forged "settled" state is tried this many times, FORGERY_RETRY_MS apart, until a change is in progress. */
+const FORGERY_TRIES = 150;
+const FORGERY_RETRY_MS = 10;
 /** How often the liveness phase checks whether the cluster has settled. */
 const SETTLE_STEP_MS = 50;
 /** Attempts of each final read (a peer wrongly believed down fails a read at R = N until probed). */
@@ -107,6 +110,8 @@ export interface SeedResult {
   readonly appliedTwice: number;
   readonly crashes: number;
   readonly changes: ChangeCounts;
+  /** Forged "settled" states delivered to a node (the forgery nemesis). */
+  readonly forgedStates: number;
   /** Anti-entropy over the run, every node and incarnation. */
   readonly repairs: RepairCounters;
   /** Virtual ms the convergence phase waited, and its budget (undefined when the run did not get there). */
@@ -173,6 +178,8 @@ class SwarmRun {
   private convergence: Convergence | undefined;
   /** Metadata records stored so far (replicasInAnyView's cache is good until the next). */
   private metaWrites = 0;
+  /** Forged "settled" states delivered (the forgery nemesis). */
+  private forgeries = 0;
   private readonly replicasCache = new Map<string, { metaWrites: number; replicas: Set<string> }>();
   private readonly root: Prng;
 
@@ -249,7 +256,10 @@ class SwarmRun {
     this.heal();
     await this.settle();
     // Former replicas drop their copies after they see the change settle (partitionDrop.ts).
-    if (plan.membership.actions.length > 0) await scheduler.runUntil(scheduler.nowMs + dropWaitMs(plan.settings.dropDelayMs, plan.settings.requestTimeoutMs) + 2 * (plan.settings.flushIntervalMs + plan.settings.groupCommitMs) + SETTLE_STEP_MS);
+    if (plan.membership.actions.length > 0) {
+      await scheduler.runUntil(scheduler.nowMs + dropWaitMs(plan.settings.dropDelayMs, plan.settings.requestTimeoutMs) + 2 * (plan.settings.flushIntervalMs + plan.settings.groupCommitMs) + SETTLE_STEP_MS);
+      await this.waitForDrops();
+    }
     const finalState = this.membershipSnapshot().finalState;
     const settledCopies = this.primaryCopies(finalState);
     this.audit.checkRedundancy(this.history.records, (key) => (settledCopies.get(key) ?? []).map((copy) => copy.node));
@@ -303,6 +313,7 @@ class SwarmRun {
       appliedTwice: report?.appliedTwice.length ?? 0,
       crashes: this.cluster.crashes,
       changes: { ...this.operator.counts },
+      forgedStates: this.forgeries,
       repairs: this.cluster.repairTotals(),
       convergedAfterMs: this.convergence?.waitedMs,
       convergenceBudgetMs: this.convergence?.budgetMs,
@@ -326,6 +337,28 @@ class SwarmRun {
       scheduler.schedule(crash.atMs, `crash ${crash.node} for ${crash.downMs.toFixed(0)} ms`, () => cluster.crash(crash.node));
       scheduler.schedule(crash.atMs + crash.downMs, `restart ${crash.node}`, () => cluster.restart(crash.node));
     }
+    for (const forgery of plan.forgeries) scheduler.schedule(forgery.atMs, 'forge a settled state', () => this.forgeSettled(forgery, FORGERY_TRIES));
+  }
+
+  /**
+   * Nemesis: a serving node with a change in progress is handed, as a gossip message from a
+   * peer would bring it, its own state with every transfer marked done. Nothing may be
+   * dropped that the new replicas do not hold (partitionDrop.ts asks them first).
+   */
+  private forgeSettled(forgery: ForgedSettle, triesLeft: number): void {
+    const { cluster, scheduler } = this;
+    for (const id of this.memberNodes().filter((node) => cluster.isServing(node))) {
+      const stored = cluster.disks(id).meta.get(MEMBERSHIP_RECORD);
+      const state = stored === undefined ? undefined : decodeState(stored);
+      const change = state?.change;
+      if (state === undefined || change === undefined || isSettled(state) || change.kind !== forgery.kind || change.member !== forgery.member) continue;
+      const forged = { ...state, change: { ...change, transfers: change.transfers.map((t) => ({ ...t, done: true })) } };
+      this.forgeries++;
+      this.trace.note(scheduler.nowMs, `forged: ${id} is told every transfer of ring version ${state.ringVersion} is done`);
+      void cluster.node(id)?.membership?.gossip({ type: 'gossip', state: encodeState(forged) }).catch((error: unknown) => this.anomaly(`${id} failed on a forged state: ${describe(error)}`));
+      return;
+    }
+    if (triesLeft > 1) scheduler.schedule(FORGERY_RETRY_MS, 'forge a settled state (again)', () => this.forgeSettled(forgery, triesLeft - 1));
   }
 
   private startClients(): void {
@@ -367,6 +400,18 @@ class SwarmRun {
       await this.scheduler.runUntil(this.scheduler.nowMs + SETTLE_STEP_MS);
       if (this.settled()) return;
     }
+  }
+
+  /**
+   * Former replicas that still hand copies over before dropping them (a new replica lacked
+   * one: a forged "settled" state) finish first; a drop still pending after the budget is
+   * left to the checks.
+   */
+  private async waitForDrops(): Promise<void> {
+    const endMs = this.scheduler.nowMs + LIVENESS_MS_MAX;
+    const pending = (): boolean => this.liveNodes().some((id) => this.cluster.isServing(id) && this.cluster.node(id)?.dropsPending?.() === true);
+    while (this.scheduler.nowMs < endMs && pending()) await this.scheduler.runUntil(this.scheduler.nowMs + SETTLE_STEP_MS);
+    await this.scheduler.runUntil(this.scheduler.nowMs + 2 * (this.plan.settings.flushIntervalMs + this.plan.settings.groupCommitMs) + SETTLE_STEP_MS);
   }
 
   private settled(): boolean {

@@ -72,6 +72,13 @@ export interface ChangeCrash {
   readonly target: 'sender' | 'receiver';
 }
 
+export interface ForgedSettle {
+  readonly atMs: number;
+  /** The change it forges the end of (the plan's last). */
+  readonly kind: MembershipAction['kind'];
+  readonly member: string;
+}
+
 export interface MembershipPlan {
   /** Nodes that start outside the cluster (each joins once, by a join action). */
   readonly spares: readonly string[];
@@ -119,6 +126,12 @@ export interface SwarmPlan {
   readonly partitions: readonly PartitionWindow[];
   readonly crashes: readonly CrashPlan[];
   readonly membership: MembershipPlan;
+  /**
+   * Nemesis: when a forged (or buggy) gossip state reaches a node, marking every transfer of
+   * the change in progress done although none finished (issue 14). Each is tried at atMs,
+   * then a little later again while no change is in progress, a few times.
+   */
+  readonly forgeries: readonly ForgedSettle[];
   readonly clients: number;
   readonly workload: WorkloadOptions;
   /** Virtual time of the safety phase (faults on, clients running). */
@@ -130,6 +143,8 @@ export const SAFETY_PHASE_MS = 3000;
 export const POWER_FAILURE_RATE = 0.2;
 /** Share of seeds with membership changes. */
 export const MEMBERSHIP_CHANGE_RATE = 0.45;
+/** Share of the seeds with membership changes that also get forged "settled" states. */
+export const FORGERY_RATE = 0.4;
 /** Share of changes during whose transfers a node crashes. */
 export const CHANGE_CRASH_RATE = 0.4;
 /** The range of antiEntropyIntervalMs drawn per seed (virtual ms). */
@@ -168,7 +183,8 @@ export function planSwarm(seed: number): SwarmPlan {
   };
   const membership = planMembership(changes, nodes, settings.n, safetyMs);
   for (const spare of membership.spares) skews.set(spare, { offsetMs: changes.between(-500, 500), driftPpm: changes.between(-200, 200) });
-  return { seed, nodes, settings, faults, skews, partitions, crashes, membership, clients, workload, safetyMs };
+  const forgeries = planForgeries(root.fork('plan forgeries'), membership, safetyMs);
+  return { seed, nodes, settings, faults, skews, partitions, crashes, membership, forgeries, clients, workload, safetyMs };
 }
 
 type MembershipSettings = 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency';
@@ -325,6 +341,20 @@ function planMembership(random: Prng, founders: readonly string[], n: number, sa
   return { spares, actions };
 }
 
+/**
+ * Forgeries aim at the plan's last change only: one forged during an earlier change lets the
+ * operator go on to the next while a node that missed the forgery (down, or cut off) is still
+ * at the older ring version; that node then plans the next change at the same version as the
+ * forged-settled one, the two planners race, and the loser is undone (a removal undone with
+ * its node dead for good leaves a change that never finishes): a liveness failure the forgery
+ * causes, which authenticated gossip prevents (issue 14), not a loss of data.
+ */
+function planForgeries(random: Prng, membership: MembershipPlan, safetyMs: number): ForgedSettle[] {
+  const last = membership.actions.at(-1);
+  if (last === undefined || !random.chance(FORGERY_RATE)) return [];
+  return Array.from({ length: random.intBetween(1, 2) }, () => ({ atMs: Math.min(last.atMs + random.between(0, 400), safetyMs * 0.9), kind: last.kind, member: last.node })).sort((a, b) => a.atMs - b.atMs);
+}
+
 function planWorkload(random: Prng, settings: Pick<NodeSettings, 'n' | 'r' | 'w' | 'requestTimeoutMs'>): WorkloadOptions {
   const keyCount = random.intBetween(2, 5);
   return {
@@ -353,6 +383,7 @@ export function describePlan(plan: SwarmPlan): string {
     `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length} deletes=${plan.workload.deleteShare.toFixed(2)}`,
     `ae=${s.antiEntropyIntervalMs}ms grace=${s.tombstoneGraceMs >= TOMBSTONE_GRACE_LONG_MS ? 'long' : `${s.tombstoneGraceMs}ms`}` + describeRetirements(plan.workload.retireAtMs ?? {}),
     ...(plan.membership.actions.length === 0 ? [] : [`gossip=${s.gossipIntervalMs}ms drop-delay=${s.dropDelayMs}ms batch=${s.transferBatchObjectsMax}/${s.transferPauseMs}ms`, `changes=${describeActions(plan.membership.actions)}`]),
+    ...(plan.forgeries.length === 0 ? [] : [`forged-settled=${plan.forgeries.map((f) => `${(f.atMs / 1000).toFixed(2)}s`).join(',')}`]),
   ].join(' ');
 }
 

@@ -70,6 +70,8 @@ const NODE_FIX_SEEDS: readonly (readonly [seed: number, found: string])[] = [
   [301441, 'a hint handed back to a node that was down while a change made it a replica again was passed on by its stale view, never kept (replicaService.ts: keep)'],
   [300482, 'a former replica acknowledged a stale coordinator’s write as one of W copies but kept none (replicaService.ts: keep)'],
   [9000597, 'a hint delivered after its partition had moved on twice stayed in a store nobody reads: an acknowledged write lost (replica/nodeReplica.ts: handed on to the current replicas)'],
+  [3694132910, 'a forged state marking a join’s transfers done made the old replicas drop copies the joiner never got (partitionDrop.ts: new replicas confirm holding first; first seed of the forgery nemesis)'],
+  [3694133287, 'the same, another seed'],
 ];
 
 /** Seeds that made the simulator itself wrong (a false alarm, an operator stuck): they must pass. */

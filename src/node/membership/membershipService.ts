@@ -15,20 +15,24 @@ import type { PeerAddress, Transport } from '../../ports/transport.ts';
 import type { DataEstimate, Replica } from '../../ports/replica.ts';
 import type { NodeConfig } from '../config.ts';
 import type { FailureDetector } from '../failureDetector.ts';
+import { RequestError } from '../errors.ts';
 import { describeFailure, type PeerClient } from '../peerClient.ts';
-import { BadMessageError, parseReply, type JoinMessage, type Reply, type StatsReply } from '../protocol.ts';
+import { ACK, BadMessageError, parseReply, type JoinMessage, type Reply, type StatsReply } from '../protocol.ts';
 import type { Gossip } from './gossip.ts';
 import type { Membership } from './membership.ts';
 import { planViewOf, ringViewOf, type PlanView, type RingView } from './planView.ts';
 import { receiveTransferBatch } from './transferReceiver.ts';
 import type { TransferSender, TransferStats } from './transferSender.ts';
-import type { GossipMessage, TransferBatchMessage } from '../protocol.ts';
+import type { GossipMessage, HoldingsMessage, PartitionsReply, TransferBatchMessage, TransferEndMessage } from '../protocol.ts';
+import type { PartitionHoldings } from './holdings.ts';
 
 export interface MembershipServiceDeps {
   readonly config: NodeConfig;
   readonly membership: Membership;
   readonly gossip: Gossip;
   readonly sender: TransferSender;
+  /** The partitions this node really holds: a finished transfer adds to them. */
+  readonly holdings: PartitionHoldings;
   readonly transport: Transport;
   readonly peers: PeerClient;
   readonly detector: FailureDetector;
@@ -101,6 +105,31 @@ export class MembershipService {
   transferBatch(message: TransferBatchMessage): Promise<Reply> {
     const { replica, config } = this.deps;
     return receiveTransferBatch({ replica, partitionCount: this.deps.membership.state.ring.partitionCount, keyBytesMax: config.keyBytesMax }, message);
+  }
+
+  /**
+   * A sender finished streaming a partition here. Taken only for the change this node
+   * knows (same cluster and ring version) and a partition it gains in it; otherwise the
+   * sender retries, and gossip brings the change meanwhile.
+   */
+  async transferEnd(message: TransferEndMessage, from: string): Promise<Reply> {
+    const { membership, holdings, logger } = this.deps;
+    const state = membership.state;
+    const self = membership.view.self;
+    const expected = state.clusterId === message.clusterId && state.ringVersion === message.ringVersion;
+    const gained = expected && replicasOf(state.ring, message.partition, state.replicas).includes(self);
+    if (!gained) {
+      logger.info({ partition: message.partition, ringVersion: message.ringVersion, ours: state.ringVersion }, 'refused the end of a partition transfer this node does not expect');
+      throw new RequestError('TRANSFER_UNEXPECTED', `not expecting partition ${message.partition} at ring version ${message.ringVersion} (this node is at ${state.ringVersion})`);
+    }
+    await holdings.add(message.clusterId, message.partition, from, message.ringVersion);
+    return ACK;
+  }
+
+  /** Which of the asked partitions this node holds, and which the asker streamed here (a former replica asks before it drops its copy). */
+  holdingsOf(message: HoldingsMessage, from: string): PartitionsReply {
+    const { held, streamed } = this.deps.holdings.confirm(message.clusterId, message.partitions, from, message.ringVersion);
+    return { type: 'partitions', partitions: held, streamed };
   }
 
   transferStats(): StatsReply {

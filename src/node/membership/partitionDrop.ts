@@ -2,7 +2,17 @@
  * After a membership change settles, a node that is no longer a replica of some key
  * partitions deletes its copies of them, `delayMs` later (paper 4.9: the old owner drops
  * its copy only once the new owners are confirmed; the delay lets the rest of the cluster
- * hear of the flip before this copy disappears). Writes routed here by a stale view after
+ * hear of the flip before this copy disappears).
+ *
+ * The state saying the change settled is not trusted for this: a forged or buggy gossip
+ * state can mark transfers done that never ran, or hand partitions to a node that does
+ * not exist. Before deleting anything of a partition, this node asks each of its new
+ * replicas whether it holds the partition (holdings.ts: from the replica's own history,
+ * which no gossip state writes), and each one its transfers of the partition name whether
+ * this node's own stream reached it whole (another former replica's copy may lack writes
+ * only this one took). A new replica that answers no is sent this node's copy first (a
+ * handoff, as a transfer), then asked again; a partition not confirmed by every new replica
+ * is kept, and the drop is tried again later. Writes routed here by a stale view after
  * the flip go to the new replica as hints (cluster.ts), never back into these partitions.
  * Deletion runs in bounded batches and rechecks ownership before each one; the ring
  * version it last cleaned up after is persisted, so a restart does not scan again. Before
@@ -16,14 +26,16 @@
  * already dropped it, so only two nodes held it). Twice: clocks drift between nodes, and
  * a forwarded request's budget started on another node.
  */
-import { lostPartitions } from '../../core/membership/transfers.ts';
-import { isSettled } from '../../core/membership/state.ts';
+import { lostPartitions, replicasOf } from '../../core/membership/transfers.ts';
+import { isSettled, type ClusterState } from '../../core/membership/state.ts';
 import type { Clock, TimerHandle } from '../../ports/clock.ts';
 import type { Logger } from '../../ports/logger.ts';
 import type { Replica } from '../../ports/replica.ts';
 import type { MetaStore } from '../../ports/storage.ts';
 import type { BackgroundPacer } from '../admission.ts';
+import { TRANSFER_BATCH_OBJECTS_MAX } from '../protocol.ts';
 import type { Membership } from './membership.ts';
+import type { PartitionConfirmation, PartitionHoldings } from './holdings.ts';
 
 /** The MetaStore record: the ring version whose dropped partitions were deleted. */
 export const DROPPED_RECORD = 'partitions-dropped';
@@ -43,7 +55,16 @@ export interface PartitionDropDeps {
   readonly pacer?: BackgroundPacer;
   /** Runs (once per drop) before the first deletion. */
   readonly beforeDeleting?: () => Promise<void>;
+  /** What this node holds: a partition leaves it before its first object is deleted. */
+  readonly holdings: PartitionHoldings;
+  /** What `replica` confirms of these partitions (holdings.ts); undefined when it could not be asked. */
+  readonly confirmedBy: (replica: string, clusterId: string, ringVersion: number, partitions: readonly number[]) => Promise<PartitionConfirmation | undefined>;
+  /** Streams this node's copy of the partition to a new replica that lacks it; true once taken. */
+  readonly handOff: (partition: number, to: string, wanted: () => boolean) => Promise<boolean>;
 }
+
+/** Partitions per `holdings` question (the protocol's list bound). */
+const HOLDINGS_QUESTION_PARTITIONS_MAX = TRANSFER_BATCH_OBJECTS_MAX;
 
 /** How long after a change settles a former replica deletes its copies (see above). */
 export function dropWaitMs(delayMs: number, requestTimeoutMs: number): number {
@@ -68,6 +89,14 @@ export class PartitionDrop {
     this.running = false;
     if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
     this.timer = undefined;
+  }
+
+  /** Whether the drop after the settled change is still to finish here (waiting, asking, handing over or deleting). */
+  get pending(): boolean {
+    const state = this.deps.membership.state;
+    if (!this.running || state.change === undefined || !isSettled(state)) return false;
+    const done = this.deps.meta.get(DROPPED_RECORD);
+    return !(typeof done === 'number' && done >= state.ringVersion);
   }
 
   /** Objects deleted since start. */
@@ -97,19 +126,94 @@ export class PartitionDrop {
     if (state.ringVersion !== version || state.change === undefined) return;
     const self = this.deps.membership.view.self;
     const partitions = lostPartitions(state.change.previousRing, state.ring, state.replicas, self);
+    const unconfirmed = await this.confirmedOrHandedOff(state, partitions, version);
     let objects = 0;
     let renewed = false;
     for (const partition of partitions) {
+      if (unconfirmed.has(partition) || !this.current(version)) continue;
+      await this.deps.holdings.remove(partition);
       if (!renewed && this.deps.replica.holdsAny(partition)) {
         await this.deps.beforeDeleting?.();
         renewed = true;
       }
       objects += await this.dropPartition(partition, version);
     }
-    if (this.running && this.deps.membership.state.ringVersion === version) {
-      await this.deps.meta.put(DROPPED_RECORD, version);
-      if (partitions.length > 0) this.deps.logger.info({ ringVersion: version, partitions: partitions.length, objects }, 'dropped the copies of handed-over partitions');
+    if (!this.current(version)) return;
+    if (partitions.length > 0) this.deps.logger.info({ ringVersion: version, partitions: partitions.length - unconfirmed.size, objects }, 'dropped the copies of handed-over partitions');
+    if (unconfirmed.size > 0) return this.keepUnconfirmed(version, unconfirmed);
+    await this.deps.meta.put(DROPPED_RECORD, version);
+  }
+
+  /**
+   * The partitions (with the new replicas missing) that some new replica does not confirm
+   * holding, even after this node handed its copy to it.
+   */
+  private async confirmedOrHandedOff(state: ClusterState, partitions: readonly number[], version: number): Promise<Map<number, string[]>> {
+    const { unconfirmed, lacking } = await this.unconfirmed(state, partitions);
+    if (lacking.size === 0) return unconfirmed;
+    // Only replicas that answered they lack a partition are sent it; one that did not answer is asked again later.
+    for (const [partition, replicas] of lacking) {
+      for (const to of replicas) {
+        this.deps.logger.warn({ partition, to, ringVersion: version }, 'a new replica does not confirm holding a partition this node is to drop; handing it over first');
+        await this.deps.handOff(partition, to, () => this.current(version));
+      }
     }
+    return (await this.unconfirmed(state, [...unconfirmed.keys()])).unconfirmed;
+  }
+
+  /**
+   * Per partition not confirmed by all its new replicas, the ones that did not confirm
+   * (`unconfirmed`), and among them the ones that answered (`lacking`): they do not hold it,
+   * or a transfer names them as this node's receiver and this node's stream did not reach
+   * them whole.
+   */
+  private async unconfirmed(state: ClusterState, partitions: readonly number[]): Promise<{ unconfirmed: Map<number, string[]>; lacking: Map<number, string[]> }> {
+    const self = this.deps.membership.view.self;
+    const receivers = new Set((state.change?.transfers ?? []).filter((t) => t.from === self).map((t) => `${t.partition}/${t.to}`));
+    const asked = new Map<string, number[]>();
+    for (const partition of partitions) {
+      for (const replica of replicasOf(state.ring, partition, state.replicas)) asked.set(replica, [...(asked.get(replica) ?? []), partition]);
+    }
+    const unconfirmed = new Map<number, string[]>();
+    const lacking = new Map<number, string[]>();
+    const note = (into: Map<number, string[]>, partition: number, replica: string): void => {
+      into.set(partition, [...(into.get(partition) ?? []), replica]);
+    };
+    for (const [replica, theirs] of asked) {
+      const answer = await this.confirmationOf(replica, state, theirs);
+      for (const partition of theirs) {
+        const confirmed = answer !== undefined && (receivers.has(`${partition}/${replica}`) ? answer.streamed : answer.held).has(partition);
+        if (confirmed) continue;
+        note(unconfirmed, partition, replica);
+        if (answer !== undefined) note(lacking, partition, replica);
+      }
+    }
+    return { unconfirmed, lacking };
+  }
+
+  /** What `replica` confirms of these partitions, asked in bounded questions; undefined when it could not be asked. */
+  private async confirmationOf(replica: string, state: ClusterState, partitions: readonly number[]): Promise<{ held: Set<number>; streamed: Set<number> } | undefined> {
+    const held = new Set<number>();
+    const streamed = new Set<number>();
+    for (let i = 0; i < partitions.length; i += HOLDINGS_QUESTION_PARTITIONS_MAX) {
+      const answer = await this.deps.confirmedBy(replica, state.clusterId, state.ringVersion, partitions.slice(i, i + HOLDINGS_QUESTION_PARTITIONS_MAX));
+      if (answer === undefined) return undefined;
+      for (const p of answer.held) held.add(p);
+      for (const p of answer.streamed) streamed.add(p);
+    }
+    return { held, streamed };
+  }
+
+  /** Keeps the copies nobody confirmed, and tries again after another wait. */
+  private keepUnconfirmed(version: number, unconfirmed: ReadonlyMap<number, readonly string[]>): void {
+    const replicas = [...new Set([...unconfirmed.values()].flat())];
+    this.deps.logger.warn({ ringVersion: version, partitions: unconfirmed.size, replicas }, 'kept the copies of partitions whose new replicas do not confirm holding them; will ask again');
+    this.scheduledFor = 0;
+    this.check();
+  }
+
+  private current(version: number): boolean {
+    return this.running && this.deps.membership.state.ringVersion === version;
   }
 
   private async dropPartition(partition: number, version: number): Promise<number> {

@@ -25,7 +25,7 @@ import type { Logger } from '../../ports/logger.ts';
 import type { PartitionEntry, Replica } from '../../ports/replica.ts';
 import type { JsonValue, MetaStore } from '../../ports/storage.ts';
 import { describeFailure, type PeerClient } from '../peerClient.ts';
-import type { TransferBatchMessage } from '../protocol.ts';
+import type { TransferBatchMessage, TransferEndMessage } from '../protocol.ts';
 import type { BackgroundPacer } from '../admission.ts';
 import type { Membership } from './membership.ts';
 
@@ -147,34 +147,61 @@ export class TransferSender {
 
   private async stream(transfer: TransferState, id: string): Promise<void> {
     const { logger } = this.deps;
-    logger.info({ partition: transfer.partition, to: transfer.to }, 'partition transfer started');
+    const { partition, to } = transfer;
+    logger.info({ partition, to }, 'partition transfer started');
+    const wanted = (): boolean => this.wanted(transfer, id);
     try {
-      let cursor = this.loadCursor(id);
-      for (;;) {
-        if (!this.wanted(transfer, id)) return;
-        const startedMs = this.deps.clock.monotonicMs();
-        const batch = this.nextBatch(transfer.partition, cursor);
-        // Paced on the local work (reading the batch), not on the wait for the receiver.
-        const workMs = this.deps.clock.monotonicMs() - startedMs;
-        if (batch.entries.length > 0) {
-          const sent = await this.sendWithRetry(transfer, id, batch.entries);
-          if (!sent) return;
-        }
-        if (batch.next.afterKey !== undefined) await this.deps.meta.put(id, { afterKey: encodeBase64Url(batch.next.afterKey) });
-        cursor = batch.next;
-        if (batch.last) break;
-        await this.pause(Math.max(this.deps.pauseMs, this.deps.pacer?.pauseAfterMs(workMs) ?? 0));
-      }
+      const saveCursor = (afterKey: Uint8Array): Promise<void> => this.deps.meta.put(id, { afterKey: encodeBase64Url(afterKey) });
+      if (!(await this.sendPartition(partition, to, this.loadCursor(id), wanted, saveCursor))) return;
       this.deps.deliverHints();
-      if (!this.wanted(transfer, id)) return;
+      if (!(await this.sendEnd(partition, to, wanted))) return;
       this.finished++;
-      await this.deps.membership.adopt(markTransferDone(this.deps.membership.state, transfer.partition, transfer.to));
-      logger.info({ partition: transfer.partition, to: transfer.to }, 'partition transfer done');
+      await this.deps.membership.adopt(markTransferDone(this.deps.membership.state, partition, to));
+      logger.info({ partition, to }, 'partition transfer done');
       this.deps.onDone(transfer);
     } catch (error) {
-      logger.warn({ partition: transfer.partition, to: transfer.to, reason: describeFailure(error) }, 'partition transfer interrupted; will resume');
+      logger.warn({ partition, to, reason: describeFailure(error) }, 'partition transfer interrupted; will resume');
       await this.pause(this.deps.retryDelayMsMax);
     }
+  }
+
+  /**
+   * Streams this node's whole copy of `partition` to `to` and tells it the stream ended: a
+   * former replica's handoff to a new replica that does not confirm holding the partition
+   * (partitionDrop.ts). True once `to` took the end; false when no longer wanted.
+   */
+  async handOff(partition: number, to: string, wanted: () => boolean): Promise<boolean> {
+    const noSave = (): Promise<void> => Promise.resolve();
+    if (!(await this.sendPartition(partition, to, { afterKey: undefined }, () => this.running && wanted(), noSave))) return false;
+    this.deps.deliverHints();
+    return this.sendEnd(partition, to, () => this.running && wanted());
+  }
+
+  /** Every batch of the partition from the cursor on, each acknowledged; false when no longer wanted. */
+  private async sendPartition(partition: number, to: string, from: Cursor, wanted: () => boolean, saveCursor: (afterKey: Uint8Array) => Promise<void>): Promise<boolean> {
+    let cursor = from;
+    for (;;) {
+      if (!wanted()) return false;
+      const startedMs = this.deps.clock.monotonicMs();
+      const batch = this.nextBatch(partition, cursor);
+      // Paced on the local work (reading the batch), not on the wait for the receiver.
+      const workMs = this.deps.clock.monotonicMs() - startedMs;
+      if (batch.entries.length > 0) {
+        const message: TransferBatchMessage = { type: 'transfer-batch', partition, keys: batch.entries.map((e) => e.key), objects: batch.entries.map((e) => e.bytes) };
+        if (!(await this.sendWithRetry(partition, to, message, wanted))) return false;
+        this.counted(batch.entries);
+      }
+      if (batch.next.afterKey !== undefined) await saveCursor(batch.next.afterKey);
+      cursor = batch.next;
+      if (batch.last) return true;
+      await this.pause(Math.max(this.deps.pauseMs, this.deps.pacer?.pauseAfterMs(workMs) ?? 0));
+    }
+  }
+
+  /** Tells `to` it now holds the partition (holdings.ts), until it acknowledges; false when no longer wanted. */
+  private sendEnd(partition: number, to: string, wanted: () => boolean): Promise<boolean> {
+    const { clusterId, ringVersion } = this.deps.membership.state;
+    return this.sendWithRetry(partition, to, { type: 'transfer-end', clusterId, ringVersion, partition }, wanted);
   }
 
   /** Up to batchObjectsMax entries after the cursor, cut at about batchBytesMax, and where the next batch starts. */
@@ -193,24 +220,17 @@ export class TransferSender {
     return { entries, next: { afterKey: page.resumeAfter }, last: page.resumeAfter === undefined };
   }
 
-  /** Sends one batch until acknowledged; false when the transfer stopped being wanted. */
-  private async sendWithRetry(transfer: TransferState, id: string, entries: readonly PartitionEntry[]): Promise<boolean> {
-    const message: TransferBatchMessage = {
-      type: 'transfer-batch',
-      partition: transfer.partition,
-      keys: entries.map((e) => e.key),
-      objects: entries.map((e) => e.bytes),
-    };
+  /** Sends one message of a transfer until acknowledged; false when the transfer stopped being wanted. */
+  private async sendWithRetry(partition: number, to: string, message: TransferBatchMessage | TransferEndMessage, wanted: () => boolean): Promise<boolean> {
     let delayMs = Math.min(100, this.deps.retryDelayMsMax);
     for (;;) {
-      if (!this.wanted(transfer, id)) return false;
+      if (!wanted()) return false;
       try {
-        const reply = await this.deps.peers.request(transfer.to, message, this.deps.timeoutMs);
+        const reply = await this.deps.peers.request(to, message, this.deps.timeoutMs);
         if (reply.type !== 'ack') throw new Error(describeFailure(reply));
-        this.counted(entries);
         return true;
       } catch (error) {
-        this.deps.logger.debug({ partition: transfer.partition, to: transfer.to, reason: describeFailure(error), retryInMs: delayMs }, 'transfer batch failed');
+        this.deps.logger.debug({ partition, to, message: message.type, reason: describeFailure(error), retryInMs: delayMs }, 'transfer message failed');
         await this.pause(delayMs);
         delayMs = Math.min(delayMs * 2, this.deps.retryDelayMsMax);
       }
