@@ -7,7 +7,8 @@
  * echoed to stderr. Ctrl-C or SIGTERM stops every node cleanly (they flush), then exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import { makeDirectories } from '../io/dataDirLock.ts';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -44,7 +45,13 @@ export async function runDev(nodeArgs: readonly string[], options: DevOptions): 
   }
   const ids = Array.from({ length: settings.nodes }, (_, index) => `node${index + 1}`);
   const cluster = ids.map((id, index) => `${id}@${settings.host}:${settings.listenPort + index}`).join(',');
-  mkdirSync(settings.data, { recursive: true });
+  try {
+    makeDirectories(settings.data);
+  } catch (error) {
+    process.stderr.write(`shoal dev: cannot create the data directory ${settings.data}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    return;
+  }
   const nodes = ids.map((id, index) => launchNode(id, index, settings, cluster, nodeArgs));
   let stopping = false;
   const stopAll = async (signal: string) => {

@@ -7,6 +7,15 @@ import { compareStrings, encodeUtf8 } from './bytes.ts';
 /** An actor: the id of the coordinator that issues dots (a node id plus its start epoch). */
 export type ActorId = string;
 
+/**
+ * The largest counter a client's context may name. A write increments its coordinator's
+ * counter, so a context naming the coordinator near 2^53 would make every later write of
+ * the key overflow safe integers; no actor ever writes one key 2^48 times.
+ */
+export const CONTEXT_COUNTER_MAX = 2 ** 48;
+/** The largest counter a stored object may carry: far above any context's, so the writes after one never leave safe integers. */
+export const COUNTER_MAX = 2 ** 52;
+
 /** One event of one actor: the `counter`-th write that `actor` coordinated for a key. */
 export interface Dot {
   readonly actor: ActorId;

@@ -16,7 +16,7 @@
  */
 import { decodeBase64Url, encodeBase64Url } from './base64url.ts';
 import { bytesEqual, concatBytes, decodeUtf8, encodeUtf8, isWellFormedText } from './bytes.ts';
-import { actorBytes, compareActors, type VectorEntry, type VersionVector } from './clock.ts';
+import { actorBytes, compareActors, CONTEXT_COUNTER_MAX, type VectorEntry, type VersionVector } from './clock.ts';
 import { crc32Bytes } from './crc32.ts';
 import { md5 } from './md5.ts';
 
@@ -124,6 +124,7 @@ function readEntries(reader: ByteReader): VersionVector {
     }
     const counter = reader.varint('counter');
     if (counter < 1) fail('context counter must be positive');
+    if (counter > CONTEXT_COUNTER_MAX) fail(`context counter ${counter} exceeds 2^48`);
     vector.push({ actor, counter, timeMs: 0 });
   }
   return vector;

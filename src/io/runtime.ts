@@ -20,7 +20,6 @@
  * transport.
  */
 import { lookup } from 'node:dns/promises';
-import { mkdir } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -36,6 +35,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
 import type { MetaStore, StorageEngine } from '../ports/storage.ts';
 import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { lockDataDirectory, type DataDirLock } from './dataDirLock.ts';
 import { openLmdbEngine } from '../storage/lmdbEngine.ts';
 import { MemoryEngine, MemoryMetaStore } from '../storage/memoryEngine.ts';
 import { cryptoRandom } from './cryptoRandom.ts';
@@ -50,6 +50,8 @@ export interface NodeStorage {
   readonly meta: MetaStore;
   /** The hint store's engine; a fresh MemoryEngine when left out (tests). */
   readonly hintEngine?: StorageEngine;
+  /** The claim on the data directory, released once the stores are closed. */
+  readonly lock?: DataDirLock;
 }
 
 export interface NodeRuntimeOptions {
@@ -101,7 +103,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const httpUrl = await listen(http, config.http);
     const resp = config.resp === undefined ? undefined : await startResp(node, config, config.resp, metrics, logger);
     logger.info({ actor: node.actor, startEpoch: node.status().startEpoch, engine: storage.engine.name, listen: bound.listenAddress }, 'node started');
-    const running = { node, transport, http, resp, logger };
+    const running = { node, transport, http, resp, logger, lock: storage.lock };
     return { node, http, metrics, httpUrl, listenAddress: bound.listenAddress, resp, respAddress: resp?.address, stop: once(() => stopRuntime(running)) };
   } catch (error) {
     await http?.close().catch(() => undefined);
@@ -112,9 +114,14 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
 
 async function openStorage(config: NodeConfig): Promise<NodeStorage> {
   if (config.engine === 'memory') return { engine: new MemoryEngine(), meta: new MemoryMetaStore(), hintEngine: new MemoryEngine() };
-  await mkdir(config.data, { recursive: true });
-  const engine = openLmdbEngine({ path: join(config.data, LMDB_DIRECTORY) });
-  return { engine, meta: engine.meta, hintEngine: engine.hints };
+  const lock = lockDataDirectory(config.data);
+  try {
+    const engine = openLmdbEngine({ path: join(config.data, LMDB_DIRECTORY) });
+    return { engine, meta: engine.meta, hintEngine: engine.hints, lock };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
 }
 
 /** Whether the node may have peers, and so needs TCP (see the file comment). */
@@ -192,12 +199,14 @@ interface Running {
   readonly http: FastifyInstance;
   readonly resp: RespServer | undefined;
   readonly logger: Logger;
+  readonly lock: DataDirLock | undefined;
 }
 
-async function stopRuntime({ node, transport, http, resp, logger }: Running): Promise<void> {
+async function stopRuntime({ node, transport, http, resp, logger, lock }: Running): Promise<void> {
   await Promise.all([http.close(), resp?.close()]);
   await node.stop();
   await transport.close();
+  lock?.release();
   logger.info({}, 'storage flushed and closed');
 }
 
@@ -214,6 +223,7 @@ async function closeAfterFailure(
     await quietly(() => storage.engine.close());
   }
   if (transport !== undefined) await quietly(() => transport.close());
+  storage.lock?.release();
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

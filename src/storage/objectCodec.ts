@@ -16,7 +16,7 @@
  */
 import { Packr } from 'msgpackr';
 import { isWellFormedText } from '../core/bytes.ts';
-import { compareActors, compareDots } from '../core/clock.ts';
+import { compareActors, compareDots, COUNTER_MAX } from '../core/clock.ts';
 import type { VectorEntry, VersionVector } from '../core/clock.ts';
 import type { Sibling, StoredObject } from '../core/object.ts';
 
@@ -125,7 +125,7 @@ function actorProblem(actor: unknown): string | undefined {
 }
 
 function counterProblem(counter: unknown): string | undefined {
-  return Number.isSafeInteger(counter) && (counter as number) >= 0 ? undefined : `bad counter ${String(counter)}`;
+  return Number.isSafeInteger(counter) && (counter as number) >= 0 && (counter as number) <= COUNTER_MAX ? undefined : `bad counter ${String(counter)}`;
 }
 
 function timeProblem(timeMs: unknown): string | undefined {

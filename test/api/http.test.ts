@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { encodeContext } from '../../src/core/context.ts';
+import { decodeContext, encodeContext } from '../../src/core/context.ts';
 import { HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX } from '../../src/api/http.ts';
 import { CONTEXT, contextOf, request, startTestNode, type Reply, type TestNode } from './testNode.ts';
 
@@ -189,6 +189,12 @@ test('bad input gets a 4xx JSON error and stores nothing', async (t) => {
   wrongVersion[0] = 9;
   assert.match(await put({ [CONTEXT]: wrongVersion.toString('base64url') }), /bad context/);
   assert.match(await expectRefused(n, 'DELETE', '/kv/seeded', 400, { headers: { [CONTEXT]: 'garbage' } }), /bad context/);
+  // The node's own actor near 2^53: every later write of the key would overflow its counter (issue 14).
+  const seededContext = decodeContext(context, n.config.clusterName);
+  assert.ok(seededContext.ok);
+  const nearLimit = seededContext.vector.map((entry) => ({ ...entry, counter: 2 ** 53 - 2 }));
+  assert.match(await put({ [CONTEXT]: encodeContext(nearLimit, n.config.clusterName) }), /context counter 9007199254740990 exceeds 2\^48/);
+  assert.equal((await request(n, 'PUT', '/kv/seeded', { body: 'later', headers: { [CONTEXT]: context } })).status, 204, 'later writes of the key still work');
 
   assert.match(await put({}, '?n=2'), /n must be an integer 1-1/);
   assert.match(await put({}, '?w=0'), /w must be an integer 1-1/);

@@ -1,7 +1,7 @@
 /** fast-check arbitraries for valid StoredObjects (sorted vectors and sibling dots). */
 import fc from 'fast-check';
 import type { VectorEntry } from '../../src/core/clock.ts';
-import { compareActors } from '../../src/core/clock.ts';
+import { compareActors, COUNTER_MAX } from '../../src/core/clock.ts';
 import type { Sibling, StoredObject } from '../../src/core/object.ts';
 
 /** Non-negative, never -0 (which msgpack does not keep apart from 0). */
@@ -9,19 +9,21 @@ const timeMsArb = fc.oneof(
   fc.maxSafeNat(),
   fc.double({ min: 0, max: 1e15, noNaN: true, noDefaultInfinity: true }).map((x) => x + 0),
 );
+/** Counters as the codec accepts them (up to COUNTER_MAX, 2^52). */
+const counterArb = fc.oneof(fc.nat({ max: 1000 }), fc.integer({ min: 0, max: COUNTER_MAX }));
 const actorArb = fc.oneof(fc.constantFrom('n1.1', 'n2.1', 'n3.7'), fc.string({ minLength: 1, maxLength: 6, unit: 'grapheme' }));
 
 const siblingArb: fc.Arbitrary<Sibling> = fc.record({
   value: fc.uint8Array({ maxLength: 40 }),
   contentType: fc.oneof(fc.constantFrom('', 'application/octet-stream', 'text/plain; charset=utf-8'), fc.string({ unit: 'grapheme', maxLength: 10 })),
   deleted: fc.boolean(),
-  dot: fc.record({ actor: actorArb, counter: fc.maxSafeNat() }),
+  dot: fc.record({ actor: actorArb, counter: counterArb }),
   timeMs: timeMsArb,
 }).map((s) => ({ ...s, dot: { ...s.dot } })); // plain objects (fc.record's have a null prototype)
 
 export const storedObjectArb: fc.Arbitrary<StoredObject> = fc
   .record({
-    vector: fc.uniqueArray(fc.record({ actor: actorArb, counter: fc.maxSafeNat(), timeMs: timeMsArb }), {
+    vector: fc.uniqueArray(fc.record({ actor: actorArb, counter: counterArb, timeMs: timeMsArb }), {
       selector: (e) => e.actor,
       maxLength: 5,
     }),

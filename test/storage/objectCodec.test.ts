@@ -147,6 +147,7 @@ describe('object codec', () => {
     rejects(framed([[entry('a', -1)], []]), /vector\[0\]: bad counter -1/);
     rejects(framed([[entry('a', 1.5)], []]), /bad counter 1.5/);
     rejects(framed([[entry('a', 2 ** 53)], []]), /bad counter/);
+    rejects(framed([[entry('a', 2 ** 52 + 1)], []]), /bad counter 4503599627370497/); // COUNTER_MAX: room for the writes after it
     rejects(framed([[['a', 1, -5]], []]), /bad timeMs -5/);
     rejects(framed([[['a', 1, Number.NaN]], []]), /bad timeMs NaN/);
     rejects(framed([[['a', 1, '1000']], []]), /bad timeMs/);
