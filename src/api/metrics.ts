@@ -423,9 +423,10 @@ export class NodeMetrics {
       ['', current.conflictedReads],
     ]);
     counter(METRIC_NAMES.respProtocolErrors, 'Redis-protocol connections closed for malformed input', undefined, (current) => [['', current.protocolErrors]]);
-    counter(METRIC_NAMES.respConnectionsAccepted, 'Redis-protocol connections accepted, and refused past connectionsMax', 'result', (current) => [
+    counter(METRIC_NAMES.respConnectionsAccepted, 'Redis-protocol connections accepted, refused past connectionsMax, and closed idle', 'result', (current) => [
       ['accepted', current.connectionsAccepted],
       ['refused', current.connectionsRejected],
+      ['idle_closed', current.connectionsIdleClosed],
     ]);
     new Gauge({
       name: METRIC_NAMES.respConnections,

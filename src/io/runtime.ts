@@ -35,6 +35,7 @@ import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
 import type { MetaStore, StorageEngine } from '../ports/storage.ts';
 import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { readFileSync } from 'node:fs';
 import { lockDataDirectory, type DataDirLock } from './dataDirLock.ts';
 import { openLmdbEngine } from '../storage/lmdbEngine.ts';
 import { MemoryEngine, MemoryMetaStore } from '../storage/memoryEngine.ts';
@@ -124,6 +125,17 @@ async function openStorage(config: NodeConfig): Promise<NodeStorage> {
   }
 }
 
+/** The process's soft limit on open files (/proc/self/limits), or undefined when it cannot be read or is unlimited. */
+export function openFilesMax(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isSafeInteger(soft) && soft > 0 ? soft : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether the node may have peers, and so needs TCP (see the file comment). */
 export function usesTcp(config: NodeConfig): boolean {
   return (config.cluster?.length ?? 0) >= 2 || config.seeds !== undefined || config.listenGiven === true;
@@ -175,7 +187,7 @@ function watchNode(metrics: NodeMetrics, node: ShoalNode): void {
 /** The Redis front end on exactly `address` (a host name resolved to its first address). */
 async function startResp(node: ShoalNode, config: NodeConfig, address: HostPort, metrics: NodeMetrics, logger: Logger): Promise<RespServer> {
   const host = await resolveHost(address.host);
-  const server = await startRespServer({ node, listen: { host, port: address.port }, limits: respLimitsOf(config.valueBytesMax), logger });
+  const server = await startRespServer({ node, listen: { host, port: address.port }, limits: respLimitsOf(config.valueBytesMax, config.respIdleTimeoutMs, openFilesMax()), logger });
   metrics.watchResp(server.stats);
   return server;
 }

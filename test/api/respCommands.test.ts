@@ -92,7 +92,7 @@ class FakeSession implements RespSession {
 function harness() {
   const node = new FakeNode();
   const stats = new RespStats();
-  const commands = new RespCommands({ node, stats, limits: respLimitsOf(1024 * 1024), tcpPort: () => 6379 }, silentLogger);
+  const commands = new RespCommands({ node, stats, limits: respLimitsOf(1024 * 1024, 0, undefined), tcpPort: () => 6379 }, silentLogger);
   const session = new FakeSession();
   /** Runs one command; its one decoded reply. */
   const run = async (...args: (string | Buffer)[]): Promise<RespValue> => {

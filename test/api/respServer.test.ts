@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { respLimitsOf, startRespServer, type RespServer } from '../../src/api/resp/server.ts';
 import type { RespNode, RespNodeStatus } from '../../src/api/resp/types.ts';
 import type { PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
-import { silentLogger } from '../../src/ports/logger.ts';
+import { silentLogger, type Logger } from '../../src/ports/logger.ts';
 import { encodeCommand, RawClient, type RespError } from './respSupport.ts';
 
 /** A node whose reads answer the key as the value, each when `release` lets it (or at once). */
@@ -57,8 +57,8 @@ class GatedNode implements RespNode {
   }
 }
 
-async function serve(t: TestContext, node: RespNode, limits: Partial<ReturnType<typeof respLimitsOf>> = {}): Promise<RespServer> {
-  const server = await startRespServer({ node, listen: { host: '127.0.0.1', port: 0 }, limits: { ...respLimitsOf(4 * 1024 * 1024), ...limits }, logger: silentLogger });
+async function serve(t: TestContext, node: RespNode, limits: Partial<ReturnType<typeof respLimitsOf>> = {}, logger: Logger = silentLogger): Promise<RespServer> {
+  const server = await startRespServer({ node, listen: { host: '127.0.0.1', port: 0 }, limits: { ...respLimitsOf(4 * 1024 * 1024, 0, undefined), ...limits }, logger });
   t.after(() => server.close());
   return server;
 }
@@ -69,8 +69,10 @@ async function raw(t: TestContext, port: number): Promise<RawClient> {
   return opened;
 }
 
-test('past connectionsMax a new connection is told so and closed; room frees when one closes', async (t) => {
-  const server = await serve(t, new GatedNode(), { connectionsMax: 2 });
+test('past connectionsMax a new connection is told so, closed and logged; room frees when one closes', async (t) => {
+  const warnings: string[] = [];
+  const logger: Logger = { ...silentLogger, warn: (fields, message) => warnings.push(`${message} ${JSON.stringify(fields)}`) };
+  const server = await serve(t, new GatedNode(), { connectionsMax: 2 }, logger);
   const first = await raw(t, server.port);
   const second = await raw(t, server.port);
   first.send('PING\r\n');
@@ -81,12 +83,27 @@ test('past connectionsMax a new connection is told so and closed; room frees whe
   const answered = await refused.closed();
   assert.equal((answered[0] as RespError).text, 'ERR max number of clients reached');
   assert.equal(server.stats.connectionsRejected, 1);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0] as string, /^refused redis connections: connectionsMax are open .*"connectionsMax":2,"refused":1,"from":"127\.0\.0\.1"/);
   first.close();
   await first.closed();
   while (server.stats.connectionsOpen > 1) await new Promise((resolve) => setImmediate(resolve));
   const third = await raw(t, server.port);
   third.send('PING\r\n');
   assert.deepEqual(await third.replies(1), ['PONG']);
+});
+
+test('a connection idle for idleMsMax is closed; Redis connections get at most half the open-file limit', async (t) => {
+  const server = await serve(t, new GatedNode(), { idleMsMax: 150 });
+  const client = await raw(t, server.port);
+  client.send('PING\r\n');
+  assert.deepEqual(await client.replies(1), ['PONG']);
+  const giveUp = new Promise<false>((resolve) => setTimeout(() => resolve(false), 10_000).unref());
+  assert.equal(await Promise.race([client.closed().then(() => true), giveUp]), true, 'the server closed it (about 150 ms later)');
+  assert.equal(server.stats.connectionsIdleClosed, 1);
+  assert.equal(respLimitsOf(1024, 0, 1024).connectionsMax, 512);
+  assert.equal(respLimitsOf(1024, 0, 1_000_000).connectionsMax, 10_000);
+  assert.equal(respLimitsOf(1024, 0, undefined).connectionsMax, 10_000);
 });
 
 test('a pipeline far past pipelineCommandsMax is answered whole and in order, one command at a time', async (t) => {

@@ -77,6 +77,10 @@ export class RespConnection implements RespSession {
     this.socket.on('drain', () => this.onWritable());
     this.socket.on('error', (error) => options.logger.debug({ err: error, connection: this.id }, 'redis connection error'));
     this.socket.on('close', () => this.onClose());
+    if (options.limits.idleMsMax > 0) {
+      this.socket.setTimeout(options.limits.idleMsMax);
+      this.socket.on('timeout', () => this.onIdle());
+    }
   }
 
   closeAfterReply(): void {
@@ -92,6 +96,14 @@ export class RespConnection implements RespSession {
   /** Closes at once, replies unsent (the server's stop grace ran out). */
   destroy(): void {
     this.socket.destroy();
+  }
+
+  /** No byte either way for idleMsMax: a connection with nothing left to answer is closed (Redis's `timeout`). */
+  private onIdle(): void {
+    if (this.state !== 'open' || this.running || this.queueHead < this.queue.length) return;
+    this.options.stats.connectionsIdleClosed += 1;
+    this.options.logger.debug({ connection: this.id, idleMs: this.options.limits.idleMsMax }, 'closed an idle redis connection');
+    this.drain();
   }
 
   private onData(chunk: Buffer): void {

@@ -81,6 +81,7 @@ function fieldsOf(section: SectionName, context: CommandContext, status: RespNod
         ['total_connections_received', stats.connectionsAccepted],
         ['total_commands_processed', stats.commandsProcessed],
         ['rejected_connections', stats.connectionsRejected],
+        ['shoal_idle_connections_closed', stats.connectionsIdleClosed],
         ['total_error_replies', [...stats.errorReplies.values()].reduce((sum, count) => sum + count, 0)],
         ['unknown_commands', stats.unknownCommands],
         ['protocol_errors', stats.protocolErrors],

@@ -14,8 +14,12 @@ import { RespConnection } from './connection.ts';
 import { RespStats } from './stats.ts';
 import type { RespNode, RespServerLimits } from './types.ts';
 
-/** Connections served at once (Redis's maxclients default). */
+/** Connections served at once (Redis's maxclients default), at most half the process's file descriptors (see respLimitsOf). */
 export const RESP_CONNECTIONS_MAX = 10_000;
+/** The share of the process's open-file limit Redis connections may take: the rest is the HTTP port's, the peers' and LMDB's. */
+export const RESP_FILE_DESCRIPTORS_SHARE = 0.5;
+/** A refused connection is logged at most this often (with the count since the last line). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** Commands read but not answered on one connection past which it stops reading. */
 export const RESP_PIPELINE_COMMANDS_MAX = 1_024;
 /** Their argument bytes past which it stops reading. */
@@ -36,15 +40,21 @@ const REFUSED_LINGER_MS = 1_000;
 const KEEP_ALIVE_INITIAL_DELAY_MS = 60_000;
 const MAX_CLIENTS_REPLY = '-ERR max number of clients reached\r\n';
 
-/** The front end's limits for a node with this value limit. */
-export function respLimitsOf(valueBytesMax: number): RespServerLimits {
+/**
+ * The front end's limits for a node with this value limit, idle timeout and open-file limit
+ * (undefined: unknown). Redis connections never take more than half the file descriptors,
+ * so idle clients cannot starve the HTTP port (issue 14: they did, under a low ulimit).
+ */
+export function respLimitsOf(valueBytesMax: number, idleMsMax: number, fileDescriptorsMax: number | undefined): RespServerLimits {
   const bulkBytesMax = valueBytesMax + RESP_BULK_SLACK_BYTES;
+  const connectionsMax = fileDescriptorsMax === undefined ? RESP_CONNECTIONS_MAX : Math.max(1, Math.min(RESP_CONNECTIONS_MAX, Math.floor(fileDescriptorsMax * RESP_FILE_DESCRIPTORS_SHARE)));
   return {
+    idleMsMax,
     bulkBytesMax,
     arrayElementsMax: RESP_ARRAY_ELEMENTS_MAX,
     inlineBytesMax: RESP_INLINE_BYTES_MAX,
     commandBytesMax: Math.max(RESP_COMMAND_BYTES_MIN, 4 * bulkBytesMax),
-    connectionsMax: RESP_CONNECTIONS_MAX,
+    connectionsMax,
     pipelineCommandsMax: RESP_PIPELINE_COMMANDS_MAX,
     pipelineBytesMax: RESP_PIPELINE_BYTES_MAX,
   };
@@ -78,9 +88,20 @@ export async function startRespServer(options: RespServerOptions): Promise<RespS
   let nextId = 1;
   let closing = false;
   const server = createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEP_ALIVE_INITIAL_DELAY_MS });
+  let refusalLoggedMs = -Infinity;
+  let refusedSinceLog = 0;
   server.on('connection', (socket) => {
     if (closing || connections.size >= limits.connectionsMax) {
       stats.connectionsRejected += 1;
+      if (!closing) {
+        refusedSinceLog += 1;
+        const nowMs = Date.now();
+        if (nowMs - refusalLoggedMs >= REFUSAL_LOG_INTERVAL_MS) {
+          logger.warn({ connectionsMax: limits.connectionsMax, refused: refusedSinceLog, from: socket.remoteAddress }, 'refused redis connections: connectionsMax are open');
+          refusalLoggedMs = nowMs;
+          refusedSinceLog = 0;
+        }
+      }
       refuse(socket, closing ? '-ERR server is stopping\r\n' : MAX_CLIENTS_REPLY);
       return;
     }

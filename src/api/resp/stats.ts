@@ -16,6 +16,8 @@ export class RespStats {
   connectionsAccepted = 0;
   /** Connections refused because connectionsMax were open. */
   connectionsRejected = 0;
+  /** Connections closed after idleMsMax with nothing to answer. */
+  connectionsIdleClosed = 0;
   /** Commands that are not in the table. */
   unknownCommands = 0;
   /** Connections closed for a protocol error. */

@@ -32,6 +32,8 @@ export interface RespSession {
 /** The limits of the front end: the parser's, and the connections it serves at once. */
 export interface RespServerLimits extends RespLimits {
   readonly connectionsMax: number;
+  /** A connection with nothing to answer is closed after this long without a byte either way (0: never, as Redis's `timeout 0`). */
+  readonly idleMsMax: number;
   /** Commands read but not yet answered on one connection past which it stops reading. */
   readonly pipelineCommandsMax: number;
   /** Their argument bytes, summed, past which it stops reading. */
