@@ -185,6 +185,10 @@ export class HintedHandoff {
     if (departed !== undefined && !departed.isMember(hint.target)) {
       const replicas = departed.replicasOf(hint.partition);
       await Promise.all(replicas.map((node) => (node === departed.self ? departed.storeLocally(hint.partition, hint.key, hint.object) : this.send(node, message))));
+      // The partition's replicas changed while it was on its way (a change settled): the hint
+      // stays, and the next round takes it to the new ones (found by the forgery nemesis).
+      const now = departed.replicasOf(hint.partition);
+      if (now.length !== replicas.length || now.some((node) => !replicas.includes(node))) return;
     } else {
       await this.send(hint.target, message);
     }
