@@ -40,7 +40,7 @@ describe('sim: forged settled states', () => {
     assert.ok(forged >= RUNS / 4, `only ${forged} forged states were delivered in ${RUNS} runs`);
   });
 
-  /** Seeds of this test that found bugs (each fails when its fix is undone). */
+  /** Seeds of this test that found bugs (each failed before its fix). */
   const FOUND: readonly (readonly [seed: number, found: string])[] = [
     [1167084506, 'a handoff slowed by a lost message was still running at the final checks (swarm.ts: wait for pending drops)'],
     [215830599, 'a new replica confirmed holding a partition from another former replica’s copy, which lacked a write (partitionDrop.ts: the named receiver must have this node’s own stream)'],
