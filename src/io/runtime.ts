@@ -126,7 +126,7 @@ async function openStorage(config: NodeConfig): Promise<NodeStorage> {
 }
 
 /** The process's soft limit on open files (/proc/self/limits), or undefined when it cannot be read or is unlimited. */
-export function openFilesMax(): number | undefined {
+function openFilesMax(): number | undefined {
   try {
     const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
     const soft = Number(line?.split(/\s{2,}/)[1]);

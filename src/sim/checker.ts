@@ -53,6 +53,7 @@
 import { objectDigest } from '../core/antiEntropy/hashTree.ts';
 import { encodeUtf8 } from '../core/bytes.ts';
 import { covers, dotsEqual, type Dot } from '../core/clock.ts';
+import { pushTo } from '../core/collections.ts';
 import type { ClusterState } from '../core/membership/state.ts';
 import { objectDescends, type StoredObject } from '../core/object.ts';
 import { formatDot, formatRecord, versionsOf, type OpRecord } from './history.ts';
@@ -507,12 +508,6 @@ function describeObject(object: StoredObject | undefined): string {
 
 function idsOf(a: StoredObject | undefined, b: StoredObject | undefined): string[] {
   return [...new Set([...versionsOf(a), ...versionsOf(b)].filter((v) => !v.deleted).map((v) => v.valueId))];
-}
-
-function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else list.push(value);
 }
 
 /** A violation as printed: what, where, and the history lines that show it. */

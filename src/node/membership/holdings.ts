@@ -4,9 +4,10 @@
  * sender finished streaming to it, less every one it stopped replicating (from then on its
  * copy misses the writes that go to the new replicas, even before it is deleted; found by
  * the simulator: a partition handed away and back within two changes was confirmed from a
- * stale copy). A gossip state cannot add to it, which is the point: before a former replica deletes its copy of a partition, every
- * new replica must confirm, from this record, that it holds the partition (paper 4.9's
- * confirmation; issue 14: a forged or buggy "settled" change must delete nothing).
+ * stale copy). A gossip state cannot add to it, which is the point: before a former
+ * replica deletes its copy of a partition, every new replica must confirm, from this
+ * record, that it holds the partition (paper 4.9's confirmation; issue 14: a forged or
+ * buggy "settled" change must delete nothing).
  *
  * It also records, per partition, which senders streamed it here completely and at which
  * ring version: the copy a former replica drops must have reached the replica its transfer
@@ -63,7 +64,7 @@ export class PartitionHoldings {
   }
 
   /** Whether this node holds the partition's data (of the cluster `clusterId`). */
-  holds(clusterId: string, partition: number): boolean {
+  private holds(clusterId: string, partition: number): boolean {
     return clusterId === this.clusterId && this.held.has(partition);
   }
 

@@ -26,6 +26,7 @@
  * already dropped it, so only two nodes held it). Twice: clocks drift between nodes, and
  * a forwarded request's budget started on another node.
  */
+import { pushTo } from '../../core/collections.ts';
 import { lostPartitions, replicasOf } from '../../core/membership/transfers.ts';
 import { isSettled, type ClusterState } from '../../core/membership/state.ts';
 import type { Clock, TimerHandle } from '../../ports/clock.ts';
@@ -172,20 +173,17 @@ export class PartitionDrop {
     const receivers = new Set((state.change?.transfers ?? []).filter((t) => t.from === self).map((t) => `${t.partition}/${t.to}`));
     const asked = new Map<string, number[]>();
     for (const partition of partitions) {
-      for (const replica of replicasOf(state.ring, partition, state.replicas)) asked.set(replica, [...(asked.get(replica) ?? []), partition]);
+      for (const replica of replicasOf(state.ring, partition, state.replicas)) pushTo(asked, replica, partition);
     }
     const unconfirmed = new Map<number, string[]>();
     const lacking = new Map<number, string[]>();
-    const note = (into: Map<number, string[]>, partition: number, replica: string): void => {
-      into.set(partition, [...(into.get(partition) ?? []), replica]);
-    };
     for (const [replica, theirs] of asked) {
       const answer = await this.confirmationOf(replica, state, theirs);
       for (const partition of theirs) {
         const confirmed = answer !== undefined && (receivers.has(`${partition}/${replica}`) ? answer.streamed : answer.held).has(partition);
         if (confirmed) continue;
-        note(unconfirmed, partition, replica);
-        if (answer !== undefined) note(lacking, partition, replica);
+        pushTo(unconfirmed, partition, replica);
+        if (answer !== undefined) pushTo(lacking, partition, replica);
       }
     }
     return { unconfirmed, lacking };

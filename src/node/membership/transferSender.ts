@@ -171,10 +171,11 @@ export class TransferSender {
    * (partitionDrop.ts). True once `to` took the end; false when no longer wanted.
    */
   async handOff(partition: number, to: string, wanted: () => boolean): Promise<boolean> {
+    const stillWanted = (): boolean => this.running && wanted();
     const noSave = (): Promise<void> => Promise.resolve();
-    if (!(await this.sendPartition(partition, to, { afterKey: undefined }, () => this.running && wanted(), noSave))) return false;
+    if (!(await this.sendPartition(partition, to, { afterKey: undefined }, stillWanted, noSave))) return false;
     this.deps.deliverHints();
-    return this.sendEnd(partition, to, () => this.running && wanted());
+    return this.sendEnd(partition, to, stillWanted);
   }
 
   /** Every batch of the partition from the cursor on, each acknowledged; false when no longer wanted. */
