@@ -83,6 +83,12 @@ export const CONFIG_FIELDS = {
   admissionWindowMs: { kind: 'integer', description: 'sliding window the foreground p99 is measured over, ms' },
   lastWriteWins: { kind: 'boolean', description: 'last write wins: LOSES concurrent writes' },
   logLevel: { kind: 'string', description: 'trace, debug, info, warn, error, fatal or silent' },
+  tlsCa: { kind: 'string', description: "the cluster CA's certificate, PEM file (with tlsCert and tlsKey: mutual TLS between nodes, HTTPS, Redis over TLS)" },
+  tlsCert: { kind: 'string', description: "this node's certificate, PEM file, signed by the cluster CA (shoal cert create-node)" },
+  tlsKey: { kind: 'string', description: "this node's private key, PEM file" },
+  respTls: { kind: 'string', description: 'Redis protocol over TLS HOST:PORT (optional; needs the tls files)' },
+  usersFile: { kind: 'string', description: 'users, roles and password hashes (shoal user add); with it every client must authenticate' },
+  insecure: { kind: 'boolean', description: 'serve beyond loopback without TLS and authentication: anyone who reaches a port can read and delete data' },
 } as const satisfies Record<string, FieldSpec>;
 
 export type ConfigField = keyof typeof CONFIG_FIELDS;
@@ -138,6 +144,8 @@ function isValidPartitionCount(value: number): boolean {
     return false;
   }
 }
+
+const filePath = (): z.ZodString => z.string({ invalid_type_error: 'must be a file path' }).min(1, 'must be a file path');
 
 const hostPort = (): z.ZodType<HostPort, z.ZodTypeDef, unknown> => parsedString(parseHostPort, 'HOST:PORT');
 const booleanMessage = 'must be true or false';
@@ -195,6 +203,12 @@ export const nodeConfigSchema = z
     admissionWindowMs: integer(1000, 3_600_000).default(60_000),
     lastWriteWins: z.boolean({ invalid_type_error: booleanMessage }).default(false),
     logLevel: oneOf(LOG_LEVELS).default('info'),
+    tlsCa: filePath().optional(),
+    tlsCert: filePath().optional(),
+    tlsKey: filePath().optional(),
+    respTls: hostPort().optional(),
+    usersFile: filePath().optional(),
+    insecure: z.boolean({ invalid_type_error: booleanMessage }).default(false),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -212,10 +226,53 @@ export const nodeConfigSchema = z
     if (config.markerRetentionMs < config.tombstoneGraceMs) {
       ctx.addIssue({ code: 'custom', path: ['markerRetentionMs'], message: `must be >= tombstoneGraceMs (${config.tombstoneGraceMs})` });
     }
+    checkSecurity(config, ctx);
     if (config.partitionCount < members) {
       ctx.addIssue({ code: 'custom', path: ['partitionCount'], message: `must be >= the number of cluster members (${members})` });
     }
   });
+
+/** Whether clients and peers are served over TLS (every tls file given). */
+export function tlsConfigured(config: { readonly tlsCa?: string; readonly tlsCert?: string; readonly tlsKey?: string }): boolean {
+  return config.tlsCa !== undefined && config.tlsCert !== undefined && config.tlsKey !== undefined;
+}
+
+/** Literal loopback addresses (a name other than localhost is not trusted to stay loopback). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The TLS files come all three or not at all; and a node reachable beyond loopback serves
+ * only with TLS and authentication, unless `insecure` says otherwise on purpose.
+ */
+interface SecuritySettings {
+  readonly listen: HostPort;
+  readonly http: HostPort;
+  readonly resp?: HostPort;
+  readonly respTls?: HostPort;
+  readonly tlsCa?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly usersFile?: string;
+  readonly insecure: boolean;
+}
+
+function checkSecurity(config: SecuritySettings, ctx: z.RefinementCtx): void {
+  const tlsFiles = [config.tlsCa, config.tlsCert, config.tlsKey].filter((file) => file !== undefined).length;
+  if (tlsFiles !== 0 && tlsFiles !== 3) ctx.addIssue({ code: 'custom', path: [config.tlsCa === undefined ? 'tlsCa' : config.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'must be given with the other tls files (tlsCa, tlsCert and tlsKey)' });
+  if (config.respTls !== undefined && tlsFiles !== 3) ctx.addIssue({ code: 'custom', path: ['respTls'], message: 'needs tlsCa, tlsCert and tlsKey' });
+  if (config.insecure) return;
+  const addresses = [config.listen, config.http, config.resp, config.respTls].filter((address) => address !== undefined);
+  const exposed = addresses.find((address) => !isLoopbackHost(address.host));
+  if (exposed === undefined || (tlsFiles === 3 && config.usersFile !== undefined)) return;
+  const missing = tlsFiles === 3 ? 'usersFile' : 'tlsCa, tlsCert and tlsKey';
+  ctx.addIssue({
+    code: 'custom',
+    path: ['insecure'],
+    message: `is required to serve ${formatHostPort(exposed)} beyond loopback without ${tlsFiles === 3 ? 'client authentication' : 'TLS'}: give ${missing} (see shoal cert and shoal user), or --insecure to serve anyone who reaches the port`,
+  });
+}
 
 export type NodeConfig = Readonly<
   z.output<typeof nodeConfigSchema> & {
@@ -348,6 +405,7 @@ export function configSummary(config: NodeConfig): ConfigSummary {
     listen: formatHostPort(config.listen),
     http: formatHostPort(config.http),
     resp: config.resp === undefined ? null : formatHostPort(config.resp),
+    respTls: config.respTls === undefined ? null : formatHostPort(config.respTls),
     cluster: config.cluster === undefined ? null : config.cluster.map((m) => `${m.id}@${formatHostPort(m.address)}`),
     seeds: config.seeds === undefined ? null : config.seeds.map(formatHostPort),
   };
