@@ -636,6 +636,8 @@ export function spareConfigsOf(plan: SwarmPlan): NodeConfig[] {
       http: `10.0.1.${i + 1}:8080`,
       engine: 'memory',
       logLevel: 'silent',
+      // Simulated addresses on a simulated network: no TLS to configure.
+      insecure: true,
       ...plan.settings,
     }),
   );
@@ -655,6 +657,8 @@ export function configsOf(plan: SwarmPlan): NodeConfig[] {
       http: `10.0.0.${i + 1}:8080`,
       engine: 'memory',
       logLevel: 'silent',
+      // Simulated addresses on a simulated network: no TLS to configure.
+      insecure: true,
       ...plan.settings,
     }),
   );
