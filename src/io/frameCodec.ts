@@ -194,7 +194,8 @@ export class FrameDecoder {
   /** The current frame's body length once its prefix is read; -1 before. */
   private bodyBytes = -1;
 
-  constructor(private readonly frameBytesMax: number) {}
+  /** The largest frame body accepted: small until the handshake is done (tcpConnection.ts). */
+  constructor(public frameBytesMax: number) {}
 
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -220,6 +221,15 @@ export class FrameDecoder {
   /** Bytes received and not yet returned as a frame. */
   get pendingBytes(): number {
     return this.bufferedBytes;
+  }
+
+  /** Drops what is buffered; returns how many bytes that was. */
+  clear(): number {
+    const bytes = this.bufferedBytes;
+    this.chunks.length = 0;
+    this.bufferedBytes = 0;
+    this.bodyBytes = -1;
+    return bytes;
   }
 
   private take(bytes: number): Buffer {

@@ -26,7 +26,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http.ts';
 import { NodeMetrics } from '../api/metrics.ts';
 import { respLimitsOf, startRespServer, type RespServer } from '../api/resp/server.ts';
-import type { NodeConfig } from '../node/config.ts';
+import { ConfigError, securityStatus, tlsConfigured, type NodeConfig } from '../node/config.ts';
 import { formatHostPort, type HostPort } from '../node/hostPort.ts';
 import { openNode } from '../node/openNode.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
@@ -41,7 +41,7 @@ import { openLmdbEngine } from '../storage/lmdbEngine.ts';
 import { MemoryEngine, MemoryMetaStore } from '../storage/memoryEngine.ts';
 import { cryptoRandom } from './cryptoRandom.ts';
 import { systemClock } from './systemClock.ts';
-import { createTcpTransport, TCP_TRANSPORT_DEFAULTS } from './tcpTransport.ts';
+import { createTcpTransport, TCP_TRANSPORT_DEFAULTS, type TransportTls } from './tcpTransport.ts';
 
 /** The LMDB environment's directory inside the data directory. */
 export const LMDB_DIRECTORY = 'lmdb';
@@ -87,13 +87,16 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   let config = options.config;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
+  const tls = readTlsFiles(config);
+  const warning = securityStatus(config).warning;
+  if (warning !== null) logger.error({ insecure: true }, warning);
   const storage = options.storage ?? (await openStorage(config));
   const hintEngine = storage.hintEngine ?? new MemoryEngine();
   let transport: Transport | undefined = options.transport;
   let node: ShoalNode | undefined;
   let http: FastifyInstance | undefined;
   try {
-    const bound = transport === undefined ? await startTransport(config, clock, random, logger) : { transport, listenAddress: undefined, port: undefined };
+    const bound = transport === undefined ? await startTransport(config, tls, clock, random, logger) : { transport, listenAddress: undefined, port: undefined };
     transport = bound.transport;
     // `--listen HOST:0` picks a free port: the node advertises the one bound.
     if (bound.port !== undefined && config.listen.port === 0) config = { ...config, listen: { host: config.listen.host, port: bound.port } };
@@ -125,6 +128,20 @@ async function openStorage(config: NodeConfig): Promise<NodeStorage> {
   }
 }
 
+/** The CA, certificate and key named by the config, read once at start (a file that cannot be read is a config error). */
+export function readTlsFiles(config: NodeConfig): TransportTls | undefined {
+  if (!tlsConfigured(config)) return undefined;
+  const read = (field: 'tlsCa' | 'tlsCert' | 'tlsKey'): Buffer => {
+    const path = config[field] as string;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(`invalid config: ${field} ${JSON.stringify(path)} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+  };
+  return { ca: read('tlsCa'), cert: read('tlsCert'), key: read('tlsKey') };
+}
+
 /** The process's soft limit on open files (/proc/self/limits), or undefined when it cannot be read or is unlimited. */
 function openFilesMax(): number | undefined {
   try {
@@ -144,6 +161,7 @@ export function usesTcp(config: NodeConfig): boolean {
 /** TCP when the node may have peers (bound before the node serves), a transport reaching nobody otherwise. */
 async function startTransport(
   config: NodeConfig,
+  tls: TransportTls | undefined,
   clock: Clock,
   random: Random,
   logger: Logger,
@@ -163,6 +181,7 @@ async function startTransport(
     logger,
     // A replica's reply may carry several siblings of the largest value.
     frameBytesMax: Math.max(TCP_TRANSPORT_DEFAULTS.frameBytesMax, 2 * config.valueBytesMax + 1024 * 1024),
+    ...(tls === undefined ? {} : { tls }),
   });
   try {
     const port = await transport.start();

@@ -17,9 +17,10 @@
  * bounded by the transport (outboundQueueFramesMax).
  */
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
-import type { NodeId, RequestHandler, TransportErrorCode } from '../ports/transport.ts';
+import type { NodeId, PeerRole, RequestHandler, TransportErrorCode } from '../ports/transport.ts';
 import { TransportError } from '../ports/transport.ts';
 import {
   FrameDecoder,
@@ -42,6 +43,8 @@ import type { OutboundRequest, RequestHome } from './tcpRequest.ts';
 
 /** Queued bytes past which a batch is written at once instead of at the end of the turn. */
 const WRITE_BATCH_BYTES_MAX = 256 * 1024;
+/** The largest frame read before the handshake completes: a hello is a few hundred bytes. */
+export const HELLO_FRAME_BYTES_MAX = 4096;
 /** Longest error text an error-reply carries. */
 const ERROR_MESSAGE_CHARS_MAX = 1000;
 
@@ -56,6 +59,8 @@ export interface ConnectionLimits {
   readonly inflightRequestsMax: number;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
+  /** Time for a frame to arrive whole once its first bytes did (the transport enforces it). */
+  readonly frameReceiveMsMax: number;
   readonly writeBatching: WriteBatching;
 }
 
@@ -76,6 +81,8 @@ export interface ConnectionHost {
   onClosed(connection: Connection, reason: string): void;
   /** The socket is gone for good. */
   onSocketGone(connection: Connection): void;
+  /** The bytes of unfinished frames this connection holds grew (or shrank) by `deltaBytes`. */
+  noteUnframedBytes(deltaBytes: number): void;
 }
 
 export class Connection implements RequestHome {
@@ -90,6 +97,12 @@ export class Connection implements RequestHome {
    * (requestAt, dialled with the wildcard receiver) or a peer's such dial (accepted).
    */
   anonymous = false;
+  /** What the peer proved to be (with TLS, its certificate); its requests reach the handler so. */
+  peerRole: PeerRole = 'node';
+  /** Monotonic time the unfinished frame began arriving; -1 when none is. */
+  frameStartMs = -1;
+  /** The unfinished-frame bytes last reported to the host. */
+  private unframedNoted = 0;
   handlersRunning = 0;
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, OutboundRequest>();
@@ -111,7 +124,7 @@ export class Connection implements RequestHome {
     readonly dialSeq: number,
   ) {
     this.peerId = peerId;
-    this.decoder = new FrameDecoder(host.limits.frameBytesMax);
+    this.decoder = new FrameDecoder(HELLO_FRAME_BYTES_MAX);
     this.state = role === 'dialled' ? 'connecting' : 'handshaking';
     socket.on('data', this.onData);
     socket.on('drain', this.flush);
@@ -119,7 +132,8 @@ export class Connection implements RequestHome {
     socket.on('end', this.onSocketEnd);
     socket.on('close', this.onSocketClose);
     if (role === 'dialled') {
-      socket.once('connect', this.onConnect);
+      // TLS: the hello goes out once the peer's certificate has been verified.
+      socket.once((socket as TLSSocket).encrypted === true ? 'secureConnect' : 'connect', this.onConnect);
       this.armTimer(host.limits.connectTimeoutMs, 'connect timed out');
     } else {
       this.armTimer(host.limits.handshakeTimeoutMs, 'handshake timed out');
@@ -132,6 +146,11 @@ export class Connection implements RequestHome {
 
   get pendingRequests(): number {
     return this.pending.size;
+  }
+
+  /** Bytes received that do not make a whole frame yet. */
+  get unframedBytes(): number {
+    return this.decoder.pendingBytes;
   }
 
   /** `host:port` of the other end, for logs. */
@@ -150,6 +169,7 @@ export class Connection implements RequestHome {
     this.peerIncarnation = hello.incarnation;
     this.peerDialSeq = hello.dialSeq;
     this.state = 'open';
+    this.decoder.frameBytesMax = this.host.limits.frameBytesMax;
   }
 
   sendRequest(request: OutboundRequest): void {
@@ -172,6 +192,10 @@ export class Connection implements RequestHome {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.clearTimer();
+    this.decoder.clear();
+    this.host.noteUnframedBytes(-this.unframedNoted);
+    this.unframedNoted = 0;
+    this.frameStartMs = -1;
     this.queue = [];
     this.queuedFramesCount = 0;
     this.queuedBytes = 0;
@@ -215,15 +239,29 @@ export class Connection implements RequestHome {
 
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'closed') return;
+    let frames = 0;
     try {
       this.decoder.push(chunk);
       for (let body = this.decoder.next(); body !== undefined; body = this.isClosed() ? undefined : this.decoder.next()) {
+        frames++;
         this.onFrame(decodeBody(this.host.codec, body));
       }
     } catch (error) {
       this.onBadInput(error);
     }
+    if (!this.isClosed()) this.noteUnframed(frames);
   };
+
+  /** Keeps the transport's count of unfinished-frame bytes, and when the current frame began. */
+  private noteUnframed(frames: number): void {
+    const bytes = this.decoder.pendingBytes;
+    if (bytes === 0) this.frameStartMs = -1;
+    else if (frames > 0 || this.frameStartMs < 0) this.frameStartMs = this.host.clock.monotonicMs();
+    if (bytes === this.unframedNoted) return;
+    const deltaBytes = bytes - this.unframedNoted;
+    this.unframedNoted = bytes;
+    this.host.noteUnframedBytes(deltaBytes);
+  }
 
   /** A method, not a property test, so a check after a callback is not narrowed away. */
   private isClosed(): boolean {
@@ -282,7 +320,7 @@ export class Connection implements RequestHome {
     this.handlersRunning++;
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(handler(this.peerId as NodeId, payload));
+      result = Promise.resolve(handler(this.peerId as NodeId, payload, this.peerRole));
     } catch (error) {
       result = Promise.reject(error);
     }

@@ -21,17 +21,31 @@
  *   bound a request fails fast (OVERLOADED) or the connection is refused.
  * - A failed connection puts its peer in a jittered exponential backoff; requests in it
  *   fail at once (UNREACHABLE) so a failure detector learns quickly.
+ * - With `tls`, every connection is mutual TLS 1.3 against the cluster CA, and a hello's
+ *   sender id must be the node id its certificate names (certificates.ts): nobody can speak
+ *   for a node without its key. A certificate naming a client (client-coordinated mode) is
+ *   served like a one-off dial, never linked to a peer, and its requests reach the handler
+ *   with the role 'client'. Refusals are logged with the source address.
+ * - Unidentified connections (in the TLS or hello handshake) share inboundHandshakesMax
+ *   slots; a new one takes the slot of the oldest, so silent connections cannot lock peers
+ *   out. Before the hello a frame may be HELLO_FRAME_BYTES_MAX at most; a frame must arrive
+ *   whole within frameReceiveMsMax; and the bytes of unfinished frames over all
+ *   connections stay under unframedBytesMax (past it the connection holding most is closed).
  * - Time and randomness come through the Clock and Random ports.
  */
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Clock } from '../ports/clock.ts';
+import { connect as connectTls, createSecureContext, createServer as createTlsServer, type SecureContext, type TLSSocket } from 'node:tls';
+import type { Clock, TimerHandle } from '../ports/clock.ts';
 import { silentLogger, type Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
-import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type PeerRole, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { certificateIdentity, type CertificateIdentity } from './certificates.ts';
+import { X509Certificate } from 'node:crypto';
 import { cryptoRandom } from './cryptoRandom.ts';
 import { PROTOCOL_VERSION, bodyBytesFor, createFrameCodec, type FrameCodec, type Hello } from './frameCodec.ts';
 import { PeerLink, backoffDelayMs, inboundVerdict, type LinkState } from './peerLink.ts';
 import { systemClock } from './systemClock.ts';
+export { HELLO_FRAME_BYTES_MAX } from './tcpConnection.ts';
 import { Connection, type ConnectionHost, type ConnectionLimits, type ConnectionRole, type ConnectionState, type WriteBatching } from './tcpConnection.ts';
 import { OutboundRequest, type InflightCounter } from './tcpRequest.ts';
 
@@ -46,6 +60,10 @@ export const ONE_OFF_CONNECTIONS_MAX = 16;
  * not (yet) among the peers. Past it such a hello is refused.
  */
 export const UNLINKED_CONNECTIONS_MAX = 256;
+/** How often unfinished frames are checked against frameReceiveMsMax. */
+const FRAME_SWEEP_INTERVAL_MS = 1000;
+/** A refusal of the same kind is logged at most this often (with a count). */
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export const TCP_TRANSPORT_DEFAULTS = {
   /** Well above the 1 MiB value limit, room for a reply carrying several siblings. */
@@ -58,8 +76,17 @@ export const TCP_TRANSPORT_DEFAULTS = {
   reconnectDelayMsMax: 5000,
   keepAliveDelayMs: 5000,
   inboundHandshakesMax: 64,
+  /** Time for one frame to arrive whole once its first bytes did: 16 MiB at about 4.5 Mbit/s. */
+  frameReceiveMsMax: 30_000,
   writeBatching: 'turn',
 } as const;
+
+/** The cluster's CA and this side's certificate and key (PEM), for mutual TLS. */
+export interface TransportTls {
+  readonly ca: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
 
 export interface TcpTransportOptions {
   readonly localId: NodeId;
@@ -83,8 +110,19 @@ export interface TcpTransportOptions {
   readonly reconnectDelayMsMax?: number;
   /** Idle time before TCP keep-alive probes start. */
   readonly keepAliveDelayMs?: number;
-  /** Accepted connections that have not yet sent their hello. */
+  /** Accepted connections not yet identified (TLS handshake or hello pending). */
   readonly inboundHandshakesMax?: number;
+  /** Time for a frame to arrive whole once its first bytes did. */
+  readonly frameReceiveMsMax?: number;
+  /** Bytes of unfinished frames over all connections (default: 4 frameBytesMax). */
+  readonly unframedBytesMax?: number;
+  /**
+   * Mutual TLS against the cluster CA. Its certificate must name `localId` with the role
+   * `role` (a node's, or a client's in client-coordinated mode).
+   */
+  readonly tls?: TransportTls;
+  /** Whose certificate this side presents (default 'node'). */
+  readonly role?: PeerRole;
   /**
    * When queued frames are written as one buffer: 'tick' (once the current tick's code and
    * promise continuations ran), 'turn' (next event-loop turn), 'off' (a write per frame).
@@ -149,6 +187,7 @@ interface Settings extends ConnectionLimits {
   readonly reconnectDelayMsMax: number;
   readonly keepAliveDelayMs: number;
   readonly inboundHandshakesMax: number;
+  readonly unframedBytesMax: number;
 }
 
 function settingsFrom(options: TcpTransportOptions): Settings {
@@ -167,15 +206,19 @@ function settingsFrom(options: TcpTransportOptions): Settings {
     reconnectDelayMsMax: positive('reconnectDelayMsMax'),
     keepAliveDelayMs: positive('keepAliveDelayMs'),
     inboundHandshakesMax: positive('inboundHandshakesMax'),
+    frameReceiveMsMax: positive('frameReceiveMsMax'),
+    unframedBytesMax: 0,
     writeBatching: options.writeBatching ?? TCP_TRANSPORT_DEFAULTS.writeBatching,
   };
   if (!['tick', 'turn', 'off'].includes(settings.writeBatching)) throw new TransportOptionError(`writeBatching must be tick, turn or off, got ${String(settings.writeBatching)}`);
   if (settings.reconnectDelayMsMin > settings.reconnectDelayMsMax) throw new TransportOptionError('reconnectDelayMsMin must not exceed reconnectDelayMsMax');
   if (settings.frameBytesMax > 0xffff_ffff) throw new TransportOptionError('frameBytesMax must fit the 32-bit length prefix');
+  const unframedBytesMax = options.unframedBytesMax ?? 4 * settings.frameBytesMax;
+  if (!Number.isSafeInteger(unframedBytesMax) || unframedBytesMax < settings.frameBytesMax) throw new TransportOptionError(`unframedBytesMax must be an integer >= frameBytesMax, got ${unframedBytesMax}`);
   if (options.localId === '') throw new TransportOptionError('localId must not be empty');
   if (options.clusterName === '') throw new TransportOptionError('clusterName must not be empty');
   checkAddress('listen', options.listen, true);
-  return settings;
+  return { ...settings, unframedBytesMax };
 }
 
 function checkAddress(name: string, address: PeerAddress, portZeroAllowed: boolean): void {
@@ -212,6 +255,15 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   private readonly oneOffs = new Map<Connection, OutboundRequest>();
   /** Every connection whose socket is still open. */
   private readonly connections = new Set<Connection>();
+  /** Accepted sockets not yet identified (TLS or hello handshake), oldest first, by remote address. */
+  private readonly unidentified = new Map<string, Socket>();
+  /** Bytes of unfinished frames held by all connections. */
+  private unframedBytes = 0;
+  /** Armed while some connection holds an unfinished frame. */
+  private frameSweep: TimerHandle | undefined = undefined;
+  private readonly secureContext: SecureContext | undefined;
+  private readonly role: PeerRole;
+  private readonly refusalLog: RateLimitedLog;
   private server: Server | undefined = undefined;
   private closed = false;
   private closing: Promise<void> | undefined = undefined;
@@ -225,14 +277,16 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     this.logger = options.logger ?? silentLogger;
     this.incarnation = this.random.int(2 ** 32);
     this.listenAddress = { ...options.listen };
+    this.role = options.role ?? 'node';
+    this.refusalLog = new RateLimitedLog(() => this.clock.monotonicMs());
+    this.secureContext = options.tls === undefined ? undefined : secureContextFor(options.tls, this.localId, this.role);
     if (options.peers !== undefined) this.setPeers(options.peers);
   }
 
   async start(): Promise<number> {
     if (this.closed) throw new TransportError('CLOSED', 'transport is closed');
     if (this.server !== undefined) throw new Error('transport already started');
-    const { keepAliveDelayMs } = this.limits;
-    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs }, this.onInbound);
+    const server = this.secureContext === undefined ? createServer(this.socketOptions(), this.onRawInbound) : this.createTlsServer(this.secureContext);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -245,6 +299,21 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     const bound = server.address() as AddressInfo;
     this.address = { host: this.listenAddress.host, port: bound.port };
     return bound.port;
+  }
+
+  /** Mutual TLS: the handshake verifies the peer's certificate against the CA before anything is read. */
+  private createTlsServer(secureContext: SecureContext): Server {
+    const server = createTlsServer(
+      { ...this.socketOptions(), secureContext, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.limits.handshakeTimeoutMs, minVersion: 'TLSv1.3' },
+      this.onSecureInbound,
+    );
+    server.on('connection', this.onRawInbound);
+    server.on('tlsClientError', (error, socket) => this.refusalLog.warn(this.logger, 'tls', { remote: remoteOf(socket), reason: error.message }, 'internode TLS handshake refused'));
+    return server;
+  }
+
+  private socketOptions(): { noDelay: true; keepAlive: true; keepAliveInitialDelay: number } {
+    return { noDelay: true, keepAlive: true, keepAliveInitialDelay: this.limits.keepAliveDelayMs };
   }
 
   serve(handler: RequestHandler): void {
@@ -308,9 +377,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     const payload = this.pack(message);
     if (payload instanceof TransportError) return Promise.reject(payload);
     return new Promise((resolve, reject) => {
-      const { keepAliveDelayMs } = this.limits;
-      const socket = connect({ host: address.host, port: address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs });
-      const connection = new Connection(this, socket, 'dialled', undefined, 0);
+      const connection = new Connection(this, this.connectTo(address), 'dialled', undefined, 0);
       connection.anonymous = true;
       this.connections.add(connection);
       // Settles once: then the connection has served its purpose.
@@ -386,29 +453,51 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
 
   private dial(link: PeerLink): void {
     link.state = 'dialling';
-    const { keepAliveDelayMs } = this.limits;
-    const socket = connect({ host: link.address.host, port: link.address.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs });
-    const connection = new Connection(this, socket, 'dialled', link.peerId, ++this.dialSeq);
+    const connection = new Connection(this, this.connectTo(link.address), 'dialled', link.peerId, ++this.dialSeq);
     this.connections.add(connection);
     link.connection = connection;
   }
 
-  private readonly onInbound = (socket: Socket): void => {
-    if (this.closed || this.inboundInHandshake() >= this.limits.inboundHandshakesMax) {
-      if (!this.closed) this.logger.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}` }, 'too many internode connections in handshake (inboundHandshakesMax): refused');
+  /** A socket to `address`: TLS (the peer's identity is checked at its hello, not by host name) or plain. */
+  private connectTo(address: PeerAddress): Socket {
+    const options = { host: address.host, port: address.port, ...this.socketOptions() };
+    if (this.secureContext === undefined) return connect(options);
+    return connectTls({ ...options, secureContext: this.secureContext, checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' });
+  }
+
+  /**
+   * An accepted TCP socket. It takes an unidentified slot until its hello is accepted; when
+   * they are all taken, the oldest goes, so connections that never speak cannot lock peers out.
+   */
+  private readonly onRawInbound = (socket: Socket): void => {
+    if (this.closed) {
       socket.on('error', () => undefined);
       socket.destroy();
       return;
     }
-    this.connections.add(new Connection(this, socket, 'accepted', undefined, 0));
+    this.holdUnidentified(socket);
+    if (this.secureContext === undefined) this.connections.add(new Connection(this, socket, 'accepted', undefined, 0));
   };
 
-  /** Accepted connections still waiting for their hello (counted only when one arrives). */
-  private inboundInHandshake(): number {
-    let count = 0;
-    for (const connection of this.connections) if (connection.role === 'accepted' && connection.state === 'handshaking') count++;
-    return count;
+  private holdUnidentified(socket: Socket): void {
+    if (this.unidentified.size >= this.limits.inboundHandshakesMax) {
+      const [oldestKey, oldest] = this.unidentified.entries().next().value as [string, Socket];
+      this.unidentified.delete(oldestKey);
+      this.refusalLog.warn(this.logger, 'slots', { remote: oldestKey, inboundHandshakesMax: this.limits.inboundHandshakesMax }, 'unidentified internode connections fill inboundHandshakesMax: closed the oldest');
+      oldest.destroy();
+    }
+    const key = remoteOf(socket);
+    this.unidentified.set(key, socket);
+    socket.once('close', () => {
+      if (this.unidentified.get(key) === socket) this.unidentified.delete(key);
+    });
   }
+
+  /** A TLS connection whose certificate the CA signed: the hello says who it is (checked against the certificate). */
+  private readonly onSecureInbound = (socket: TLSSocket): void => {
+    if (this.closed) return void socket.destroy();
+    this.connections.add(new Connection(this, socket, 'accepted', undefined, 0));
+  };
 
   helloFor(connection: Connection): Hello {
     const dialler = connection.role === 'dialled';
@@ -424,11 +513,12 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   onHello(connection: Connection, hello: Hello): void {
-    const mismatch = this.helloMismatch(connection, hello) ?? this.unlinkedRefusal(connection, hello);
+    const mismatch = this.helloMismatch(connection, hello) ?? this.identityMismatch(connection, hello) ?? this.unlinkedRefusal(connection, hello);
     if (mismatch !== undefined) {
       this.logger.warn({ peer: hello.senderId, remote: connection.remote, reason: mismatch }, 'internode handshake refused');
       return connection.close('UNREACHABLE', `handshake refused: ${mismatch}`, 'REFUSED');
     }
+    this.unidentified.delete(connection.remote);
     if (connection.role === 'accepted') return this.onInboundHello(connection, hello);
     if (connection.anonymous) return this.onOneOffOpen(connection, hello);
     this.onDialledOpen(connection, hello);
@@ -449,11 +539,30 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     return undefined;
   }
 
+  /**
+   * With TLS: why the certificate the peer presented does not fit its hello. A node's must
+   * name the sender id; a client's is taken only on accepted connections, and marks them
+   * (connection.peerRole) so they are served as a client's and never linked to a peer.
+   */
+  private identityMismatch(connection: Connection, hello: Hello): string | undefined {
+    if (this.secureContext === undefined) return undefined;
+    const identity = peerIdentity(connection.socket as TLSSocket);
+    if (identity === undefined) return 'its certificate names no shoal node or client';
+    if (identity.role === 'client') {
+      if (connection.role === 'dialled') return `expected a node, found the certificate of client ${JSON.stringify(identity.name)}`;
+      connection.peerRole = 'client';
+      return undefined;
+    }
+    if (identity.name !== hello.senderId) return `its certificate names node ${JSON.stringify(identity.name)}, its hello ${JSON.stringify(hello.senderId)}`;
+    return undefined;
+  }
+
   /** An accepted connection that no peer link would take, past UNLINKED_CONNECTIONS_MAX. */
   private unlinkedRefusal(connection: Connection, hello: Hello): string | undefined {
     if (connection.role !== 'accepted') return undefined;
-    if (hello.receiverId !== ANY_RECEIVER && this.links.has(hello.senderId)) return undefined;
-    if (hello.receiverId !== ANY_RECEIVER && this.strangers.has(hello.senderId)) return undefined; // replaces one
+    const linkable = hello.receiverId !== ANY_RECEIVER && connection.peerRole === 'node';
+    if (linkable && this.links.has(hello.senderId)) return undefined;
+    if (linkable && this.strangers.has(hello.senderId)) return undefined; // replaces one
     const unlinked = this.anonymous.size + this.strangers.size;
     if (unlinked < UNLINKED_CONNECTIONS_MAX) return undefined;
     return `${unlinked} connections open from nodes not among this node's peers (UNLINKED_CONNECTIONS_MAX ${UNLINKED_CONNECTIONS_MAX})`;
@@ -475,7 +584,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   private onInboundHello(connection: Connection, hello: Hello): void {
-    if (hello.receiverId === ANY_RECEIVER) return this.onAnonymousHello(connection, hello);
+    if (hello.receiverId === ANY_RECEIVER || connection.peerRole === 'client') return this.onAnonymousHello(connection, hello);
     const link = this.links.get(hello.senderId);
     if (link === undefined) return this.onStrangerHello(connection, hello);
     const existing = link.connection === undefined ? undefined : { open: link.connection.state === 'open', peerIncarnation: link.connection.peerIncarnation, peerDialSeq: link.connection.peerDialSeq };
@@ -573,6 +682,34 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     this.connections.delete(connection);
   }
 
+  /** Counts the bytes of unfinished frames; past unframedBytesMax the connection holding most is closed. */
+  noteUnframedBytes(deltaBytes: number): void {
+    this.unframedBytes += deltaBytes;
+    if (deltaBytes > 0 && this.frameSweep === undefined) this.frameSweep = this.clock.setTimer(FRAME_SWEEP_INTERVAL_MS, this.sweepFrames);
+    if (this.unframedBytes <= this.limits.unframedBytesMax) return;
+    let largest: Connection | undefined;
+    for (const connection of this.connections) if (largest === undefined || connection.unframedBytes > largest.unframedBytes) largest = connection;
+    if (largest === undefined) return;
+    this.logger.warn({ peer: largest.peerId, remote: largest.remote, unframedBytes: largest.unframedBytes, unframedBytesMax: this.limits.unframedBytesMax }, 'unfinished internode frames exceed unframedBytesMax: closing the connection holding most');
+    largest.close('UNREACHABLE', `unfinished frames exceed unframedBytesMax ${this.limits.unframedBytesMax}`, 'BAD_FRAME');
+  }
+
+  /** Closes connections whose frame has not arrived whole within frameReceiveMsMax; re-arms while any frame is unfinished. */
+  private readonly sweepFrames = (): void => {
+    this.frameSweep = undefined;
+    const nowMs = this.clock.monotonicMs();
+    let unfinished = false;
+    for (const connection of this.connections) {
+      if (connection.frameStartMs < 0) continue;
+      if (nowMs - connection.frameStartMs <= this.limits.frameReceiveMsMax) unfinished = true;
+      else {
+        this.logger.warn({ peer: connection.peerId, remote: connection.remote, unframedBytes: connection.unframedBytes, frameReceiveMsMax: this.limits.frameReceiveMsMax }, 'internode frame not received whole in time: closing the connection');
+        connection.close('UNREACHABLE', `frame not received whole within frameReceiveMsMax ${this.limits.frameReceiveMsMax} ms`, 'BAD_FRAME');
+      }
+    }
+    if (unfinished && !this.closed) this.frameSweep = this.clock.setTimer(FRAME_SWEEP_INTERVAL_MS, this.sweepFrames);
+  };
+
   /** The peer failed: back off, and fail what waits for it now rather than at its timeout. */
   private failLink(link: PeerLink, reason: string): void {
     this.clearLinkTimer(link);
@@ -625,6 +762,8 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    if (this.frameSweep !== undefined) this.clock.clearTimer(this.frameSweep);
+    this.frameSweep = undefined;
     for (const link of this.links.values()) this.dropLink(link, 'CLOSED', 'transport closed');
     for (const request of [...this.oneOffs.values()]) request.reject(new TransportError('CLOSED', `request to ${request.peerId} failed: transport closed`));
     const gone: Promise<void>[] = [];
@@ -636,5 +775,51 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     const server = this.server;
     if (server !== undefined) gone.push(new Promise<void>((resolve) => server.close(() => resolve())));
     await Promise.all(gone);
+  }
+}
+
+/** `host:port` of a socket's other end. */
+function remoteOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
+/** Who the certificate a TLS peer presented says it is (undefined: not one of ours). */
+function peerIdentity(socket: TLSSocket): CertificateIdentity | undefined {
+  const certificate = socket.getPeerCertificate();
+  return certificate === null || Object.keys(certificate).length === 0 ? undefined : certificateIdentity(certificate);
+}
+
+/** The TLS context of a transport whose certificate must name `localId` (a node) or a client. */
+function secureContextFor(tls: TransportTls, localId: NodeId, role: PeerRole): SecureContext {
+  let identity: CertificateIdentity | undefined;
+  try {
+    identity = certificateIdentity(new X509Certificate(tls.cert));
+  } catch (error) {
+    throw new TransportOptionError(`tls.cert is not a PEM certificate: ${(error as Error).message}`);
+  }
+  if (identity === undefined || identity.role !== role) throw new TransportOptionError(`tls.cert must be a shoal ${role} certificate (shoal cert create-${role})`);
+  if (role === 'node' && identity.name !== localId) throw new TransportOptionError(`tls.cert names node ${JSON.stringify(identity.name)}, this node is ${JSON.stringify(localId)}`);
+  try {
+    return createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3' });
+  } catch (error) {
+    throw new TransportOptionError(`tls files unusable: ${(error as Error).message}`);
+  }
+}
+
+/** Warnings of one kind at most once per REFUSAL_LOG_INTERVAL_MS, each with the count since the last. */
+class RateLimitedLog {
+  private readonly last = new Map<string, { loggedMs: number; suppressed: number }>();
+
+  constructor(private readonly monotonicMs: () => number) {}
+
+  warn(logger: Logger, kind: string, fields: Record<string, unknown>, message: string): void {
+    const nowMs = this.monotonicMs();
+    const entry = this.last.get(kind);
+    if (entry !== undefined && nowMs - entry.loggedMs < REFUSAL_LOG_INTERVAL_MS) {
+      entry.suppressed++;
+      return;
+    }
+    logger.warn({ ...fields, alsoSinceLastLine: entry?.suppressed ?? 0 }, message);
+    this.last.set(kind, { loggedMs: nowMs, suppressed: 0 });
   }
 }

@@ -263,15 +263,37 @@ function checkSecurity(config: SecuritySettings, ctx: z.RefinementCtx): void {
   if (tlsFiles !== 0 && tlsFiles !== 3) ctx.addIssue({ code: 'custom', path: [config.tlsCa === undefined ? 'tlsCa' : config.tlsCert === undefined ? 'tlsCert' : 'tlsKey'], message: 'must be given with the other tls files (tlsCa, tlsCert and tlsKey)' });
   if (config.respTls !== undefined && tlsFiles !== 3) ctx.addIssue({ code: 'custom', path: ['respTls'], message: 'needs tlsCa, tlsCert and tlsKey' });
   if (config.insecure) return;
-  const addresses = [config.listen, config.http, config.resp, config.respTls].filter((address) => address !== undefined);
-  const exposed = addresses.find((address) => !isLoopbackHost(address.host));
-  if (exposed === undefined || (tlsFiles === 3 && config.usersFile !== undefined)) return;
+  const exposed = exposedUnprotected(config);
+  if (exposed === undefined) return;
   const missing = tlsFiles === 3 ? 'usersFile' : 'tlsCa, tlsCert and tlsKey';
   ctx.addIssue({
     code: 'custom',
     path: ['insecure'],
     message: `is required to serve ${formatHostPort(exposed)} beyond loopback without ${tlsFiles === 3 ? 'client authentication' : 'TLS'}: give ${missing} (see shoal cert and shoal user), or --insecure to serve anyone who reaches the port`,
   });
+}
+
+/** An address bound beyond loopback while TLS or authentication is missing, if any. */
+function exposedUnprotected(config: SecuritySettings): HostPort | undefined {
+  if (tlsConfigured(config) && config.usersFile !== undefined) return undefined;
+  const addresses = [config.listen, config.http, config.resp, config.respTls].filter((address) => address !== undefined);
+  return addresses.find((address) => !isLoopbackHost(address.host));
+}
+
+/** How a node is protected, for `/admin/status`, with the warning an `--insecure` node logs and shows. */
+export interface SecurityStatus {
+  readonly tls: boolean;
+  readonly authentication: boolean;
+  readonly warning: string | null;
+}
+
+export function securityStatus(config: SecuritySettings): SecurityStatus {
+  const exposed = config.insecure ? exposedUnprotected(config) : undefined;
+  const warning =
+    exposed === undefined
+      ? null
+      : `INSECURE (--insecure): ${formatHostPort(exposed)} is reachable beyond loopback without ${tlsConfigured(config) ? 'client authentication' : 'TLS and authentication'}; anyone who reaches it can read, write and delete data and change the membership`;
+  return { tls: tlsConfigured(config), authentication: config.usersFile !== undefined, warning };
 }
 
 export type NodeConfig = Readonly<

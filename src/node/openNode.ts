@@ -235,7 +235,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
       { exchangeable: (partition) => exchangeablePartition(membership.view, partition), onReaped: antiEntropy.countReaped, betweenPages: () => new Promise((resolve) => clock.setTimer(0, resolve)) },
     ),
   };
-  deps.transport.serve((from, message) => handlePeerRequest(service, from, message).then(toWire));
+  deps.transport.serve((from, message, role) => handlePeerRequest(service, from, message, role).then(toWire));
   background.start();
   logger.info({ treesLoaded,  actor: node.actor, startEpoch, members: cluster.members, ringVersion: cluster.state.ringVersion, quorum: cluster.quorum, hints: replica.hintCounts().total }, 'node opened');
   return node;

@@ -10,7 +10,7 @@ import type { StoredObject } from '../core/object.ts';
 import { partitionOfKey } from '../core/hash.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Replica } from '../ports/replica.ts';
-import type { NodeId } from '../ports/transport.ts';
+import type { NodeId, PeerRole } from '../ports/transport.ts';
 import { CorruptObjectError, decodeObject, encodeObject } from '../storage/objectCodec.ts';
 import { translateError } from './errors.ts';
 import { emit, type NodeEvents } from './events.ts';
@@ -49,14 +49,44 @@ export interface ReplicaServiceDeps {
   readonly coordinateForwarded: (message: ForwardMessage) => Promise<Coordinated>;
 }
 
+/**
+ * What a client in client-coordinated mode may ask (paper 6.4): probe a node, read a
+ * replica, and have a node coordinate its write. It never writes a replica itself, gossips,
+ * transfers, joins or exchanges trees.
+ */
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'replica-get', 'forward']);
+
+/**
+ * Messages taken only from a member: those that write a replica's data or its record of
+ * holdings, a forward from a node (a client's own forward is a client's right), and every
+ * anti-entropy message (a tree walk lists every key and value).
+ */
+export const MEMBER_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set([
+  'replica-put',
+  'hint-delivery',
+  'forward',
+  'transfer-batch',
+  'transfer-end',
+  'ae-root',
+  'ae-roots',
+  'ae-children',
+  'ae-keys',
+  'ae-fetch',
+  'ae-digests',
+  'ae-push',
+  'ae-reap',
+]);
+
 /** Answers one peer request; never rejects. */
-export async function handlePeerRequest(deps: ReplicaServiceDeps, from: NodeId, raw: unknown): Promise<Reply> {
+export async function handlePeerRequest(deps: ReplicaServiceDeps, from: NodeId, raw: unknown, role: PeerRole): Promise<Reply> {
   let message: Message;
   try {
     message = parseMessage(raw);
   } catch (error) {
     return refuseGarbage(deps, from, error);
   }
+  const refusal = permissionRefusal(deps, from, role, message);
+  if (refusal !== undefined) return answered(deps, message, refusal);
   if (!deps.serving()) return answered(deps, message, errorReply('NODE_NOT_SERVING', 'node is stopping'));
   try {
     return answered(deps, message, await serve(deps, message, from));
@@ -78,7 +108,7 @@ function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promis
     case 'forward':
       return deps.coordinateForwarded(message).then(({ object, nextCoordinator }) => objectReply(object === undefined ? undefined : encodeObject(object), nextCoordinator));
     case 'gossip':
-      return deps.membership.gossip(message);
+      return deps.membership.gossip(message, from);
     case 'join':
       return deps.membership.serveJoin(message);
     case 'transfer-batch':
@@ -99,6 +129,16 @@ function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promis
     case 'ae-reap':
       return exchange(deps, message);
   }
+}
+
+/** Why `from` may not send `message`, as the reply to send it; logged with the sender. */
+function permissionRefusal(deps: ReplicaServiceDeps, from: NodeId, role: PeerRole, message: Message): ErrorReply | undefined {
+  let reason: string | undefined;
+  if (role === 'client' && !CLIENT_MESSAGE_TYPES.has(message.type)) reason = `a client may not send ${message.type}`;
+  else if (role === 'node' && MEMBER_MESSAGE_TYPES.has(message.type) && !deps.membership.isMember(from)) reason = `${JSON.stringify(from)} is not a member, and may not send ${message.type}`;
+  if (reason === undefined) return undefined;
+  deps.logger.warn({ peer: from, role, type: message.type, reason }, 'refused an internode request');
+  return errorReply('NOT_PERMITTED', reason);
 }
 
 /** An anti-entropy request; a refusal (a tree of another shape, a partition not held here) is logged. */

@@ -22,7 +22,7 @@ import type { BufferStats, Replica } from '../ports/replica.ts';
 import type { CacheStats } from '../core/cache/objectCache.ts';
 import { primariesOf, type ClusterView } from './cluster.ts';
 import { clusterSnapshotOf, type ClusterSnapshot } from './clusterSnapshot.ts';
-import { configSummary, type ConfigSummary, type NodeConfig } from './config.ts';
+import { configSummary, securityStatus, type ConfigSummary, type NodeConfig, type SecurityStatus } from './config.ts';
 import type { CoordinatorDeps } from './coordinator/deps.ts';
 import { forwardRequest, type Coordinated } from './coordinator/forwarder.ts';
 import { routeRequest } from './coordinator/route.ts';
@@ -165,6 +165,8 @@ export interface NodeStatus {
   /** Requests this node is coordinating (or forwarding) now. */
   readonly requestsInFlight: number;
   readonly repair: RepairStatus;
+  /** TLS and client authentication, and the warning of a node serving beyond loopback without them (--insecure). */
+  readonly security: SecurityStatus;
 }
 
 type ClientRequest =
@@ -355,6 +357,7 @@ export class ShoalNode {
       hints: { ...this.localHints(), ...this.parts.handoff.stats() },
       requestsInFlight: this.inFlight.size,
       repair: this.repairStatus(),
+      security: securityStatus(this.config),
     };
   }
 

@@ -11,8 +11,16 @@
 
 export type NodeId = string;
 
+/**
+ * What the sender of a request proved to be. With TLS it is read from the certificate the
+ * sender's connection presented (io/tcpTransport.ts): a cluster node, or a client in
+ * client-coordinated mode, which may do only what a client may. Without TLS every sender is
+ * taken for a node, on its word.
+ */
+export type PeerRole = 'node' | 'client';
+
 /** Answers one request from a peer; a rejection travels back as a REMOTE_ERROR. */
-export type RequestHandler = (from: NodeId, message: unknown) => Promise<unknown>;
+export type RequestHandler = (from: NodeId, message: unknown, role: PeerRole) => Promise<unknown>;
 
 export interface Transport {
   /** This node's id, as the peers know it. */

@@ -77,7 +77,7 @@ export interface SimMembership {
   remove(id: string, force: boolean, dryRun: boolean, expectRingVersion?: number): Promise<ChangeOutcome>;
   ring(): RingView;
   /** A gossip message as if a peer sent it (the forgery nemesis). */
-  gossip(message: GossipMessage): Promise<Reply>;
+  gossip(message: GossipMessage, from: string): Promise<Reply>;
 }
 
 /** openNode, or a stand-in with the same signature (tests of the simulator itself). */

@@ -363,7 +363,7 @@ export class SimTransport implements Transport {
     const handler = this.handler;
     if (handler === undefined) return Promise.reject(new Error(`node ${this.nodeId} serves no requests yet`));
     try {
-      return handler(from, body);
+      return handler(from, body, 'node');
     } catch (error) {
       return Promise.reject(error);
     }

@@ -355,7 +355,9 @@ class SwarmRun {
       const forged = { ...state, change: { ...change, transfers: change.transfers.map((t) => ({ ...t, done: true })) } };
       this.forgeries++;
       this.trace.note(scheduler.nowMs, `forged: ${id} is told every transfer of ring version ${state.ringVersion} is done`);
-      void cluster.node(id)?.membership?.gossip({ type: 'gossip', state: encodeState(forged) }).catch((error: unknown) => this.anomaly(`${id} failed on a forged state: ${describe(error)}`));
+      // From a member: a buggy or compromised node, not a stranger (whose state is not merged at all).
+      const sender = state.members.find((member) => member.id !== id && member.status !== 'removed')?.id ?? id;
+      void cluster.node(id)?.membership?.gossip({ type: 'gossip', state: encodeState(forged) }, sender).catch((error: unknown) => this.anomaly(`${id} failed on a forged state: ${describe(error)}`));
       return;
     }
     if (triesLeft > 1) scheduler.schedule(FORGERY_RETRY_MS, 'forge a settled state (again)', () => this.forgeSettled(forgery, triesLeft - 1));

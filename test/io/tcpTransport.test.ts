@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { Packr } from 'msgpackr';
 import { createFrameCodec, decodeBody, encodeHello, FrameDecoder, frameHeader, FrameKind, PROTOCOL_VERSION } from '../../src/io/frameCodec.ts';
-import { ANY_RECEIVER, createTcpTransport, ONE_OFF_CONNECTIONS_MAX, TransportOptionError, UNLINKED_CONNECTIONS_MAX } from '../../src/io/tcpTransport.ts';
+import { ANY_RECEIVER, createTcpTransport, HELLO_FRAME_BYTES_MAX, ONE_OFF_CONNECTIONS_MAX, TransportOptionError, UNLINKED_CONNECTIONS_MAX } from '../../src/io/tcpTransport.ts';
 import { systemClock } from '../../src/io/systemClock.ts';
 import { ManualClock } from '../../src/sim/simClock.ts';
 import { testSeed } from '../support/seed.ts';
@@ -777,14 +777,79 @@ describe('tcpTransport: bad input', () => {
     assert.ok(a.logger.warnings().some((l) => /unknown frame kind/.test(String(l.fields.reason))));
   });
 
-  it('refuses more unidentified inbound connections than inboundHandshakesMax', T, async () => {
+  it('closes the oldest unidentified connection when a new one would exceed inboundHandshakesMax', T, async () => {
     const a = await harness.start('a', { inboundHandshakesMax: 2 });
-    const sockets = Array.from({ length: 3 }, () => harness.track(connect(a.address.port, '127.0.0.1')));
-    const third = sockets[2]!;
-    await new Promise<void>((resolve) => third.once('close', () => resolve()));
+    const first = harness.track(connect(a.address.port, '127.0.0.1'));
+    await new Promise<void>((resolve) => first.once('connect', () => resolve()));
+    await sleep(20); // accepted before the others
+    const firstClosed = new Promise<void>((resolve) => first.once('close', () => resolve()));
+    for (let i = 0; i < 2; i++) harness.track(connect(a.address.port, '127.0.0.1'));
+    await firstClosed;
     assert.ok(a.logger.warnings().some((l) => /inboundHandshakesMax/.test(l.message)));
   });
+
+  it('lets a peer in while silent connections keep every handshake slot taken (issue 14: 80 of them locked peers out)', T, async () => {
+    const a = await harness.start('a', { inboundHandshakesMax: 8 });
+    const b = await harness.start('b');
+    harness.introduce([a, b]);
+    a.transport.serve(echo);
+    const silent = Array.from({ length: 80 }, () => harness.track(connect(a.address.port, '127.0.0.1')));
+    await Promise.all(silent.map((socket) => new Promise<void>((resolve) => (socket.readyState === 'open' ? resolve() : socket.once('connect', () => resolve()).once('close', () => resolve())))));
+    assert.equal(await b.transport.request('a', 'still served', REQUEST_TIMEOUT_MS), 'still served');
+  });
+
+  it('refuses a frame longer than HELLO_FRAME_BYTES_MAX before the hello', T, async () => {
+    const a = await harness.start('a');
+    const socket = harness.track(connect(a.address.port, '127.0.0.1'));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(HELLO_FRAME_BYTES_MAX + 1);
+    socket.write(prefix);
+    await closed;
+    assert.ok(a.logger.warnings().some((l) => /bad input/.test(l.message) && /frameBytesMax/.test(String(l.fields.reason))));
+  });
+
+  it('closes a connection whose frame does not arrive whole within frameReceiveMsMax', T, async () => {
+    const a = await harness.start('a', { frameReceiveMsMax: 200 });
+    a.transport.setPeers(new Map([['rogue', { host: '127.0.0.1', port: 1 }]]));
+    const socket = await rawPeer(a, 'rogue');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(Buffer.concat([lengthPrefix(100_000), Buffer.alloc(10)]));
+    await closed;
+    assert.ok(a.logger.warnings().some((l) => /not received whole in time/.test(l.message)));
+  });
+
+  it('keeps the bytes of unfinished frames over all connections under unframedBytesMax (issue 14: 150 MB held for good)', T, async () => {
+    const MiB = 1024 * 1024;
+    const a = await harness.start('a', { frameBytesMax: MiB, unframedBytesMax: MiB });
+    a.transport.setPeers(new Map([['r1', { host: '127.0.0.1', port: 1 }], ['r2', { host: '127.0.0.1', port: 2 }]]));
+    const r1 = await rawPeer(a, 'r1');
+    const r2 = await rawPeer(a, 'r2');
+    const r1Closed = new Promise<void>((resolve) => r1.once('close', () => resolve()));
+    r1.write(Buffer.concat([lengthPrefix(MiB), Buffer.alloc(700 * 1024)]));
+    await sleep(50);
+    r2.write(Buffer.concat([lengthPrefix(MiB), Buffer.alloc(400 * 1024)]));
+    await r1Closed; // r1 holds most
+    assert.ok(a.logger.warnings().some((l) => /unframedBytesMax/.test(l.message) && l.fields.peer === 'r1'));
+    assert.ok(!r2.destroyed, 'the other connection stays');
+  });
 });
+
+/** A raw socket that has said hello to `node` as `senderId` (a fake peer, for malformed traffic). */
+async function rawPeer(node: Node, senderId: string) {
+  const codec = createFrameCodec();
+  const socket = harness.track(connect(node.address.port, '127.0.0.1'));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId: node.id, incarnation: 7, dialSeq: 1 }));
+  await eventually(() => node.transport.stats().unlinked > 0 || Object.values(node.transport.stats().peers).some((p) => p.state === 'connected'), 'the hello accepted');
+  return socket;
+}
+
+function lengthPrefix(bodyBytes: number): Buffer {
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(bodyBytes);
+  return prefix;
+}
 
 describe('tcpTransport: lifecycle', () => {
   it('reports the bound address after start() and works with the system clock by default', T, async () => {

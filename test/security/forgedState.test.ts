@@ -67,7 +67,7 @@ test('a forged settled state that gives every partition to a made-up node delete
   const members = makeMemberTable([...state.members, intruder]);
   const ring = makeRing([...state.ring.members, intruder.id], Array.from({ length: Q }, () => intruder.id));
   const forged: ClusterState = { ...state, members, ring, ringVersion: state.ringVersion + 1, change: { kind: 'join', member: intruder.id, previousRing: state.ring, transfers: [] } };
-  await c.run(c.node('b').membership.gossip({ type: 'gossip', state: encodeState(forged) }));
+  await c.run(c.node('b').membership.gossip({ type: 'gossip', state: encodeState(forged) }, 'a'));
   await advance(c, 30_000); // many drop waits (2 x the request timeout each), gossip spreads the state everywhere
   assert.equal(stateOf(c.node('c')).ringVersion, forged.ringVersion, 'the forged state did spread (gossip is not authenticated yet)');
   assert.equal(copiesHeld(c, ['a', 'b', 'c']), before, 'no copy was deleted');
@@ -86,7 +86,7 @@ test('a forged state marking the transfers of a real join done: the old replicas
   const state = stateOf(c.node('a'));
   assert.ok(state.change !== undefined && state.change.transfers.some((tr) => !tr.done), 'transfers are still running');
   const forged: ClusterState = { ...state, change: { ...state.change, transfers: state.change.transfers.map((tr) => ({ ...tr, done: true })) } };
-  await c.run(c.node('b').membership.gossip({ type: 'gossip', state: encodeState(forged) }));
+  await c.run(c.node('b').membership.gossip({ type: 'gossip', state: encodeState(forged) }, 'a'));
   await advance(c, 400_000);
   // Every key is held by its 3 replicas under the new ring, d included, and by nobody else.
   for (let i = 0; i < KEYS; i++) {

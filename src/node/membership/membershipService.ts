@@ -74,11 +74,19 @@ export class MembershipService {
    * Merges a peer's state and answers with ours. A node still alone adopts the state of a
    * cluster that lists it as a member: its join was applied there, but the seed's answer
    * never reached it (lost, or overtaken by the refusal of a duplicate or retried request).
+   *
+   * Only a member's state is merged: a node this one does not count as a member (removed,
+   * or one it has not heard of yet) is answered with our state and changes nothing here, so
+   * it learns of its own removal, and a join reaches us from a member that applied it.
    */
-  async gossip(message: GossipMessage): Promise<Reply> {
+  async gossip(message: GossipMessage, from: string): Promise<Reply> {
     const incoming = decodePeerState(message.state);
     if (this.listsUsAsJoined(incoming)) {
       await this.adoptJoined(incoming);
+      return { type: 'state', state: encodeState(this.deps.membership.state) };
+    }
+    if (!this.isMember(from)) {
+      this.deps.logger.debug({ peer: from }, 'gossip from a node that is not a member: answered, not merged');
       return { type: 'state', state: encodeState(this.deps.membership.state) };
     }
     try {
@@ -88,6 +96,12 @@ export class MembershipService {
       throw error;
     }
     return { type: 'state', state: encodeState(this.deps.membership.state) };
+  }
+
+  /** Whether `id` is a member of the cluster as this node knows it (joining and leaving ones included, removed ones not). */
+  isMember(id: string): boolean {
+    const entry = findMember(this.deps.membership.state.members, id);
+    return entry !== undefined && entry.status !== 'removed';
   }
 
   /** A seed plans (and unless dryRun applies) the join of the node that asks. */
