@@ -88,7 +88,8 @@ function splitHostPort(text: string): Parsed<{ host: string; portText: string; b
   return { ok: true, value: { host, portText: text.slice(colon + 1), bracketed: false } };
 }
 
-function isHostName(host: string): boolean {
+/** A DNS name: dot-separated labels of letters, digits and inner hyphens, not all numeric, 253 characters at most. */
+export function isHostName(host: string): boolean {
   if (host.length === 0 || host.length > HOST_NAME_LENGTH_MAX) return false;
   const labels = host.split('.');
   if (!labels.every((label) => LABEL_PATTERN.test(label))) return false;
