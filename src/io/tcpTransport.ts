@@ -261,6 +261,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   private unframedBytes = 0;
   /** Armed while some connection holds an unfinished frame. */
   private frameSweep: TimerHandle | undefined = undefined;
+  private readonly tls: TransportTls | undefined;
   private readonly secureContext: SecureContext | undefined;
   private readonly role: PeerRole;
   private readonly refusalLog: RateLimitedLog;
@@ -279,6 +280,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     this.listenAddress = { ...options.listen };
     this.role = options.role ?? 'node';
     this.refusalLog = new RateLimitedLog(() => this.clock.monotonicMs());
+    this.tls = options.tls;
     this.secureContext = options.tls === undefined ? undefined : secureContextFor(options.tls, this.localId, this.role);
     if (options.peers !== undefined) this.setPeers(options.peers);
   }
@@ -286,7 +288,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   async start(): Promise<number> {
     if (this.closed) throw new TransportError('CLOSED', 'transport is closed');
     if (this.server !== undefined) throw new Error('transport already started');
-    const server = this.secureContext === undefined ? createServer(this.socketOptions(), this.onRawInbound) : this.createTlsServer(this.secureContext);
+    const server = this.tls === undefined ? createServer(this.socketOptions(), this.onRawInbound) : this.createTlsServer(this.tls);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -302,13 +304,14 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   /** Mutual TLS: the handshake verifies the peer's certificate against the CA before anything is read. */
-  private createTlsServer(secureContext: SecureContext): Server {
+  private createTlsServer(tls: TransportTls): Server {
     const server = createTlsServer(
-      { ...this.socketOptions(), secureContext, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.limits.handshakeTimeoutMs, minVersion: 'TLSv1.3' },
+      { ...this.socketOptions(), ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: true, handshakeTimeout: this.limits.handshakeTimeoutMs, minVersion: 'TLSv1.3' },
       this.onSecureInbound,
     );
     server.on('connection', this.onRawInbound);
-    server.on('tlsClientError', (error, socket) => this.refusalLog.warn(this.logger, 'tls', { remote: remoteOf(socket), reason: error.message }, 'internode TLS handshake refused'));
+    // The TLS socket may be destroyed already; its TCP socket (_parent) kept the address read on accept.
+    server.on('tlsClientError', (error, socket) => this.refusalLog.warn(this.logger, 'tls', { remote: remoteOf((socket as { _parent?: Socket })._parent ?? socket), reason: error.message }, 'internode TLS handshake refused'));
     return server;
   }
 

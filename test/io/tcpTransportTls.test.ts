@@ -128,9 +128,12 @@ describe('tcpTransport: mutual TLS', () => {
     try {
       const port = await fake.start();
       a.transport.setPeers(new Map([['b', { host: '127.0.0.1', port }]]));
+      const seen: { from: NodeId; role: PeerRole; message: unknown }[] = [];
+      fake.serve(recordingHandler(seen));
       const error = await transportError(a.transport.request('b', 'hello?', REQUEST_TIMEOUT_MS));
       assert.equal(error.code, 'UNREACHABLE');
-      assert.ok(a.logger.warnings().some((l) => /expected a node, found the certificate of client/.test(String(l.fields.reason))));
+      assert.match(error.message, /unsuitable certificate purpose/, 'a client certificate is not one a server may present');
+      assert.equal(seen.length, 0);
     } finally {
       await fake.close();
     }
