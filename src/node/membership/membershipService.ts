@@ -65,7 +65,14 @@ export interface ClusterTransfers extends Omit<TransferStats, 'active' | 'pendin
 
 /** How many objects a data estimate samples to learn the average object size. */
 
+/** A stranger's gossip is logged the first time and then every this many times (a removed node gossips each round). */
+const STRANGER_GOSSIP_LOG_EVERY = 60;
+/** Strangers whose gossip is counted; past it the counts start over. */
+const STRANGERS_COUNTED_MAX = 1024;
+
 export class MembershipService {
+  private readonly strangerGossip = new Map<string, number>();
+
   constructor(private readonly deps: MembershipServiceDeps) {}
 
   // --- peer messages ----------------------------------------------------------------------
@@ -86,7 +93,7 @@ export class MembershipService {
       return { type: 'state', state: encodeState(this.deps.membership.state) };
     }
     if (!this.isMember(from)) {
-      this.deps.logger.debug({ peer: from }, 'gossip from a node that is not a member: answered, not merged');
+      this.noteStrangerGossip(from);
       return { type: 'state', state: encodeState(this.deps.membership.state) };
     }
     try {
@@ -96,6 +103,13 @@ export class MembershipService {
       throw error;
     }
     return { type: 'state', state: encodeState(this.deps.membership.state) };
+  }
+
+  private noteStrangerGossip(from: string): void {
+    if (this.strangerGossip.size >= STRANGERS_COUNTED_MAX && !this.strangerGossip.has(from)) this.strangerGossip.clear();
+    const count = (this.strangerGossip.get(from) ?? 0) + 1;
+    this.strangerGossip.set(from, count);
+    if (count % STRANGER_GOSSIP_LOG_EVERY === 1) this.deps.logger.warn({ peer: from, times: count }, 'gossip from a node that is not a member: answered, not merged');
   }
 
   /** Whether `id` is a member of the cluster as this node knows it (joining and leaving ones included, removed ones not). */
