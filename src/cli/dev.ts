@@ -5,13 +5,22 @@
  * Redis protocol on respPort + k - 1), and keeps its data in
  * DIR/node<k>. Each node's JSON log goes to DIR/node<k>.log; warnings and errors are also
  * echoed to stderr. Ctrl-C or SIGTERM stops every node cleanly (they flush), then exits.
+ *
+ * `--secure` runs the cluster the way a production one runs: a cluster CA and a certificate
+ * per node made in DIR/certs (shoal cert), mutual TLS between the nodes, HTTPS (and Redis
+ * over TLS with --resp-port: its ports are TLS, authenticated), and a users file with an
+ * `admin` user whose password is made once, kept in DIR/admin-password (mode 0600) and
+ * printed at every start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { makeDirectories } from '../io/dataDirLock.ts';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { createDevCertificates, type DevCertificates } from './cert.ts';
+import { createAdminUser } from './user.ts';
 
 export interface DevOptions {
   readonly nodes: string;
@@ -21,12 +30,23 @@ export interface DevOptions {
   /** Absent: no Redis-protocol front end. */
   readonly respPort?: string;
   readonly host: string;
+  /** Certificates, TLS everywhere and an admin user (see the file comment). */
+  readonly secure?: boolean;
+}
+
+/** What a --secure cluster's nodes and the operator need. */
+interface DevSecurity {
+  readonly certificates: DevCertificates;
+  readonly usersFile: string;
+  readonly adminPassword: string;
+  readonly caPem: Buffer;
 }
 
 interface DevNode {
   readonly id: string;
   readonly httpUrl: string;
   readonly respAddress: string | undefined;
+  readonly security: DevSecurity | undefined;
   readonly child: ChildProcess;
   readonly exited: Promise<number | null>;
 }
@@ -52,7 +72,15 @@ export async function runDev(nodeArgs: readonly string[], options: DevOptions): 
     process.exitCode = 2;
     return;
   }
-  const nodes = ids.map((id, index) => launchNode(id, index, settings, cluster, nodeArgs));
+  let security: DevSecurity | undefined;
+  try {
+    security = options.secure === true ? await prepareSecurity(settings, ids) : undefined;
+  } catch (error) {
+    process.stderr.write(`shoal dev: cannot prepare certificates and users in ${settings.data}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const nodes = ids.map((id, index) => launchNode(id, index, settings, cluster, [...securityArgs(security, id, settings, index), ...nodeArgs], security));
   let stopping = false;
   const stopAll = async (signal: string) => {
     if (stopping) return;
@@ -97,12 +125,37 @@ function parseDevOptions(options: DevOptions): DevSettings | string {
   return { nodes, data: resolve(options.data), httpPort, listenPort, respPort, host: options.host };
 }
 
-function launchNode(id: string, index: number, settings: DevSettings, cluster: string, extraArgs: readonly string[]): DevNode {
+/** The cluster's CA and node certificates (made once, reused), and the admin user and its password. */
+async function prepareSecurity(settings: DevSettings, ids: readonly string[]): Promise<DevSecurity> {
+  const certificates = createDevCertificates(join(settings.data, 'certs'), ids, [settings.host]);
+  const usersFile = join(settings.data, 'users.json');
+  const passwordFile = join(settings.data, 'admin-password');
+  let adminPassword: string;
+  if (existsSync(usersFile) && existsSync(passwordFile)) adminPassword = readFileSync(passwordFile, 'utf8').trim();
+  else {
+    adminPassword = await createAdminUser(usersFile);
+    writeFileSync(passwordFile, `${adminPassword}\n`, { mode: 0o600 });
+  }
+  return { certificates, usersFile, adminPassword, caPem: readFileSync(certificates.ca.cert) };
+}
+
+/** A --secure node's flags: its certificate, the users file; its Redis port speaks TLS. */
+function securityArgs(security: DevSecurity | undefined, id: string, settings: DevSettings, index: number): string[] {
+  if (security === undefined) return [];
+  const own = security.certificates.nodes.get(id);
+  if (own === undefined) throw new Error(`no certificate made for ${id}`);
+  const resp = settings.respPort === undefined ? [] : ['--resp-tls', `${settings.host}:${settings.respPort + index}`];
+  return ['--tls-ca', security.certificates.ca.cert, '--tls-cert', own.cert, '--tls-key', own.key, '--users-file', security.usersFile, ...resp];
+}
+
+function launchNode(id: string, index: number, settings: DevSettings, cluster: string, extraArgs: readonly string[], security: DevSecurity | undefined): DevNode {
+  const scheme = security === undefined ? 'http' : 'https';
   const http = `${settings.host}:${settings.httpPort + index}`;
   const resp = settings.respPort === undefined ? undefined : `${settings.host}:${settings.respPort + index}`;
+  const plainResp = resp === undefined || security !== undefined ? [] : ['--resp', resp];
   const args = [
     SHOAL_BIN, 'start', '--id', id, '--cluster', cluster, '--listen', `${settings.host}:${settings.listenPort + index}`,
-    '--http', http, ...(resp === undefined ? [] : ['--resp', resp]), '--data', join(settings.data, id), ...extraArgs,
+    '--http', http, ...plainResp, '--data', join(settings.data, id), ...extraArgs,
   ];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(join(settings.data, `${id}.log`), { flags: 'a' });
@@ -110,7 +163,7 @@ function launchNode(id: string, index: number, settings: DevSettings, cluster: s
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${id}] ${chunk.toString()}`));
   echoWarnings(id, child);
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { id, httpUrl: `http://${http}`, respAddress: resp, child, exited };
+  return { id, httpUrl: `${scheme}://${http}`, respAddress: resp, security, child, exited };
 }
 
 /** Echoes a node's warn/error log lines (pino levels >= 40) to stderr, prefixed with its id. */
@@ -126,7 +179,23 @@ async function reportReady(nodes: readonly DevNode[], data: string): Promise<voi
   const ready = await Promise.all(nodes.map((node) => waitServing(node)));
   if (!ready.every(Boolean)) return;
   process.stdout.write(`shoal dev: ${nodes.length} nodes serving (data and logs in ${data}); Ctrl-C stops them\n`);
-  for (const node of nodes) process.stdout.write(`  ${node.id}  ${node.httpUrl}${node.respAddress === undefined ? '' : `  redis ${node.respAddress}`}\n`);
+  const security = nodes[0]?.security;
+  const redis = security === undefined ? 'redis' : 'redis+tls';
+  for (const node of nodes) process.stdout.write(`  ${node.id}  ${node.httpUrl}${node.respAddress === undefined ? '' : `  ${redis} ${node.respAddress}`}\n`);
+  if (security !== undefined) printSecureUsage(security, nodes[0] as DevNode);
+}
+
+function printSecureUsage(security: DevSecurity, first: DevNode): void {
+  const ca = security.certificates.ca.cert;
+  process.stdout.write(
+    [
+      `  TLS everywhere, clients authenticate. CA: ${ca}`,
+      `  admin password: ${security.adminPassword}  (user admin; kept in ${join(dirname(security.usersFile), 'admin-password')})`,
+      `  try: curl --cacert ${ca} -u admin:${security.adminPassword} -X PUT --data hello ${first.httpUrl}/kv/greeting`,
+      `       shoal admin status --node ${first.httpUrl} --ca ${ca} --user admin --password ${security.adminPassword}`,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** Polls the node's status endpoint until it answers 200 (true), or it exits / times out (false). */
@@ -135,16 +204,26 @@ async function waitServing(node: DevNode): Promise<boolean> {
   let exited = false;
   void node.exited.then(() => (exited = true));
   while (!exited && Date.now() < deadline) {
-    try {
-      const response = await fetch(`${node.httpUrl}/admin/status`, { signal: AbortSignal.timeout(1000) });
-      if (response.ok) return true;
-    } catch {
-      // not listening yet
-    }
+    if ((await statusCode(node).catch(() => 0)) === 200) return true;
     await new Promise((done) => setTimeout(done, 100));
   }
   if (!exited) process.stderr.write(`shoal dev: ${node.id} did not start within ${START_TIMEOUT_MS} ms\n`);
   return false;
+}
+
+/** The node's answer to GET /admin/status (over HTTPS with the admin's credentials when --secure). */
+async function statusCode(node: DevNode): Promise<number> {
+  if (node.security === undefined) return (await fetch(`${node.httpUrl}/admin/status`, { signal: AbortSignal.timeout(1000) })).status;
+  const authorization = `Basic ${Buffer.from(`admin:${node.security.adminPassword}`).toString('base64')}`;
+  return new Promise((resolveStatus, reject) => {
+    const request = httpsRequest(`${node.httpUrl}/admin/status`, { ca: node.security?.caPem, headers: { authorization }, timeout: 1000 }, (response) => {
+      response.resume();
+      resolveStatus(response.statusCode ?? 0);
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 async function stopNode(node: DevNode): Promise<number | null> {

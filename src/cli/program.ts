@@ -51,6 +51,7 @@ export function buildProgram(): Command {
     .option('--http-port <port>', 'HTTP port of the first node (the others follow)', '8080')
     .option('--listen-port <port>', 'internode port of the first node (the others follow)', '7070')
     .option('--resp-port <port>', 'Redis-protocol port of the first node (the others follow); none without it')
+    .option('--secure', 'certificates in DIR/certs, TLS between the nodes and to clients, and an admin user whose password is printed')
     .action(runDev);
   return program;
 }
