@@ -76,7 +76,7 @@ export function requiredRole(method: string, rawPath: string): Role {
 export function httpGuard(options: HttpGuardOptions): (request: IncomingMessage) => GuardVerdict | Promise<GuardVerdict> {
   const refusals = new RefusalLog(options.logger);
   const refuse = (request: IncomingMessage, refusal: HttpRefusal, user?: string): HttpRefusal => {
-    const fields = { from: request.socket.remoteAddress, method: request.method, url: request.url?.slice(0, 200), user, code: refusal.code };
+    const fields = { from: request.socket.remoteAddress, method: request.method, url: request.url?.slice(0, 200), user: user?.slice(0, 64), code: refusal.code };
     refusals.note(refusal.code, fields, `refused http request: ${refusal.error}`);
     return refusal;
   };
