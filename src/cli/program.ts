@@ -11,6 +11,7 @@ import { CONFIG_FILE_ENV, CONFIG_FIELDS, CONFIG_FIELD_NAMES, configSummary, envN
 import { addAdminCommands } from './adminCommands.ts';
 import { runDev } from './dev.ts';
 import { runStart } from './start.ts';
+import { addUserCommands } from './user.ts';
 
 export const EXIT_USAGE = 2;
 
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   }
 
   addAdminCommands(program.command('admin').description("talk to a node's HTTP API"));
+  addUserCommands(program.command('user').description('manage a users file: who may use the client ports (HTTP, Redis), with which role'));
 
   program
     .command('dev')
