@@ -175,3 +175,19 @@ test('RESP over TLS: ioredis trusting the CA, with AUTH; a raw TLS socket; plain
   plain.send(encodeCommand(['PING']));
   assert.deepEqual(await plain.closed(), [], 'no RESP reply to a client that does not speak TLS');
 });
+
+test('an HTTP request sent to the Redis port (a web page\'s cross-protocol POST) closes the connection before its body runs', async (t) => {
+  const logger = recordingLogger();
+  const node = await startTestNode();
+  t.after(() => node.stop());
+  const server = await startRespServer({ node: node.runtime.node, listen: { host: '127.0.0.1', port: 0 }, limits: respLimitsOf(node.config.valueBytesMax, 0, undefined), logger });
+  t.after(() => server.close());
+  for (const request of ['POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n\r\nSET pwned yes\r\n', 'Host: 127.0.0.1\r\nSET pwned yes\r\n']) {
+    const client = await raw(t, server.port);
+    client.send(request);
+    assert.deepEqual(errors(await client.closed()), ['ERR an HTTP request is not a Redis command; closing the connection']);
+  }
+  assert.ok(logger.warnings.some((warning) => warning.fields.kind === 'HTTP_REQUEST' && warning.fields.from === '127.0.0.1'));
+  const check = await raw(t, server.port);
+  assert.deepEqual(errors(await pipeline(check, ['EXISTS', 'pwned'])), [0], 'the body never ran');
+});

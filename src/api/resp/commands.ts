@@ -8,6 +8,10 @@
  * included, is NOAUTH. An authenticated one runs what its role allows (each entry names the
  * role it needs), anything else is NOPERM. AUTH cannot be pipelined past: a connection runs
  * its commands one after the other, each after the previous one's reply.
+ *
+ * A command named `POST` or `Host:` is an HTTP request, which a web page can send to a
+ * loopback port (cross-protocol scripting): the connection is closed before anything after
+ * it runs, as Redis does, with or without users.
  */
 import { roleAllows } from '../auth/roles.ts';
 import type { Logger } from '../../ports/logger.ts';
@@ -31,6 +35,8 @@ interface TableEntry {
 }
 
 const NOAUTH = 'NOAUTH Authentication required.';
+/** The first words of an HTTP request, as a RESP inline command reads them. */
+const HTTP_REQUEST_WORDS: ReadonlySet<string> = new Set(['post', 'host:']);
 
 export class RespCommands {
   readonly specs: readonly CommandSpec[];
@@ -56,6 +62,10 @@ export class RespCommands {
    */
   execute(args: readonly Buffer[], reply: ReplyWriter, session: RespSession): Promise<void> | undefined {
     const entry = this.lookup(args[0]);
+    if (entry === undefined && isHttpRequest(args[0])) {
+      this.refuseHttp(reply, session);
+      return undefined;
+    }
     if (this.context.auth !== undefined) {
       const refusal = this.refusal(entry, session);
       if (refusal !== undefined) {
@@ -83,6 +93,13 @@ export class RespCommands {
     }
     if (pending === undefined) return undefined;
     return pending.then(undefined, (error: unknown) => this.fail(reply, error, spec.name));
+  }
+
+  /** Closes the connection: nothing the request carries (its body may hold commands) runs. */
+  private refuseHttp(reply: ReplyWriter, session: RespSession): void {
+    this.context.refusals?.note('HTTP_REQUEST', { from: session.remoteAddress, connection: session.id }, 'refused an HTTP request on the redis port (cross-protocol scripting?); connection closed');
+    this.writeError(reply, 'ERR an HTTP request is not a Redis command; closing the connection');
+    session.closeAfterReply();
   }
 
   /** NOAUTH or NOPERM, when the session may not run the command; undefined when it may. */
@@ -119,6 +136,10 @@ export class RespCommands {
     this.context.stats.countError(space === -1 ? text : text.slice(0, space));
     reply.error(text);
   }
+}
+
+function isHttpRequest(name: Buffer | undefined): boolean {
+  return name !== undefined && (name.length === 4 || name.length === 5) && HTTP_REQUEST_WORDS.has(name.toString('latin1').toLowerCase());
 }
 
 function arityFits(spec: CommandSpec, count: number): boolean {
