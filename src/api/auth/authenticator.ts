@@ -36,8 +36,8 @@ const NO_USER_HASH = formatHash({ n: SCRYPT_N, r: SCRYPT_R, p: SCRYPT_P, salt: B
 export class AuthenticatorBusyError extends Error {
   readonly code = 'AUTH_BUSY';
   override readonly name = 'AuthenticatorBusyError';
-  constructor() {
-    super(`too many password checks in progress (${SCRYPT_IN_FLIGHT_MAX}); try again shortly`);
+  constructor(inFlightMax: number = SCRYPT_IN_FLIGHT_MAX) {
+    super(`too many password checks in progress (${inFlightMax}); try again shortly`);
   }
 }
 
@@ -77,11 +77,6 @@ export class Authenticator {
     this.verificationsInFlightMax = options.verificationsInFlightMax ?? SCRYPT_IN_FLIGHT_MAX;
   }
 
-  /** Whether a user of this name exists (RESP's one-argument AUTH needs a user named `default`). */
-  hasUser(name: string): boolean {
-    return this.users.has(name);
-  }
-
   /**
    * The user's role when the password is right, undefined when not (or the user is
    * unknown). Rejects with AuthenticatorBusyError when SCRYPT_IN_FLIGHT_MAX checks are running.
@@ -93,7 +88,7 @@ export class Authenticator {
     if (Buffer.byteLength(password, 'utf8') > PASSWORD_BYTES_MAX) return Promise.resolve(undefined);
     const running = this.inFlight.get(key);
     if (running !== undefined) return running;
-    if (this.inFlight.size >= this.verificationsInFlightMax) return Promise.reject(new AuthenticatorBusyError());
+    if (this.inFlight.size >= this.verificationsInFlightMax) return Promise.reject(new AuthenticatorBusyError(this.verificationsInFlightMax));
     const verification = this.check(key, name, password).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, verification);
     return verification;
