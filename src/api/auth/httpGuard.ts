@@ -72,41 +72,54 @@ export function requiredRole(method: string, rawPath: string): Role {
   return looks ? 'read' : 'admin';
 }
 
+type Refuse = (request: IncomingMessage, refusal: HttpRefusal, user?: string) => HttpRefusal;
+
 /** Builds the check: it answers at once, or with a promise when a password must be verified. */
 export function httpGuard(options: HttpGuardOptions): (request: IncomingMessage) => GuardVerdict | Promise<GuardVerdict> {
   const refusals = new RefusalLog(options.logger);
-  const refuse = (request: IncomingMessage, refusal: HttpRefusal, user?: string): HttpRefusal => {
+  const refuse: Refuse = (request, refusal, user) => {
     const fields = { from: request.socket.remoteAddress, method: request.method, url: request.url?.slice(0, 200), user: user?.slice(0, 64), code: refusal.code };
     refusals.note(refusal.code, fields, `refused http request: ${refusal.error}`);
     return refusal;
   };
+  const { auth, loopbackOnly } = options;
   return (request) => {
     const method = request.method ?? 'GET';
-    const browserRefusal = browserCheck(request, method, options.loopbackOnly);
+    const browserRefusal = browserCheck(request, method, loopbackOnly);
     if (browserRefusal !== undefined) return refuse(request, browserRefusal);
-    const url = request.url ?? '/';
-    const queryAt = url.indexOf('?');
-    const path = queryAt === -1 ? url : url.slice(0, queryAt);
-    const afterAuth = (): GuardVerdict => {
-      const mediaRefusal = adminMediaCheck(request, method, path);
-      return mediaRefusal === undefined ? undefined : refuse(request, mediaRefusal);
-    };
-    if (options.auth === undefined) return afterAuth();
+    const path = pathOf(request.url);
+    if (auth === undefined) return mediaVerdict(request, method, path, refuse);
     const credentials = basicCredentials(request.headers.authorization);
     if (credentials === undefined) return refuse(request, UNAUTHENTICATED);
-    const needed = requiredRole(method, path);
-    const judge = (role: Role | undefined): GuardVerdict => {
-      if (role === undefined) return refuse(request, UNAUTHENTICATED, credentials.user);
-      if (!roleAllows(role, needed)) return refuse(request, forbidden(credentials.user, role, needed), credentials.user);
-      return afterAuth();
-    };
-    const known = options.auth.verifiedRole(credentials.user, credentials.password);
-    if (known !== undefined) return judge(known);
-    return options.auth.authenticate(credentials.user, credentials.password).then(judge, (error: unknown) => {
-      if (error instanceof AuthenticatorBusyError) return refuse(request, { status: 503, code: 'AUTH_BUSY', error: error.message }, credentials.user);
-      throw error;
-    });
+    const { user, password } = credentials;
+    const known = auth.verifiedRole(user, password);
+    if (known !== undefined) return roleVerdict(request, method, path, user, known, refuse);
+    return auth.authenticate(user, password).then(
+      (role) => roleVerdict(request, method, path, user, role, refuse),
+      (error: unknown) => {
+        if (error instanceof AuthenticatorBusyError) return refuse(request, { status: 503, code: 'AUTH_BUSY', error: error.message }, user);
+        throw error;
+      },
+    );
   };
+}
+
+/** After authentication: the role the route needs, then the body's type. */
+function roleVerdict(request: IncomingMessage, method: string, path: string, user: string, role: Role | undefined, refuse: Refuse): GuardVerdict {
+  if (role === undefined) return refuse(request, UNAUTHENTICATED, user);
+  const needed = requiredRole(method, path);
+  if (!roleAllows(role, needed)) return refuse(request, forbidden(user, role, needed), user);
+  return mediaVerdict(request, method, path, refuse);
+}
+
+function mediaVerdict(request: IncomingMessage, method: string, path: string, refuse: Refuse): GuardVerdict {
+  const refusal = adminMediaCheck(request, method, path);
+  return refusal === undefined ? undefined : refuse(request, refusal);
+}
+
+function pathOf(url = '/'): string {
+  const queryAt = url.indexOf('?');
+  return queryAt === -1 ? url : url.slice(0, queryAt);
 }
 
 const UNAUTHENTICATED: HttpRefusal = {
