@@ -44,7 +44,11 @@ export {
   type WriteResult,
 } from './node/shoalNode.ts';
 export { actorIdOf, advanceStartEpoch } from './node/startEpoch.ts';
-export { buildHttpApi, CONTEXT_HEADER, type HttpApiOptions } from './api/http.ts';
+export { buildHttpApi, CONTEXT_HEADER, type HttpApiOptions, type TlsFiles } from './api/http.ts';
+export { Authenticator, AuthenticatorBusyError, type AuthenticatorOptions } from './api/auth/authenticator.ts';
+export { hashPassword, verifyPassword } from './api/auth/passwords.ts';
+export { roleAllows, ROLES, type Role } from './api/auth/roles.ts';
+export { loadUsersFile, UsersFileError, type UserEntry, type UsersFile } from './api/auth/usersFile.ts';
 export { METRIC_NAMES, NodeMetrics } from './api/metrics.ts';
 export { loadNodeConfig, readConfigFile } from './io/configFile.ts';
 export { createPinoLogger, type FlushableLogger, type PinoLoggerOptions } from './io/pinoLogger.ts';

@@ -10,17 +10,24 @@
  *                             membership (membershipRoutes.ts)
  *   GET    /metrics          Prometheus text
  *
+ * Before any route, every request passes auth/httpGuard.ts: loopback Host names only on a
+ * loopback-bound node (403 BAD_HOST), no cross-origin changes (403 CROSS_ORIGIN), with
+ * users `Authorization: Basic` and a role high enough (401 UNAUTHENTICATED, 403
+ * FORBIDDEN, 503 AUTH_BUSY), admin POST bodies as JSON (415 UNSUPPORTED_MEDIA_TYPE). With
+ * `tls` the API is served over HTTPS.
+ *
  * Keys are the URL-decoded path segment as UTF-8 bytes (`/` inside a key is sent as %2F).
  * Every error is JSON `{ "error": "<reason>" }` (plus `"code"` for the node's request errors:
  * KEY_TOO_LONG, QUORUM_UNREACHABLE, …); a 4xx changes nothing stored. A 503 for
  * a quorum that was not reached (or not in time) adds `"replicas": { needed, answered,
  * failed, targets }`; such a write may still take effect where it landed.
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { keyBytes } from '../core/hash.ts';
 import type { StoredObject } from '../core/object.ts';
-import type { NodeConfig } from '../node/config.ts';
+import { isLoopbackHost, type NodeConfig } from '../node/config.ts';
 import { RequestError } from '../node/errors.ts';
 import {
   CONTEXT_HEADER,
@@ -33,10 +40,14 @@ import {
   type ErrorAnswer,
   type HttpApiOptions,
 } from './httpContract.ts';
+import { httpGuard, requestHasBody, WWW_AUTHENTICATE, type GuardVerdict, type HttpRefusal } from './auth/httpGuard.ts';
 import { kvRoute, siblingJson } from './kvRoute.ts';
+import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from './tls.ts';
 import { registerMembershipRoutes } from './membershipRoutes.ts';
 
-export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, type HttpApiOptions };
+export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, TLS_HANDSHAKE_MS_MAX, type HttpApiOptions, type TlsFiles };
+
+type Listener = (request: IncomingMessage, response: ServerResponse) => void;
 
 const NO_QUERY_SCHEMA = { querystring: { type: 'object', properties: {}, additionalProperties: false } } as const;
 
@@ -49,18 +60,11 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   const { config, logger } = options;
   const kv = kvRoute(options);
   const app = Fastify({
-    // The key-value route runs on the server itself (kvRoute.ts); fastify gets the rest.
-    serverFactory: (handler) => {
-      const server = createServer((request, response) => {
-        if (!kv(request, response)) handler(request, response);
-      });
-      // Fastify leaves the limits of a server it did not make to its maker.
-      server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
-      server.requestTimeout = HTTP_REQUEST_RECEIVE_MS_MAX;
-      server.headersTimeout = HTTP_HEADERS_RECEIVE_MS_MAX;
-      server.setTimeout(HTTP_SOCKET_IDLE_MS_MAX);
-      return server;
-    },
+    // The key-value route runs on the server itself (kvRoute.ts); fastify gets the rest;
+    // the guard comes before both.
+    serverFactory: (handler) => createApiServer(options, guarded(options, (request, response) => {
+      if (!kv(request, response)) handler(request, response);
+    })),
     logger: false,
     bodyLimit: config.valueBytesMax,
     routerOptions: { maxParamLength: config.keyBytesMax * 3 },
@@ -91,6 +95,60 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   registerMembershipRoutes(app, options.node);
   logger.debug({ bodyLimit: config.valueBytesMax }, 'http api built');
   return app;
+}
+
+/** HTTP, or HTTPS with `tls`, with the same limits. */
+function createApiServer({ tls }: HttpApiOptions, listener: Listener): Server {
+  const server = tls === undefined ? createServer(listener) : createHttpsServer({ key: tls.key, cert: tls.cert, ca: tls.ca, handshakeTimeout: TLS_HANDSHAKE_MS_MAX }, listener);
+  // Fastify leaves the limits of a server it did not make to its maker.
+  server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
+  server.requestTimeout = HTTP_REQUEST_RECEIVE_MS_MAX;
+  server.headersTimeout = HTTP_HEADERS_RECEIVE_MS_MAX;
+  server.setTimeout(HTTP_SOCKET_IDLE_MS_MAX);
+  // An HTTPS server is an HTTP server to fastify: it only listens, closes and hands over requests.
+  return server as Server;
+}
+
+/** `serve` behind the guard: a request it refuses is answered here and reaches no route. */
+function guarded(options: HttpApiOptions, serve: Listener): Listener {
+  const guard = httpGuard({ auth: options.auth, loopbackOnly: isLoopbackHost(options.config.http.host), logger: options.logger });
+  return (request, response) => {
+    const verdict = guard(request);
+    if (verdict === undefined) {
+      serve(request, response);
+    } else if (verdict instanceof Promise) {
+      const startedMs = performance.now();
+      verdict.then(
+        (settled: GuardVerdict) => (settled === undefined ? serve(request, response) : refuse(options, request, response, settled, startedMs)),
+        (error: unknown) => {
+          options.logger.error({ err: error, method: request.method, url: request.url }, 'authentication failed');
+          refuse(options, request, response, { status: 500, code: 'INTERNAL', error: 'authentication failed on the node' }, startedMs);
+        },
+      );
+    } else {
+      refuse(options, request, response, verdict, performance.now());
+    }
+  };
+}
+
+function refuse(
+  { config, metrics }: HttpApiOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  refusal: Pick<HttpRefusal, 'status' | 'error'> & { readonly code: string },
+  startedMs: number,
+): void {
+  if (response.destroyed) return;
+  const body = Buffer.from(JSON.stringify({ error: refusal.error, code: refusal.code }));
+  response.statusCode = refusal.status;
+  response.setHeader(NODE_HEADER, config.id);
+  response.setHeader('content-type', 'application/json; charset=utf-8');
+  response.setHeader('content-length', body.length);
+  if (refusal.status === 401) response.setHeader('www-authenticate', WWW_AUTHENTICATE);
+  // The body is not read: the connection cannot carry another request after it.
+  if (requestHasBody(request)) response.shouldKeepAlive = false;
+  response.end(body);
+  metrics.observeRequest('refused', request.method ?? '', refusal.status, performance.now() - startedMs);
 }
 
 function passBody(_request: FastifyRequest, body: Buffer, done: (error: Error | null, body?: Buffer) => void): void {

@@ -1,9 +1,11 @@
 /** What the HTTP API's parts share: its options, the headers clients rely on, its limits. */
+import type { Authenticator } from './auth/authenticator.ts';
 import type { NodeConfig } from '../node/config.ts';
 import { translateError, type ErrorCode, type ReplicaCounts } from '../node/errors.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { NodeMetrics } from './metrics.ts';
+import type { TlsFiles } from './tls.ts';
 
 /** The context header, lower-case as Node's parser delivers it. */
 export const CONTEXT_HEADER = 'x-shoal-context';
@@ -21,9 +23,14 @@ export const HTTP_SOCKET_IDLE_MS_MAX = 60_000;
 
 export interface HttpApiOptions {
   readonly node: ShoalNode;
+  /** `config.http` says where the API is bound: bound to loopback, it answers loopback Host names only (DNS rebinding). */
   readonly config: NodeConfig;
   readonly metrics: NodeMetrics;
   readonly logger: Logger;
+  /** The node's users: with it every request must authenticate (auth/httpGuard.ts); without it, none does. */
+  readonly auth?: Authenticator;
+  /** Serve HTTPS with these instead of HTTP. */
+  readonly tls?: TlsFiles;
 }
 
 /** An error's answer: its status and JSON body. */

@@ -1,12 +1,24 @@
 /**
- * One admin request to a node: JSON in, JSON out, a bounded wait. Every outcome is a value
- * (never a throw), so the commands decide what to print and which exit code to use.
+ * One admin request to a node: JSON in, JSON out, a bounded wait, over HTTP or HTTPS
+ * (node:http / node:https: fetch cannot be given a CA), with the user's credentials. Every
+ * outcome is a value (never a throw), so the commands decide what to print and which exit
+ * code to use.
  */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
 import { errorBodySchema } from './adminContract.ts';
 
 /** How long an admin command waits for one answer from the node. */
 export const ADMIN_REQUEST_MS_MAX = 5000;
+/** Larger answers are not a node's (the ring of 65,536 partitions is a few MiB). */
+export const ADMIN_ANSWER_BYTES_MAX = 64 * 1024 * 1024;
+
+/** How to reach the node: a user of its users file, and the CA its https:// certificate is checked against. */
+export interface AdminAccess {
+  readonly auth?: { readonly user: string; readonly password: string };
+  readonly ca?: Buffer;
+}
 
 export type AdminAnswer<T> =
   | { readonly kind: 'ok'; readonly value: T; readonly text: string }
@@ -21,6 +33,7 @@ export type AdminFailure = Exclude<AdminAnswer<unknown>, { kind: 'ok' }>;
 
 export interface AdminRequest {
   readonly method?: 'GET' | 'POST';
+  readonly access?: AdminAccess;
   readonly body?: unknown;
   /** Aborts the request early (Ctrl-C while waiting). */
   readonly signal?: AbortSignal;
@@ -43,16 +56,22 @@ export async function adminRequest<T>(
   return { kind: 'ok', value: parsed.data, text };
 }
 
-/** The one line to print for a failed request to `url`. */
+/** What to print for a failed request to `url` (with a hint on a second line where one helps). */
 export function describeFailure(url: URL, failure: AdminFailure): string {
   switch (failure.kind) {
     case 'unreachable':
-      return `cannot reach ${url.origin}: ${failure.message}`;
+      return `cannot reach ${url.origin}: ${failure.message}${/certificate/i.test(failure.message) ? '\nhint: give the CA that signed the node\'s certificate with --ca FILE' : ''}`;
     case 'refused':
-      return `error: ${failure.error} (${failure.code ?? `HTTP ${failure.status}`})`;
+      return `error: ${failure.error} (${failure.code ?? `HTTP ${failure.status}`})${refusalHint(failure.code)}`;
     case 'malformed':
       return `error: ${failure.message}`;
   }
+}
+
+function refusalHint(code: string | undefined): string {
+  if (code === 'UNAUTHENTICATED') return '\nhint: give --user NAME and the password with SHOAL_PASSWORD (or --password)';
+  if (code === 'FORBIDDEN') return "\nhint: this needs a user with a higher role (shoal user list shows them)";
+  return '';
 }
 
 /** The message of a network error, with its cause (fetch hides ECONNREFUSED there). */
@@ -71,20 +90,52 @@ export function prettyJson(text: string): string {
 type Fetched = { readonly kind: 'answered'; readonly status: number; readonly text: string } | { readonly kind: 'unreachable'; readonly message: string };
 
 async function fetchText(url: URL, request: AdminRequest): Promise<Fetched> {
-  const timeout = AbortSignal.timeout(request.timeoutMs ?? ADMIN_REQUEST_MS_MAX);
+  const timeoutMs = request.timeoutMs ?? ADMIN_REQUEST_MS_MAX;
+  const timeout = AbortSignal.timeout(timeoutMs);
   const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
-  const init: RequestInit = { method: request.method ?? 'GET', signal };
-  if (request.body !== undefined) {
-    init.body = JSON.stringify(request.body);
-    init.headers = { 'content-type': 'application/json' };
-  }
   try {
-    const response = await fetch(url, init);
-    return { kind: 'answered', status: response.status, text: await response.text() };
+    return await exchange(url, request, signal);
   } catch (error) {
-    if (timeout.aborted) return { kind: 'unreachable', message: `no answer within ${request.timeoutMs ?? ADMIN_REQUEST_MS_MAX} ms` };
+    if (timeout.aborted) return { kind: 'unreachable', message: `no answer within ${timeoutMs} ms` };
     return { kind: 'unreachable', message: describeError(error) };
   }
+}
+
+/** The request sent (a JSON body as application/json, as the node requires of admin POSTs), the answer read whole. */
+function exchange(url: URL, request: AdminRequest, signal: AbortSignal): Promise<Fetched> {
+  const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
+  const headers: Record<string, string | number> = {};
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = body.length;
+  }
+  const auth = request.access?.auth;
+  if (auth !== undefined) headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`, 'utf8').toString('base64')}`;
+  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    // agent: false — one connection per request, none left open to hold the process.
+    const outgoing = send(url, { method: request.method ?? 'GET', headers, signal, agent: false, ca: request.access?.ca }, (response) => {
+      readText(response).then((text) => resolve({ kind: 'answered', status: response.statusCode ?? 0, text }), reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+function readText(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    response.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > ADMIN_ANSWER_BYTES_MAX) response.destroy(new Error(`answer larger than ${ADMIN_ANSWER_BYTES_MAX} bytes`));
+      else chunks.push(chunk);
+    });
+    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    response.on('error', reject);
+    // Settles nothing after 'end'; otherwise the answer was cut off (reset, or aborted by the signal).
+    response.on('close', () => reject(new Error('the answer was cut off')));
+  });
 }
 
 function refusal(status: number, text: string): AdminFailure {

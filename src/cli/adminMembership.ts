@@ -15,9 +15,9 @@
  * declined / wait timed out, 2 usage, 130 Ctrl-C while waiting (the change goes on).
  */
 import { NAME_PATTERN, parseHostPort } from '../node/hostPort.ts';
-import { EXIT_FAILURE, EXIT_OK, failure, lines, parseNodeUrl, usageError, type Checked } from './admin.ts';
+import { EXIT_FAILURE, EXIT_OK, failure, lines, parseNodeTarget, usageError, type Checked, type NodeOptions } from './admin.ts';
 import { changeAnswerSchema, type ChangeAnswer } from './adminContract.ts';
-import { adminRequest, describeFailure, type AdminAnswer, type AdminFailure } from './adminHttp.ts';
+import { adminRequest, describeFailure, type AdminAccess, type AdminAnswer, type AdminFailure } from './adminHttp.ts';
 import type { AdminIo } from './adminIo.ts';
 import { PLAIN_LINE_INTERVAL_MS, POLL_INTERVAL_MS, waitForChange } from './adminWait.ts';
 import { formatPlan } from './planFormat.ts';
@@ -25,8 +25,7 @@ import { formatPlan } from './planFormat.ts';
 /** The default of `--wait-timeout`: an hour, ample for a rebalance of a few GiB per node. */
 export const WAIT_TIMEOUT_S_DEFAULT = 3600;
 
-export interface ChangeOptions {
-  readonly node: string;
+export interface ChangeOptions extends NodeOptions {
   readonly yes?: boolean;
   /** False with `--no-wait`. */
   readonly wait?: boolean;
@@ -51,6 +50,7 @@ export const DEFAULT_TIMING: WaitTiming = { pollIntervalMs: POLL_INTERVAL_MS, pl
 
 interface ChangeRequest {
   readonly base: URL;
+  readonly access: AdminAccess;
   readonly url: URL;
   /** The body without dryRun and expectRingVersion. */
   readonly body: Readonly<Record<string, unknown>>;
@@ -82,13 +82,14 @@ export async function runAdminRemove(id: string | undefined, options: RemoveOpti
 }
 
 function changeRequest(path: string, body: Record<string, unknown>, options: ChangeOptions): Checked<ChangeRequest> {
-  const base = parseNodeUrl(options.node);
-  if (!base.ok) return base;
+  const target = parseNodeTarget(options);
+  if (!target.ok) return target;
   const timeoutS = parseWaitTimeout(options.waitTimeout);
   if (!timeoutS.ok) return timeoutS;
   const request = {
-    base: base.value,
-    url: new URL(path, base.value),
+    base: target.value.base,
+    access: target.value.access,
+    url: new URL(path, target.value.base),
     body,
     yes: options.yes === true,
     wait: options.wait !== false,
@@ -113,11 +114,11 @@ async function runChange(io: AdminIo, request: ChangeRequest, timing: WaitTiming
     io.err(`not waiting (--no-wait): follow it with \`shoal admin ring --node ${request.base.origin}\`\n`);
     return EXIT_OK;
   }
-  return waitForChange(io, { base: request.base, plan: applied, timeoutMs: request.timeoutMs, ...timing });
+  return waitForChange(io, { base: request.base, access: request.access, plan: applied, timeoutMs: request.timeoutMs, ...timing });
 }
 
 function post(request: ChangeRequest, flags: { dryRun: boolean; expectRingVersion?: number }): Promise<AdminAnswer<ChangeAnswer>> {
-  return adminRequest(request.url, changeAnswerSchema, { method: 'POST', body: { ...request.body, ...flags } });
+  return adminRequest(request.url, changeAnswerSchema, { method: 'POST', access: request.access, body: { ...request.body, ...flags } });
 }
 
 /** EXIT_OK to apply; otherwise the exit code (1 declined, 2 nobody to ask and no --yes). */

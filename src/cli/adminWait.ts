@@ -9,7 +9,7 @@
  * (130). Neither of the last two stops the change: it goes on in the cluster.
  */
 import { ringSchema, transfersSchema, type Plan, type RingView, type TransfersView } from './adminContract.ts';
-import { adminRequest, describeFailure, type AdminFailure } from './adminHttp.ts';
+import { adminRequest, describeFailure, type AdminAccess, type AdminFailure } from './adminHttp.ts';
 import type { AdminIo } from './adminIo.ts';
 import { progressLine, progressText, type ProgressSnapshot } from './progressBar.ts';
 import { formatBytes, formatCount, formatElapsed, plural } from './units.ts';
@@ -24,6 +24,8 @@ const TERMINAL_COLUMNS_DEFAULT = 80;
 export interface WaitSettings {
   /** The node asked for progress: the one that applied the change. */
   readonly base: URL;
+  /** Its credentials and CA. */
+  readonly access: AdminAccess;
   /** The plan as applied (its ringVersion is the one the change was applied as). */
   readonly plan: Plan;
   readonly timeoutMs: number;
@@ -72,12 +74,12 @@ async function pollUntilSettled(io: AdminIo, settings: WaitSettings, signal: Abo
 
 async function pollOnce(settings: WaitSettings, signal: AbortSignal): Promise<Poll> {
   const transfersUrl = new URL('/admin/transfers', settings.base);
-  const transfers = await adminRequest(transfersUrl, transfersSchema, { signal });
+  const transfers = await adminRequest(transfersUrl, transfersSchema, { signal, access: settings.access });
   if (transfers.kind !== 'ok') return failed(transfersUrl, transfers);
   const snapshot = snapshotOf(settings.plan, transfers.value);
   if (snapshot.transfersDone < snapshot.transfersTotal) return { kind: 'progress', snapshot };
   const ringUrl = new URL('/admin/ring', settings.base);
-  const ring = await adminRequest(ringUrl, ringSchema, { signal });
+  const ring = await adminRequest(ringUrl, ringSchema, { signal, access: settings.access });
   if (ring.kind !== 'ok') return { ...failed(ringUrl, ring), snapshot };
   const verdict = ringVerdict(settings.plan.ringVersion, ring.value);
   if (verdict === 'pending') return { kind: 'progress', snapshot };

@@ -12,6 +12,7 @@ import { addAdminCommands } from './adminCommands.ts';
 import { addCertCommands } from './cert.ts';
 import { runDev } from './dev.ts';
 import { runStart } from './start.ts';
+import { addUserCommands } from './user.ts';
 
 export const EXIT_USAGE = 2;
 
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
 
   addAdminCommands(program.command('admin').description("talk to a node's HTTP API"));
   addCertCommands(program.command('cert').description('make the cluster CA and the certificates it signs, for mutual TLS'));
+  addUserCommands(program.command('user').description('manage a users file: who may use the client ports (HTTP, Redis), with which role'));
 
   program
     .command('dev')

@@ -79,7 +79,7 @@ export class DirectMode implements Backend {
     private readonly deps: DirectModeDeps,
   ) {
     this.id = `client-${Math.floor(deps.random.next() * 2 ** 48).toString(16).padStart(12, '0')}`;
-    this.connections = options.nodes.map((url) => new NodeConnection(url));
+    this.connections = options.nodes.map((url) => new NodeConnection(url, options.access));
   }
 
   async get(plan: CallPlan): Promise<GetResult> {

@@ -16,18 +16,17 @@
  * not take it; the write may still take effect where it landed).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ErrorCode } from '../node/errors.ts';
 import { contextCoordinator } from '../core/context.ts';
 import type { RequestOptions } from '../node/request.ts';
 import type { Backend, CallPlan, WriteCall } from './backend.ts';
 import { HttpAttemptError, NodeConnection, type HttpAnswer } from './httpRequest.ts';
 import type { ResolvedOptions } from './options.ts';
-import { ShoalClientError, type ClientSibling, type GetResult, type WriteResult } from './results.ts';
+import { ShoalClientError, type ClientErrorCode, type ClientSibling, type GetResult, type WriteResult } from './results.ts';
 
 const CONTEXT_HEADER = 'x-shoal-context';
 const NODE_HEADER = 'x-shoal-node';
-/** Refused before any coordination: safe to try elsewhere, writes included. */
-const REFUSED_CODES: ReadonlySet<string> = new Set(['OVERLOADED', 'BUFFER_FULL', 'NODE_NOT_SERVING']);
+/** Refused before any coordination: safe to try elsewhere, writes included (AUTH_BUSY: too many password checks at once). */
+const REFUSED_CODES: ReadonlySet<string> = new Set(['OVERLOADED', 'BUFFER_FULL', 'NODE_NOT_SERVING', 'AUTH_BUSY']);
 
 /** One attempt's verdict: the answer, or why to try the next node. */
 type Attempt<T> = { readonly done: T } | { readonly retry: string };
@@ -39,7 +38,7 @@ export class HttpMode implements Backend {
   private nextIndex = 0;
 
   constructor(private readonly options: ResolvedOptions) {
-    this.connections = options.nodes.map((url) => new NodeConnection(url));
+    this.connections = options.nodes.map((url) => new NodeConnection(url, options.access));
   }
 
   get(plan: CallPlan): Promise<GetResult> {
@@ -115,7 +114,7 @@ export class HttpMode implements Backend {
     if (error === undefined) return { retry: `HTTP ${answer.status} that is not Shoal's` };
     const retriable = answer.status >= 500 && (isRead || REFUSED_CODES.has(error.code ?? '') || answer.status !== 503);
     if (retriable) return { retry: `HTTP ${answer.status}: ${error.message}` };
-    throw new ShoalClientError((error.code as ErrorCode | undefined) ?? 'BAD_ANSWER', error.message, [], answer.status);
+    throw new ShoalClientError((error.code as ClientErrorCode | undefined) ?? 'BAD_ANSWER', error.message, [], answer.status);
   }
 
   private learn(node: NodeConnection, headers: IncomingHttpHeaders): void {

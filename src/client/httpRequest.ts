@@ -1,9 +1,10 @@
 /**
- * One HTTP exchange with one node over a keep-alive connection (node:http, no dependency),
- * with a timeout, telling apart a request that certainly never reached the node (the
- * connection was refused) from one that may have.
+ * One HTTP exchange with one node over a keep-alive connection (node:http, or node:https
+ * for an https:// node, no dependency), with a timeout, telling apart a request that
+ * certainly never reached the node (the connection was refused) from one that may have.
  */
-import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -29,10 +30,28 @@ const SOCKETS_PER_NODE_MAX = 256;
 /** Idle keep-alive connections close before the node's own keep-alive timeout (5 s) does. */
 const IDLE_SOCKET_MS = 4000;
 
-export class NodeConnection {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: SOCKETS_PER_NODE_MAX, maxFreeSockets: SOCKETS_PER_NODE_MAX, timeout: IDLE_SOCKET_MS });
+/** How to reach a node: credentials for its users file, the CA its https:// certificate is checked against. */
+export interface NodeAccess {
+  readonly auth?: { readonly user: string; readonly password: string };
+  readonly ca?: string | Buffer;
+}
 
-  constructor(readonly url: URL) {}
+export class NodeConnection {
+  private readonly agent: HttpAgent;
+  private readonly request: typeof httpRequest;
+  /** `Basic …`, computed once. */
+  private readonly authorization: string | undefined;
+
+  constructor(
+    readonly url: URL,
+    access: NodeAccess = {},
+  ) {
+    const agentOptions = { keepAlive: true, maxSockets: SOCKETS_PER_NODE_MAX, maxFreeSockets: SOCKETS_PER_NODE_MAX, timeout: IDLE_SOCKET_MS };
+    const secure = url.protocol === 'https:';
+    this.agent = secure ? new HttpsAgent({ ...agentOptions, ca: access.ca }) : new HttpAgent(agentOptions);
+    this.request = secure ? httpsRequest : httpRequest;
+    this.authorization = access.auth === undefined ? undefined : `Basic ${Buffer.from(`${access.auth.user}:${access.auth.password}`, 'utf8').toString('base64')}`;
+  }
 
   send(method: string, path: string, headers: Record<string, string | number>, body: Uint8Array | undefined, timeoutMs: number): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
@@ -44,8 +63,9 @@ export class NodeConnection {
         req.destroy();
         reject(error);
       };
-      const req = request(
-        { host: this.url.hostname, port: this.url.port, method, path, headers, agent: this.agent },
+      const allHeaders = this.authorization === undefined ? headers : { ...headers, authorization: this.authorization };
+      const req = this.request(
+        { host: this.url.hostname, port: this.url.port, method, path, headers: allHeaders, agent: this.agent },
         (response) => {
           const chunks: Buffer[] = [];
           let bytes = 0;

@@ -4,13 +4,18 @@
  * request.
  */
 import { z } from 'zod';
+import type { NodeAccess } from './httpRequest.ts';
 import type { ClientSibling, Resolution } from './results.ts';
 
 export type CoordinationMode = 'server' | 'client';
 
 export interface ClientOptions {
-  /** HTTP addresses of some nodes (`http://127.0.0.1:8080`): at least one. */
+  /** HTTP(S) addresses of some nodes (`http://127.0.0.1:8080`, `https://db1.example:8443`): at least one. */
   readonly nodes: readonly string[];
+  /** A user of the nodes' users file: sent as HTTP Basic authorization with every request. */
+  readonly auth?: { readonly user: string; readonly password: string };
+  /** The CA certificate(s), PEM, that https:// nodes' certificates are checked against (default: the system's). */
+  readonly ca?: string | Buffer;
   /**
    * 'server' (default): requests go over HTTP to the nodes in turn, and a node coordinates.
    * 'client': the client fetches the ring from a node and coordinates itself, talking to
@@ -39,6 +44,8 @@ export interface ClientOptions {
 
 export interface ResolvedOptions {
   readonly nodes: readonly URL[];
+  /** Credentials and CA for every HTTP request to a node (client mode's /admin/cluster included). */
+  readonly access: NodeAccess;
   readonly mode: CoordinationMode;
   readonly timeoutMs: number;
   readonly attemptTimeoutMs: number;
@@ -59,6 +66,14 @@ const quorumOption = z.number().int().min(1).max(64).optional();
 const schema = z
   .object({
     nodes: z.array(z.string()).min(1, 'give at least one node address'),
+    auth: z
+      .object({
+        user: z.string().min(1, 'must not be empty').refine((user) => !user.includes(':'), 'must not contain ":" (HTTP Basic authorization cannot carry it)'),
+        password: z.string(),
+      })
+      .strict()
+      .optional(),
+    ca: z.custom<string | Buffer>((value) => (typeof value === 'string' && value !== '') || Buffer.isBuffer(value), 'must be PEM text or a Buffer of it').optional(),
     mode: z.enum(['server', 'client']).default('server'),
     timeoutMs: positiveMs(5000),
     attemptTimeoutMs: positiveMs(2500),
@@ -82,6 +97,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
   const nodes = value.nodes.map((text, i) => nodeUrl(text, i));
   return {
     nodes,
+    access: { auth: value.auth, ca: value.ca },
     mode: value.mode,
     timeoutMs: value.timeoutMs,
     attemptTimeoutMs: Math.min(value.attemptTimeoutMs, value.timeoutMs),
@@ -97,10 +113,10 @@ function nodeUrl(text: string, index: number): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new ClientConfigError(`invalid Shoal client option nodes.${index}: not a URL (got ${JSON.stringify(text)}); give http://HOST:PORT`);
+    throw new ClientConfigError(`invalid Shoal client option nodes.${index}: not a URL (got ${JSON.stringify(text)}); give http://HOST:PORT or https://HOST:PORT`);
   }
-  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {
-    throw new ClientConfigError(`invalid Shoal client option nodes.${index}: give a node's HTTP address as http://HOST:PORT (got ${JSON.stringify(text)})`);
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {
+    throw new ClientConfigError(`invalid Shoal client option nodes.${index}: give a node's HTTP address as http://HOST:PORT or https://HOST:PORT (got ${JSON.stringify(text)})`);
   }
   return url;
 }

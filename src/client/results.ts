@@ -31,9 +31,10 @@ export type Resolution = Uint8Array | string | { readonly value: Uint8Array | st
  * Codes: the node's (KEY_TOO_LONG, QUORUM_UNREACHABLE, REQUEST_TIMEOUT, TOO_MANY_SIBLINGS,
  * …), and the client's own: UNAVAILABLE (no node could be reached or gave a usable
  * answer within the deadline), BAD_ANSWER (a node answered something that is not Shoal's
- * protocol, and no other did better).
+ * protocol, and no other did better); and the node's refusals of the client itself:
+ * UNAUTHENTICATED (no or wrong `auth`), FORBIDDEN (the user's role is too low).
  */
-export type ClientErrorCode = ErrorCode | 'UNAVAILABLE' | 'BAD_ANSWER';
+export type ClientErrorCode = ErrorCode | 'UNAVAILABLE' | 'BAD_ANSWER' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_BUSY';
 
 export class ShoalClientError extends Error {
   override readonly name = 'ShoalClientError';

@@ -82,7 +82,9 @@ class FakeNode implements RespNode {
 
 class FakeSession implements RespSession {
   readonly id = 7;
+  readonly remoteAddress = '127.0.0.1';
   name: string | undefined;
+  user: RespSession['user'];
   closing = false;
   closeAfterReply(): void {
     this.closing = true;

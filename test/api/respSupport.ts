@@ -3,6 +3,7 @@
  * writer), a raw socket client that reads replies with a timeout, and a command encoder.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 export type RespValue = string | number | Buffer | null | RespError | RespValue[];
 
@@ -84,6 +85,14 @@ export class RawClient {
   static open(port: number): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: '127.0.0.1', port }, () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Over TLS, trusting `ca`. */
+  static openTls(port: number, ca: Buffer): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connectTls({ host: '127.0.0.1', port, ca }, () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
   }

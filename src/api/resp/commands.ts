@@ -2,7 +2,18 @@
  * The command table of the Redis front end and its dispatcher: finds a command by name
  * (any case), checks its arity, runs it, and turns whatever it throws into one error reply.
  * No sockets here: a connection hands it arguments and a ReplyWriter.
+ *
+ * With users configured (context.auth), a connection not authenticated yet may run only
+ * the table's `no-auth` commands (AUTH, HELLO, QUIT): anything else, unknown names
+ * included, is NOAUTH. An authenticated one runs what its role allows (each entry names the
+ * role it needs), anything else is NOPERM. AUTH cannot be pipelined past: a connection runs
+ * its commands one after the other, each after the previous one's reply.
+ *
+ * A command named `POST` or `Host:` is an HTTP request, which a web page can send to a
+ * loopback port (cross-protocol scripting): the connection is closed before anything after
+ * it runs, as Redis does, with or without users.
  */
+import { roleAllows } from '../auth/roles.ts';
 import type { Logger } from '../../ports/logger.ts';
 import { respErrorOf } from './errors.ts';
 import { kvCommands } from './kvCommands.ts';
@@ -19,7 +30,13 @@ const ECHOED_CHARS_MAX = 128;
 interface TableEntry {
   readonly spec: CommandSpec;
   readonly counter: CommandCounter;
+  /** Runs before AUTH. */
+  readonly noAuth: boolean;
 }
+
+const NOAUTH = 'NOAUTH Authentication required.';
+/** The first words of an HTTP request, as a RESP inline command reads them. */
+const HTTP_REQUEST_WORDS: ReadonlySet<string> = new Set(['post', 'host:']);
 
 export class RespCommands {
   readonly specs: readonly CommandSpec[];
@@ -33,7 +50,7 @@ export class RespCommands {
     specs.push(...kvCommands(context), ...serverCommands(context, () => this.specs));
     this.specs = specs;
     for (const spec of specs) {
-      const entry = { spec, counter: context.stats.counter(spec.name) };
+      const entry = { spec, counter: context.stats.counter(spec.name), noAuth: spec.flags.includes('no-auth') };
       this.byName.set(spec.name, entry);
       this.byName.set(spec.name.toUpperCase(), entry);
     }
@@ -45,6 +62,17 @@ export class RespCommands {
    */
   execute(args: readonly Buffer[], reply: ReplyWriter, session: RespSession): Promise<void> | undefined {
     const entry = this.lookup(args[0]);
+    if (entry === undefined && isHttpRequest(args[0])) {
+      this.refuseHttp(reply, session);
+      return undefined;
+    }
+    if (this.context.auth !== undefined) {
+      const refusal = this.refusal(entry, session);
+      if (refusal !== undefined) {
+        this.writeError(reply, refusal);
+        return undefined;
+      }
+    }
     if (entry === undefined) {
       this.context.stats.unknownCommands += 1;
       this.writeError(reply, unknownCommandText(args));
@@ -65,6 +93,26 @@ export class RespCommands {
     }
     if (pending === undefined) return undefined;
     return pending.then(undefined, (error: unknown) => this.fail(reply, error, spec.name));
+  }
+
+  /** Closes the connection: nothing the request carries (its body may hold commands) runs. */
+  private refuseHttp(reply: ReplyWriter, session: RespSession): void {
+    this.context.refusals?.note('HTTP_REQUEST', { from: session.remoteAddress, connection: session.id }, 'refused an HTTP request on the redis port (cross-protocol scripting?); connection closed');
+    this.writeError(reply, 'ERR an HTTP request is not a Redis command; closing the connection');
+    session.closeAfterReply();
+  }
+
+  /** NOAUTH or NOPERM, when the session may not run the command; undefined when it may. */
+  private refusal(entry: TableEntry | undefined, session: RespSession): string | undefined {
+    const { user } = session;
+    if (user === undefined) {
+      if (entry?.noAuth === true) return undefined;
+      this.context.refusals?.note('NOAUTH', { from: session.remoteAddress, connection: session.id, command: entry?.spec.name }, 'refused redis command: not authenticated');
+      return NOAUTH;
+    }
+    if (entry === undefined || roleAllows(user.role, entry.spec.role)) return undefined;
+    this.context.refusals?.note('NOPERM', { from: session.remoteAddress, user: user.name, role: user.role, command: entry.spec.name }, 'refused redis command: role too low');
+    return `NOPERM this user has no permissions to run the '${entry.spec.name}' command`;
   }
 
   private lookup(name: Buffer | undefined): TableEntry | undefined {
@@ -88,6 +136,10 @@ export class RespCommands {
     this.context.stats.countError(space === -1 ? text : text.slice(0, space));
     reply.error(text);
   }
+}
+
+function isHttpRequest(name: Buffer | undefined): boolean {
+  return name !== undefined && (name.length === 4 || name.length === 5) && HTTP_REQUEST_WORDS.has(name.toString('latin1').toLowerCase());
 }
 
 function arityFits(spec: CommandSpec, count: number): boolean {

@@ -24,7 +24,7 @@ import type { RespCommands } from './commands.ts';
 import { RespParser } from './parser.ts';
 import { ReplyWriter } from './reply.ts';
 import type { RespStats } from './stats.ts';
-import type { RespServerLimits, RespSession } from './types.ts';
+import type { RespServerLimits, RespSession, SessionUser } from './types.ts';
 
 type ConnectionState = 'open' | 'draining' | 'closing' | 'closed';
 
@@ -47,7 +47,9 @@ export interface ConnectionOptions {
 
 export class RespConnection implements RespSession {
   readonly id: number;
+  readonly remoteAddress: string | undefined;
   name: string | undefined;
+  user: SessionUser | undefined;
   /** Settles once the socket is closed. */
   readonly closed: Promise<void>;
   private state: ConnectionState = 'open';
@@ -70,6 +72,7 @@ export class RespConnection implements RespSession {
   constructor(private readonly options: ConnectionOptions) {
     this.id = options.id;
     this.socket = options.socket;
+    this.remoteAddress = options.socket.remoteAddress;
     this.parser = new RespParser(options.limits);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));

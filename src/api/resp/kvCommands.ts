@@ -15,6 +15,7 @@
  *   context (empty = supersede nothing), exactly as the HTTP API's PUT and DELETE do.
  */
 import { compareDots } from '../../core/clock.ts';
+import type { Role } from '../auth/roles.ts';
 import type { Sibling, StoredObject } from '../../core/object.ts';
 import type { ReplyWriter } from './reply.ts';
 import { argAt as arg, CommandError, type CommandContext, type CommandSpec } from './types.ts';
@@ -64,39 +65,39 @@ export function kvCommands({ node, stats }: CommandContext): CommandSpec[] {
     node.put(key, { value: copyBytes(value), contentType: RESP_CONTENT_TYPE, supersedeSeen: true });
 
   return [
-    spec('get', 2, ['readonly', 'fast'], [1, 1, 1], ['@read', '@string', '@fast'], async (args, reply) => {
+    spec('get', 'read', 2, ['readonly', 'fast'], [1, 1, 1], ['@read', '@string', '@fast'], async (args, reply) => {
       writeValue(reply, (await node.get(arg(args, 1))).object);
     }),
-    spec('set', -3, ['write', 'denyoom'], [1, 1, 1], ['@write', '@string', '@slow'], async (args, reply) => {
+    spec('set', 'readwrite', -3, ['write', 'denyoom'], [1, 1, 1], ['@write', '@string', '@slow'], async (args, reply) => {
       if (args.length > 3) throw new CommandError('ERR', SET_OPTIONS_REFUSED);
       await set(arg(args, 1), arg(args, 2));
       reply.ok();
     }),
-    spec('mget', -2, ['readonly', 'fast'], [1, -1, 1], ['@read', '@string', '@fast'], async (args, reply) => {
+    spec('mget', 'read', -2, ['readonly', 'fast'], [1, -1, 1], ['@read', '@string', '@fast'], async (args, reply) => {
       const reads = await mapBounded(args.slice(1), (key) => node.get(key));
       reply.arrayHeader(reads.length);
       for (const read of reads) writeValue(reply, read.object);
     }),
-    spec('mset', -3, ['write', 'denyoom'], [1, -1, 2], ['@write', '@string', '@slow'], async (args, reply) => {
+    spec('mset', 'readwrite', -3, ['write', 'denyoom'], [1, -1, 2], ['@write', '@string', '@slow'], async (args, reply) => {
       if (args.length % 2 === 0) throw new CommandError('ERR', "wrong number of arguments for 'mset' command");
       // One SET after the other, in order: not atomic (an error leaves the earlier ones written).
       for (let index = 1; index < args.length; index += 2) await set(arg(args, index), arg(args, index + 1));
       reply.ok();
     }),
-    spec('del', -2, ['write'], [1, -1, 1], ['@keyspace', '@write', '@slow'], async (args, reply) => {
+    spec('del', 'readwrite', -2, ['write'], [1, -1, 1], ['@keyspace', '@write', '@slow'], async (args, reply) => {
       const deleted = await mapBounded(distinctKeys(args), deleteIfLive);
       reply.integer(deleted.filter(Boolean).length);
     }),
-    spec('exists', -2, ['readonly', 'fast'], [1, -1, 1], ['@keyspace', '@read', '@fast'], async (args, reply) => {
+    spec('exists', 'read', -2, ['readonly', 'fast'], [1, -1, 1], ['@keyspace', '@read', '@fast'], async (args, reply) => {
       const found = await mapBounded(args.slice(1), exists);
       reply.integer(found.filter(Boolean).length);
     }),
-    spec('shoal.get', 2, ['readonly'], [1, 1, 1], ['@read'], async (args, reply) => {
+    spec('shoal.get', 'read', 2, ['readonly'], [1, 1, 1], ['@read'], async (args, reply) => {
       const read = await node.get(arg(args, 1));
       writeSiblings(reply, read.context, read.object?.siblings ?? []);
     }),
     {
-      ...spec('shoal.put', -4, ['write', 'denyoom'], [1, 1, 1], ['@write'], async (args, reply) => {
+      ...spec('shoal.put', 'readwrite', -4, ['write', 'denyoom'], [1, 1, 1], ['@write'], async (args, reply) => {
         const contentType = args.length > 4 ? arg(args, 4).toString('utf8') : RESP_CONTENT_TYPE;
         const context = contextArg(arg(args, 2));
         const written = await node.put(arg(args, 1), { value: copyBytes(arg(args, 3)), contentType, context });
@@ -104,7 +105,7 @@ export function kvCommands({ node, stats }: CommandContext): CommandSpec[] {
       }),
       argsMax: 5,
     },
-    spec('shoal.del', 3, ['write'], [1, 1, 1], ['@write'], async (args, reply) => {
+    spec('shoal.del', 'readwrite', 3, ['write'], [1, 1, 1], ['@write'], async (args, reply) => {
       const written = await node.delete(arg(args, 1), contextArg(arg(args, 2)), SUPERSEDE_CONTEXT_ONLY);
       reply.bulkString(written.context);
     }),
@@ -141,13 +142,14 @@ function writeSiblings(reply: ReplyWriter, context: string, siblings: readonly S
 
 function spec(
   name: string,
+  role: Role,
   arity: number,
   flags: readonly string[],
   keys: readonly [number, number, number],
   categories: readonly string[],
   run: CommandSpec['run'],
 ): CommandSpec {
-  return { name, arity, flags, keys, categories, run };
+  return { name, arity, flags, role, keys, categories, run };
 }
 
 /** `work` over every item, at most KEYS_IN_FLIGHT_MAX at a time; the results in order. */

@@ -4,8 +4,16 @@
  * `-ERR max number of clients reached` and closed, as Redis does), and on close stops
  * accepting, lets each connection answer the commands it has read, then closes them (any
  * left after stopGraceMs are destroyed).
+ *
+ * With `tls` it serves RESP over TLS (node:tls) and is otherwise the same, so a node can run
+ * one plain and one TLS server side by side. With `auth` every connection must AUTH first
+ * (commands.ts).
  */
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { Authenticator } from '../auth/authenticator.ts';
+import { RefusalLog } from '../auth/refusalLog.ts';
+import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from '../tls.ts';
 import type { HostPort } from '../../node/hostPort.ts';
 import { formatHostPort } from '../../node/hostPort.ts';
 import type { Logger } from '../../ports/logger.ts';
@@ -68,6 +76,10 @@ export interface RespServerOptions {
   readonly logger: Logger;
   readonly stats?: RespStats;
   readonly stopGraceMs?: number;
+  /** The node's users: with it a connection must AUTH before anything but AUTH, HELLO and QUIT. */
+  readonly auth?: Authenticator;
+  /** Serve RESP over TLS with these (PEM). */
+  readonly tls?: TlsFiles;
 }
 
 export interface RespServer {
@@ -83,14 +95,16 @@ export async function startRespServer(options: RespServerOptions): Promise<RespS
   const { limits, logger } = options;
   const stats = options.stats ?? new RespStats();
   let port = options.listen.port;
-  const commands = new RespCommands({ node: options.node, stats, limits, tcpPort: () => port }, logger);
+  const refusals = new RefusalLog(logger);
+  const commands = new RespCommands({ node: options.node, stats, limits, tcpPort: () => port, auth: options.auth, refusals }, logger);
   const connections = new Set<RespConnection>();
   let nextId = 1;
   let closing = false;
-  const server = createServer({ allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEP_ALIVE_INITIAL_DELAY_MS });
+  const server = createSocketServer(options, logger);
   let refusalLoggedMs = -Infinity;
   let refusedSinceLog = 0;
-  server.on('connection', (socket) => {
+  // Over TLS a connection is the client's once its handshake is done.
+  server.on(options.tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
     if (closing || connections.size >= limits.connectionsMax) {
       stats.connectionsRejected += 1;
       if (!closing) {
@@ -138,7 +152,15 @@ export async function startRespServer(options: RespServerOptions): Promise<RespS
   return { address, port, stats, close: () => (closed ??= close()) };
 }
 
-function listen(server: ReturnType<typeof createServer>, address: HostPort): Promise<number> {
+function createSocketServer({ tls }: RespServerOptions, logger: Logger): Server {
+  const socketOptions = { allowHalfOpen: true, noDelay: true, keepAlive: true, keepAliveInitialDelay: KEEP_ALIVE_INITIAL_DELAY_MS };
+  if (tls === undefined) return createServer(socketOptions);
+  const server = createTlsServer({ ...socketOptions, key: tls.key, cert: tls.cert, ca: tls.ca, handshakeTimeout: TLS_HANDSHAKE_MS_MAX });
+  server.on('tlsClientError', (error, socket) => logger.debug({ err: error, from: socket.remoteAddress }, 'redis tls handshake failed'));
+  return server;
+}
+
+function listen(server: Server, address: HostPort): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: address.host, port: address.port, exclusive: true }, () => {

@@ -3,6 +3,9 @@
  * (so commands are testable without sockets or a cluster), the connection it answers on,
  * and the command table's entries.
  */
+import type { Authenticator } from '../auth/authenticator.ts';
+import type { RefusalLog } from '../auth/refusalLog.ts';
+import type { Role } from '../auth/roles.ts';
 import type { NodeStatus, PutInput, ReadResult, WriteResult } from '../../node/shoalNode.ts';
 import type { RespLimits } from './parser.ts';
 import type { ReplyWriter } from './reply.ts';
@@ -20,11 +23,21 @@ export type RespNodeStatus = Pick<NodeStatus, 'nodeId' | 'clusterName' | 'state'
   readonly cluster: Pick<NodeStatus['cluster'], 'members' | 'memberStatus' | 'ringVersion' | 'n' | 'r' | 'w'>;
 };
 
+/** Who a connection authenticated as (AUTH, HELLO … AUTH). */
+export interface SessionUser {
+  readonly name: string;
+  readonly role: Role;
+}
+
 /** The connection a command runs on. */
 export interface RespSession {
   readonly id: number;
+  /** The client's address, for logs. */
+  readonly remoteAddress: string | undefined;
   /** CLIENT SETNAME's name. */
   name: string | undefined;
+  /** Undefined until AUTH succeeds (with users configured, only `no-auth` commands run until then). */
+  user: SessionUser | undefined;
   /** Close the connection once this command's reply is written (QUIT); later commands are dropped. */
   closeAfterReply(): void;
 }
@@ -47,6 +60,10 @@ export interface CommandContext {
   readonly limits: RespServerLimits;
   /** The port the server is bound to (for INFO). */
   readonly tcpPort: () => number;
+  /** The node's users: with it a connection must AUTH before anything but `no-auth` commands. */
+  readonly auth?: Authenticator;
+  /** Where refused AUTHs and commands are logged (rate-limited). */
+  readonly refusals?: RefusalLog;
 }
 
 /** Runs one command: writes exactly one reply, or throws (rejects) a CommandError or a node error. */
@@ -59,7 +76,10 @@ export interface CommandSpec {
   readonly arity: number;
   /** The most arguments, the name included, where the command has a bound that arity cannot say. */
   readonly argsMax?: number;
+  /** Redis's flags; `no-auth`: runs before AUTH (AUTH, HELLO, QUIT). */
   readonly flags: readonly string[];
+  /** The role a user needs to run it (with users configured). */
+  readonly role: Role;
   /** The key positions for COMMAND: first, last (-1: the last argument), step; 0 0 0 when none. */
   readonly keys: readonly [number, number, number];
   readonly categories: readonly string[];
