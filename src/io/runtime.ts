@@ -13,7 +13,13 @@
  * advertises as its address.
  *
  * With `--resp HOST:PORT` it also serves the Redis protocol (api/resp/) on exactly that
- * address, bound after the HTTP API.
+ * address, bound after the HTTP API; with `--resp-tls HOST:PORT`, the Redis protocol over
+ * TLS there too.
+ *
+ * With the TLS files (tlsCa, tlsCert, tlsKey) every port speaks TLS: mutual TLS between the
+ * nodes, HTTPS, and the Redis TLS port. With a users file every client authenticates
+ * (api/auth/). Both are read once, at start; a file that cannot be read or parsed is a
+ * config error.
  *
  * `stop()` undoes it in reverse: stop accepting HTTP and Redis requests and let in-flight
  * ones finish, stop the node (background tasks, flush, close the stores), close the
@@ -25,7 +31,11 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../api/http.ts';
 import { NodeMetrics } from '../api/metrics.ts';
+import { Authenticator } from '../api/auth/authenticator.ts';
+import { loadUsersFile } from '../api/auth/usersFile.ts';
 import { respLimitsOf, startRespServer, type RespServer } from '../api/resp/server.ts';
+import { RespStats } from '../api/resp/stats.ts';
+import type { TlsFiles } from '../api/tls.ts';
 import { ConfigError, securityStatus, tlsConfigured, type NodeConfig } from '../node/config.ts';
 import { formatHostPort, type HostPort } from '../node/hostPort.ts';
 import { openNode } from '../node/openNode.ts';
@@ -78,6 +88,8 @@ export interface NodeRuntime {
   readonly resp: RespServer | undefined;
   /** Its bound address (`127.0.0.1:6379`), or undefined without `config.resp`. */
   readonly respAddress: string | undefined;
+  /** The Redis-protocol server over TLS, when `config.respTls` is set. */
+  readonly respTls: RespServer | undefined;
   /** Stops serving, flushes and closes. Idempotent. */
   stop(): Promise<void>;
 }
@@ -88,6 +100,7 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
   const tls = readTlsFiles(config);
+  const auth = authenticatorOf(config);
   const warning = securityStatus(config).warning;
   if (warning !== null) logger.error({ insecure: true }, warning);
   const storage = options.storage ?? (await openStorage(config));
@@ -103,12 +116,16 @@ export async function startNodeRuntime(options: NodeRuntimeOptions): Promise<Nod
     const metrics = new NodeMetrics({ defaultLabels: { node: config.id } });
     node = await openNode({ config, engine: storage.engine, hintEngine, meta: storage.meta, clock, random, transport, logger, events: metrics.nodeEvents });
     watchNode(metrics, node);
-    http = buildHttpApi({ node, config, metrics, logger });
-    const httpUrl = await listen(http, config.http);
-    const resp = config.resp === undefined ? undefined : await startResp(node, config, config.resp, metrics, logger);
-    logger.info({ actor: node.actor, startEpoch: node.status().startEpoch, engine: storage.engine.name, listen: bound.listenAddress }, 'node started');
-    const running = { node, transport, http, resp, logger, lock: storage.lock };
-    return { node, http, metrics, httpUrl, listenAddress: bound.listenAddress, resp, respAddress: resp?.address, stop: once(() => stopRuntime(running)) };
+    http = buildHttpApi({ node, config, metrics, logger, ...(auth === undefined ? {} : { auth }), ...(tls === undefined ? {} : { tls }) });
+    const httpUrl = await listen(http, config.http, tls === undefined ? 'http' : 'https');
+    // The plain and the TLS Redis ports count into the same statistics.
+    const respStats = new RespStats();
+    metrics.watchResp(respStats);
+    const resp = config.resp === undefined ? undefined : await startResp({ node, config, address: config.resp, stats: respStats, logger, auth, tls: undefined });
+    const respTls = config.respTls === undefined ? undefined : await startResp({ node, config, address: config.respTls, stats: respStats, logger, auth, tls });
+    logger.info({ actor: node.actor, startEpoch: node.status().startEpoch, engine: storage.engine.name, listen: bound.listenAddress, tls: tls !== undefined, authentication: auth !== undefined }, 'node started');
+    const running = { node, transport, http, resp: [resp, respTls], logger, lock: storage.lock };
+    return { node, http, metrics, httpUrl, listenAddress: bound.listenAddress, resp, respAddress: resp?.address, respTls, stop: once(() => stopRuntime(running)) };
   } catch (error) {
     await http?.close().catch(() => undefined);
     await closeAfterFailure(node, storage, hintEngine, transport);
@@ -203,21 +220,47 @@ function watchNode(metrics: NodeMetrics, node: ShoalNode): void {
   });
 }
 
-/** The Redis front end on exactly `address` (a host name resolved to its first address). */
-async function startResp(node: ShoalNode, config: NodeConfig, address: HostPort, metrics: NodeMetrics, logger: Logger): Promise<RespServer> {
+interface RespSetup {
+  readonly node: ShoalNode;
+  readonly config: NodeConfig;
+  readonly address: HostPort;
+  readonly stats: RespStats;
+  readonly logger: Logger;
+  readonly auth: Authenticator | undefined;
+  readonly tls: TlsFiles | undefined;
+}
+
+/** A Redis front end on exactly `address` (a host name resolved to its first address). */
+async function startResp({ node, config, address, stats, logger, auth, tls }: RespSetup): Promise<RespServer> {
   const host = await resolveHost(address.host);
-  const server = await startRespServer({ node, listen: { host, port: address.port }, limits: respLimitsOf(config.valueBytesMax, config.respIdleTimeoutMs, openFilesMax()), logger });
-  metrics.watchResp(server.stats);
-  return server;
+  return startRespServer({
+    node,
+    stats,
+    listen: { host, port: address.port },
+    limits: respLimitsOf(config.valueBytesMax, config.respIdleTimeoutMs, openFilesMax()),
+    logger,
+    ...(auth === undefined ? {} : { auth }),
+    ...(tls === undefined ? {} : { tls }),
+  });
+}
+
+/** The users file's authenticator, or undefined when clients need not authenticate. */
+function authenticatorOf(config: NodeConfig): Authenticator | undefined {
+  if (config.usersFile === undefined) return undefined;
+  try {
+    return new Authenticator(loadUsersFile(config.usersFile));
+  } catch (error) {
+    throw new ConfigError(`invalid config: usersFile: ${(error as Error).message}`);
+  }
 }
 
 /** Binds exactly one address: a host name is resolved to its first address, never to all. */
-async function listen(http: FastifyInstance, address: HostPort): Promise<string> {
+async function listen(http: FastifyInstance, address: HostPort, scheme: 'http' | 'https'): Promise<string> {
   const host = await resolveHost(address.host);
   await http.listen({ host, port: address.port, listenTextResolver: () => '' });
   const bound = http.server.address();
   if (bound === null || typeof bound === 'string') throw new Error('HTTP server has no TCP address');
-  return `http://${formatHostPort({ host: bound.address, port: bound.port })}`;
+  return `${scheme}://${formatHostPort({ host: bound.address, port: bound.port })}`;
 }
 
 async function resolveHost(host: string): Promise<string> {
@@ -228,13 +271,13 @@ interface Running {
   readonly node: ShoalNode;
   readonly transport: Transport;
   readonly http: FastifyInstance;
-  readonly resp: RespServer | undefined;
+  readonly resp: readonly (RespServer | undefined)[];
   readonly logger: Logger;
   readonly lock: DataDirLock | undefined;
 }
 
 async function stopRuntime({ node, transport, http, resp, logger, lock }: Running): Promise<void> {
-  await Promise.all([http.close(), resp?.close()]);
+  await Promise.all([http.close(), ...resp.map((server) => server?.close())]);
   await node.stop();
   await transport.close();
   lock?.release();

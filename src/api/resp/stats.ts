@@ -27,8 +27,10 @@ export class RespStats {
   /** Error replies by their code (the first word: ERR, TRYAGAIN, BUSY, NOPROTO). */
   readonly errorReplies = new Map<string, number>();
 
-  /** A counter for the command `name` (lower-case), listed in `commands`. */
+  /** The counter for the command `name` (lower-case), listed in `commands` (one per name: the plain and the TLS port share them). */
   counter(name: string): CommandCounter {
+    const existing = this.commands.find((counter) => counter.name === name);
+    if (existing !== undefined) return existing;
     const counter = new CommandCounter(name);
     this.commands.push(counter);
     return counter;
