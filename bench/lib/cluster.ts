@@ -7,11 +7,16 @@
  *
  * waitPeersUp() makes each node talk to every peer (writes at W = N through that node)
  * and then waits until each node's `/admin/status` shows every peer `up`.
+ *
+ * `secure: true` starts every member with mutual TLS between the nodes, HTTPS and a users
+ * file (secure-cluster.ts makes the files in the temp root); the harness's own requests and
+ * clients made from `cluster.secure` then speak HTTPS with the CA and the credentials.
  */
 import { join } from 'node:path';
 import { freePorts } from './free-port.ts';
-import { KvClient } from './http-client.ts';
+import { getOnce, KvClient, type SecureAccess } from './http-client.ts';
 import { launchNode, makeTempDir, removeTempDir, type ShoalNodeProcess } from './node-process.ts';
+import { makeClusterSecurity, type ClusterSecurity } from './secure-cluster.ts';
 
 export interface ClusterOptions {
   /** Number of members (ids n1…nK unless `ids` is given). */
@@ -38,6 +43,8 @@ export interface ClusterOptions {
    * it again, for fresh dirs (a node that started persists its cluster state).
    */
   prepare?: (members: readonly { id: string; dataDir: string }[]) => Promise<void>;
+  /** TLS between the nodes and to clients, Basic authentication on HTTP (see the file comment). */
+  secure?: boolean;
 }
 
 /** A peer as a node's `/admin/status` shows it. */
@@ -58,6 +65,8 @@ export class ShoalCluster {
     readonly root: string,
     /** Each node's `/admin/status` when it first answered 200. */
     readonly statusAtStart: readonly unknown[],
+    /** How clients reach a secure cluster's nodes; undefined when it is plain. */
+    readonly secure: SecureAccess | undefined,
   ) {}
 
   get httpUrls(): string[] {
@@ -71,7 +80,7 @@ export class ShoalCluster {
 
   /** Every node's `/admin/status` body (or `{ error }` when it did not answer 200). */
   async statuses(): Promise<unknown[]> {
-    return Promise.all(this.nodes.map((node) => fetchStatus(node.httpUrl)));
+    return Promise.all(this.nodes.map((node) => fetchStatus(node)));
   }
 
   /**
@@ -85,7 +94,7 @@ export class ShoalCluster {
     let probeWrites = 0;
     let lastProblem = '';
     for (const node of this.nodes) {
-      const client = new KvClient(node.httpUrl, { maxSockets: 1, timeoutMs: 5000 });
+      const client = new KvClient(node.httpUrl, { maxSockets: 1, timeoutMs: 5000, secure: node.secure });
       try {
         for (let attempt = 0; ; attempt++) {
           node.assertRunning('probing its peers');
@@ -143,13 +152,13 @@ async function launchOnce(options: ClusterOptions): Promise<ShoalCluster> {
   const ids = options.ids ?? Array.from({ length: options.size }, (_, i) => `n${i + 1}`);
   if (ids.length !== options.size) throw new RangeError('launchCluster: ids.length must equal size');
   const root = makeTempDir('shoal-bench-cluster-');
-  if (options.prepare !== undefined) {
-    try {
-      await options.prepare(ids.map((id) => ({ id, dataDir: join(root, id) })));
-    } catch (error) {
-      removeTempDir(root);
-      throw error;
-    }
+  let security: ClusterSecurity | undefined;
+  try {
+    if (options.prepare !== undefined) await options.prepare(ids.map((id) => ({ id, dataDir: join(root, id) })));
+    if (options.secure === true) security = await makeClusterSecurity(root, ids, host);
+  } catch (error) {
+    removeTempDir(root);
+    throw error;
   }
   const ports = await freePorts(2 * ids.length, host);
   const listenPort = (i: number): number => ports[2 * i] as number;
@@ -165,7 +174,11 @@ async function launchOnce(options: ClusterOptions): Promise<ShoalCluster> {
     readyTimeoutMs: options.readyTimeoutMs,
     ...(options.script === undefined ? {} : { script: options.script }),
     ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
-    args: ['--cluster', members, '--n', String(options.n), '--r', String(options.r), '--w', String(options.w), ...(options.args ?? [])],
+    secure: security?.access,
+    args: [
+      '--cluster', members, '--n', String(options.n), '--r', String(options.r), '--w', String(options.w),
+      ...(security?.argsFor(id) ?? []), ...(options.args ?? []),
+    ],
   })));
   const failed = launched.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   const nodes = launched.flatMap((r) => (r.status === 'fulfilled' ? [r.value.node] : []));
@@ -175,14 +188,13 @@ async function launchOnce(options: ClusterOptions): Promise<ShoalCluster> {
     throw new Error(failed.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason))).join('\n'));
   }
   const statusAtStart = launched.map((r) => (r.status === 'fulfilled' ? r.value.status : undefined));
-  return new ShoalCluster(nodes, members, root, statusAtStart);
+  return new ShoalCluster(nodes, members, root, statusAtStart, security?.access);
 }
 
-async function fetchStatus(httpUrl: string): Promise<unknown> {
+async function fetchStatus(node: ShoalNodeProcess): Promise<unknown> {
   try {
-    const res = await fetch(`${httpUrl}/admin/status`, { signal: AbortSignal.timeout(5000) });
-    const body = await res.text();
-    if (res.status !== 200) return { error: `status ${res.status}`, body: body.slice(0, 500) };
+    const { status, body } = await getOnce(`${node.httpUrl}/admin/status`, 5000, node.secure);
+    if (status !== 200) return { error: `status ${status}`, body: body.slice(0, 500) };
     return JSON.parse(body) as unknown;
   } catch (error) {
     return { error: error instanceof Error ? error.message : String(error) };

@@ -2,8 +2,26 @@
  * A minimal keep-alive HTTP client for Shoal's key-value API (node:http, no extra
  * dependency), and for other HTTP APIs through request(). The agent holds at most `maxSockets` connections; callers bound their own
  * in-flight requests to the same number so no request waits inside the agent unseen.
+ *
+ * A node started secure (TLS and a users file) is reached through node:https with the
+ * cluster CA and Basic credentials (SecureAccess): global fetch cannot take a custom CA.
+ * Whether a client is secure is settled when it is made: per request, a plain one pays one
+ * comparison more than before, and nothing else.
  */
 import { Agent, request, type IncomingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+/** How a client reaches a node started secure: HTTPS trusting the cluster CA alone, Basic credentials on every request. */
+export interface SecureAccess {
+  /** The cluster CA's certificate, PEM. */
+  readonly caPem: string;
+  /** The `Authorization` header value: `Basic base64(user:password)`. */
+  readonly authorization: string;
+}
+
+export function basicAuthorization(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
 
 export interface KvResult {
   /** HTTP status, or 0 when the request failed before a response (see `error`). */
@@ -26,21 +44,33 @@ export interface KvClientOptions {
    * connection the server is closing and fail with ECONNRESET. Default 4000.
    */
   idleTimeoutMs?: number;
+  /** The node is secure (its URL is https://): how to reach it. */
+  secure?: SecureAccess | undefined;
 }
 
 export class KvClient {
   private readonly agent: Agent;
+  private readonly send: typeof request;
   private readonly url: URL;
   private readonly timeoutMs: number;
+  /** Sent with every request when the node is secure; undefined for a plain node. */
+  private readonly authorization: string | undefined;
 
   constructor(baseUrl: string, options: KvClientOptions) {
     this.url = new URL(baseUrl);
-    this.agent = new Agent({
+    const secure = options.secure;
+    if ((this.url.protocol === 'https:') !== (secure !== undefined)) {
+      throw new Error(`KvClient: ${baseUrl} needs ${secure === undefined ? 'the secure option (CA and credentials)' : 'an https:// URL'}`);
+    }
+    const agentOptions = {
       keepAlive: true,
       maxSockets: options.maxSockets,
       maxFreeSockets: options.maxSockets,
       timeout: options.idleTimeoutMs ?? 4000,
-    });
+    };
+    this.agent = secure === undefined ? new Agent(agentOptions) : new HttpsAgent({ ...agentOptions, ca: secure.caPem });
+    this.send = secure === undefined ? request : httpsRequest;
+    this.authorization = secure?.authorization;
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
@@ -77,8 +107,9 @@ export class KvClient {
         const ctx = resHeaders?.['x-shoal-context'];
         resolve({ status, context: Array.isArray(ctx) ? ctx[0] : ctx, error, body: data });
       };
-      const req = request(
-        { agent: this.agent, hostname: this.url.hostname, port: this.url.port, method, path, headers },
+      const sent = this.authorization === undefined ? headers : { ...headers, authorization: this.authorization };
+      const req = this.send(
+        { agent: this.agent, hostname: this.url.hostname, port: this.url.port, method, path, headers: sent },
         (res) => {
           const chunks: Buffer[] = [];
           if (readBody) res.on('data', (c: Buffer) => chunks.push(c));
@@ -94,6 +125,28 @@ export class KvClient {
       req.end(body);
     });
   }
+}
+
+/**
+ * One GET without keep-alive (readiness polls, status, metrics): fetch for a plain node;
+ * node:https with the CA and the credentials for a secure one.
+ */
+export async function getOnce(url: string, timeoutMs: number, secure?: SecureAccess): Promise<{ status: number; body: string }> {
+  if (secure === undefined) {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    return { status: res.status, body: await res.text() };
+  }
+  return new Promise((resolve, reject) => {
+    const options = { agent: false as const, ca: secure.caPem, headers: { authorization: secure.authorization }, signal: AbortSignal.timeout(timeoutMs) };
+    const req = httpsRequest(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    req.end();
+  });
 }
 
 function errorCode(error: unknown): string {

@@ -76,8 +76,9 @@ export function shoalHttpClusterTarget(cluster: ShoalCluster, contexts: ContextP
   const nodes = cluster.nodes.length;
   return shoalHttpTarget({
     name,
-    description: `Shoal, ${nodes} node${nodes > 1 ? 's' : ''} over HTTP (${route === undefined ? 'round robin over the nodes' : 'routed by key'}), contexts: ${contexts}`,
+    description: `Shoal, ${nodes} node${nodes > 1 ? 's' : ''} over ${cluster.secure === undefined ? 'HTTP' : 'HTTPS with Basic authentication, mutual TLS between the nodes'} (${route === undefined ? 'round robin over the nodes' : 'routed by key'}), contexts: ${contexts}`,
     httpUrls: cluster.httpUrls,
+    secure: cluster.secure,
     contexts,
     route,
     processes: cluster.nodes,

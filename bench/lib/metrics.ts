@@ -1,13 +1,15 @@
 /** Reading a node's Prometheus metrics (`GET /metrics`) for benchmark reports. */
+import { getOnce, type SecureAccess } from './http-client.ts';
 
 /** Samples as `name{labels}` → value, for the metric names that start with `prefix`. */
 export type MetricSamples = Map<string, number>;
 
-export async function scrapeMetrics(httpUrl: string, prefix = 'shoal_'): Promise<MetricSamples | undefined> {
+/** `secure`: the node's (ShoalNodeProcess.secure) when it is secure. */
+export async function scrapeMetrics(httpUrl: string, prefix = 'shoal_', secure?: SecureAccess): Promise<MetricSamples | undefined> {
   try {
-    const res = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-    if (res.status !== 200) return undefined;
-    return parsePrometheus(await res.text(), prefix);
+    const { status, body } = await getOnce(`${httpUrl}/metrics`, 5000, secure);
+    if (status !== 200) return undefined;
+    return parsePrometheus(body, prefix);
   } catch {
     return undefined;
   }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from './free-port.ts';
+import { getOnce, type SecureAccess } from './http-client.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const shoalBin = join(repoRoot, 'bin', 'shoal.js');
@@ -46,6 +47,11 @@ export interface LaunchOptions {
   readyPollMs?: number;
   /** How long SIGTERM gets before SIGKILL on stop. */
   stopTimeoutMs?: number;
+  /**
+   * The node serves HTTPS and wants credentials (`args` carry its --tls-* and --users-file
+   * flags): how to reach it. Its httpUrl is then https://.
+   */
+  secure?: SecureAccess | undefined;
 }
 
 export interface MemorySample {
@@ -279,6 +285,8 @@ export class ShoalNodeProcess extends ManagedProcess {
     command: readonly string[],
     tail: OutputTail,
     stopTimeoutMs: number,
+    /** How to reach a secure node (HTTPS, credentials); undefined for a plain one. */
+    readonly secure: SecureAccess | undefined,
   ) {
     super(`node ${id}`, child, command, tail, stopTimeoutMs);
   }
@@ -290,16 +298,15 @@ export class ShoalNodeProcess extends ManagedProcess {
     while (Date.now() < deadline) {
       if (!this.running) throw new Error(`node ${this.id} ${this.describeExit()} before it was ready.\n${this.output()}`);
       try {
-        const res = await fetch(`${this.httpUrl}/admin/status`, { signal: AbortSignal.timeout(1000) });
-        const body = await res.text();
-        if (res.status === 200) {
+        const { status, body } = await getOnce(`${this.httpUrl}/admin/status`, 1000, this.secure);
+        if (status === 200) {
           try {
             return JSON.parse(body) as unknown;
           } catch {
             return body;
           }
         }
-        lastError = `status ${res.status}: ${body.slice(0, 200)}`;
+        lastError = `status ${status}: ${body.slice(0, 200)}`;
       } catch (error) {
         lastError = error instanceof Error ? error.message : String(error);
       }
@@ -401,8 +408,8 @@ export async function launchNode(options: LaunchOptions): Promise<{ node: ShoalN
   ];
   const { child, tail, started } = startChild(process.execPath, args, options.env, repoRoot);
   const node = new ShoalNodeProcess(
-    options.id, child, `http://${httpAddress}`, listenAddress, dataDir, ownsDataDir,
-    [process.execPath, ...args], tail, options.stopTimeoutMs ?? 10_000,
+    options.id, child, `${options.secure === undefined ? 'http' : 'https'}://${httpAddress}`, listenAddress, dataDir, ownsDataDir,
+    [process.execPath, ...args], tail, options.stopTimeoutMs ?? 10_000, options.secure,
   );
   live.add(node);
   await started;

@@ -11,7 +11,7 @@
  */
 import { Redis } from 'ioredis';
 import { createClient, ShoalClientError } from '../../src/client/index.ts';
-import { KvClient, type KvResult } from './http-client.ts';
+import { KvClient, type KvResult, type SecureAccess } from './http-client.ts';
 import type { OpOutcome } from './load.ts';
 import type { ManagedProcess } from './node-process.ts';
 
@@ -106,6 +106,8 @@ export interface ShoalHttpOptions extends TargetBase {
   /** The node (index into httpUrls) that gets a request for `key`; default: round robin per connection. */
   route?: (key: string) => number;
   timeoutMs?: number;
+  /** The nodes are secure (https:// URLs): the CA and the credentials. */
+  secure?: SecureAccess | undefined;
 }
 
 /** Shoal's HTTP API: GET /kv/:key (200, 300 siblings, 404) and PUT /kv/:key with X-Shoal-Context. */
@@ -117,7 +119,7 @@ export function shoalHttpTarget(options: ShoalHttpOptions): BenchTarget {
   return {
     ...baseOf(options),
     async connect(): Promise<KvTarget> {
-      const clients = options.httpUrls.map((url) => new KvClient(url, { maxSockets: 1, timeoutMs: options.timeoutMs ?? 10_000 }));
+      const clients = options.httpUrls.map((url) => new KvClient(url, { maxSockets: 1, timeoutMs: options.timeoutMs ?? 10_000, secure: options.secure }));
       let turn = 0;
       const client = (key: string): KvClient => {
         const index = options.route === undefined ? turn++ % clients.length : options.route(key);
