@@ -63,4 +63,5 @@ export type RefusalCode =
   | 'too-few-members'
   | 'live-member'
   | 'plan-changed'
-  | 'cluster-mismatch';
+  | 'cluster-mismatch'
+  | 'not-a-member';

@@ -201,7 +201,18 @@ export class DirectMode implements Backend {
 
   private connect(snapshot: DecodedSnapshot, view: ClusterView): void {
     const { clock, random, logger } = this.deps;
-    const transport = createTcpTransport({ localId: this.id, clusterName: snapshot.clusterName, listen: { host: '127.0.0.1', port: 0 }, peers: view.peers, clock, random, logger });
+    const tls = this.options.internodeTls;
+    const transport = createTcpTransport({
+      localId: this.id,
+      role: 'client',
+      clusterName: snapshot.clusterName,
+      listen: { host: '127.0.0.1', port: 0 },
+      peers: view.peers,
+      clock,
+      random,
+      logger,
+      ...(tls === undefined ? {} : { tls }),
+    });
     const detector = new FailureDetector(this.id, view.members, () => clock.nowMs());
     const peers = new PeerClient(transport, detector, logger);
     const currentView = (): ClusterView => (this.routing as Routing).view;

@@ -17,6 +17,13 @@ export interface ClientOptions {
   /** The CA certificate(s), PEM, that https:// nodes' certificates are checked against (default: the system's). */
   readonly ca?: string | Buffer;
   /**
+   * Client-coordinated mode against nodes running mutual TLS: a client certificate and its
+   * key (PEM, `shoal cert create-client`), signed by the cluster CA given as `ca`. The
+   * nodes then let this client read replicas and hand its writes to a coordinator, and
+   * nothing else.
+   */
+  readonly certificate?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /**
    * 'server' (default): requests go over HTTP to the nodes in turn, and a node coordinates.
    * 'client': the client fetches the ring from a node and coordinates itself, talking to
    * the key's replicas directly over the internode protocol (paper 6.4).
@@ -46,6 +53,8 @@ export interface ResolvedOptions {
   readonly nodes: readonly URL[];
   /** Credentials and CA for every HTTP request to a node (client mode's /admin/cluster included). */
   readonly access: NodeAccess;
+  /** Client mode's internode TLS: the cluster CA and the client's certificate, when given. */
+  readonly internodeTls: { readonly ca: string | Buffer; readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
   readonly mode: CoordinationMode;
   readonly timeoutMs: number;
   readonly attemptTimeoutMs: number;
@@ -60,6 +69,7 @@ export class ClientConfigError extends Error {
   override readonly name = 'ClientConfigError';
 }
 
+const pem = () => z.custom<string | Buffer>((value) => (typeof value === 'string' && value !== '') || Buffer.isBuffer(value), 'must be PEM text or a Buffer of it');
 const positiveMs = (fallback: number) => z.number().int().positive().max(3_600_000).default(fallback);
 const quorumOption = z.number().int().min(1).max(64).optional();
 
@@ -73,7 +83,8 @@ const schema = z
       })
       .strict()
       .optional(),
-    ca: z.custom<string | Buffer>((value) => (typeof value === 'string' && value !== '') || Buffer.isBuffer(value), 'must be PEM text or a Buffer of it').optional(),
+    ca: pem().optional(),
+    certificate: z.object({ cert: pem(), key: pem() }).strict().optional(),
     mode: z.enum(['server', 'client']).default('server'),
     timeoutMs: positiveMs(5000),
     attemptTimeoutMs: positiveMs(2500),
@@ -94,10 +105,12 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     throw new ClientConfigError(`invalid Shoal client option ${path}: ${issue?.message ?? 'invalid'} (got ${describe(valueAt(options, issue?.path ?? []))})`);
   }
   const value = parsed.data;
+  if (value.certificate !== undefined && value.ca === undefined) throw new ClientConfigError('invalid Shoal client option certificate: give the cluster CA as ca too (the nodes\' certificates are checked against it)');
   const nodes = value.nodes.map((text, i) => nodeUrl(text, i));
   return {
     nodes,
     access: { auth: value.auth, ca: value.ca },
+    internodeTls: value.certificate === undefined || value.ca === undefined ? undefined : { ca: value.ca, cert: value.certificate.cert, key: value.certificate.key },
     mode: value.mode,
     timeoutMs: value.timeoutMs,
     attemptTimeoutMs: Math.min(value.attemptTimeoutMs, value.timeoutMs),

@@ -17,7 +17,9 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 
-export const PROTOCOL_VERSION = 4;
+import type { PeerRole } from '../ports/transport.ts';
+
+export const PROTOCOL_VERSION = 5;
 
 export const FrameKind = { hello: 0, request: 1, reply: 2, errorReply: 3, goodbye: 4 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
@@ -45,6 +47,8 @@ export interface Hello {
   readonly incarnation: number;
   /** The sender's dial counter: this dial's number (dialler) or the latest one it made (acceptor). */
   readonly dialSeq: number;
+  /** What the sender is: a node, or a client in client-coordinated mode. With TLS its certificate must say the same. */
+  readonly role: PeerRole;
 }
 
 export type DecodedFrame =
@@ -112,7 +116,7 @@ function wholeFrame(codec: FrameCodec, body: unknown): Buffer {
 }
 
 export function encodeHello(codec: FrameCodec, hello: Hello): Buffer {
-  const payload = [hello.protocolVersion, hello.clusterName, hello.senderId, hello.receiverId, hello.incarnation, hello.dialSeq];
+  const payload = [hello.protocolVersion, hello.clusterName, hello.senderId, hello.receiverId, hello.incarnation, hello.dialSeq, hello.role];
   return wholeFrame(codec, [FrameKind.hello, 0, payload]);
 }
 
@@ -161,11 +165,12 @@ function helloFrom(payload: unknown): Hello {
   if (!Array.isArray(payload) || payload.length < 1 || typeof payload[0] !== 'number') throw new FrameError('malformed hello');
   // A peer of another version may shape the rest differently: report the version, not the shape.
   if (payload[0] !== PROTOCOL_VERSION) {
-    return { protocolVersion: payload[0], clusterName: '', senderId: '', receiverId: '', incarnation: 0, dialSeq: 0 };
+    return { protocolVersion: payload[0], clusterName: '', senderId: '', receiverId: '', incarnation: 0, dialSeq: 0, role: 'node' };
   }
-  const [protocolVersion, clusterName, senderId, receiverId, incarnation, dialSeq] = payload as unknown[];
+  const [protocolVersion, clusterName, senderId, receiverId, incarnation, dialSeq, role] = payload as unknown[];
   if (
-    payload.length !== 6 ||
+    payload.length !== 7 ||
+    (role !== 'node' && role !== 'client') ||
     typeof clusterName !== 'string' ||
     typeof senderId !== 'string' ||
     typeof receiverId !== 'string' ||
@@ -174,7 +179,7 @@ function helloFrom(payload: unknown): Hello {
   ) {
     throw new FrameError('malformed hello');
   }
-  return { protocolVersion: protocolVersion as number, clusterName, senderId, receiverId, incarnation: incarnation as number, dialSeq: dialSeq as number };
+  return { protocolVersion: protocolVersion as number, clusterName, senderId, receiverId, incarnation: incarnation as number, dialSeq: dialSeq as number, role };
 }
 
 function codeAndMessage(payload: unknown): [string, string] {

@@ -512,6 +512,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
       receiverId: connection.peerId ?? ANY_RECEIVER,
       incarnation: this.incarnation,
       dialSeq: dialler ? connection.dialSeq : this.dialSeq,
+      role: this.role,
     };
   }
 
@@ -543,20 +544,17 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   }
 
   /**
-   * With TLS: why the certificate the peer presented does not fit its hello. A node's must
-   * name the sender id; a client's is taken only on accepted connections, and marks them
-   * (connection.peerRole) so they are served as a client's and never linked to a peer.
+   * Why the peer's claim to be a node or a client does not hold. With TLS the certificate
+   * decides: a node's must name the sender id, and the hello's role must be the
+   * certificate's. Without TLS the hello is taken at its word. A client is taken only on
+   * accepted connections, and marked (connection.peerRole) so it is served as a client and
+   * never linked to a peer.
    */
   private identityMismatch(connection: Connection, hello: Hello): string | undefined {
-    if (this.secureContext === undefined) return undefined;
-    const identity = peerIdentity(connection.socket as TLSSocket);
-    if (identity === undefined) return 'its certificate names no shoal node or client';
-    if (identity.role === 'client') {
-      if (connection.role === 'dialled') return `expected a node, found the certificate of client ${JSON.stringify(identity.name)}`;
-      connection.peerRole = 'client';
-      return undefined;
-    }
-    if (identity.name !== hello.senderId) return `its certificate names node ${JSON.stringify(identity.name)}, its hello ${JSON.stringify(hello.senderId)}`;
+    const mismatch = this.secureContext === undefined ? undefined : certificateMismatch(connection.socket as TLSSocket, hello);
+    if (mismatch !== undefined) return mismatch;
+    if (hello.role === 'client' && connection.role === 'dialled') return `expected a node, found client ${JSON.stringify(hello.senderId)}`;
+    connection.peerRole = hello.role;
     return undefined;
   }
 
@@ -784,6 +782,15 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
 /** `host:port` of a socket's other end. */
 function remoteOf(socket: Socket): string {
   return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
+
+/** Why the certificate a TLS peer presented does not fit its hello, if it does not. */
+function certificateMismatch(socket: TLSSocket, hello: Hello): string | undefined {
+  const identity = peerIdentity(socket);
+  if (identity === undefined) return 'its certificate names no shoal node or client';
+  if (identity.role !== hello.role) return `its certificate is a ${identity.role}'s, its hello says ${hello.role}`;
+  if (identity.role === 'node' && identity.name !== hello.senderId) return `its certificate names node ${JSON.stringify(identity.name)}, its hello ${JSON.stringify(hello.senderId)}`;
+  return undefined;
 }
 
 /** Who the certificate a TLS peer presented says it is (undefined: not one of ours). */

@@ -57,7 +57,7 @@ export interface ReplicaServiceDeps {
 export const CLIENT_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'replica-get', 'forward']);
 
 /**
- * Messages taken only from a member: those that write a replica's data or its record of
+ * Messages taken only from a member, or a former one (membershipService.ts isKnownNode): those that write a replica's data or its record of
  * holdings, a forward from a node (a client's own forward is a client's right), and every
  * anti-entropy message (a tree walk lists every key and value).
  */
@@ -135,7 +135,7 @@ function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promis
 function permissionRefusal(deps: ReplicaServiceDeps, from: NodeId, role: PeerRole, message: Message): ErrorReply | undefined {
   let reason: string | undefined;
   if (role === 'client' && !CLIENT_MESSAGE_TYPES.has(message.type)) reason = `a client may not send ${message.type}`;
-  else if (role === 'node' && MEMBER_MESSAGE_TYPES.has(message.type) && !deps.membership.isMember(from)) reason = `${JSON.stringify(from)} is not a member, and may not send ${message.type}`;
+  else if (role === 'node' && MEMBER_MESSAGE_TYPES.has(message.type) && !deps.membership.isKnownNode(from)) reason = `${JSON.stringify(from)} is not a member, and may not send ${message.type}`;
   if (reason === undefined) return undefined;
   deps.logger.warn({ peer: from, role, type: message.type, reason }, 'refused an internode request');
   return errorReply('NOT_PERMITTED', reason);

@@ -70,7 +70,7 @@ interface ActionRun {
 const RETRY_MS_MIN = 100;
 const RETRY_MS_MAX = 300;
 /** Refusals that pass: the action is tried again. */
-const PASSING: ReadonlySet<string> = new Set(['transfers-pending', 'unreachable', 'plan-changed', 'live-member']);
+const PASSING: ReadonlySet<string> = new Set(['transfers-pending', 'unreachable', 'plan-changed', 'live-member', 'not-a-member']);
 
 export class MembershipDriver {
   readonly counts: ChangeCounts = { joins: 0, leaves: 0, removes: 0, refusals: 0, abandoned: 0, changeCrashes: 0 };

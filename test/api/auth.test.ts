@@ -17,7 +17,7 @@ import { REFUSAL_LOG_INTERVAL_MS } from '../../src/api/auth/refusalLog.ts';
 import { roleAllows, ROLES } from '../../src/api/auth/roles.ts';
 import { loadUsersFile, UsersFileError, type UserEntry } from '../../src/api/auth/usersFile.ts';
 import { createClient } from '../../src/client/index.ts';
-import { ADMIN, basic, NO_OPENSSL, READER, recordingLogger, selfSignedCertificate, send, serveApi, testAuthenticator, testUsers, WRITER, type Answer } from './authSupport.ts';
+import { ADMIN, basic, READER, recordingLogger, testCertificate, send, serveApi, testAuthenticator, testUsers, WRITER, type Answer } from './authSupport.ts';
 import { startTestNode, type TestNode } from './testNode.ts';
 
 async function node(t: TestContext): Promise<TestNode> {
@@ -358,24 +358,23 @@ test('an admin POST must send its body as application/json (415 otherwise); a ke
 // --- HTTPS ---------------------------------------------------------------------------------
 
 test('HTTPS: the API answers over TLS to a client that trusts the CA, with users; the client library too', async (t) => {
-  const certificate = selfSignedCertificate();
-  if (certificate === null) return t.skip(NO_OPENSSL);
+  const certificate = testCertificate();
   const n = await node(t);
   const url = await serveApi(t, n, { auth: await testAuthenticator(), tls: certificate });
   assert.match(url, /^https:/);
-  await assert.rejects(send(url, 'GET', '/kv/x', { headers: basic(READER) }), /self-signed certificate/, 'a client that does not trust the CA');
+  await assert.rejects(send(url, 'GET', '/kv/x', { headers: basic(READER) }), /certificate/, 'a client that does not trust the CA');
   await assert.rejects(send(url.replace('https:', 'http:'), 'GET', '/kv/x'), 'plain HTTP to the TLS port');
-  assertRefused(await send(url, 'GET', '/kv/x', { ca: certificate.cert }), 401, 'UNAUTHENTICATED');
-  assert.equal((await send(url, 'PUT', '/kv/x', { ca: certificate.cert, headers: basic(WRITER), body: 'over tls' })).status, 204);
+  assertRefused(await send(url, 'GET', '/kv/x', { ca: certificate.ca }), 401, 'UNAUTHENTICATED');
+  assert.equal((await send(url, 'PUT', '/kv/x', { ca: certificate.ca, headers: basic(WRITER), body: 'over tls' })).status, 204);
 
   const localhostUrl = url.replace('127.0.0.1', 'localhost');
-  const client = createClient({ nodes: [localhostUrl], auth: { user: READER.name, password: READER.password }, ca: certificate.cert });
+  const client = createClient({ nodes: [localhostUrl], auth: { user: READER.name, password: READER.password }, ca: certificate.ca });
   t.after(() => client.close());
   const read = await client.get('x');
   assert.equal(read.kind, 'value');
   assert.equal(read.kind === 'value' ? Buffer.from(read.value).toString() : '', 'over tls');
   await assert.rejects(client.put('x', 'nope', { context: read.context }), { code: 'FORBIDDEN', status: 403 });
-  const stranger = createClient({ nodes: [localhostUrl], ca: certificate.cert, auth: { user: READER.name, password: 'wrong' } });
+  const stranger = createClient({ nodes: [localhostUrl], ca: certificate.ca, auth: { user: READER.name, password: 'wrong' } });
   t.after(() => stranger.close());
   await assert.rejects(stranger.get('x'), { code: 'UNAUTHENTICATED', status: 401 });
 });

@@ -1,14 +1,10 @@
 /**
- * For the authentication tests: a throwaway self-signed certificate (openssl), users with
+ * For the authentication tests: a throwaway CA and node certificate, users with
  * real scrypt hashes, the HTTP API of a test node served with `auth` / `tls` (io/runtime.ts
  * does not pass them yet), and a raw HTTP(S) request that can set any header (Host too).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { Authenticator, type AuthenticatorOptions } from '../../src/api/auth/authenticator.ts';
 import { hashPassword } from '../../src/api/auth/passwords.ts';
@@ -16,6 +12,7 @@ import type { Role } from '../../src/api/auth/roles.ts';
 import type { UserEntry } from '../../src/api/auth/usersFile.ts';
 import { buildHttpApi } from '../../src/api/http.ts';
 import type { TlsFiles } from '../../src/api/tls.ts';
+import { createCertificateAuthority, createNodeCertificate } from '../../src/io/certificates.ts';
 import { silentLogger, type Logger } from '../../src/ports/logger.ts';
 import type { TestNode } from './testNode.ts';
 
@@ -46,32 +43,22 @@ export function basic(user: Pick<TestUser, 'name' | 'password'>): Record<string,
 }
 
 export interface Certificate extends TlsFiles {
-  readonly key: Buffer;
-  readonly cert: Buffer;
+  readonly key: string;
+  readonly cert: string;
+  /** The CA that signed `cert`: what a client trusts. */
+  readonly ca: string;
 }
 
-let certificate: Certificate | null | undefined;
+let certificate: Certificate | undefined;
 
-/** A self-signed certificate for localhost and 127.0.0.1 (it is its own CA); null without openssl. */
-export function selfSignedCertificate(): Certificate | null {
+/** A node certificate for localhost and 127.0.0.1 from a throwaway cluster CA (io/certificates.ts). */
+export function testCertificate(): Certificate {
   if (certificate !== undefined) return certificate;
-  const dir = mkdtempSync(join(tmpdir(), 'shoal-tls-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    certificate = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
-  } catch {
-    certificate = null;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const ca = createCertificateAuthority();
+  const own = createNodeCertificate(ca, { nodeId: 'node1', hosts: [] });
+  certificate = { key: own.keyPem, cert: own.certPem, ca: ca.certPem };
   return certificate;
 }
-
-export const NO_OPENSSL = 'openssl is not installed (apt-get install openssl): the TLS tests need it for a throwaway certificate';
 
 /** The test node's HTTP API again, on another loopback port, with `auth` and/or `tls`. Closed by t.after. */
 export async function serveApi(t: TestContext, node: TestNode, extra: { auth?: Authenticator; tls?: TlsFiles; logger?: Logger } = {}): Promise<string> {
@@ -95,7 +82,7 @@ export function send(
   base: string,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; body?: string; ca?: Buffer } = {},
+  options: { headers?: Record<string, string>; body?: string; ca?: string | Buffer } = {},
 ): Promise<Answer> {
   const url = new URL(path, base);
   const sendRequest = url.protocol === 'https:' ? httpsRequest : httpRequest;

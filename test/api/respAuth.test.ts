@@ -10,7 +10,7 @@ import { hashPassword } from '../../src/api/auth/passwords.ts';
 import { respLimitsOf, startRespServer, type RespServer } from '../../src/api/resp/server.ts';
 import type { TlsFiles } from '../../src/api/tls.ts';
 import { silentLogger, type Logger } from '../../src/ports/logger.ts';
-import { ADMIN, NO_OPENSSL, READER, recordingLogger, selfSignedCertificate, testUsers, WRITER } from './authSupport.ts';
+import { ADMIN, READER, recordingLogger, testCertificate, testUsers, WRITER } from './authSupport.ts';
 import { encodeCommand, RawClient, RespError, type RespValue } from './respSupport.ts';
 import { startTestNode } from './testNode.ts';
 
@@ -160,15 +160,14 @@ test('ioredis with username and password; without them every command is refused'
 });
 
 test('RESP over TLS: ioredis trusting the CA, with AUTH; a raw TLS socket; plain TCP to the TLS port gets nothing', async (t) => {
-  const certificate = selfSignedCertificate();
-  if (certificate === null) return t.skip(NO_OPENSSL);
+  const certificate = testCertificate();
   const server = await serve(t, { tls: certificate });
-  const redis = new Redis({ host: '127.0.0.1', port: server.port, tls: { ca: certificate.cert }, username: ADMIN.name, password: ADMIN.password, retryStrategy: () => null, maxRetriesPerRequest: 0, commandTimeout: 10_000 });
+  const redis = new Redis({ host: '127.0.0.1', port: server.port, tls: { ca: certificate.ca }, username: ADMIN.name, password: ADMIN.password, retryStrategy: () => null, maxRetriesPerRequest: 0, commandTimeout: 10_000 });
   redis.on('error', () => undefined);
   t.after(() => redis.disconnect());
   assert.equal(await redis.set('secret', 'sealed'), 'OK');
   assert.equal(await redis.get('secret'), 'sealed');
-  const overTls = await RawClient.openTls(server.port, certificate.cert);
+  const overTls = await RawClient.openTls(server.port, Buffer.from(certificate.ca));
   t.after(() => overTls.close());
   assert.deepEqual(errors(await pipeline(overTls, ['GET', 'secret'], ['AUTH', READER.name, READER.password], ['GET', 'secret'])), [NOAUTH, 'OK', 'sealed']);
   const plain = await raw(t, server.port);

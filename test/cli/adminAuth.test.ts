@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { runAdminRing, runAdminStatus } from '../../src/cli/admin.ts';
 import { runAdminRemove } from '../../src/cli/adminMembership.ts';
-import { ADMIN, NO_OPENSSL, READER, selfSignedCertificate, serveApi, testAuthenticator } from '../api/authSupport.ts';
+import { ADMIN, READER, testCertificate, serveApi, testAuthenticator } from '../api/authSupport.ts';
 import { startTestNode } from '../api/testNode.ts';
 import { FAST, testIo } from './fakeAdminNode.ts';
 
 async function securedNode(t: TestContext, tls = false): Promise<{ url: string; caFile: string | undefined }> {
-  const certificate = tls ? selfSignedCertificate() : undefined;
-  if (certificate === null) throw new Error('no openssl');
+  const certificate = tls ? testCertificate() : undefined;
   const node = await startTestNode();
   t.after(() => node.stop());
   const url = await serveApi(t, node, { auth: await testAuthenticator(), tls: certificate });
@@ -23,7 +22,7 @@ async function securedNode(t: TestContext, tls = false): Promise<{ url: string; 
   const dir = mkdtempSync(join(tmpdir(), 'shoal-admin-ca-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const caFile = join(dir, 'ca.pem');
-  writeFileSync(caFile, certificate.cert);
+  writeFileSync(caFile, certificate.ca);
   return { url, caFile };
 }
 
@@ -47,7 +46,6 @@ test('admin status with --user and --password; without them 401 and a hint; a re
 });
 
 test('admin over HTTPS: --ca FILE trusts the node; without it a hint; a change is sent as JSON with the credentials', async (t) => {
-  if (selfSignedCertificate() === null) return t.skip(NO_OPENSSL);
   const { url, caFile } = await securedNode(t, true);
   const credentials = { user: ADMIN.name, password: ADMIN.password };
   const untrusted = testIo();

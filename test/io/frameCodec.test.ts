@@ -97,7 +97,7 @@ describe('frameCodec', () => {
   });
 
   it('encodes and decodes the connection-level frames', () => {
-    const hello = { protocolVersion: PROTOCOL_VERSION, clusterName: 'c', senderId: 'a', receiverId: 'b', incarnation: 42, dialSeq: 7 };
+    const hello = { protocolVersion: PROTOCOL_VERSION, clusterName: 'c', senderId: 'a', receiverId: 'b', incarnation: 42, dialSeq: 7, role: 'node' as const };
     assert.deepEqual(decodeBody(codec, encodeHello(codec, hello).subarray(4)), { kind: FrameKind.hello, hello });
     assert.deepEqual(decodeBody(codec, encodeGoodbye(codec, 'REFUSED', 'why').subarray(4)), { kind: FrameKind.goodbye, code: 'REFUSED', message: 'why' });
     const [header, payload] = encodeErrorReply(codec, 9, 'OVERLOADED', 'busy');

@@ -7,7 +7,7 @@ import { cryptoRandom } from '../../src/io/cryptoRandom.ts';
 import { testSeed } from '../support/seed.ts';
 
 function hello(senderId: string, incarnation: number, dialSeq: number): Hello {
-  return { protocolVersion: PROTOCOL_VERSION, clusterName: 'c', senderId, receiverId: 'x', incarnation, dialSeq };
+  return { protocolVersion: PROTOCOL_VERSION, clusterName: 'c', senderId, receiverId: 'x', incarnation, dialSeq, role: 'node' };
 }
 
 const ourDialInProgress: ExistingConnection = { open: false, peerIncarnation: 0, peerDialSeq: 0 };

@@ -208,7 +208,7 @@ async function fakeDial(node: Node, senderId: string, incarnation: number, dialS
   });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId, incarnation, dialSeq }));
+  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId, incarnation, dialSeq, role: 'node' }));
   await eventually(() => kinds.length > 0, 'an answer to the hello');
   return { socket, kinds, closed };
 }
@@ -650,7 +650,7 @@ describe('tcpTransport: limits', () => {
         if (body === undefined) return;
         const frame = decodeBody(codec, body);
         assert.equal(frame.kind, 0);
-        socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'sink', receiverId: 'a', incarnation: 1, dialSeq: 1 }));
+        socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'sink', receiverId: 'a', incarnation: 1, dialSeq: 1, role: 'node' as const }));
         socket.pause();
         socket.removeAllListeners('data');
       });
@@ -760,7 +760,7 @@ describe('tcpTransport: bad input', () => {
     a.transport.setPeers(new Map([['rogue', { host: '127.0.0.1', port: 1 }]]));
     const socket = harness.track(connect(a.address.port, '127.0.0.1'));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-    socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'rogue', receiverId: 'a', incarnation: 7, dialSeq: 1 }));
+    socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'rogue', receiverId: 'a', incarnation: 7, dialSeq: 1, role: 'node' as const }));
     const decoder = new FrameDecoder(1 << 20);
     const kinds: number[] = [];
     socket.on('data', (chunk: Buffer) => {
@@ -840,7 +840,7 @@ async function rawPeer(node: Node, senderId: string) {
   const codec = createFrameCodec();
   const socket = harness.track(connect(node.address.port, '127.0.0.1'));
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId: node.id, incarnation: 7, dialSeq: 1 }));
+  socket.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId, receiverId: node.id, incarnation: 7, dialSeq: 1, role: 'node' as const }));
   await eventually(() => node.transport.stats().unlinked > 0 || Object.values(node.transport.stats().peers).some((p) => p.state === 'connected'), 'the hello accepted');
   return socket;
 }

@@ -73,7 +73,7 @@ describe('tcpTransport: mutual TLS', () => {
     a.transport.serve(recordingHandler(seen));
     const plain = harness.track(connect(a.address.port, '127.0.0.1'));
     const codec = createFrameCodec();
-    plain.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'a', incarnation: 1, dialSeq: 1 }));
+    plain.write(encodeHello(codec, { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'a', incarnation: 1, dialSeq: 1, role: 'node' as const }));
     await new Promise<void>((resolve) => plain.once('close', () => resolve()));
     const anonymous = connectTls({ host: '127.0.0.1', port: a.address.port, ca: ca.certPem, checkServerIdentity: () => undefined });
     anonymous.on('error', () => undefined);
@@ -94,7 +94,7 @@ describe('tcpTransport: mutual TLS', () => {
     const impostor = connectTls({ host: '127.0.0.1', port: a.address.port, ca: c.ca, cert: c.cert, key: c.key, checkServerIdentity: () => undefined });
     impostor.on('error', () => undefined);
     await new Promise<void>((resolve) => impostor.once('secureConnect', () => resolve()));
-    impostor.write(encodeHello(createFrameCodec(), { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'a', incarnation: 1, dialSeq: 2 ** 40 }));
+    impostor.write(encodeHello(createFrameCodec(), { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'a', incarnation: 1, dialSeq: 2 ** 40, role: 'node' as const }));
     impostor.resume();
     await new Promise<void>((resolve) => impostor.once('close', () => resolve()));
     assert.ok(a.logger.warnings().some((l) => l.message === 'internode handshake refused' && /certificate names node "c", its hello "b"/.test(String(l.fields.reason)) && typeof l.fields.remote === 'string'));

@@ -365,7 +365,8 @@ test('per-request n, r and w are validated against the cluster N', async (t) => 
 
 test('garbage from a peer gets an error reply, and the node carries on', async (t) => {
   const c = await cluster(t, ['a', 'b', 'c']);
-  const mallory = c.network.transport('mallory');
+  // A buggy member: b's own endpoint sends it (a node that is not a member is refused first, below).
+  const mallory = c.member('b').transport;
   const object = Uint8Array.of(1, 0x92, 0x90, 0x90); // objectCodec: version 1, [[], []]
   const partition = partitionOfKey(enc.encode('k'), 64);
   const garbage: unknown[] = [
@@ -391,10 +392,14 @@ test('garbage from a peer gets an error reply, and the node carries on', async (
   const stranger = (await c.run(mallory.request('a', { type: 'replica-put', partition, key: enc.encode('k'), object, durable: true, hintFor: 'mallory' }, 1000))) as { type: string; code: string };
   assert.equal(stranger.type, 'error');
   assert.equal(stranger.code, 'UNKNOWN_MEMBER');
+  // The same write from a node that never was a member is not taken at all.
+  const outsider = c.network.transport('outsider');
+  const refused = (await c.run(outsider.request('a', { type: 'replica-put', partition, key: enc.encode('k'), object, durable: true }, 1000))) as { type: string; code: string };
+  assert.deepEqual([refused.type, refused.code], ['error', 'NOT_PERMITTED']);
   assert.equal(c.node('a').localVersions(enc.encode('k')), undefined, 'nothing was stored');
   await c.run(c.node('a').put(enc.encode('k'), text('fine')));
   assert.deepEqual(local(c.node('a'), 'k'), ['fine']);
-  const ping = await c.run(mallory.request('a', { type: 'ping' }, 1000));
+  const ping = await c.run(outsider.request('a', { type: 'ping' }, 1000));
   assert.deepEqual(ping, { type: 'pong' });
 });
 

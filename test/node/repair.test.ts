@@ -98,7 +98,7 @@ test('a tombstone is reaped to a marker only once every replica holds it; an old
   assert.ok(reaped >= 3, `every replica reaped the tombstone, counted ${reaped}`);
   // A late copy of the deleted value (a delayed replica write, a stale hint) merges into the marker and vanishes.
   const partition = partitionOfKey(bytes, Q);
-  const late = c.network.transport('late');
+  const late = c.member('b').transport; // a delayed write from a member
   const reply = await c.run(late.request('c', { type: 'replica-put', partition, key: bytes, object: encodeObject(oldCopy), durable: true }, 1000));
   assert.deepEqual(parseReply(reply), { type: 'ack' });
   assert.equal(localObject(c, 'c', key)?.siblings.length, 0, 'the old value did not come back on c');
@@ -131,7 +131,7 @@ test('bad exchange requests from a peer are refused, and nothing stored changes'
   const partition = partitionOfKey(enc.encode('k'), Q);
   const held = c.node('a').status().repair.antiEntropy.trees.trusted;
   assert.ok(held > 0, 'a built its trees');
-  const mallory = c.network.transport('mallory');
+  const mallory = c.member('b').transport; // a buggy member (a stranger is refused before its request is read: replicaService.ts)
   const ask = async (message: unknown) => (await c.run(mallory.request('a', message, 1000))) as { type: string; code?: string; message?: string };
   const refusals: [unknown, string, RegExp][] = [
     [{ type: 'ae-root', partition, segments: 256, branching: 16 }, 'EXCHANGE_REFUSED', /tree shape/],

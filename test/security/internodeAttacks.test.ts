@@ -146,7 +146,7 @@ describe('internode attacks (mutual TLS)', () => {
   it('refuses plain TCP on the internode port', T, async () => {
     const socket = connect(addresses.get('c')?.port as number, '127.0.0.1');
     socket.on('error', () => undefined);
-    socket.write(encodeHello(createFrameCodec(), { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'c', incarnation: 1, dialSeq: 1 }));
+    socket.write(encodeHello(createFrameCodec(), { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'c', incarnation: 1, dialSeq: 1, role: 'node' as const }));
     socket.resume();
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     await eventually(() => logOf('c').warnings().some((l) => /TLS handshake refused/.test(l.message)), 'c logs the refusal');
@@ -158,7 +158,7 @@ describe('internode attacks (mutual TLS)', () => {
     const socket = connectTls({ host: '127.0.0.1', port: addresses.get('a')?.port as number, ca: ca.certPem, cert: own.certPem, key: own.keyPem, checkServerIdentity: () => undefined });
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('secureConnect', () => resolve()));
-    socket.write(encodeHello(createFrameCodec(), { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'a', incarnation: 1, dialSeq: 2 ** 40 }));
+    socket.write(encodeHello(createFrameCodec(), { protocolVersion: PROTOCOL_VERSION, clusterName: CLUSTER, senderId: 'b', receiverId: 'a', incarnation: 1, dialSeq: 2 ** 40, role: 'node' as const }));
     socket.resume();
     await new Promise<void>((resolve) => socket.once('close', () => resolve()));
     assert.ok(logOf('a').warnings().some((l) => l.message === 'internode handshake refused' && /certificate names node "x", its hello "b"/.test(String(l.fields.reason)) && typeof l.fields.remote === 'string'));

@@ -59,6 +59,7 @@ describe('sim: membership changes', () => {
  * it fail again). Every seed must still plan membership changes.
  */
 const NODE_FIX_SEEDS: readonly (readonly [seed: number, found: string])[] = [
+  [1606439709, 'a removed node that still answered as a seed planned a join nobody else would merge (membershipService.ts change(): not-a-member)'],
   [20077, 'a join applied by the seed whose answer was lost or overtaken by a duplicate’s refusal: the joiner never adopted the cluster (membershipService.ts gossip; first seed 3)'],
   [1342, 'a joiner whose join lost a race with another planner could not ask again (membershipService.ts join; first seed 1150)'],
   [20172, 'one of the two above'],

@@ -264,6 +264,9 @@ class GetCoordinator implements Lingering {
 
   /** Read repair: the merged object to every target whose reply was stale or empty. */
   private repair(): void {
+    // A client coordinating its own reads (paper 6.4) may not write replicas
+    // (replicaService.ts): their own reads, hinted handoff and anti-entropy repair them.
+    if (this.replica === undefined) return;
     const merged = this.quorum.merged;
     const stale = readRepairTargets(this.quorum);
     if (merged === undefined || stale.length === 0) return;

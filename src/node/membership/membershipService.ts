@@ -51,6 +51,7 @@ export type ChangeRefusalCode =
   | 'live-member'
   | 'plan-changed'
   | 'cluster-mismatch'
+  | 'not-a-member'
   | 'not-empty'
   | 'unreachable';
 
@@ -116,6 +117,15 @@ export class MembershipService {
   isMember(id: string): boolean {
     const entry = findMember(this.deps.membership.state.members, id);
     return entry !== undefined && entry.status !== 'removed';
+  }
+
+  /**
+   * Whether `id` is, or was, a member: a node that left or was removed still hands back the
+   * hints it holds and finishes what it streams, so its writes are taken; a node never in
+   * the cluster's member table is not.
+   */
+  isKnownNode(id: string): boolean {
+    return findMember(this.deps.membership.state.members, id) !== undefined;
   }
 
   /** A seed plans (and unless dryRun applies) the join of the node that asks. */
@@ -234,6 +244,8 @@ export class MembershipService {
 
   private async change(planner: (state: ClusterState) => PlanResult, dryRun: boolean, expectRingVersion: number | undefined): Promise<ChangeOutcome> {
     const state = this.deps.membership.state;
+    // A removed node's plans would be its own: no member merges its gossip (see gossip()).
+    if (!this.isMember(this.deps.config.id)) return refuse('not-a-member', `${this.deps.config.id} was removed from the cluster: ask a member`);
     const result = planner(state);
     if (!result.ok) return refuse(result.code, result.reason);
     if (expectRingVersion !== undefined && result.state.ringVersion !== expectRingVersion) {
