@@ -227,8 +227,10 @@ export class MembershipDriver {
       });
       return;
     }
-    const view = this.anyMemberView(node);
+    const view = this.agreedView(node);
     if (run.phase === 'applied') {
+      // Judged only on a state every live member holds: a remove settled in one view can
+      // still lose a race with another change of the same ring version in the merge.
       if (view === undefined) return;
       const own = statusIn(view, node);
       if (own === 'removed' && (view.plan === null || view.plan.member !== node)) return this.finish(run, 'removes');
@@ -350,6 +352,14 @@ export class MembershipDriver {
   private anyMemberView(except: string | undefined): RingView | undefined {
     const id = this.members(except)[0];
     return id === undefined ? undefined : this.viewOf(id);
+  }
+
+  /** The state every live member other than `except` holds, when they all hold the same ring version; undefined while it spreads. */
+  private agreedView(except: string): RingView | undefined {
+    const views = this.members(except).map((id) => this.viewOf(id));
+    const first = views[0];
+    if (first === undefined || views.some((view) => view === undefined || view.ringVersion !== first.ringVersion || (view.plan === null) !== (first.plan === null))) return undefined;
+    return first;
   }
 
   private randomMember(except: string): string | undefined {

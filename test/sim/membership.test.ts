@@ -88,6 +88,7 @@ const SIMULATOR_SEEDS: readonly (readonly [seed: number, found: string])[] = [
   [1102247598, 'the drop audit: a leaver coordinating a stale view’s request keeps the write as a hint for another replica'],
   [1501202, 'the redundancy audit: a superseded put whose actor was pruned from the vector'],
   [5001612, 'the hint audit: the owner’s copy pruned an actor (vectorEntriesMax) that the delivered hint still lists'],
+  [436518499, 'the operator: a forced remove settled in one view lost the merge to a leave of the same ring version; judged only on a state every live member holds (also seed 1606439967)'],
 ];
 
 describe('sim: membership regression seeds', () => {
