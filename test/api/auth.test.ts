@@ -4,6 +4,7 @@
  * route (api/auth/httpGuard.ts) over HTTP and HTTPS.
  */
 import assert from 'node:assert/strict';
+import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -236,6 +237,34 @@ test('HTTP with users: no credentials, a wrong password or an unknown user get 4
     assertRefused(await send(url, 'GET', '/admin/status', { headers }), 401, 'UNAUTHENTICATED');
   }
   assert.equal((await send(n.url, 'GET', '/kv/secret')).status, 404, 'nothing was stored');
+});
+
+test('HTTP with users: a keep-alive connection that authenticated is judged again by each request\'s own header', async (t) => {
+  const n = await node(t);
+  const url = new URL(await serveApi(t, n, { auth: await testAuthenticator() }));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const ask = (method: string, headers: Record<string, string>, body?: string) =>
+    new Promise<{ status: number; socket: unknown }>((resolve, reject) => {
+      const outgoing = httpRequest({ host: url.hostname, port: url.port, method, path: '/kv/shared', agent, headers }, (response) => {
+        response.resume();
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, socket: outgoing.socket }));
+      });
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  // Each refused request follows one that authenticated on the same connection (a refusal may close it).
+  for (const [headers, status, what] of [
+    [basic({ name: WRITER.name, password: 'wrong' }), 401, 'a wrong password'],
+    [basic(READER), 403, 'a lesser user'],
+    [{}, 401, 'no header'],
+  ] as const) {
+    const before = await ask('PUT', basic(WRITER), 'by writer');
+    assert.equal(before.status, 204);
+    const after = await ask('PUT', headers, 'by someone else');
+    assert.equal(after.status, status, `the same connection with ${what}`);
+    assert.ok(before.socket === after.socket, `${what}: both requests went over one connection`);
+  }
 });
 
 test('HTTP with users: read can GET but not PUT or DELETE; readwrite can; nothing stored by a refusal', async (t) => {

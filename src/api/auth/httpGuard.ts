@@ -21,6 +21,7 @@
  * remembered by the Authenticator, a request costs a header parse, one HMAC and a lookup.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Logger } from '../../ports/logger.ts';
 import { AuthenticatorBusyError, type Authenticator } from './authenticator.ts';
 import { RefusalLog } from './refusalLog.ts';
@@ -74,6 +75,12 @@ export function requiredRole(method: string, rawPath: string): Role {
 
 type Refuse = (request: IncomingMessage, refusal: HttpRefusal, user?: string) => HttpRefusal;
 
+interface VerifiedHeader {
+  readonly header: string;
+  readonly user: string;
+  readonly role: Role;
+}
+
 /** Builds the check: it answers at once, or with a promise when a password must be verified. */
 export function httpGuard(options: HttpGuardOptions): (request: IncomingMessage) => GuardVerdict | Promise<GuardVerdict> {
   const refusals = new RefusalLog(options.logger);
@@ -83,19 +90,30 @@ export function httpGuard(options: HttpGuardOptions): (request: IncomingMessage)
     return refusal;
   };
   const { auth, loopbackOnly } = options;
+  // The Authorization header last verified on each connection: a keep-alive client's next
+  // requests skip the decoding and the HMAC (it lives as long as the connection, as the
+  // request buffers holding the same header do).
+  const verifiedOnConnection = new WeakMap<Socket, VerifiedHeader>();
   return (request) => {
     const method = request.method ?? 'GET';
     const browserRefusal = browserCheck(request, method, loopbackOnly);
     if (browserRefusal !== undefined) return refuse(request, browserRefusal);
     const path = pathOf(request.url);
     if (auth === undefined) return mediaVerdict(request, method, path, refuse);
-    const credentials = basicCredentials(request.headers.authorization);
+    const header = request.headers.authorization;
+    const remembered = header === undefined ? undefined : verifiedOnConnection.get(request.socket);
+    if (remembered !== undefined && remembered.header === header) return roleVerdict(request, method, path, remembered.user, remembered.role, refuse);
+    const credentials = basicCredentials(header);
     if (credentials === undefined) return refuse(request, UNAUTHENTICATED);
     const { user, password } = credentials;
-    const known = auth.verifiedRole(user, password);
+    const rememberOn = (role: Role | undefined): Role | undefined => {
+      if (role !== undefined) verifiedOnConnection.set(request.socket, { header: header as string, user, role });
+      return role;
+    };
+    const known = rememberOn(auth.verifiedRole(user, password));
     if (known !== undefined) return roleVerdict(request, method, path, user, known, refuse);
     return auth.authenticate(user, password).then(
-      (role) => roleVerdict(request, method, path, user, role, refuse),
+      (role) => roleVerdict(request, method, path, user, rememberOn(role), refuse),
       (error: unknown) => {
         if (error instanceof AuthenticatorBusyError) return refuse(request, { status: 503, code: 'AUTH_BUSY', error: error.message }, user);
         throw error;
