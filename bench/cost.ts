@@ -42,7 +42,8 @@ const flagSpec = {
     rounds: { default: 3, min: 1, integer: true, help: 'slices per revision (alternating order)' },
     'duration-s': { default: 10, min: 1, help: 'measured seconds per slice' },
     'warmup-s': { default: 2, min: 0, help: 'unmeasured seconds before each slice' },
-    clients: { default: 32, min: 1, integer: true, help: 'closed-loop clients, one connection each' },
+    clients: { default: 32, min: 1, integer: true, help: 'closed-loop clients, one connection each (with --rate-per-s: requests in flight at most)' },
+    'rate-per-s': { default: 0, min: 0, help: 'open loop at this many requests a second on both sides (0: closed loop); the same rate gives both the same batching, whatever the load generator costs' },
     records: { default: 2000, min: 1, integer: true, help: 'keys, each written once before the slices' },
     'value-bytes': { default: 100, min: 1, integer: true, help: 'value size, bytes' },
     nodes: { default: 3, min: 1, integer: true, help: 'nodes per cluster (N = min(3, nodes), R = W = min(2, N))' },
@@ -116,7 +117,7 @@ async function main(): Promise<void> {
       for (const revision of round % 2 === 0 ? REVISIONS : [...REVISIONS].reverse()) {
         const run = await runWorkload(targets[revision], {
           workload, distribution, records: n.records, valueBytes: n['value-bytes'], seed: seed + round,
-          loop: { mode: 'closed', clients: n.clients }, warmupS: n['warmup-s'], durationS: n['duration-s'],
+          loop: n['rate-per-s'] > 0 ? { mode: 'open', ratePerS: n['rate-per-s'], concurrency: n.clients } : { mode: 'closed', clients: n.clients }, warmupS: n['warmup-s'], durationS: n['duration-s'],
         });
         for (const node of targets[revision].processes) node.assertRunning('taking the load');
         slices[revision].push(run);
