@@ -332,6 +332,9 @@ async function runOpen(
   const pool = await ConnectionPool.open(target, loop.concurrency);
   const streams = clientStreams(options, 0);
   const warmupCount = Math.round(options.warmupS * loop.ratePerS);
+  // CPU per operation: from the first measured request sent until every request is answered.
+  let cpuAtMeasureStart = { process: 0, mainThread: 0 };
+  let measuredSent = 0;
   const kinds = new Map<string, KindRecorder>();
   const onResult = (r: OpenLoopRequestResult): void => {
     if (r.phase !== 'measure') return;
@@ -358,6 +361,8 @@ async function runOpen(
         // Drawn when the request is sent, in schedule order: the sequence follows from the seed.
         const op = chooseOperation(options.workload, streams.ops.next());
         const key = recordKey(streams.keys.next());
+        if (seq === warmupCount) cpuAtMeasureStart = cpuSecondsOf(target.processes);
+        if (seq >= warmupCount) measuredSent++;
         options.onOperation?.(key, seq >= warmupCount ? seq - warmupCount : undefined);
         const done = await pool.use((c) => execute(c, op, key, values[seq % values.length] as Buffer));
         if (seq >= warmupCount && done.versions !== undefined) versions.record(done.versions);
@@ -375,7 +380,14 @@ async function runOpen(
         latencyCurveMs: percentileCurve(k.latency),
       };
     }
-    return { throughputPerS: result.throughputPerS, operations, errorCount: result.errorCount, saturated: result.saturated, clientLoopDelayMs: result.clientLoopDelayMs };
+    const cpuAtEnd = cpuSecondsOf(target.processes);
+    const perOperationUs = (seconds: number): number => (measuredSent === 0 ? 0 : Math.round((seconds * 1e6 * 10) / measuredSent) / 10);
+    const cpuPerOperation: CpuPerOperation = {
+      operations: measuredSent,
+      processUs: perOperationUs(cpuAtEnd.process - cpuAtMeasureStart.process),
+      mainThreadUs: perOperationUs(cpuAtEnd.mainThread - cpuAtMeasureStart.mainThread),
+    };
+    return { throughputPerS: result.throughputPerS, operations, errorCount: result.errorCount, saturated: result.saturated, clientLoopDelayMs: result.clientLoopDelayMs, cpuPerOperation };
   } finally {
     await pool.close();
   }
