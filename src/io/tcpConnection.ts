@@ -224,7 +224,7 @@ export class Connection implements RequestHome {
       this.socket.destroy();
       return;
     }
-    this.socket.end(encodeGoodbye(this.host.codec, goodbye, reason));
+    this.socket.end(encodeGoodbye(this.host.codec, goodbye, reason.slice(0, ERROR_MESSAGE_CHARS_MAX)));
     // A peer that never reads or never closes must not keep the socket forever.
     this.timer = this.host.clock.setTimer(this.host.limits.handshakeTimeoutMs, () => this.destroy());
   }
