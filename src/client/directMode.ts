@@ -71,6 +71,8 @@ export class DirectMode implements Backend {
   private refreshTimer: TimerHandle | undefined;
   private lastRefreshMs = -Infinity;
   private nextNode = 0;
+  /** Writes sent so far: the counter of their write ids (a coordinator applies each once). */
+  private writesSent = 0;
   private closed = false;
   private readonly lingering = new Set<Lingering>();
 
@@ -119,6 +121,7 @@ export class DirectMode implements Backend {
       w: quorum.w,
       ...(write.op === 'put' ? { value: write.value, contentType: write.contentType } : {}),
       ...(write.context === undefined ? {} : { context: write.context }),
+      writeId: `${this.id}/${++this.writesSent}`,
     };
     try {
       const { object, nextCoordinator } = await forwardRequest(this.coordinatorDeps as GetDeps, {

@@ -24,7 +24,7 @@ export type RequestErrorCode =
   | 'INTERNAL';
 
 /** Codes only nodes send each other. */
-export type ProtocolErrorCode = 'BAD_MESSAGE' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED' | 'TRANSFER_UNEXPECTED' | 'NOT_PERMITTED';
+export type ProtocolErrorCode = 'BAD_MESSAGE' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED' | 'TRANSFER_UNEXPECTED' | 'NOT_PERMITTED' | 'WRITE_DUPLICATE';
 
 export type ErrorCode = RequestErrorCode | ProtocolErrorCode;
 
@@ -66,6 +66,7 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
   EXCHANGE_REFUSED: refusal(409, 'ERR'),
   TRANSFER_UNEXPECTED: refusal(409, 'ERR'),
   NOT_PERMITTED: refusal(403, 'ERR'),
+  WRITE_DUPLICATE: refusal(409, 'ERR'),
 };
 
 export const ERROR_CODES: ReadonlySet<string> = new Set(Object.keys(ERROR_TRANSLATIONS));

@@ -53,6 +53,12 @@ export interface ForwardMessage {
   readonly context?: string;
   /** put/delete: supersede every version the coordinator's own copy holds, too (the Redis front end's SET). */
   readonly supersedeSeen?: boolean;
+  /**
+   * put/delete: unique per write where it entered the cluster (the entry node's actor, or
+   * the client's id, and a counter). A coordinator applies a write id once: a duplicate of
+   * the forward (a retry, a duplicated message) gets the first one's outcome, or is refused.
+   */
+  readonly writeId?: string;
   readonly n: number;
   readonly r: number;
   readonly w: number;
@@ -307,6 +313,8 @@ export class BadMessageError extends RequestError {
 
 /** Longest node id / content type / context text accepted on the wire (characters). */
 const ID_LENGTH_MAX = 64;
+/** A write id: an actor or a client id (under 100 characters), a slash and a counter. */
+const WRITE_ID_LENGTH_MAX = 128;
 const CONTENT_TYPE_LENGTH_MAX = 255;
 const CONTEXT_LENGTH_MAX = 8192;
 const MESSAGE_LENGTH_MAX = 1024;
@@ -562,6 +570,7 @@ function parseForward(fields: Fields): ForwardMessage {
   }
   const context = optional(fields, 'context', (f, name) => stringField(f, name, CONTEXT_LENGTH_MAX));
   const supersedeSeen = optional(fields, 'supersedeSeen', booleanField);
+  const writeId = optional(fields, 'writeId', (f, name) => stringField(f, name, WRITE_ID_LENGTH_MAX));
   const message: ForwardMessage = {
     type: 'forward',
     op: op as ForwardOp,
@@ -577,6 +586,7 @@ function parseForward(fields: Fields): ForwardMessage {
     ...(contentType === undefined ? {} : { contentType }),
     ...(context === undefined ? {} : { context }),
     ...(supersedeSeen === true ? { supersedeSeen } : {}),
+    ...(writeId === undefined || op === 'get' ? {} : { writeId }),
   };
 }
 

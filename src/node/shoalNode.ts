@@ -204,6 +204,13 @@ export class ShoalNode {
   private readonly startedAtMs: number;
   private readonly summary: ConfigSummary;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Writes entered here so far: the counter of their write ids. */
+  private writesEntered = 0;
+  /**
+   * Forwarded writes coordinated here, by write id, oldest first: in flight (their outcome)
+   * or done (null). A duplicate forward is never applied twice (FORWARDED_WRITE_IDS_MAX kept).
+   */
+  private readonly forwardedWrites = new Map<string, Promise<Coordinated> | null>();
 
   constructor(private readonly parts: NodeParts) {
     this.config = parts.config;
@@ -383,9 +390,27 @@ export class ShoalNode {
   coordinateForwarded(message: ForwardMessage): Promise<Coordinated> {
     this.checkServing();
     const request = this.forwardedRequest(message);
+    const { writeId } = message;
+    const seen = writeId === undefined ? undefined : this.forwardedWrites.get(writeId);
+    if (seen === null) return Promise.reject(new RequestError('WRITE_DUPLICATE', `write ${writeId} was already coordinated here`));
+    if (seen !== undefined) return seen;
     // Answer within the sender's budget, so it hears a clear 503 rather than a transport timeout.
     const timeoutMs = Math.min(message.timeoutMs, this.config.requestTimeoutMs);
-    return this.tracked(() => this.coordinate(request, timeoutMs));
+    const outcome = this.tracked(() => this.coordinate(request, timeoutMs));
+    if (writeId !== undefined) this.rememberForwardedWrite(writeId, outcome);
+    return outcome;
+  }
+
+  private rememberForwardedWrite(writeId: string, outcome: Promise<Coordinated>): void {
+    this.forwardedWrites.set(writeId, outcome);
+    const settled = (): void => {
+      if (this.forwardedWrites.get(writeId) === outcome) this.forwardedWrites.set(writeId, null);
+    };
+    outcome.then(settled, settled);
+    for (const oldest of this.forwardedWrites.keys()) {
+      if (this.forwardedWrites.size <= FORWARDED_WRITE_IDS_MAX) break;
+      this.forwardedWrites.delete(oldest);
+    }
   }
 
   /** A forwarded request, validated as if a client had sent it here. */
@@ -435,7 +460,7 @@ export class ShoalNode {
       if (route.coordinateHere) return this.coordinate(request, deadline.timeoutMs);
       return forwardRequest(this.deps, {
         candidates: route.candidates,
-        message: forwardMessageOf(request),
+        message: forwardMessageOf(request, `${this.deps.actor}/${++this.writesEntered}`),
         deadline,
         coordinateLocally: (timeoutMs) => this.coordinate(request, timeoutMs),
       });
@@ -530,7 +555,10 @@ class Answer<O extends StoredObject | undefined> {
   }
 }
 
-function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeoutMs'> {
+/** Write ids a node remembers having coordinated (a duplicate comes within a request timeout; thousands of writes a second). */
+export const FORWARDED_WRITE_IDS_MAX = 65_536;
+
+function forwardMessageOf(request: ClientRequest, writeId: string): Omit<ForwardMessage, 'timeoutMs'> {
   const { key, quorum } = request;
   const base = { type: 'forward', op: request.op, key, n: quorum.n, r: quorum.r, w: quorum.w } as const;
   switch (request.op) {
@@ -539,7 +567,7 @@ function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeout
     case 'put':
     case 'delete': {
       const withValue = request.op === 'put' ? { ...base, value: request.value, contentType: request.contentType } : base;
-      const withSeen = request.supersedeSeen ? { ...withValue, supersedeSeen: true } : withValue;
+      const withSeen = request.supersedeSeen ? { ...withValue, supersedeSeen: true, writeId } : { ...withValue, writeId };
       return request.contextText === undefined ? withSeen : { ...withSeen, context: request.contextText };
     }
   }

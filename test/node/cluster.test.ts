@@ -462,3 +462,19 @@ test('randomised: with nodes failing and healing, every acknowledged write is re
     assert.deepEqual(new Set(copies).size, 1, `${key}: the primaries converged (seed ${seed})`);
   }
 });
+
+test('a forward carrying a write id is applied once: a duplicate in flight shares its outcome, a later one is refused', async (t) => {
+  const c = await cluster(t, ['a', 'b', 'c']);
+  const b = c.member('b').transport;
+  const key = enc.encode('once');
+  const forward = { type: 'forward', op: 'put', key, value: enc.encode('v'), contentType: 'text/plain', n: 3, r: 2, w: 2, timeoutMs: 1000, writeId: 'b.1/7' };
+  const [first, twin] = await c.run(Promise.all([b.request('a', forward, 1000), b.request('a', forward, 1000)]));
+  assert.deepEqual(parseReply(first), parseReply(twin), 'both copies of the forward got the one outcome');
+  const late = parseReply(await c.run(b.request('a', forward, 1000)));
+  assert.deepEqual([late.type, late.type === 'error' ? late.code : undefined], ['error', 'WRITE_DUPLICATE']);
+  await c.advance(500);
+  for (const id of ['a', 'b', 'c']) assert.equal(c.node(id).localVersions(key)?.object.siblings.length, 1, `${id} holds one version, not one per copy`);
+  // Another write id is another write.
+  await c.run(b.request('a', { ...forward, writeId: 'b.1/8' }, 1000));
+  assert.equal(c.node('a').localVersions(key)?.object.siblings.length, 2);
+});
