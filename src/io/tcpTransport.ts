@@ -38,7 +38,7 @@ import { connect as connectTls, createSecureContext, createServer as createTlsSe
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 import { silentLogger, type Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
-import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type PeerRole, type RequestHandler, type Transport } from '../ports/transport.ts';
+import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type PeerRole, type RequestHandler, type RequestOptions, type Transport } from '../ports/transport.ts';
 import { certificateIdentity, type CertificateIdentity } from './certificates.ts';
 import { X509Certificate } from 'node:crypto';
 import { cryptoRandom } from './cryptoRandom.ts';
@@ -349,12 +349,12 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     if (adopted.state === 'open') this.linkConnected(link, adopted);
   }
 
-  request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown> {
+  request(to: NodeId, message: unknown, timeoutMs: number, options?: RequestOptions): Promise<unknown> {
     const invalid = this.requestError(timeoutMs);
     if (invalid !== undefined) return Promise.reject(invalid);
     const link = this.links.get(to);
     if (link === undefined) return Promise.reject(new TransportError('UNREACHABLE', `unknown peer ${JSON.stringify(to)}`));
-    const refusal = this.admissionError(link);
+    const refusal = this.admissionError(link, options?.probe === true);
     if (refusal !== undefined) return Promise.reject(refusal);
     const payload = this.pack(message);
     if (payload instanceof TransportError) return Promise.reject(payload);
@@ -430,10 +430,10 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     return payload;
   }
 
-  /** Why a request to `link` must fail right now, if it must: fail fast instead of queueing. */
-  private admissionError(link: PeerLink): TransportError | undefined {
+  /** Why a request to `link` must fail right now, if it must: fail fast instead of queueing (a probe dials through a backoff). */
+  private admissionError(link: PeerLink, probe: boolean): TransportError | undefined {
     const { inflightRequestsMax, outboundQueueFramesMax } = this.limits;
-    if (link.state === 'backoff' && this.clock.monotonicMs() < link.retryAtMs) {
+    if (link.state === 'backoff' && !probe && this.clock.monotonicMs() < link.retryAtMs) {
       const retryInMs = Math.ceil(link.retryAtMs - this.clock.monotonicMs());
       return new TransportError('UNREACHABLE', `${link.peerId} unreachable (${link.lastFailure}); next attempt in ${retryInMs} ms`);
     }

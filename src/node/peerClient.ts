@@ -4,7 +4,7 @@
  * `error` reply included) or a TransportError; they never see a peer's raw data.
  */
 import type { Logger } from '../ports/logger.ts';
-import { TransportError, type NodeId, type Transport } from '../ports/transport.ts';
+import { TransportError, type NodeId, type RequestOptions, type Transport } from '../ports/transport.ts';
 import type { FailureDetector } from './failureDetector.ts';
 import { BadMessageError, parseReply, toWire, type Message, type Reply } from './protocol.ts';
 
@@ -19,11 +19,11 @@ export class PeerClient {
   ) {}
 
   /** Resolves with the peer's validated reply; rejects with a TransportError. */
-  request(to: NodeId, message: Message, timeoutMs: number): Promise<Reply> {
+  request(to: NodeId, message: Message, timeoutMs: number, options?: RequestOptions): Promise<Reply> {
     let sent: Promise<unknown>;
     const budgetMs = Math.max(1, Math.ceil(timeoutMs));
     try {
-      sent = this.transport.request(to, toWire(message), budgetMs);
+      sent = options === undefined ? this.transport.request(to, toWire(message), budgetMs) : this.transport.request(to, toWire(message), budgetMs, options);
     } catch (error) {
       sent = Promise.reject(error);
     }

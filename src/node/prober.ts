@@ -1,8 +1,10 @@
 /**
  * Probes the peers the failure detector doubts (suspect or down, paper 4.8.3): every
  * probeIntervalMs (jittered by ±50% with the Random port) each such peer gets a ping, at
- * most one in flight per peer. An answer marks it up (the PeerClient tells the failure
- * detector); a failure makes a suspect peer down, and leaves a down one down.
+ * most one in flight per peer, dialling even while the transport backs off from the peer
+ * (so a node cut off from everyone is back within a round of the network healing). An
+ * answer marks it up (the PeerClient tells the failure detector); a failure makes a
+ * suspect peer down, and leaves a down one down.
  */
 import { JitteredRounds } from './jitteredRounds.ts';
 import type { Clock } from '../ports/clock.ts';
@@ -10,6 +12,9 @@ import type { Random } from '../ports/random.ts';
 import type { FailureDetector } from './failureDetector.ts';
 import type { PeerClient } from './peerClient.ts';
 import { PING } from './protocol.ts';
+
+/** A probe dials through the transport's reconnect backoff: a healed peer is up again within one round. */
+const PROBE = { probe: true } as const;
 
 export interface ProberDeps {
   readonly detector: FailureDetector;
@@ -46,7 +51,7 @@ export class Prober {
       const done = (): void => {
         this.probing.delete(peer);
       };
-      this.deps.peers.request(peer, PING, this.deps.timeoutMs).then(done, done);
+      this.deps.peers.request(peer, PING, this.deps.timeoutMs, PROBE).then(done, done);
     }
   }
 

@@ -31,7 +31,7 @@ export interface Transport {
    * the peer's outbound queue is full (fails fast instead of growing memory), CLOSED after
    * close(), REMOTE_ERROR when the peer's handler failed.
    */
-  request(to: NodeId, message: unknown, timeoutMs: number): Promise<unknown>;
+  request(to: NodeId, message: unknown, timeoutMs: number, options?: RequestOptions): Promise<unknown>;
   /**
    * Sends one request to whoever listens at `address` (a seed whose id this node does not
    * know yet: joins) and resolves with the answering node's id and its reply. Same errors
@@ -48,6 +48,15 @@ export interface Transport {
   /** Where each peer is reached (membership may change it later). */
   setPeers(peers: ReadonlyMap<NodeId, PeerAddress>): void;
   close(): Promise<void>;
+}
+
+export interface RequestOptions {
+  /**
+   * A probe of a peer believed down (node/prober.ts): it dials even while the peer's link
+   * waits out a reconnect backoff, so a healed peer is found within one probe round rather
+   * than after the backoff (which only keeps ordinary requests from dialling in a storm).
+   */
+  readonly probe?: boolean;
 }
 
 export interface AddressedReply {

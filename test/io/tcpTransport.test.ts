@@ -565,6 +565,22 @@ describe('tcpTransport: timeouts and failures', () => {
     assert.equal(onlyConnection(a, 'b').failures, 1, 'no redial during the backoff');
   });
 
+  it('lets a probe dial through the backoff, so a peer that is back is found at once (issue 15: 2 s of 503s after a heal)', T, async () => {
+    const [a, b] = (await harness.cluster(['a', 'b'], { reconnectDelayMsMin: 60_000, reconnectDelayMsMax: 60_000 })) as [Node, Node];
+    b.transport.serve(async () => 'first life');
+    assert.equal(await a.transport.request('b', 'x', REQUEST_TIMEOUT_MS), 'first life');
+    await b.transport.close();
+    harness.nodes.delete('b');
+    await eventually(() => onlyConnection(a, 'b').state === 'backoff', 'a notices b is gone');
+    const reborn = await harness.start('b', {}, b.address.port);
+    reborn.transport.serve(async () => 'second life');
+    const ordinary = await transportError(a.transport.request('b', 'x', REQUEST_TIMEOUT_MS));
+    assert.match(ordinary.message, /next attempt in \d+ ms/, 'an ordinary request still waits out the backoff');
+    assert.equal(await a.transport.request('b', 'ping', REQUEST_TIMEOUT_MS, { probe: true }), 'second life');
+    assert.equal(onlyConnection(a, 'b').state, 'connected');
+    assert.equal(await a.transport.request('b', 'x', REQUEST_TIMEOUT_MS), 'second life', 'and everything else follows over its connection');
+  });
+
   it('reconnects after the peer restarts on the same port', T, async () => {
     const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
     b.transport.serve(async () => 'first life');
