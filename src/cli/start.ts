@@ -3,11 +3,15 @@
  * `"msg":"serving"` carries the bound HTTP address (`http`), the bound Redis-protocol
  * address with `--resp` (`resp`) and, in a cluster of two or more (`--cluster`), the bound
  * internode address (`listen`). SIGTERM/SIGINT flush the buffer, close storage and exit 0.
+ * A bad config exits 2 with its reason on stderr, also when it shows only at start (a TLS
+ * file that cannot be read, a certificate naming another node, a users file that does not
+ * parse).
  */
 import { ConfigError, type NodeConfig } from '../node/config.ts';
 import { loadNodeConfig } from '../io/configFile.ts';
 import { createPinoLogger } from '../io/pinoLogger.ts';
 import { startNodeRuntime, type NodeRuntime } from '../io/runtime.ts';
+import { TransportOptionError } from '../io/tcpTransport.ts';
 import { installProcessLifecycle } from '../io/signals.ts';
 
 export const EXIT_CONFIG = 2;
@@ -35,7 +39,10 @@ export async function runStart(options: Record<string, unknown>): Promise<void> 
   } catch (error) {
     logger.error({ err: error }, 'node failed to start');
     logger.flush();
-    process.exit(1);
+    // A file the config names that cannot be used (tls files, users file): a config error.
+    const badConfig = error instanceof ConfigError || error instanceof TransportOptionError;
+    if (badConfig) process.stderr.write(`${error.message}\n`);
+    process.exit(badConfig ? EXIT_CONFIG : 1);
   }
   const cluster = runtime.node.status().cluster;
   logger.info(

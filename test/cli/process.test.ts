@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { createCertificateAuthority, createNodeCertificate } from '../../src/io/certificates.ts';
 import { freePort, http, runShoal, type ShoalProcess } from '../support/shoalProcess.ts';
 
 function tempDir(t: TestContext): string {
@@ -88,6 +89,35 @@ test('a bad config value exits 2 naming the field and its source', { timeout: 60
   const resp = start(t, ['--resp', '127.0.0.1']);
   assert.equal((await resp.waitExit()).code, 2);
   assert.match(resp.stderr, /invalid config: resp \(from --resp\) must be HOST:PORT/);
+
+  const exposed = start(t, ['--listen', '10.1.2.3:7070']);
+  assert.equal((await exposed.waitExit()).code, 2);
+  assert.match(exposed.stderr, /invalid config: insecure \(from default\) is required to serve 10\.1\.2\.3:7070 beyond loopback without TLS/);
+});
+
+test('TLS and users files that cannot be used exit 2 naming the file or the mismatch', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-start-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = createCertificateAuthority();
+  const other = createNodeCertificate(ca, { nodeId: 'b', hosts: [] });
+  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+  writeFileSync(join(dir, 'b.crt'), other.certPem);
+  writeFileSync(join(dir, 'b.key'), other.keyPem);
+  writeFileSync(join(dir, 'users.json'), '{"version":1,"users":[{"name":"x","role":"boss","password":"nope"}]}');
+  const tls = (cert: string) => ['--tls-ca', join(dir, 'ca.crt'), '--tls-cert', join(dir, cert), '--tls-key', join(dir, 'b.key')];
+  const listen = ['--listen', `127.0.0.1:${await freePort()}`, '--engine', 'memory'];
+
+  const missing = start(t, [...listen, ...tls('absent.crt')]);
+  assert.equal((await missing.waitExit()).code, 2);
+  assert.match(missing.stderr, /invalid config: tlsCert ".*absent\.crt" cannot be read \(ENOENT\)/);
+
+  const anotherNodes = start(t, [...listen, '--id', 'a', ...tls('b.crt')]);
+  assert.equal((await anotherNodes.waitExit()).code, 2);
+  assert.match(anotherNodes.stderr, /tls\.cert names node "b", this node is "a"/);
+
+  const badUsers = start(t, [...listen, '--users-file', join(dir, 'users.json')]);
+  assert.equal((await badUsers.waitExit()).code, 2);
+  assert.match(badUsers.stderr, /invalid config: usersFile: .*role/);
 });
 
 test('unknown commands exit 2; --help lists start and admin', { timeout: 60_000 }, async (t) => {
