@@ -14,7 +14,7 @@
  * a file that cannot be written), 2 usage (a bad id, user, host or --valid-days).
  */
 import { createPrivateKey, randomBytes, X509Certificate } from 'node:crypto';
-import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
@@ -24,6 +24,7 @@ import {
   type CertificateAndKey, type CertificateErrorCode, type CertificateRole,
 } from '../io/certificates.ts';
 import { makeDirectories } from '../io/dataDirLock.ts';
+import { reasonOf, unlinkQuietly } from '../io/files.ts';
 
 export interface CertificatePaths {
   readonly cert: string;
@@ -407,14 +408,4 @@ function exists(path: string): boolean {
   }
 }
 
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

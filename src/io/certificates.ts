@@ -14,6 +14,7 @@
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { isHostName, NAME_PATTERN } from '../node/hostPort.ts';
+import { reasonOf } from './files.ts';
 import {
   bitString, boolean, certificateTime, childrenOf, contentOf, DER_TAG, DerError, encodingOf, explicit, explicitTag, implicit,
   namedBits, octetString, oid, readElement, sequence, setOfOne, smallInteger, unsignedInteger, utf8String, type DerElement,
@@ -454,6 +455,3 @@ function oneLine(subject: string): string {
   return subject.split('\n').join(', ');
 }
 
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

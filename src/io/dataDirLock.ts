@@ -8,8 +8,9 @@
  * The directory is created when missing; one that cannot be created or written gets an
  * error naming it, before anything else touches it.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { join, parse, resolve, sep } from 'node:path';
+import { reasonOf, unlinkQuietly } from './files.ts';
 
 export const LOCK_FILE = 'shoal.lock';
 
@@ -114,15 +115,4 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
 
-/** Node's message names the code, the call and the path. */
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
