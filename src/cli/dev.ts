@@ -14,11 +14,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { makeDirectories } from '../io/dataDirLock.ts';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { adminRequest, type AdminAccess } from './adminHttp.ts';
 import { createDevCertificates, type DevCertificates } from './cert.ts';
 import { createAdminUser } from './user.ts';
 
@@ -204,26 +205,17 @@ async function waitServing(node: DevNode): Promise<boolean> {
   let exited = false;
   void node.exited.then(() => (exited = true));
   while (!exited && Date.now() < deadline) {
-    if ((await statusCode(node).catch(() => 0)) === 200) return true;
+    const answer = await adminRequest(new URL('/admin/status', node.httpUrl), z.unknown(), { access: accessOf(node.security), timeoutMs: 1000 });
+    if (answer.kind === 'ok') return true;
     await new Promise((done) => setTimeout(done, 100));
   }
   if (!exited) process.stderr.write(`shoal dev: ${node.id} did not start within ${START_TIMEOUT_MS} ms\n`);
   return false;
 }
 
-/** The node's answer to GET /admin/status (over HTTPS with the admin's credentials when --secure). */
-async function statusCode(node: DevNode): Promise<number> {
-  if (node.security === undefined) return (await fetch(`${node.httpUrl}/admin/status`, { signal: AbortSignal.timeout(1000) })).status;
-  const authorization = `Basic ${Buffer.from(`admin:${node.security.adminPassword}`).toString('base64')}`;
-  return new Promise((resolveStatus, reject) => {
-    const request = httpsRequest(`${node.httpUrl}/admin/status`, { ca: node.security?.caPem, headers: { authorization }, timeout: 1000 }, (response) => {
-      response.resume();
-      resolveStatus(response.statusCode ?? 0);
-    });
-    request.on('timeout', () => request.destroy(new Error('timed out')));
-    request.on('error', reject);
-    request.end();
-  });
+/** How to reach a node: as the admin, trusting the dev CA, when --secure. */
+function accessOf(security: DevSecurity | undefined): AdminAccess {
+  return security === undefined ? {} : { auth: { user: 'admin', password: security.adminPassword }, ca: security.caPem };
 }
 
 async function stopNode(node: DevNode): Promise<number | null> {

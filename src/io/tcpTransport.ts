@@ -42,6 +42,7 @@ import { TransportError, type AddressedReply, type NodeId, type PeerAddress, typ
 import { certificateIdentity, type CertificateIdentity } from './certificates.ts';
 import { X509Certificate } from 'node:crypto';
 import { cryptoRandom } from './cryptoRandom.ts';
+import { RefusalLog } from './refusalLog.ts';
 import { PROTOCOL_VERSION, bodyBytesFor, createFrameCodec, type FrameCodec, type Hello } from './frameCodec.ts';
 import { PeerLink, backoffDelayMs, inboundVerdict, type LinkState } from './peerLink.ts';
 import { systemClock } from './systemClock.ts';
@@ -62,8 +63,6 @@ export const ONE_OFF_CONNECTIONS_MAX = 16;
 export const UNLINKED_CONNECTIONS_MAX = 256;
 /** How often unfinished frames are checked against frameReceiveMsMax. */
 const FRAME_SWEEP_INTERVAL_MS = 1000;
-/** A refusal of the same kind is logged at most this often (with a count). */
-const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export const TCP_TRANSPORT_DEFAULTS = {
   /** Well above the 1 MiB value limit, room for a reply carrying several siblings. */
@@ -264,7 +263,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
   private readonly tls: TransportTls | undefined;
   private readonly secureContext: SecureContext | undefined;
   private readonly role: PeerRole;
-  private readonly refusalLog: RateLimitedLog;
+  private readonly refusalLog: RefusalLog;
   private server: Server | undefined = undefined;
   private closed = false;
   private closing: Promise<void> | undefined = undefined;
@@ -279,7 +278,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     this.incarnation = this.random.int(2 ** 32);
     this.listenAddress = { ...options.listen };
     this.role = options.role ?? 'node';
-    this.refusalLog = new RateLimitedLog(() => this.clock.monotonicMs());
+    this.refusalLog = new RefusalLog(this.logger, () => this.clock.monotonicMs());
     this.tls = options.tls;
     this.secureContext = options.tls === undefined ? undefined : secureContextFor(options.tls, this.localId, this.role);
     if (options.peers !== undefined) this.setPeers(options.peers);
@@ -311,7 +310,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     );
     server.on('connection', this.onRawInbound);
     // The TLS socket may be destroyed already; its TCP socket (_parent) kept the address read on accept.
-    server.on('tlsClientError', (error, socket) => this.refusalLog.warn(this.logger, 'tls', { remote: remoteOf((socket as { _parent?: Socket })._parent ?? socket), reason: error.message }, 'internode TLS handshake refused'));
+    server.on('tlsClientError', (error, socket) => this.refusalLog.note('tls', { remote: remoteOf((socket as { _parent?: Socket })._parent ?? socket), reason: error.message }, 'internode TLS handshake refused'));
     return server;
   }
 
@@ -486,7 +485,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     if (this.unidentified.size >= this.limits.inboundHandshakesMax) {
       const [oldestKey, oldest] = this.unidentified.entries().next().value as [string, Socket];
       this.unidentified.delete(oldestKey);
-      this.refusalLog.warn(this.logger, 'slots', { remote: oldestKey, inboundHandshakesMax: this.limits.inboundHandshakesMax }, 'unidentified internode connections fill inboundHandshakesMax: closed the oldest');
+      this.refusalLog.note('slots', { remote: oldestKey, inboundHandshakesMax: this.limits.inboundHandshakesMax }, 'unidentified internode connections fill inboundHandshakesMax: closed the oldest');
       oldest.destroy();
     }
     const key = remoteOf(socket);
@@ -813,23 +812,5 @@ function secureContextFor(tls: TransportTls, localId: NodeId, role: PeerRole): S
     return createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3' });
   } catch (error) {
     throw new TransportOptionError(`tls files unusable: ${(error as Error).message}`);
-  }
-}
-
-/** Warnings of one kind at most once per REFUSAL_LOG_INTERVAL_MS, each with the count since the last. */
-class RateLimitedLog {
-  private readonly last = new Map<string, { loggedMs: number; suppressed: number }>();
-
-  constructor(private readonly monotonicMs: () => number) {}
-
-  warn(logger: Logger, kind: string, fields: Record<string, unknown>, message: string): void {
-    const nowMs = this.monotonicMs();
-    const entry = this.last.get(kind);
-    if (entry !== undefined && nowMs - entry.loggedMs < REFUSAL_LOG_INTERVAL_MS) {
-      entry.suppressed++;
-      return;
-    }
-    logger.warn({ ...fields, alsoSinceLastLine: entry?.suppressed ?? 0 }, message);
-    this.last.set(kind, { loggedMs: nowMs, suppressed: 0 });
   }
 }

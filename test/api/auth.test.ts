@@ -14,7 +14,7 @@ import { test, type TestContext } from 'node:test';
 import { Authenticator, AuthenticatorBusyError, SCRYPT_IN_FLIGHT_MAX } from '../../src/api/auth/authenticator.ts';
 import { requiredRole } from '../../src/api/auth/httpGuard.ts';
 import { formatHash, hashPassword, parsePasswordHash, verifyPassword } from '../../src/api/auth/passwords.ts';
-import { REFUSAL_LOG_INTERVAL_MS } from '../../src/api/auth/refusalLog.ts';
+import { REFUSAL_LOG_INTERVAL_MS } from '../../src/io/refusalLog.ts';
 import { roleAllows, ROLES } from '../../src/api/auth/roles.ts';
 import { loadUsersFile, UsersFileError, type UserEntry } from '../../src/api/auth/usersFile.ts';
 import { createClient } from '../../src/client/index.ts';

@@ -24,7 +24,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../ports/logger.ts';
 import { AuthenticatorBusyError, type Authenticator } from './authenticator.ts';
-import { RefusalLog } from './refusalLog.ts';
+import { RefusalLog } from '../../io/refusalLog.ts';
 import { roleAllows, type Role } from './roles.ts';
 
 export type HttpRefusalCode = 'BAD_HOST' | 'CROSS_ORIGIN' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_BUSY' | 'UNSUPPORTED_MEDIA_TYPE';

@@ -12,7 +12,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { Authenticator } from '../auth/authenticator.ts';
-import { RefusalLog } from '../auth/refusalLog.ts';
+import { REFUSAL_LOG_INTERVAL_MS, RefusalLog } from '../../io/refusalLog.ts';
 import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from '../tls.ts';
 import type { HostPort } from '../../node/hostPort.ts';
 import { formatHostPort } from '../../node/hostPort.ts';
@@ -26,8 +26,6 @@ import type { RespNode, RespServerLimits } from './types.ts';
 export const RESP_CONNECTIONS_MAX = 10_000;
 /** The share of the process's open-file limit Redis connections may take: the rest is the HTTP port's, the peers' and LMDB's. */
 export const RESP_FILE_DESCRIPTORS_SHARE = 0.5;
-/** A refused connection is logged at most this often (with the count since the last line). */
-const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** Commands read but not answered on one connection past which it stops reading. */
 export const RESP_PIPELINE_COMMANDS_MAX = 1_024;
 /** Their argument bytes past which it stops reading. */

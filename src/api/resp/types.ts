@@ -4,7 +4,7 @@
  * and the command table's entries.
  */
 import type { Authenticator } from '../auth/authenticator.ts';
-import type { RefusalLog } from '../auth/refusalLog.ts';
+import type { RefusalLog } from '../../io/refusalLog.ts';
 import type { Role } from '../auth/roles.ts';
 import type { NodeStatus, PutInput, ReadResult, WriteResult } from '../../node/shoalNode.ts';
 import type { RespLimits } from './parser.ts';

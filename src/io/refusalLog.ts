@@ -1,10 +1,11 @@
 /**
- * Warnings about refused clients (wrong passwords, cross-origin requests…), at most one
- * line per kind every REFUSAL_LOG_INTERVAL_MS with the count since the last one, so a
- * flood of bad requests cannot flood the log. Each line carries the latest refusal's
- * fields (its source address and user name — never a password).
+ * Warnings about refused clients and peers (wrong passwords, cross-origin requests, failed
+ * TLS handshakes, connection limits…), at most one line per kind every
+ * REFUSAL_LOG_INTERVAL_MS with the count since the last one, so a flood of bad requests
+ * cannot flood the log. Each line carries the latest refusal's fields (its source address
+ * and user name — never a password).
  */
-import type { Logger } from '../../ports/logger.ts';
+import type { Logger } from '../ports/logger.ts';
 
 /** A kind of refusal is logged at most this often. */
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;
