@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeEvents } from '../node/events.ts';
 import type { MembershipGauges, RepairStatus } from '../node/shoalNode.ts';
+import type { PeerView } from '../node/failureDetector.ts';
 import type { CacheStats } from '../core/cache/objectCache.ts';
 import type { BufferEvents, BufferStats } from '../ports/replica.ts';
 import type { RespStats } from './resp/stats.ts';
@@ -31,6 +32,11 @@ export const METRIC_NAMES = {
   forwards: 'shoal_forwards_total',
   quorumFailures: 'shoal_quorum_failures_total',
   peers: 'shoal_peers',
+  peerStatus: 'shoal_peer_status',
+  peerRtt: 'shoal_peer_rtt_seconds',
+  peerInFlight: 'shoal_peer_requests_in_flight',
+  peerSuspicion: 'shoal_peer_suspicion',
+  hedges: 'shoal_hedged_requests_total',
   internodeRequests: 'shoal_internode_requests_total',
   gossipExchanges: 'shoal_gossip_exchanges_total',
   ringVersion: 'shoal_ring_version',
@@ -75,6 +81,8 @@ export interface ClusterGaugeSource {
   readonly peersUp: number;
   readonly peersSuspect: number;
   readonly peersDown: number;
+  /** Every peer's state and the evidence for it (failureDetector.ts). */
+  readonly peerViews?: readonly PeerView[];
   readonly membership: MembershipGauges;
   readonly repair?: RepairStatus;
   readonly cache?: CacheStats;
@@ -283,6 +291,13 @@ export class NodeMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    const hedges = new Counter({
+      name: METRIC_NAMES.hedges,
+      help: 'Stand-ins asked because a replica had not answered within the hedge delay, by operation',
+      labelNames: ['operation'],
+      registers,
+    });
+    for (const operation of ['read', 'write']) hedges.labels(operation).inc(0);
     for (const result of ['delivered', 'failed']) deliveries.labels(result).inc(0);
     for (const outcome of ['changed', 'same', 'failed']) gossip.labels(outcome).inc(0);
     this.createClusterGauges(registers);
@@ -293,6 +308,7 @@ export class NodeMetrics {
       onHintStored: () => hintsStored.inc(),
       onHintDelivery: (outcome) => deliveries.labels(outcome).inc(),
       onReadRepair: (replicas) => readRepairs.inc(replicas),
+      onHedge: (operation, standIns) => hedges.labels(operation).inc(standIns),
       onForward: (outcome) => forwards.labels(outcome).inc(),
       onQuorumFailure: (operation, reason) => quorumFailures.labels(operation, reason).inc(),
       onInternodeRequest: (type, outcome) => internode.labels(type, outcome).inc(),
@@ -469,6 +485,39 @@ export class NodeMetrics {
         this.labels('down').set(current.peersDown);
       },
     });
+    this.createPeerGauges(registers, source);
+  }
+
+  /** Per peer: its status and the evidence for it (round trip, requests waiting, suspicion). */
+  private createPeerGauges(registers: Registry[], source: () => ClusterGaugeSource): void {
+    const perPeer = (name: string, help: string, read: (peer: PeerView) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['peer'],
+        registers,
+        collect(this: Gauge<'peer'>) {
+          this.reset(); // departed peers leave no stale series
+          for (const peer of source().peerViews ?? []) {
+            const value = read(peer);
+            if (value !== undefined) this.labels(peer.id).set(value);
+          }
+        },
+      });
+    };
+    new Gauge({
+      name: METRIC_NAMES.peerStatus,
+      help: 'Each peer as this node sees it: 1 for its current status (up, suspect or down)',
+      labelNames: ['peer', 'status'],
+      registers,
+      collect(this: Gauge<'peer' | 'status'>) {
+        this.reset();
+        for (const peer of source().peerViews ?? []) this.labels(peer.id, peer.status).set(1);
+      },
+    });
+    perPeer(METRIC_NAMES.peerRtt, "Smoothed round trip of this node's requests to each peer", (peer) => (peer.evidence.rttMs === undefined ? undefined : peer.evidence.rttMs / 1000));
+    perPeer(METRIC_NAMES.peerInFlight, "This node's requests waiting on each peer", (peer) => peer.evidence.inFlight);
+    perPeer(METRIC_NAMES.peerSuspicion, "How long requests have waited on each peer with no answer, in expected round trips (suspect at 8)", (peer) => peer.evidence.suspicion);
   }
 
   private currentStats(): BufferStats {

@@ -216,7 +216,7 @@ export class DirectMode implements Backend {
       logger,
       ...(tls === undefined ? {} : { tls }),
     });
-    const detector = new FailureDetector(this.id, view.members, () => clock.nowMs());
+    const detector = new FailureDetector(this.id, view.members, clock);
     const peers = new PeerClient(transport, detector, logger);
     const currentView = (): ClusterView => (this.routing as Routing).view;
     this.coordinatorDeps = {

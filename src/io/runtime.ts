@@ -216,7 +216,7 @@ function watchNode(metrics: NodeMetrics, node: ShoalNode): void {
     const hints = node.localHints();
     const peers = node.peers();
     const count = (status: string): number => peers.filter((peer) => peer.status === status).length;
-    return { hints: hints.total, hintsMax: hints.hintsMax, peersUp: count('up'), peersSuspect: count('suspect'), peersDown: count('down'), membership: node.membershipGauges(), repair: node.repairStatus(), cache: node.cacheStats() };
+    return { hints: hints.total, hintsMax: hints.hintsMax, peersUp: count('up'), peersSuspect: count('suspect'), peersDown: count('down'), peerViews: peers, membership: node.membershipGauges(), repair: node.repairStatus(), cache: node.cacheStats() };
   });
 }
 

@@ -64,6 +64,8 @@ export const CONFIG_FIELDS = {
   vectorPruneAgeMs: { kind: 'integer', description: 'age before a version-vector entry may be pruned past vectorEntriesMax, ms' },
   requestTimeoutMs: { kind: 'integer', description: 'internal request timeout, ms' },
   forwardTimeoutMs: { kind: 'integer', description: 'how long one forward to a key\'s primary may take before the next is tried, ms' },
+  hedgeDelayMinMs: { kind: 'integer', description: 'shortest wait on a replica before a stand-in is also asked (hedged requests), ms' },
+  hedgeDelayMaxMs: { kind: 'integer', description: 'longest wait on a replica before a stand-in is also asked, ms (also at most half the time left)' },
   readRepairLingerMs: { kind: 'integer', description: 'how long a read waits for late replies after answering (for read repair), ms' },
   requestsInFlightMax: { kind: 'integer', description: 'requests this node coordinates at once; more are refused (503)' },
   hintsMax: { kind: 'integer', description: 'hinted objects kept for down nodes; past it this node refuses to stand in' },
@@ -93,6 +95,14 @@ export const CONFIG_FIELDS = {
 
 export type ConfigField = keyof typeof CONFIG_FIELDS;
 export const CONFIG_FIELD_NAMES = Object.keys(CONFIG_FIELDS) as ConfigField[];
+
+/**
+ * Hedge delays (coordinator/hedge.ts): a replica's expected reply time (its smoothed round
+ * trip plus four deviations), never under 20 ms (a loopback or LAN round trip, queueing
+ * included, is far below it: a hedge is for a peer that is really late) nor over 200 ms.
+ */
+export const HEDGE_DELAY_MS_MIN_DEFAULT = 20;
+export const HEDGE_DELAY_MS_MAX_DEFAULT = 200;
 
 /** Largest key we accept as a setting: what the storage engines can hold (LMDB's key limit). */
 export const KEY_BYTES_MAX_LIMIT = KEY_BYTES_MAX;
@@ -184,6 +194,8 @@ export const nodeConfigSchema = z
     vectorPruneAgeMs: integer(0).default(VECTOR_PRUNE_AGE_MS_DEFAULT),
     requestTimeoutMs: integer(1).default(2000),
     forwardTimeoutMs: integer(1).default(1000),
+    hedgeDelayMinMs: integer(1).default(HEDGE_DELAY_MS_MIN_DEFAULT),
+    hedgeDelayMaxMs: integer(1).default(HEDGE_DELAY_MS_MAX_DEFAULT),
     readRepairLingerMs: integer(0).default(200),
     requestsInFlightMax: integer(1).default(10_000),
     hintsMax: integer(0).default(100_000),
@@ -222,6 +234,9 @@ export const nodeConfigSchema = z
     // works with the defaults; a real cluster must be able to hold N distinct replicas.
     if (members > 1 && config.n > members) {
       ctx.addIssue({ code: 'custom', path: ['n'], message: `must be <= the number of cluster members (${members})` });
+    }
+    if (config.hedgeDelayMaxMs < config.hedgeDelayMinMs) {
+      ctx.addIssue({ code: 'custom', path: ['hedgeDelayMaxMs'], message: `must be >= hedgeDelayMinMs (${config.hedgeDelayMinMs})` });
     }
     if (config.markerRetentionMs < config.tombstoneGraceMs) {
       ctx.addIssue({ code: 'custom', path: ['markerRetentionMs'], message: `must be >= tombstoneGraceMs (${config.tombstoneGraceMs})` });

@@ -16,6 +16,8 @@ export interface NodeEvents {
   onForward?(outcome: ForwardOutcome): void;
   /** A request failed its quorum. */
   onQuorumFailure?(operation: 'read' | 'write', reason: QuorumFailure): void;
+  /** A coordinator also asked `stand-ins` spares for targets that had not answered within the hedge delay. */
+  onHedge?(operation: 'read' | 'write', standIns: number): void;
   /** Read repair sent the reconciled object to `replicas` stale replicas. */
   onReadRepair?(replicas: number): void;
   /** This node stored a hint for a down primary. */

@@ -97,7 +97,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     shareMin: config.admissionControl ? ADMISSION_DEFAULTS.shareMin : 1,
   });
   const hints = new HintStore(deps.hintEngine, { hintsMax: config.hintsMax });
-  const detector = new FailureDetector(config.id, cluster.members, () => clock.nowMs(), (peer, state) => {
+  const detector = new FailureDetector(config.id, cluster.members, clock, (peer, state) => {
     logger.info({ peer, status: state.status, lastError: state.lastError }, `peer ${peer} is ${state.status}`);
     emit(() => events.onPeerStatus?.(peer, state.status));
   });

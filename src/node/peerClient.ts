@@ -22,21 +22,22 @@ export class PeerClient {
   request(to: NodeId, message: Message, timeoutMs: number, options?: RequestOptions): Promise<Reply> {
     let sent: Promise<unknown>;
     const budgetMs = Math.max(1, Math.ceil(timeoutMs));
+    const sentAtMs = this.detector.sent(to);
     try {
       sent = options === undefined ? this.transport.request(to, toWire(message), budgetMs) : this.transport.request(to, toWire(message), budgetMs, options);
     } catch (error) {
       sent = Promise.reject(error);
     }
     return sent.then(
-      (raw) => this.received(to, message, raw),
+      (raw) => this.received(to, message, raw, sentAtMs),
       (error: unknown) => {
-        throw this.failed(to, error, budgetMs);
+        throw this.failed(to, error, budgetMs, sentAtMs);
       },
     );
   }
 
-  private received(from: NodeId, message: Message, raw: unknown): Reply {
-    this.detector.answered(from);
+  private received(from: NodeId, message: Message, raw: unknown, sentAtMs: number): Reply {
+    this.detector.answered(from, sentAtMs);
     try {
       return parseReply(raw);
     } catch (error) {
@@ -46,14 +47,14 @@ export class PeerClient {
     }
   }
 
-  private failed(to: NodeId, error: unknown, budgetMs: number): TransportError {
+  private failed(to: NodeId, error: unknown, budgetMs: number, sentAtMs: number): TransportError {
     const failure =
       error instanceof TransportError ? error : new TransportError('REMOTE_ERROR', `request to ${to} failed: ${String(error)}`, { cause: error });
     // The peer's handler failed: it is up. A timeout on a budget too short for any peer to
     // answer in (the tail of a spent request deadline) says nothing about the peer. Any
     // other failure is the detector's to judge.
-    if (failure.code === 'REMOTE_ERROR') this.detector.answered(to);
-    else if (failure.code !== 'TIMEOUT' || budgetMs >= JUDGED_TIMEOUT_MS_MIN) this.detector.failed(to, failure);
+    if (failure.code === 'REMOTE_ERROR') this.detector.answered(to, sentAtMs);
+    else this.detector.failed(to, failure, failure.code !== 'TIMEOUT' || budgetMs >= JUDGED_TIMEOUT_MS_MIN);
     return failure;
   }
 }

@@ -1,4 +1,7 @@
 /**
+ * Each round also asks the detector to judge the silence of every up peer (latency-based
+ * suspicion), so a peer nobody is waiting on a hedge for is still suspected in time.
+ *
  * Probes the peers the failure detector doubts (suspect or down, paper 4.8.3): every
  * probeIntervalMs (jittered by ±50% with the Random port) each such peer gets a ping, at
  * most one in flight per peer, dialling even while the transport backs off from the peer
@@ -42,9 +45,10 @@ export class Prober {
     this.rounds.stop();
   }
 
-  /** Pings every down peer that has no probe in flight. */
+  /** Suspects peers silent too long (failureDetector.ts), then pings every doubted peer that has no probe in flight. */
   round(): void {
     if (!this.rounds.running) return;
+    this.deps.detector.checkSilence();
     for (const peer of this.deps.detector.doubtedPeers()) {
       if (this.probing.has(peer)) continue;
       this.probing.add(peer);

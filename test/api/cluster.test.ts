@@ -44,6 +44,13 @@ test('GET /admin/status lists each peer as this node sees it, the cluster and th
   assert.deepEqual(status.hints, { total: 0, byTarget: {}, hintsMax: 100_000, delivered: 0, failures: 0 });
   const metrics = (await request(node('a'), 'GET', '/metrics')).body.toString();
   assert.match(metrics, /shoal_peers\{status="down",node="a"\} 1/);
+  assert.match(metrics, /shoal_peer_status\{peer="c",status="down",node="a"\} 1/);
+  assert.match(metrics, /shoal_peer_rtt_seconds\{peer="b",node="a"\} \d/, 'the round trip to an answering peer');
+  assert.match(metrics, /shoal_peer_suspicion\{peer="b",node="a"\} 0/);
+  assert.match(metrics, /shoal_hedged_requests_total\{operation="write",node="a"\} 0/);
+  const evidence = (peers[0] as unknown as { evidence: Record<string, unknown> }).evidence;
+  assert.ok(typeof evidence.rttMs === 'number' && (evidence.samples as number) > 0, JSON.stringify(evidence));
+  assert.equal(evidence.inFlight, 0);
   assert.match(metrics, /shoal_hints\{node="a"\} 0/);
   assert.match(metrics, /shoal_ring_version\{node="a"\} 1/);
   assert.match(metrics, /shoal_members\{status="valid",node="a"\} 3/);

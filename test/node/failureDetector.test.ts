@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { PeerTraffic } from '../../src/node/peerTraffic.ts';
 import { FailureDetector, initialPeerState, peerAnswered, peerFailed, type PeerState } from '../../src/node/failureDetector.ts';
 
 const timeout = { code: 'TIMEOUT', message: 'timed out' } as const;
@@ -34,7 +35,7 @@ test('failures that are not the peer going away leave its status alone', () => {
 test('the detector keeps the up set and tells its listener about each change once', () => {
   let now = 0;
   const changes: string[] = [];
-  const detector = new FailureDetector('a', ['a', 'b', 'c'], () => now, (peer, state) => changes.push(`${peer}:${state.status}`));
+  const detector = new FailureDetector('a', ['a', 'b', 'c'], { nowMs: () => now, monotonicMs: () => now }, (peer, state) => changes.push(`${peer}:${state.status}`));
   assert.deepEqual([...detector.up].sort(), ['a', 'b', 'c']);
   now = 5;
   detector.failed('b', timeout);
@@ -62,10 +63,50 @@ test('the detector keeps the up set and tells its listener about each change onc
 });
 
 test('the detector follows the membership: new peers start up, departed ones are forgotten', () => {
-  const detector = new FailureDetector('a', ['a', 'b'], () => 0);
+  const detector = new FailureDetector('a', ['a', 'b'], { nowMs: () => 0, monotonicMs: () => 0 });
   detector.failed('b', unreachable);
   detector.setPeers(['b', 'c']);
   assert.deepEqual(detector.view().map((p) => [p.id, p.status]), [['b', 'down'], ['c', 'up']]);
   detector.setPeers(['c']);
   assert.deepEqual([...detector.up].sort(), ['a', 'c']);
+});
+
+test('round trips feed an RFC 6298 estimate; silence counts from the last answer or the first request after it', () => {
+  const traffic = new PeerTraffic();
+  assert.equal(traffic.expectedReplyMs(200), 200, 'no answer yet: the fallback');
+  traffic.sent(0);
+  traffic.answered(10, 10);
+  assert.equal(traffic.expectedReplyMs(200), 10 + 4 * 5, 'first sample: srtt = rtt, rttvar = rtt / 2');
+  traffic.sent(20);
+  traffic.answered(22, 2);
+  // rttvar = 5 + (|10 - 2| - 5) / 4 = 5.75; srtt = 10 + (2 - 10) / 8 = 9
+  assert.equal(traffic.expectedReplyMs(200), 9 + 4 * 5.75);
+  assert.equal(traffic.silentMs(100), 0, 'nothing waits: no silence');
+  traffic.sent(100);
+  traffic.sent(150);
+  assert.equal(traffic.silentMs(300), 200, 'from the first request still waiting');
+  traffic.unanswered();
+  assert.equal(traffic.silentMs(300), 200, 'a failure is no answer: the silence goes on');
+  assert.equal(traffic.suspicion(300, 1), 200 / (9 + 4 * 5.75));
+  traffic.answered(310, 210);
+  assert.equal(traffic.silentMs(400), 0);
+  assert.deepEqual(traffic.evidence(400, 1).inFlight, 0);
+});
+
+test('silence with requests waiting makes an up peer suspect past the threshold, not before', () => {
+  let now = 0;
+  const clock = { nowMs: () => now, monotonicMs: () => now };
+  const changes: string[] = [];
+  const detector = new FailureDetector('a', ['a', 'b'], clock, (peer, state) => changes.push(`${peer}:${state.status}:${state.lastError ?? ''}`), { silenceMsMin: 100, threshold: 8 });
+  detector.answered('b', detector.sent('b')); // a 0 ms round trip: the floor (100 / 8 ms) applies
+  detector.sent('b');
+  now = 99;
+  assert.equal(detector.checkSilence('b'), true, 'under silenceMsMin');
+  now = 100;
+  assert.equal(detector.checkSilence('b'), false);
+  assert.equal(detector.isUp('b'), false);
+  assert.match(changes[0] ?? '', /^b:suspect:SILENT: no answer for 100 ms with 1 requests waiting \(suspicion 8\.0\)$/);
+  detector.answered('b');
+  assert.equal(detector.isUp('b'), true, 'an answer clears it');
+  assert.equal(detector.checkSilence('b'), true, 'a peer with nothing waiting is never suspected');
 });

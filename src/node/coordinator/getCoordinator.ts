@@ -4,7 +4,8 @@
  *
  *   collecting  the N targets are asked (the coordinator reads its own copy at once); each
  *               reply or failure is folded into the reducer, a failed target is replaced
- *               by the next spare (a fallback may hold hints for the key).
+ *               by the next spare (a fallback may hold hints for the key), and targets
+ *               still silent after the hedge delay get a stand-in too (hedge.ts).
  *   lingering   R replies are in: the client has its answer (every causally unrelated
  *               version, merged). The coordinator keeps listening for late replies until
  *               every target has answered or failed, readRepairLingerMs have passed, or the
@@ -29,6 +30,7 @@ import type { Quorum } from '../request.ts';
 import { preferenceOf } from '../cluster.ts';
 import type { GetDeps, Lingering } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
+import { hedgeDelayMs, upSpares } from './hedge.ts';
 
 export interface GetRequest {
   readonly partition: number;
@@ -79,6 +81,11 @@ class GetCoordinator implements Lingering {
    */
   private readonly decoded: EncodedObject[] = [];
   private lingerTimer: TimerHandle | undefined;
+  private hedgeTimer: TimerHandle | undefined;
+  /** Stand-ins sent for silent targets (at most N). */
+  private hedges = 0;
+  /** Targets that already have a stand-in (failed, or hedged around). */
+  private readonly replaced = new Set<string>();
   private outcome: Outcome | undefined;
 
   constructor(
@@ -109,7 +116,10 @@ class GetCoordinator implements Lingering {
         this.send(target);
       }
       // A read of this node's own copy alone answers at once: no timer to set and clear.
-      if (remote) this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
+      if (remote) {
+        this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
+        this.armHedge();
+      }
       if (this.replica !== undefined) this.readSelf(this.replica);
     });
   }
@@ -138,6 +148,18 @@ class GetCoordinator implements Lingering {
         if (this.state === 'collecting') this.replace(node);
         this.decide();
         return;
+      case 'done':
+        return;
+    }
+  }
+
+  private hedgeDue(): void {
+    this.hedgeTimer = undefined;
+    switch (this.state) {
+      case 'collecting':
+        this.hedge();
+        return;
+      case 'lingering':
       case 'done':
         return;
     }
@@ -235,15 +257,42 @@ class GetCoordinator implements Lingering {
     return object;
   }
 
-  private replace(node: string): void {
+  /** Targets not heard from yet, this node excluded. */
+  private awaited(): string[] {
+    const { replies, failed } = this.quorum;
+    return [...this.targets.keys()].filter((node) => node !== this.self && !replies.has(node) && !failed.has(node));
+  }
+
+  private armHedge(): void {
+    const delayMs = hedgeDelayMs(this.deps.detector, this.deps.config, this.awaited(), this.deadline.remainingMs());
+    if (delayMs !== undefined) this.hedgeTimer = this.deps.clock.setTimer(delayMs, () => this.hedgeDue());
+  }
+
+  /** Every target still silent gets a stand-in too (hedge.ts); its own late reply still counts. */
+  private hedge(): void {
+    let sent = 0;
+    for (const node of this.awaited()) {
+      if (this.hedges >= this.request.quorum.n) break;
+      this.deps.detector.checkSilence(node);
+      if (!this.replace(node)) continue;
+      this.hedges++;
+      sent++;
+    }
+    if (sent > 0) emit(() => this.deps.events.onHedge?.('read', sent));
+  }
+
+  /** Asks the next spare believed up in place of a failed or silent target; false when none is left. */
+  private replace(node: string): boolean {
     const failed = this.targets.get(node);
-    if (failed === undefined || node === this.self) return;
-    const next = replacementFor(failed, this.spares, this.primaries);
-    if (next === undefined) return;
+    if (failed === undefined || node === this.self || this.replaced.has(node)) return false;
+    const next = replacementFor(failed, upSpares(this.deps.detector, this.spares), this.primaries);
+    if (next === undefined) return false;
+    this.replaced.add(node);
     this.spares = next.spares;
     this.targets.set(next.target.node, next.target);
     this.quorum = addGetTarget(this.quorum, next.target.node);
     this.send(next.target);
+    return true;
   }
 
   private endLinger(): void {
@@ -308,9 +357,10 @@ class GetCoordinator implements Lingering {
   }
 
   private clearTimers(): void {
-    for (const timer of [this.timer, this.lingerTimer]) if (timer !== undefined) this.deps.clock.clearTimer(timer);
+    for (const timer of [this.timer, this.lingerTimer, this.hedgeTimer]) if (timer !== undefined) this.deps.clock.clearTimer(timer);
     this.timer = undefined;
     this.lingerTimer = undefined;
+    this.hedgeTimer = undefined;
   }
 
   private counts(): ReplicaCounts {

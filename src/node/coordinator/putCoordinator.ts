@@ -8,6 +8,8 @@
  *   replicating    the new object goes to the other targets; each acknowledgement or
  *                  failure is folded into the reducer. A failed target is replaced by the
  *                  next spare of the preference list (sloppy quorum), told whose hint it holds.
+ *                  Targets still silent after the hedge delay get a stand-in too (hedge.ts);
+ *                  the first W acknowledgements win, whoever sends them.
  *   succeeded      W acknowledgements (the coordinator's own counts once its write, and its
  *                  fsync when it is the durable one, is done).
  *   failed         W out of reach, or the request's time is up (503). Not a rollback: the
@@ -42,6 +44,7 @@ import { preferenceOf } from '../cluster.ts';
 import { objectLimitsOf } from '../config.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
+import { hedgeDelayMs, upSpares } from './hedge.ts';
 
 export interface PutRequest {
   readonly partition: number;
@@ -86,6 +89,11 @@ class PutCoordinator {
   private encoded: Uint8Array | undefined;
   private selfError: unknown;
   private timer: TimerHandle | undefined;
+  private hedgeTimer: TimerHandle | undefined;
+  /** Stand-ins sent for silent targets (at most N). */
+  private hedges = 0;
+  /** Targets that already have a stand-in (failed, or hedged around). */
+  private readonly replaced = new Set<string>();
   private outcome: Outcome | undefined;
   private readonly deadline: Deadline;
 
@@ -125,6 +133,7 @@ class PutCoordinator {
         this.object = own.object;
         this.encoded = own.bytes;
         for (const target of this.targets.values()) if (target.node !== this.self) this.send(target);
+        this.armHedge();
         // The coordinator's own acknowledgement: its fsync, its hint, or its copies for receivers.
         own.acknowledged.then(
           () => this.replied(this.self, true),
@@ -166,6 +175,19 @@ class PutCoordinator {
         if (!ok) this.replace(node);
         return;
       case 'writing-local':
+      case 'failed':
+        return;
+    }
+  }
+
+  private hedgeDue(): void {
+    this.hedgeTimer = undefined;
+    switch (this.state) {
+      case 'replicating':
+        this.hedge();
+        return;
+      case 'writing-local':
+      case 'succeeded':
       case 'failed':
         return;
     }
@@ -227,12 +249,37 @@ class PutCoordinator {
     );
   }
 
-  /** Sends the write to the next spare in place of a failed target, if one is left. */
-  private replace(node: string): void {
+  /** Targets not heard from yet, the coordinator excluded. */
+  private awaited(): string[] {
+    const { acked, failed } = this.quorum;
+    return [...this.targets.keys()].filter((node) => node !== this.self && !acked.has(node) && !failed.has(node));
+  }
+
+  private armHedge(): void {
+    const delayMs = hedgeDelayMs(this.deps.detector, this.deps.config, this.awaited(), this.deadline.remainingMs());
+    if (delayMs !== undefined) this.hedgeTimer = this.deps.clock.setTimer(delayMs, () => this.hedgeDue());
+  }
+
+  /** Every target still silent gets a stand-in too (hedge.ts); its own late acknowledgement still counts. */
+  private hedge(): void {
+    let sent = 0;
+    for (const node of this.awaited()) {
+      if (this.hedges >= this.request.quorum.n) break;
+      this.deps.detector.checkSilence(node);
+      if (!this.replace(node)) continue;
+      this.hedges++;
+      sent++;
+    }
+    if (sent > 0) emit(() => this.deps.events.onHedge?.('write', sent));
+  }
+
+  /** Sends the write to the next spare believed up in place of a failed or silent target; false when none is left. */
+  private replace(node: string): boolean {
     const failed = this.targets.get(node);
-    if (failed === undefined || node === this.self) return;
-    const next = replacementFor(failed, this.spares, this.primaries);
-    if (next === undefined) return;
+    if (failed === undefined || node === this.self || this.replaced.has(node)) return false;
+    const next = replacementFor(failed, upSpares(this.deps.detector, this.spares), this.primaries);
+    if (next === undefined) return false;
+    this.replaced.add(node);
     this.spares = next.spares;
     this.targets.set(next.target.node, next.target);
     if (this.durable.has(node)) this.durable.add(next.target.node);
@@ -240,6 +287,7 @@ class PutCoordinator {
     this.groupCommit = false;
     this.quorum = addPutTarget(this.quorum, next.target.node);
     this.send(next.target);
+    return true;
   }
 
   private decide(): void {
@@ -270,8 +318,9 @@ class PutCoordinator {
 
   private finish(state: 'succeeded' | 'failed'): void {
     this.state = state;
-    if (this.timer !== undefined) this.deps.clock.clearTimer(this.timer);
+    for (const timer of [this.timer, this.hedgeTimer]) if (timer !== undefined) this.deps.clock.clearTimer(timer);
     this.timer = undefined;
+    this.hedgeTimer = undefined;
   }
 
   private chooseDurable(): void {

@@ -1,0 +1,31 @@
+/**
+ * Hedged requests (Dean and Barroso, "The Tail at Scale", CACM 2013): a coordinator whose
+ * targets have not all answered within a short delay also asks the next stand-ins of the
+ * preference list, and completes with the first R (W) answers. A target that will never
+ * answer (a one-way partition, a paused process) then costs a hedge delay, not the request.
+ *
+ * The delay adapts: the slowest expected reply among the targets still awaited (their
+ * smoothed round trip plus four deviations, peerTraffic.ts), clamped to the config's
+ * hedgeDelayMinMs..hedgeDelayMaxMs and to half of the request's time left (a hedge sent
+ * later could not be answered in time anyway). Bounds: a hedge goes only to a stand-in the
+ * failure detector believes up, each awaited target is hedged at most once, and one request
+ * sends at most N hedges.
+ */
+import type { NodeConfig } from '../config.ts';
+import type { FailureDetector } from '../failureDetector.ts';
+
+type HedgeConfig = Pick<NodeConfig, 'hedgeDelayMinMs' | 'hedgeDelayMaxMs'>;
+
+/** The delay before hedging around `awaited`, ms; undefined when hedging cannot help (no time left). */
+export function hedgeDelayMs(detector: FailureDetector, config: HedgeConfig, awaited: Iterable<string>, remainingMs: number): number | undefined {
+  const capMs = Math.min(config.hedgeDelayMaxMs, remainingMs / 2);
+  if (capMs < config.hedgeDelayMinMs) return undefined;
+  let expectedMs = 0;
+  for (const node of awaited) expectedMs = Math.max(expectedMs, detector.expectedReplyMs(node, config.hedgeDelayMaxMs));
+  return Math.min(capMs, Math.max(config.hedgeDelayMinMs, expectedMs));
+}
+
+/** The stand-ins a hedge may go to: the spares the detector still believes up, in order. */
+export function upSpares(detector: FailureDetector, spares: readonly string[]): readonly string[] {
+  return spares.every((node) => detector.isUp(node)) ? spares : spares.filter((node) => detector.isUp(node));
+}
