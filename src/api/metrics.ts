@@ -269,7 +269,7 @@ export class NodeMetrics {
     const readRepairs = new Counter({ name: METRIC_NAMES.readRepairs, help: 'Stale replicas sent the reconciled object after a read', registers });
     const forwards = new Counter({
       name: METRIC_NAMES.forwards,
-      help: 'Client requests forwarded to a primary: answered, failed-over (one attempt failed), coordinated-locally (no primary took it)',
+      help: 'Client requests forwarded to a primary: answered, failed-over (one attempt failed), hedged (the next was also asked), coordinated-locally (no primary took it)',
       labelNames: ['outcome'],
       registers,
     });

@@ -7,6 +7,18 @@
  * a restarted node writes under a new actor (node id plus start epoch), and whoever
  * later removes objects (tombstone reaping) must not let an actor start a key over at
  * counter 1 while old contexts or copies naming its earlier dots may still exist.
+ *
+ * Idempotent writes (issue 15): a write that may be applied more than once (a forward that
+ * was hedged, failed over or duplicated, each copy coordinated by a different node under
+ * its own dot) carries a write id, minted once where it entered the cluster, and kept in
+ * its sibling. A replica does not apply a write whose id one of its siblings already
+ * carries (putObject). Copies applied by two coordinators stay two dots in storage, so sync
+ * keeps the lattice laws of plain dotted version vectors (collapsing them in sync, tried
+ * first, is not associative once one copy has been superseded); a client is shown one
+ * sibling per write id (oneSiblingPerWrite), and its context, the whole vector, covers both
+ * dots, so its next write supersedes both. Left open: a copy superseded on every replica it
+ * reached before its twin arrived comes back as a sibling of what superseded it (nothing
+ * remembers the write ids of superseded siblings).
  */
 import { compareBytes, compareStrings } from './bytes.ts';
 import {
@@ -31,7 +43,12 @@ export interface Sibling {
   readonly dot: Dot;
   /** Wall-clock milliseconds at the coordinator when the write was made. */
   readonly timeMs: number;
+  /** The write's id when it may be applied more than once (see the file comment). */
+  readonly writeId?: string;
 }
+
+/** Longest write id, UTF-16 code units: an actor or a client id (under 100 characters), a slash and a counter. */
+export const WRITE_ID_LENGTH_MAX = 128;
 
 export interface StoredObject {
   readonly vector: VersionVector;
@@ -54,6 +71,8 @@ export interface ObjectWrite {
   readonly deleted: boolean;
   /** The coordinator's wall clock. */
   readonly nowMs: number;
+  /** Set when the write may be applied more than once: a second application changes nothing. */
+  readonly writeId?: string;
   /**
    * Supersede every current sibling, whatever the context. Loses concurrent writes: use
    * only where the user asked for last-write-wins.
@@ -84,16 +103,15 @@ const EMPTY_OBJECT: StoredObject = { vector: [], siblings: [] };
 export function putObject(current: StoredObject | undefined, write: ObjectWrite, limits: ObjectLimits): PutOutcome {
   validateWrite(write, limits);
   const base = current ?? EMPTY_OBJECT;
-  const { actor, context, nowMs } = write;
+  const { actor, context, nowMs, writeId } = write;
+  const applied = writeId === undefined ? undefined : base.siblings.find((sibling) => sibling.writeId === writeId);
+  if (applied !== undefined) return { ok: true, object: base, dot: applied.dot };
   const dot: Dot = { actor, counter: nextCounter(base, context, actor) };
   const kept = write.lastWriteWins === true ? [] : base.siblings.filter((sibling) => !covers(context, sibling.dot));
-  const created: Sibling = {
-    value: write.value,
-    contentType: write.contentType,
-    deleted: write.deleted,
-    dot,
-    timeMs: nowMs,
-  };
+  const created: Sibling =
+    writeId === undefined
+      ? { value: write.value, contentType: write.contentType, deleted: write.deleted, dot, timeMs: nowMs }
+      : { value: write.value, contentType: write.contentType, deleted: write.deleted, dot, timeMs: nowMs, writeId };
   const siblings = sortSiblings([...kept, created]);
   if (siblings.length > limits.siblingsMax) {
     return { ok: false, reason: 'too-many-siblings', siblingCount: siblings.length };
@@ -131,6 +149,9 @@ function validateWrite(write: ObjectWrite, limits: ObjectLimits): void {
     throw new RangeError(`actor must be a non-empty string, got ${JSON.stringify(write.actor)}`);
   }
   if (!Number.isFinite(write.nowMs)) throw new RangeError(`nowMs must be finite, got ${String(write.nowMs)}`);
+  if (write.writeId !== undefined && (typeof write.writeId !== 'string' || write.writeId === '' || write.writeId.length > WRITE_ID_LENGTH_MAX)) {
+    throw new RangeError(`writeId must be a string of 1-${WRITE_ID_LENGTH_MAX} characters, got ${JSON.stringify(write.writeId)}`);
+  }
   if (!Number.isSafeInteger(limits.siblingsMax) || limits.siblingsMax < 1) {
     throw new RangeError(`siblingsMax must be a positive integer, got ${String(limits.siblingsMax)}`);
   }
@@ -179,6 +200,25 @@ export function syncObjects(a: StoredObject | undefined, b: StoredObject | undef
     }
   }
   return { vector: mergeVectors(a.vector, b.vector), siblings };
+}
+
+/**
+ * The object as a client is shown it: one sibling per write id (a write applied by two
+ * coordinators is one version), the one with the least dot; the vector is unchanged, so a
+ * context taken from it covers every copy. The same object when no write id repeats.
+ */
+export function oneSiblingPerWrite(object: StoredObject): StoredObject {
+  let withId = 0;
+  for (const sibling of object.siblings) if (sibling.writeId !== undefined) withId++;
+  if (withId < 2) return object;
+  const seen = new Set<string>();
+  const siblings = object.siblings.filter((sibling) => {
+    if (sibling.writeId === undefined) return true;
+    if (seen.has(sibling.writeId)) return false;
+    seen.add(sibling.writeId);
+    return true;
+  });
+  return siblings.length === object.siblings.length ? object : { vector: object.vector, siblings };
 }
 
 /**
@@ -246,13 +286,14 @@ function preferredCopy(a: Sibling, b: Sibling): Sibling {
   return compareSiblingCopies(a, b) >= 0 ? a : b;
 }
 
-/** A total order on siblings: dot, timeMs, tombstone, content type, value bytes. */
+/** A total order on siblings: dot, timeMs, tombstone, content type, value bytes, write id. */
 function compareSiblingCopies(a: Sibling, b: Sibling): number {
   return (
     compareDots(a.dot, b.dot) ||
     a.timeMs - b.timeMs ||
     Number(a.deleted) - Number(b.deleted) ||
     compareStrings(a.contentType, b.contentType) ||
-    compareBytes(a.value, b.value)
+    compareBytes(a.value, b.value) ||
+    compareStrings(a.writeId ?? '', b.writeId ?? '')
   );
 }

@@ -6,7 +6,7 @@ import type { BufferEvents } from '../ports/replica.ts';
 import type { PeerStatus } from './failureDetector.ts';
 import type { MessageType } from './protocol.ts';
 
-export type ForwardOutcome = 'answered' | 'failed-over' | 'coordinated-locally';
+export type ForwardOutcome = 'answered' | 'failed-over' | 'hedged' | 'coordinated-locally';
 export type QuorumFailure = 'unreachable' | 'timeout';
 
 export interface NodeEvents {

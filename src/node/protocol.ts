@@ -14,6 +14,7 @@
  * node's logic. Optional fields are left out when absent (never sent as undefined).
  */
 import { ERROR_CODES, RequestError, type ErrorCode, type ReplicaCounts } from './errors.ts';
+import { WRITE_ID_LENGTH_MAX } from '../core/object.ts';
 
 export type ForwardOp = 'get' | 'put' | 'delete';
 
@@ -313,8 +314,6 @@ export class BadMessageError extends RequestError {
 
 /** Longest node id / content type / context text accepted on the wire (characters). */
 const ID_LENGTH_MAX = 64;
-/** A write id: an actor or a client id (under 100 characters), a slash and a counter. */
-const WRITE_ID_LENGTH_MAX = 128;
 const CONTENT_TYPE_LENGTH_MAX = 255;
 const CONTEXT_LENGTH_MAX = 8192;
 const MESSAGE_LENGTH_MAX = 1024;

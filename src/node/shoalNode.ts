@@ -14,7 +14,7 @@
 import { decodeContext, encodeContext } from '../core/context.ts';
 import type { ActorId, VersionVector } from '../core/clock.ts';
 import { partitionOfKey } from '../core/hash.ts';
-import type { StoredObject } from '../core/object.ts';
+import { oneSiblingPerWrite, type StoredObject } from '../core/object.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { NodeId } from '../ports/transport.ts';
@@ -183,6 +183,8 @@ type ClientRequest =
       readonly supersedeSeen: boolean;
       /** The replica the context names (the fastest of the read it came from): it coordinates when it can (paper 4.5). */
       readonly preferred: string | undefined;
+      /** Set when the write may be coordinated more than once (forwarded: hedged, failed over): see core/object.ts. */
+      readonly writeId: string | undefined;
     };
 
 const EMPTY_VECTOR: VersionVector = [];
@@ -427,7 +429,7 @@ export class ShoalNode {
       checkContentType(contentType);
     }
     const { vector: context } = this.decode(message.context);
-    return { op, key, partition, quorum, value, contentType, contextText: message.context, context, supersedeSeen: message.supersedeSeen === true, preferred: undefined };
+    return { op, key, partition, quorum, value, contentType, contextText: message.context, context, supersedeSeen: message.supersedeSeen === true, preferred: undefined, writeId: message.writeId };
   }
 
   private async write(
@@ -441,7 +443,7 @@ export class ShoalNode {
   ): Promise<WriteResult> {
     const { vector: context, coordinator: preferred } = this.decode(contextText);
     const quorum = resolveQuorum(this.cluster.quorum, options);
-    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context, supersedeSeen, preferred };
+    const request: ClientRequest = { op, key, partition: this.partitionOf(key), quorum, value, contentType, contextText, context, supersedeSeen, preferred, writeId: undefined };
     const { object, nextCoordinator } = await this.route(request);
     if (object === undefined) throw new Error('invariant: a put left no object');
     return new Answer(object, nextCoordinator, this.config.clusterName);
@@ -458,11 +460,14 @@ export class ShoalNode {
         self: this.id,
       });
       if (route.coordinateHere) return this.coordinate(request, deadline.timeoutMs);
+      // The write may now be coordinated by more than one node (hedged, failed over, or here
+      // after all): one write id for all of them, minted here, where it entered the cluster.
+      const forwarded = request.op === 'get' ? request : { ...request, writeId: `${this.deps.actor}/${++this.writesEntered}` };
       return forwardRequest(this.deps, {
         candidates: route.candidates,
-        message: forwardMessageOf(request, `${this.deps.actor}/${++this.writesEntered}`),
+        message: forwardMessageOf(forwarded),
         deadline,
-        coordinateLocally: (timeoutMs) => this.coordinate(request, timeoutMs),
+        coordinateLocally: (timeoutMs) => this.coordinate(forwarded, timeoutMs),
       });
     });
   }
@@ -478,8 +483,8 @@ export class ShoalNode {
       }
       case 'put':
       case 'delete': {
-        const { value, contentType, context, supersedeSeen } = request;
-        const object = await coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, supersedeSeen, quorum, timeoutMs });
+        const { value, contentType, context, supersedeSeen, writeId } = request;
+        const object = await coordinatePut(this.deps, { partition, key, value, contentType, deleted: request.op === 'delete', context, supersedeSeen, quorum, timeoutMs, writeId });
         return { object, nextCoordinator: this.id };
       }
     }
@@ -539,12 +544,16 @@ export class ShoalNode {
  */
 class Answer<O extends StoredObject | undefined> {
   private text: string | undefined;
+  /** The object as clients see it: one sibling per write (core/object.ts oneSiblingPerWrite). */
+  readonly object: O;
 
   constructor(
-    readonly object: O,
+    object: O,
     private readonly nextCoordinator: string | undefined,
     private readonly clusterName: string,
-  ) {}
+  ) {
+    this.object = (object === undefined ? object : oneSiblingPerWrite(object)) as O;
+  }
 
   get context(): string {
     if (this.text === undefined) {
@@ -558,7 +567,7 @@ class Answer<O extends StoredObject | undefined> {
 /** Write ids a node remembers having coordinated (a duplicate comes within a request timeout; thousands of writes a second). */
 export const FORWARDED_WRITE_IDS_MAX = 65_536;
 
-function forwardMessageOf(request: ClientRequest, writeId: string): Omit<ForwardMessage, 'timeoutMs'> {
+function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeoutMs'> {
   const { key, quorum } = request;
   const base = { type: 'forward', op: request.op, key, n: quorum.n, r: quorum.r, w: quorum.w } as const;
   switch (request.op) {
@@ -566,8 +575,10 @@ function forwardMessageOf(request: ClientRequest, writeId: string): Omit<Forward
       return base;
     case 'put':
     case 'delete': {
+      const { writeId } = request;
       const withValue = request.op === 'put' ? { ...base, value: request.value, contentType: request.contentType } : base;
-      const withSeen = request.supersedeSeen ? { ...withValue, supersedeSeen: true, writeId } : { ...withValue, writeId };
+      const withId = writeId === undefined ? withValue : { ...withValue, writeId };
+      const withSeen = request.supersedeSeen ? { ...withId, supersedeSeen: true } : withId;
       return request.contextText === undefined ? withSeen : { ...withSeen, context: request.contextText };
     }
   }

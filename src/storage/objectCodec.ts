@@ -5,8 +5,11 @@
  *   bytes 1..   msgpack of [vector, siblings], arrays only (no maps, no msgpackr records):
  *               vector   = [[actor: str, counter: uint, timeMs: number], ...]   sorted by actor
  *               siblings = [[value: bin, contentType: str, deleted: bool,
- *                            dotActor: str, dotCounter: uint, timeMs: number], ...]
+ *                            dotActor: str, dotCounter: uint, timeMs: number
+ *                            (, writeId: str, only when the write carries one)], ...]
  *                          sorted by (dotActor, dotCounter)
+ * The write id came later as an optional seventh field, so objects written before it
+ * decode unchanged under the same format version.
  * Orders are core/clock.ts's compareActors / compareDots (UTF-16 code units), the ones the
  * core sorts with, so every object the core builds encodes.
  *
@@ -18,7 +21,7 @@ import { Packr } from 'msgpackr';
 import { isWellFormedText } from '../core/bytes.ts';
 import { compareActors, compareDots, COUNTER_MAX } from '../core/clock.ts';
 import type { VectorEntry, VersionVector } from '../core/clock.ts';
-import type { Sibling, StoredObject } from '../core/object.ts';
+import { WRITE_ID_LENGTH_MAX, type Sibling, type StoredObject } from '../core/object.ts';
 
 export const OBJECT_FORMAT_VERSION = 1;
 
@@ -46,7 +49,9 @@ export function encodeObject(obj: StoredObject): Uint8Array {
   const problem = objectProblem(obj);
   if (problem !== undefined) throw new InvalidObjectError(problem);
   const vector = obj.vector.map((e) => [e.actor, e.counter, e.timeMs]);
-  const siblings = obj.siblings.map((s) => [s.value, s.contentType, s.deleted, s.dot.actor, s.dot.counter, s.timeMs]);
+  const siblings = obj.siblings.map((s) =>
+    s.writeId === undefined ? [s.value, s.contentType, s.deleted, s.dot.actor, s.dot.counter, s.timeMs] : [s.value, s.contentType, s.deleted, s.dot.actor, s.dot.counter, s.timeMs, s.writeId],
+  );
   const packed = packr.pack([vector, siblings]);
   const bytes = new Uint8Array(packed.length + 1);
   bytes[0] = OBJECT_FORMAT_VERSION;
@@ -112,7 +117,15 @@ function siblingProblem(s: Sibling): string | undefined {
   if (contentType !== undefined) return contentType;
   if (typeof s.deleted !== 'boolean') return 'deleted is not a boolean';
   if (typeof s.dot !== 'object' || s.dot === null) return 'dot is not an object';
-  return actorProblem(s.dot.actor) ?? counterProblem(s.dot.counter) ?? timeProblem(s.timeMs);
+  return actorProblem(s.dot.actor) ?? counterProblem(s.dot.counter) ?? timeProblem(s.timeMs) ?? writeIdProblem(s.writeId);
+}
+
+function writeIdProblem(writeId: unknown): string | undefined {
+  if (writeId === undefined) return undefined;
+  const problem = stringProblem(writeId, 'writeId');
+  if (problem !== undefined) return problem;
+  const length = (writeId as string).length;
+  return length === 0 || length > WRITE_ID_LENGTH_MAX ? `writeId length ${length} is not 1-${WRITE_ID_LENGTH_MAX}` : undefined;
 }
 
 function stringProblem(value: unknown, what: string): string | undefined {
@@ -152,9 +165,13 @@ function decodeVector(raw: unknown): VectorEntry[] {
 
 function decodeSiblings(raw: unknown): Sibling[] {
   return list(raw, 'siblings').map((item, i) => {
-    const [value, contentType, deleted, actor, counter, timeMs] = tuple(item, 6, `siblings[${i}]`);
+    const fields = Array.isArray(item) && item.length === 7 ? item : tuple(item, 6, `siblings[${i}]`);
+    const [value, contentType, deleted, actor, counter, timeMs, writeId] = fields;
     if (!(value instanceof Uint8Array)) throw new CorruptObjectError(`siblings[${i}]: value is not bytes`);
     // A fresh, exact-size copy: never a view that pins the input (or msgpackr's buffers).
-    return { value: new Uint8Array(value), contentType, deleted, dot: { actor, counter }, timeMs } as Sibling;
+    const copy = new Uint8Array(value);
+    if (fields.length === 6) return { value: copy, contentType, deleted, dot: { actor, counter }, timeMs } as Sibling;
+    if (typeof writeId !== 'string') throw new CorruptObjectError(`siblings[${i}]: writeId is not a string`);
+    return { value: copy, contentType, deleted, dot: { actor, counter }, timeMs, writeId } as Sibling;
   });
 }

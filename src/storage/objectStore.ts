@@ -54,13 +54,11 @@ function copyForCache(encoded: EncodedObject): EncodedObject {
   const { vector, siblings } = encoded.object;
   const object: StoredObject = {
     vector: vector.map((e) => ({ actor: e.actor, counter: e.counter, timeMs: e.timeMs })),
-    siblings: siblings.map((s) => ({
-      value: s.value,
-      contentType: s.contentType,
-      deleted: s.deleted,
-      dot: { actor: s.dot.actor, counter: s.dot.counter },
-      timeMs: s.timeMs,
-    })),
+    siblings: siblings.map((s) =>
+      s.writeId === undefined
+        ? { value: s.value, contentType: s.contentType, deleted: s.deleted, dot: { actor: s.dot.actor, counter: s.dot.counter }, timeMs: s.timeMs }
+        : { value: s.value, contentType: s.contentType, deleted: s.deleted, dot: { actor: s.dot.actor, counter: s.dot.counter }, timeMs: s.timeMs, writeId: s.writeId },
+    ),
   };
   return { object, bytes: encoded.bytes };
 }

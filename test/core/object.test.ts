@@ -7,6 +7,7 @@ import {
   liveSiblings,
   objectDescends,
   objectsEqual,
+  oneSiblingPerWrite,
   putObject,
   syncObjects,
   type ObjectWrite,
@@ -188,4 +189,25 @@ test('two copies of one dot that differ are reconciled the same way in either or
   const b = put(undefined, write('x', 'two', []));
   assert.ok(objectsEqual(syncObjects(a, b), syncObjects(b, a)));
   assert.equal(syncObjects(a, b).siblings.length, 1);
+});
+
+test('a write id is applied once per replica, and a client is shown one sibling per write id', () => {
+  const first = put(undefined, write('a', 'v', [], { writeId: 'e.1/7' }));
+  const again = putObject(first, write('a', 'v', [], { writeId: 'e.1/7', nowMs: 2000 }), LIMITS);
+  assert.ok(again.ok);
+  assert.equal(again.object, first, 'the same write id again changes nothing');
+  assert.deepEqual(again.dot, first.siblings[0]?.dot);
+  // Another coordinator applied the same write under its own dot: two copies in storage.
+  const elsewhere = put(undefined, write('b', 'v', [], { writeId: 'e.1/7' }));
+  const merged = syncObjects(first, elsewhere);
+  assert.equal(merged.siblings.length, 2, 'sync keeps both dots (plain dotted version vectors)');
+  const shown = oneSiblingPerWrite(merged);
+  assert.deepEqual(values(shown), ['v'], 'shown once');
+  assert.deepEqual(shown.siblings[0]?.dot, { actor: 'a', counter: 1 }, 'the copy with the least dot');
+  assert.deepEqual(shown.vector, merged.vector);
+  const next = put(merged, write('c', 'w', shown.vector));
+  assert.deepEqual(values(next), ['w'], 'a write from what was shown supersedes both copies');
+  const plain = put(undefined, write('a', 'x', []));
+  assert.equal(oneSiblingPerWrite(plain), plain);
+  assert.throws(() => putObject(undefined, write('a', 'v', [], { writeId: '' }), LIMITS), /writeId must be a string of 1-128 characters/);
 });

@@ -4,6 +4,9 @@
  * vector as their context and the sibling dots they saw), write through a random
  * coordinator with that possibly stale context, and replicas sync in random orders.
  * At the end every replica is synced and the result is checked against the write log.
+ * Every write carries a write id, and some are applied again at another replica (a hedged
+ * or failed-over forward coordinated twice, issue 15): a replica holding the id applies
+ * nothing, others issue a second dot; a client is shown one sibling per write id.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +15,7 @@ import { covers, descends, vectorsEqual, type Dot, type VersionVector } from '..
 import {
   objectDescends,
   objectsEqual,
+  oneSiblingPerWrite,
   putObject,
   syncObjects,
   type StoredObject,
@@ -23,7 +27,8 @@ type Op =
   | { kind: 'write'; client: number; replica: number; deleted: boolean; lastWriteWins: boolean; adoptResult: boolean }
   | { kind: 'sync'; from: number; to: number; bothWays: boolean }
   | { kind: 'restart'; replica: number }
-  | { kind: 'forget'; client: number };
+  | { kind: 'forget'; client: number }
+  | { kind: 'duplicate'; write: number; replica: number };
 
 interface Scenario {
   replicaCount: number;
@@ -38,6 +43,8 @@ interface LoggedWrite {
   readonly index: number;
   readonly dot: Dot;
   readonly value: string;
+  readonly writeId: string;
+  readonly lastWriteWins: boolean;
   readonly deleted: boolean;
   /** The client's context: what the client claimed to have read. */
   readonly context: VersionVector;
@@ -68,6 +75,7 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('sync' as const), from: fc.nat(7), to: fc.nat(7), bothWays: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), replica: fc.nat(7) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('forget' as const), client: fc.nat(7) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), write: fc.nat(79), replica: fc.nat(7) }) },
 );
 
 const scenarioArbitrary: fc.Arbitrary<Scenario> = fc.record({
@@ -127,7 +135,31 @@ class Model {
       case 'forget':
         this.clients[op.client % clientCount] = { context: [], seen: new Set() };
         return;
+      case 'duplicate':
+        return this.duplicate(op.write, op.replica % replicaCount);
     }
+  }
+
+  /** Applies an earlier write again, with its own id and context, at another replica. */
+  private duplicate(writeIndex: number, replica: number): void {
+    if (this.log.length === 0) return;
+    const original = this.log[writeIndex % this.log.length] as LoggedWrite;
+    const actor = `r${replica}#${this.epochs[replica]}`;
+    const current = this.replicas[replica];
+    const outcome = putObject(
+      current,
+      { context: original.context, actor, value: new TextEncoder().encode(original.value), contentType: 'text/plain', deleted: original.deleted, nowMs: this.log.length, lastWriteWins: original.lastWriteWins, writeId: original.writeId },
+      { siblingsMax: this.scenario.siblingsMax, vectorEntriesMax: this.scenario.vectorEntriesMax },
+    );
+    if (!outcome.ok) return;
+    if (current !== undefined && current.siblings.some((sibling) => sibling.writeId === original.writeId)) {
+      assert.equal(outcome.object, current, 'a replica holding the write id applies nothing');
+      return;
+    }
+    this.actorsUsed.add(actor);
+    this.log.push({ ...original, index: this.log.length, dot: outcome.dot, supersedes: original.lastWriteWins ? [...original.context, ...(current?.vector ?? [])] : original.context });
+    this.replicas[replica] = outcome.object;
+    this.snapshots.push(outcome.object);
   }
 
   private read(clientIndex: number, replicaMask: number, repair: boolean): void {
@@ -162,6 +194,7 @@ class Model {
         deleted: op.deleted,
         nowMs: this.log.length,
         lastWriteWins,
+        writeId: value,
       },
       { siblingsMax: this.scenario.siblingsMax, vectorEntriesMax: this.scenario.vectorEntriesMax },
     );
@@ -175,6 +208,8 @@ class Model {
       index: this.log.length,
       dot: outcome.dot,
       value,
+      writeId: value,
+      lastWriteWins,
       deleted: op.deleted,
       context: client.context,
       supersedes: lastWriteWins ? [...client.context, ...(current?.vector ?? [])] : client.context,
@@ -212,7 +247,8 @@ function checkFinalState(model: Model): void {
     return;
   }
   const byDot = new Map(log.map((write) => [dotKey(write.dot), write]));
-  assert.equal(byDot.size, log.length, 'every write got its own dot');
+  assert.equal(byDot.size, log.length, 'every write (every copy of one) got its own dot');
+  checkShownOncePerWrite(final);
 
   // No sibling that was never written, and each one carries its write's content.
   for (const sibling of final.siblings) {
@@ -249,6 +285,16 @@ function checkFinalState(model: Model): void {
       assert.ok(seen || supersededBefore, `write ${write.value} superseded ${earlier.value} without reading it`);
     }
   }
+}
+
+/** A client sees each write once: one sibling per write id, every id present kept, the vector whole. */
+function checkShownOncePerWrite(object: StoredObject): void {
+  const shown = oneSiblingPerWrite(object);
+  const ids = shown.siblings.map((sibling) => sibling.writeId);
+  assert.equal(new Set(ids).size, ids.length, 'no write shown as two siblings');
+  assert.deepEqual(new Set(ids), new Set(object.siblings.map((sibling) => sibling.writeId)), 'every write present is shown');
+  assert.ok(vectorsEqual(shown.vector, object.vector), 'the context covers every copy');
+  assert.ok(shown.siblings.every((sibling) => object.siblings.includes(sibling)));
 }
 
 function checkLattice(objects: readonly StoredObject[]): void {

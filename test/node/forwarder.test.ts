@@ -1,7 +1,8 @@
 /**
- * The forwarder's one rule about retries: a write that may have reached a primary is never
- * tried at another one (that would issue a second dot for the same value: a duplicate
- * sibling); a write that certainly did not, and any read, moves on to the next primary.
+ * The forwarder's rules about retries: a write that may have reached a primary is never
+ * tried at another one, nor hedged (that would issue a second dot for the same value: a
+ * duplicate sibling that a later write may not supersede); a write that certainly did not,
+ * and any read, move on to the next primary; a read is also hedged when the first is slow.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,35 +17,40 @@ import { ManualClock } from '../../src/sim/simClock.ts';
 const enc = new TextEncoder();
 
 /** Forwards one request to p1 then p2, p1 failing with `failure`; resolves with who was asked. */
-async function forwardFailingAtFirst(op: 'put' | 'get', failure: TransportError): Promise<{ asked: string[]; outcome: unknown }> {
+async function forwardFailingAtFirst(op: 'put' | 'get', failure: TransportError | 'silent', writeId?: string): Promise<{ asked: string[]; outcome: unknown }> {
   const asked: string[] = [];
+  const clock = new ManualClock();
   const deps = {
-    config: { forwardTimeoutMs: 1000 },
+    config: { forwardTimeoutMs: 1000, hedgeDelayMinMs: 20, hedgeDelayMaxMs: 200 },
+    clock,
     peers: {
       request: async (to: string) => {
         asked.push(to);
+        if (to === 'p1' && failure === 'silent') return new Promise(() => {});
         if (to === 'p1') throw failure;
         return { type: 'object', object: undefined };
       },
     },
-    detector: { isUp: () => true },
+    detector: { isUp: () => true, expectedReplyMs: () => 5, checkSilence: () => true },
     events: {},
     logger: silentLogger,
   } as unknown as CoordinatorDeps;
   const plan: ForwardPlan = {
     candidates: ['p1', 'p2'],
-    message: { type: 'forward', op, key: enc.encode('k'), ...(op === 'put' ? { value: enc.encode('v') } : {}), n: 3, r: 2, w: 2 },
-    deadline: new Deadline(new ManualClock(), 2000),
+    message: { type: 'forward', op, key: enc.encode('k'), ...(op === 'put' ? { value: enc.encode('v') } : {}), ...(writeId === undefined ? {} : { writeId }), n: 3, r: 2, w: 2 },
+    deadline: new Deadline(clock, 2000),
     coordinateLocally: async () => {
       asked.push('self');
       return { object: undefined, nextCoordinator: 'self' };
     },
   };
-  const outcome = await forwardRequest(deps, plan).then(
+  const forwarded = forwardRequest(deps, plan).then(
     () => 'answered',
     (error: unknown) => error,
   );
-  return { asked, outcome };
+  for (let ms = 0; ms < 100; ms += 10) await clock.advance(10);
+  // Settled by now, or waiting on a silent primary (its 1000 ms attempt is not run out here).
+  return { asked, outcome: await Promise.race([forwarded, Promise.resolve('pending')]) };
 }
 
 test('a write whose connection to the primary was lost while it was pending answers 503, and is not tried elsewhere', async () => {
@@ -72,4 +78,22 @@ test('a read goes to the next primary whatever happened to the first', async () 
   const { asked, outcome } = await forwardFailingAtFirst('get', lost);
   assert.deepEqual(asked, ['p1', 'p2']);
   assert.equal(outcome, 'answered');
+});
+
+test('a write that timed out at the primary is not tried elsewhere, even with a write id', async () => {
+  const { asked, outcome } = await forwardFailingAtFirst('put', new TransportError('TIMEOUT', 'request to p1 timed out after 1000 ms'), 'e.1/4');
+  assert.deepEqual(asked, ['p1']);
+  assert.ok(outcome instanceof RequestError && outcome.code === 'REQUEST_TIMEOUT', String(outcome));
+});
+
+test('a read silent past the hedge delay is also sent to the next primary', async () => {
+  const { asked, outcome } = await forwardFailingAtFirst('get', 'silent');
+  assert.deepEqual(asked, ['p1', 'p2']);
+  assert.equal(outcome, 'answered');
+});
+
+test('a write is never hedged', async () => {
+  const { asked, outcome } = await forwardFailingAtFirst('put', 'silent', 'e.1/5');
+  assert.deepEqual(asked, ['p1']);
+  assert.equal(outcome, 'pending', 'it waits for the primary it may have reached');
 });

@@ -45,11 +45,12 @@ test('a write hedges around a silent replica: W = N succeeds through a stand-in,
   assert.equal(read.object?.siblings.length, 1, 'the stand-in holds the write (as a hint for c)');
 });
 
-test('a read hedges around a silent replica: R = N succeeds through a stand-in', async (t) => {
-  const c = await cluster(t, ['a', 'b', 'c', 'd'], { requestTimeoutMs: 1000 });
+test('a read hedges around a silent replica: R = N succeeds through a stand-in holding the key', async (t) => {
+  const c = await cluster(t, ['a', 'b', 'c', 'd'], { requestTimeoutMs: 1000, probeIntervalMs: 60_000 });
   const key = keyStartingWith(c, ['a', 'b', 'c', 'd']);
-  await c.run(c.node('a').put(enc.encode(key), text('v'), { w: 3 }));
   c.network.setMode('c', 'dropping');
+  await c.run(c.node('b').put(enc.encode(key), text('v'), { w: 3 }));
+  assert.ok(c.network.sentOfType('replica-put').some((m) => m.from === 'b' && m.to === 'd'), 'the write went to d, as a hint for c');
   const started = c.clock.monotonicMs();
   const read = await c.run(c.node('a').get(enc.encode(key), { r: 3 }));
   assert.ok(c.clock.monotonicMs() - started <= 210, 'answered after the hedge delay');
@@ -103,4 +104,14 @@ test('silence with requests waiting makes a peer suspect before any timeout, wit
   assert.ok((seen?.evidence.suspicion ?? 0) >= 8, JSON.stringify(seen?.evidence));
   assert.ok((seen?.evidence.samples ?? 0) > 0 && seen?.evidence.rttMs !== undefined, 'its earlier answers were measured');
   await c.run(Promise.all([pending, read]));
+});
+
+test('a hedge stand-in that holds nothing for the key does not count toward R', async (t) => {
+  const c = await cluster(t, ['a', 'b', 'c', 'd'], { requestTimeoutMs: 1000, probeIntervalMs: 60_000 });
+  const key = keyStartingWith(c, ['a', 'b', 'c', 'd']);
+  await c.run(c.node('a').put(enc.encode(key), text('v'), { w: 3 }));
+  c.network.setMode('c', 'dropping');
+  const read = await c.run(c.node('a').get(enc.encode(key), { r: 3 }).catch((error: unknown) => error));
+  assert.ok(read instanceof Error, 'd was asked but holds nothing: no evidence against c, which never answered');
+  assert.ok(c.network.sentOfType('replica-get').some((m) => m.from === 'a' && m.to === 'd'), 'd was asked');
 });

@@ -19,7 +19,10 @@ const siblingArb: fc.Arbitrary<Sibling> = fc.record({
   deleted: fc.boolean(),
   dot: fc.record({ actor: actorArb, counter: counterArb }),
   timeMs: timeMsArb,
-}).map((s) => ({ ...s, dot: { ...s.dot } })); // plain objects (fc.record's have a null prototype)
+  writeId: fc.option(fc.constantFrom('n1.1/7', 'client-3/12'), { nil: undefined }),
+})
+  // plain objects (fc.record's have a null prototype); no writeId key at all when there is none, as the codec decodes
+  .map(({ writeId, ...s }) => (writeId === undefined ? { ...s, dot: { ...s.dot } } : { ...s, dot: { ...s.dot }, writeId }));
 
 export const storedObjectArb: fc.Arbitrary<StoredObject> = fc
   .record({

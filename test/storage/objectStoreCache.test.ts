@@ -20,7 +20,8 @@ const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 function objectOf(value: string, counter: number): StoredObject {
   return {
     vector: [{ actor: 'a.1', counter, timeMs: counter }],
-    siblings: [{ value: text(value), contentType: 'text/plain', deleted: false, dot: { actor: 'a.1', counter }, timeMs: counter }],
+    // Some siblings carry a write id: the cache's own copy once dropped it (found by the simulator, issue 15).
+    siblings: [{ value: text(value), contentType: 'text/plain', deleted: false, dot: { actor: 'a.1', counter }, timeMs: counter, ...(counter % 2 === 1 ? { writeId: `e.1/${counter}` } : {}) }],
   };
 }
 

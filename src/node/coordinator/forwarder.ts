@@ -3,19 +3,26 @@
  * client request to the first of them it believes up, so the new version's dot is issued
  * by a primary. An explicit state machine:
  *
- *   forwarding    one attempt at a time, in preference-list order. An attempt gets
- *                 min(forwardTimeoutMs, the time left); the receiver is told to answer a
- *                 little sooner, so a slow quorum there comes back as a clear 503 rather than
- *                 a transport timeout here. A transport failure, or an error reply saying the
- *                 receiver could not coordinate at all (stopping, overloaded, storage), moves
- *                 on to the next primary — except a write that may have arrived (a timeout,
- *                 or its connection lost while it was pending: the receiver may have
- *                 applied it), which answers 503; any other answer, success or 4xx/503, is final
- *                 (retrying a write elsewhere after it may have landed would only add a
- *                 sibling).
- *   coordinating  no primary could take it: this node coordinates itself (sloppy quorum;
- *                 it stands in for a primary, see targets.ts).
+ *   forwarding    attempts in preference-list order. An attempt gets min(forwardTimeoutMs,
+ *                 the time left); the receiver is told to answer a little sooner, so a slow
+ *                 quorum there comes back as a clear 503 rather than a transport timeout here.
+ *                 - An attempt silent past the hedge delay (hedge.ts) is hedged: the next
+ *                   candidate is asked too, and the first answer wins.
+ *                 - A transport failure, or an error reply saying the receiver could not
+ *                   coordinate at all (stopping, overloaded, storage), moves on to the next
+ *                   candidate.
+ *                 - Any other answer, success or 4xx/503, is final (once no other attempt is
+ *                   still pending).
+ *                 When no candidate is left, this node coordinates itself (sloppy quorum; it
+ *                 stands in for a primary, see targets.ts), as one more attempt.
  *   done
+ * Writes are never hedged, and one that may have arrived (a timeout, or its connection lost
+ * while it was pending) answers 503 rather than try another primary. Every forwarded write
+ * carries a write id, and a replica applies one id once (core/object.ts), but two
+ * coordinators still issue two dots, and a client that reads only one of them supersedes
+ * only that one: the other comes back as a sibling of the newer write (the multi-process
+ * membership test saw exactly this with hedged writes). Until superseded write ids are
+ * remembered, a write is coordinated once.
  * A forwarded request is always coordinated by its receiver, never forwarded again, so
  * nodes with different views of the ring cannot bounce a request between them.
  */
@@ -27,12 +34,14 @@ import { emit } from '../events.ts';
 import type { ErrorReply, ForwardMessage, Reply, ReplyErrorCode } from '../protocol.ts';
 import { describeFailure } from '../peerClient.ts';
 import { TransportError } from '../../ports/transport.ts';
+import type { TimerHandle } from '../../ports/clock.ts';
 import type { RoutingDeps } from './deps.ts';
+import { hedgeDelayMs } from './hedge.ts';
 
 /** The receiver of a forward answers this much before the sender's attempt times out, at most. */
 export const FORWARD_REPLY_MARGIN_MS = 50;
 
-export type ForwardState = 'forwarding' | 'coordinating' | 'done';
+export type ForwardState = 'forwarding' | 'done';
 
 /** Error codes after which the request is final: the receiver did coordinate it (or refused it for good). */
 const FINAL_CODES: ReadonlySet<ReplyErrorCode> = new Set<ReplyErrorCode>([
@@ -71,6 +80,13 @@ export function forwardRequest(deps: RoutingDeps, plan: ForwardPlan): Promise<Co
 class Forwarder {
   private state: ForwardState = 'forwarding';
   private next = 0;
+  /** Attempts sent and not answered yet (this node's own coordination included). */
+  private pending = 0;
+  private hedges = 0;
+  private coordinatingHere = false;
+  private hedgeTimer: TimerHandle | undefined;
+  /** The final answer of an attempt that came while another was still pending. */
+  private finalError: unknown;
   private resolve: (answer: Coordinated) => void = () => {};
   private reject: (error: unknown) => void = () => {};
 
@@ -87,29 +103,52 @@ class Forwarder {
     });
   }
 
+  /** A write is coordinated once (see the file comment): no hedge, no failover once it may have arrived. */
+  private get isWrite(): boolean {
+    return this.plan.message.op !== 'get';
+  }
+
   private attempt(): void {
-    switch (this.state) {
-      case 'forwarding':
-        break;
-      case 'coordinating':
-      case 'done':
-        return;
-    }
-    const candidate = this.nextCandidate();
+    if (this.state !== 'forwarding') return;
     const remainingMs = this.plan.deadline.remainingMs();
-    if (remainingMs <= 0) return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
-    if (candidate === undefined) return this.coordinateHere(remainingMs);
+    if (remainingMs <= 0) return this.settleIdle(new RequestTimeoutError(this.plan.deadline.timeoutMs));
+    const candidate = this.nextCandidate();
+    if (candidate === undefined) {
+      if (!this.coordinatingHere) return this.coordinateHere(remainingMs);
+      return this.settleIdle(new RequestTimeoutError(this.plan.deadline.timeoutMs));
+    }
     const attemptMs = Math.min(this.deps.config.forwardTimeoutMs, remainingMs);
     // Whole milliseconds on the wire (clocks may be fractional, the protocol says integer).
     const timeoutMs = Math.max(1, Math.floor(attemptMs - Math.min(FORWARD_REPLY_MARGIN_MS, attemptMs / 4)));
     const message: ForwardMessage = { ...this.plan.message, timeoutMs };
+    this.pending++;
     this.deps.peers.request(candidate, message, attemptMs).then(
       (reply) => this.answered(candidate, reply),
       (error: unknown) => this.attemptFailed(candidate, error),
     );
+    this.armHedge(candidate, remainingMs);
+  }
+
+  private armHedge(candidate: string, remainingMs: number): void {
+    if (this.isWrite || this.hedges >= this.plan.candidates.length) return;
+    const delayMs = hedgeDelayMs(this.deps.detector, this.deps.config, [candidate], remainingMs);
+    if (delayMs === undefined) return;
+    if (this.hedgeTimer !== undefined) this.deps.clock.clearTimer(this.hedgeTimer);
+    this.hedgeTimer = this.deps.clock.setTimer(delayMs, () => this.hedgeDue(candidate));
+  }
+
+  /** The attempt is silent past its hedge delay: the next candidate is asked too. */
+  private hedgeDue(candidate: string): void {
+    this.hedgeTimer = undefined;
+    if (this.state !== 'forwarding' || this.pending === 0) return;
+    this.deps.detector.checkSilence(candidate);
+    this.hedges++;
+    emit(() => this.deps.events.onForward?.('hedged'));
+    this.attempt();
   }
 
   private answered(candidate: string, reply: Reply): void {
+    this.pending--;
     if (this.state !== 'forwarding') return;
     switch (reply.type) {
       case 'object':
@@ -117,12 +156,12 @@ class Forwarder {
       case 'error':
         if (FINAL_CODES.has(reply.code)) {
           emit(() => this.deps.events.onForward?.('answered'));
-          return this.finish(errorOf(reply, this.plan.message.op === 'get' ? 'read' : 'write', this.plan.deadline.timeoutMs));
+          return this.finalAnswer(errorOf(reply, this.plan.message.op === 'get' ? 'read' : 'write', this.plan.deadline.timeoutMs));
         }
-        return this.attemptFailed(candidate, reply);
+        return this.failedOver(candidate, reply);
       case 'ack':
       case 'pong':
-        return this.attemptFailed(candidate, reply);
+        return this.failedOver(candidate, reply);
     }
   }
 
@@ -131,16 +170,17 @@ class Forwarder {
     try {
       object = bytes === undefined ? undefined : decodeObject(bytes);
     } catch (error) {
-      return this.attemptFailed(candidate, error);
+      return this.failedOver(candidate, error);
     }
     emit(() => this.deps.events.onForward?.('answered'));
-    this.state = 'done';
+    this.done();
     this.resolve({ object, nextCoordinator: nextCoordinator ?? candidate });
   }
 
   private attemptFailed(candidate: string, error: unknown): void {
+    this.pending--;
     if (this.state !== 'forwarding') return;
-    if (this.plan.message.op !== 'get' && error instanceof TransportError && error.mayHaveArrived) {
+    if (this.isWrite && error instanceof TransportError && error.mayHaveArrived) {
       // The receiver may have applied the write, or still be applying it: trying another
       // primary would issue a second dot for the same value (a duplicate sibling). Answer
       // 503; it may still land.
@@ -148,26 +188,53 @@ class Forwarder {
       if (error.code === 'TIMEOUT') return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
       return this.finish(new RequestError('REQUEST_TIMEOUT', `the write was lost with ${candidate}'s connection (${error.message}); it may still take effect`));
     }
+    this.failedOver(candidate, error);
+  }
+
+  private failedOver(candidate: string, error: unknown): void {
     emit(() => this.deps.events.onForward?.('failed-over'));
     this.deps.logger.debug({ peer: candidate, reason: describeFailure(error) }, 'forward failed; trying the next primary');
     this.attempt();
   }
 
   private coordinateHere(remainingMs: number): void {
-    this.state = 'coordinating';
+    this.coordinatingHere = true;
+    this.pending++;
     emit(() => this.deps.events.onForward?.('coordinated-locally'));
     this.plan.coordinateLocally(remainingMs).then(
       (answer) => {
-        this.state = 'done';
+        this.pending--;
+        if (this.state !== 'forwarding') return;
+        this.done();
         this.resolve(answer);
       },
-      (error: unknown) => this.finish(error),
+      (error: unknown) => {
+        this.pending--;
+        if (this.state === 'forwarding') this.finalAnswer(error);
+      },
     );
   }
 
+  /** A final answer ends the request, unless another attempt may still succeed. */
+  private finalAnswer(error: unknown): void {
+    this.finalError ??= error;
+    if (this.pending === 0) this.finish(this.finalError);
+  }
+
+  /** Nothing left to try: ends the request once no attempt is pending. */
+  private settleIdle(error: unknown): void {
+    if (this.pending === 0) this.finish(this.finalError ?? error);
+  }
+
   private finish(error: unknown): void {
-    this.state = 'done';
+    this.done();
     this.reject(error);
+  }
+
+  private done(): void {
+    this.state = 'done';
+    if (this.hedgeTimer !== undefined) this.deps.clock.clearTimer(this.hedgeTimer);
+    this.hedgeTimer = undefined;
   }
 
   /** The next candidate the failure detector believes up. */

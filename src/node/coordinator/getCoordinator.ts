@@ -5,7 +5,10 @@
  *   collecting  the N targets are asked (the coordinator reads its own copy at once); each
  *               reply or failure is folded into the reducer, a failed target is replaced
  *               by the next spare (a fallback may hold hints for the key), and targets
- *               still silent after the hedge delay get a stand-in too (hedge.ts).
+ *               still silent after the hedge delay get a stand-in too (hedge.ts). A hedge
+ *               stand-in's answer counts only if it holds the key (a hint): one that holds
+ *               nothing is no evidence against a primary that is slow but believed up, so
+ *               an R = N read still sees every primary that answers in time.
  *   lingering   R replies are in: the client has its answer (every causally unrelated
  *               version, merged). The coordinator keeps listening for late replies until
  *               every target has answered or failed, readRepairLingerMs have passed, or the
@@ -86,6 +89,8 @@ class GetCoordinator implements Lingering {
   private hedges = 0;
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
+  /** Stand-ins asked by a hedge (not for a failure). */
+  private readonly hedgeStandIns = new Set<string>();
   private outcome: Outcome | undefined;
 
   constructor(
@@ -130,6 +135,11 @@ class GetCoordinator implements Lingering {
     switch (this.state) {
       case 'collecting':
       case 'lingering':
+        if (object === undefined && this.hedgeStandIns.has(node)) {
+          this.quorum = addGetFailure(this.quorum, node); // holds nothing: not an answer for the key (file comment)
+          this.decide();
+          return;
+        }
         this.fastest ??= node;
         this.quorum = addGetReply(this.quorum, node, object);
         this.decide();
@@ -274,25 +284,27 @@ class GetCoordinator implements Lingering {
     for (const node of this.awaited()) {
       if (this.hedges >= this.request.quorum.n) break;
       this.deps.detector.checkSilence(node);
-      if (!this.replace(node)) continue;
+      const standIn = this.replace(node);
+      if (standIn === undefined) continue;
+      this.hedgeStandIns.add(standIn);
       this.hedges++;
       sent++;
     }
     if (sent > 0) emit(() => this.deps.events.onHedge?.('read', sent));
   }
 
-  /** Asks the next spare believed up in place of a failed or silent target; false when none is left. */
-  private replace(node: string): boolean {
+  /** Asks the next spare believed up in place of a failed or silent target: returns it, or undefined when none is left. */
+  private replace(node: string): string | undefined {
     const failed = this.targets.get(node);
-    if (failed === undefined || node === this.self || this.replaced.has(node)) return false;
+    if (failed === undefined || node === this.self || this.replaced.has(node)) return undefined;
     const next = replacementFor(failed, upSpares(this.deps.detector, this.spares), this.primaries);
-    if (next === undefined) return false;
+    if (next === undefined) return undefined;
     this.replaced.add(node);
     this.spares = next.spares;
     this.targets.set(next.target.node, next.target);
     this.quorum = addGetTarget(this.quorum, next.target.node);
     this.send(next.target);
-    return true;
+    return next.target.node;
   }
 
   private endLinger(): void {

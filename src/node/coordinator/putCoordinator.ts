@@ -61,6 +61,8 @@ export interface PutRequest {
   readonly supersedeSeen: boolean;
   readonly quorum: Quorum;
   readonly timeoutMs: number;
+  /** The write's id when it may be coordinated more than once (core/object.ts: applied once per copy). */
+  readonly writeId?: string;
 }
 
 export type PutState = 'writing-local' | 'replicating' | 'succeeded' | 'failed';
@@ -218,6 +220,7 @@ class PutCoordinator {
       deleted: request.deleted,
       nowMs: deps.clock.nowMs(),
       lastWriteWins: deps.config.lastWriteWins,
+      writeId: request.writeId,
     };
     const durable = this.durable.has(this.self);
     // With no other target, the coordinator's one write is the durable one: fsync it at once.
