@@ -12,8 +12,10 @@
  * The client (the root namespace's address on the test subnet) is never blocked: every
  * node keeps answering the client, so the requests sent to a faulty node are counted, not
  * lost to the network. Each fault has a healthy baseline before it and an after-heal window
- * after it. Requests are classified by the time they were sent; those sent while rules are
- * being added or removed (a few ms) belong to no window.
+ * after it; a baseline starts only once every node sees every peer up again after the
+ * previous fault (how long that took after the heal is reported as peersUpAfterHealMs).
+ * Requests are classified by the time they were sent; those sent while rules are being added
+ * or removed (a few ms), or while waiting for the peers to be up, belong to no window.
  *
  * Reachability rule. Two nodes can talk when packets flow both ways between them (TCP needs
  * both: a node that only sends never completes a handshake nor gets an acknowledgement). A
@@ -77,6 +79,8 @@ const BUILD_MS_MAX = 180_000;
 const FORM_MS_MAX = 60_000;
 /** After the last fault: until no node holds hints and every node sees every peer up. */
 const SETTLE_MS_MAX = 30_000;
+/** After each heal, the next baseline waits (this long at most) until every node sees every peer up. */
+const RECOVERY_MS_MAX = 30_000;
 /** Rereads of keys whose check failed, for writes still on their way (read repair, hints). */
 const VERIFY_MS_MAX = 30_000;
 const POLL_MS = 250;
@@ -95,6 +99,8 @@ interface PhaseWindows {
   readonly baseline: Window;
   readonly faulty: Window;
   readonly afterHeal: Window;
+  /** From the heal until every node saw every peer up again (null: not within RECOVERY_MS_MAX). */
+  readonly peersUpAfterHealMs: number | null;
 }
 
 interface RunningNode {
@@ -319,6 +325,17 @@ async function healFault(run: RealNetRun, net: TestNet, fault: Fault): Promise<v
   await Promise.all(touched.map((index) => flushRules(net, net.nodeNamespaces[index] as string)));
 }
 
+/** ms from `fromMs` (the load's time) until every node sees every peer up; null past RECOVERY_MS_MAX. */
+async function peersUpAfter(run: RealNetRun, agent: Agent, load: LoadGenerator, fromMs: number): Promise<number | null> {
+  for (;;) {
+    const statuses = await Promise.all(run.nodes.map((node) => nodeStatus(agent, node)));
+    const elapsedMs = load.nowMs() - fromMs;
+    if (statuses.every((status) => status !== undefined && status.peers.every((peer) => peer.status === 'up'))) return Math.round(elapsedMs);
+    if (elapsedMs > RECOVERY_MS_MAX) return null;
+    await sleep(POLL_MS);
+  }
+}
+
 /** Until no node holds hints and every node sees every peer up (or SETTLE_MS_MAX). */
 async function settle(run: RealNetRun, agent: Agent): Promise<{ settled: boolean; settleMs: number; hintsLeft: number }> {
   const started = Date.now();
@@ -466,8 +483,12 @@ test('gray failures on a real network: availability per phase, and no acknowledg
       const faultEnd = load.nowMs();
       await healFault(run, net, fault);
       const healed = load.nowMs();
+      const recovery = peersUpAfter(run, agent, load, healed);
       await sleep(AFTER_HEAL_MS);
-      phases.push({ fault, baseline: { startMs: baselineStart, endMs: baselineEnd }, faulty: { startMs: faultStart, endMs: faultEnd }, afterHeal: { startMs: healed, endMs: load.nowMs() } });
+      const afterHealEnd = load.nowMs();
+      // The next baseline starts on a cluster whose nodes all see each other again.
+      const peersUpAfterHealMs = await recovery;
+      phases.push({ fault, baseline: { startMs: baselineStart, endMs: baselineEnd }, faulty: { startMs: faultStart, endMs: faultEnd }, afterHeal: { startMs: healed, endMs: afterHealEnd }, peersUpAfterHealMs });
     }
   } finally {
     await load.stop();
@@ -502,6 +523,7 @@ test('gray failures on a real network: availability per phase, and no acknowledg
       baseline: windowStats(records, phase.baseline, healthy, ids),
       fault: windowStats(records, phase.faulty, eligibleDuring(phase.fault), ids),
       afterHeal: windowStats(records, phase.afterHeal, healthy, ids),
+      peersUpAfterHealMs: phase.peersUpAfterHealMs,
     })),
     requestsSent: records.length,
     requestsOutsideWindows: records.filter((record) => !inSomeWindow(record.sentMs)).length,
