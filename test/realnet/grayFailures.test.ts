@@ -48,12 +48,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent } from 'node:http';
+import type { Agent } from 'node:http';
 import { Prng } from '../../src/sim/prng.ts';
 import { testSeed } from '../support/seed.ts';
 import { SHOAL_BIN } from '../support/shoalProcess.ts';
 import { createNet, destroyNet, dropFrom, dropTo, flushRules, missingPrerequisite, netTools, removeLeftovers, TEMP_DIRECTORY_PREFIX, type NetResources, type TestNet } from './netns.ts';
-import { httpRequest, LoadGenerator, type Operation } from './load.ts';
+import { httpRequest, keepAliveAgent, LoadGenerator, type Operation } from './load.ts';
 import { keyVerdict, windowStats, type KeyVerdict, type Window, type WindowStats } from './stats.ts';
 
 const NODE_COUNT = 5;
@@ -456,7 +456,7 @@ test('gray failures on a real network: availability per phase, and no acknowledg
   }
   const startedMs = performance.now();
   run.startNodes(net);
-  const agent = new Agent({ keepAlive: true });
+  const agent = keepAliveAgent();
   t.after(() => agent.destroy());
   await waitFormed(run, agent);
   const formedMs = performance.now() - startedMs;

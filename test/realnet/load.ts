@@ -12,6 +12,7 @@
  *   rollback), it may supersede A, and nothing else can.
  */
 import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Prng } from '../../src/sim/prng.ts';
 
 export const CONTEXT_HEADER = 'x-shoal-context';
@@ -31,8 +32,11 @@ export interface RequestRecord {
   /** HTTP status; 0 when no answer came (see `error`). */
   status: number;
   error: string | undefined;
-  /** The request went out on a kept-alive connection (for telling a reuse race from a node's reset). */
-  reusedSocket: boolean;
+  /**
+   * How long the kept-alive connection it went out on had been idle, ms (null: a new
+   * connection): tells a keep-alive reuse race from a node's own reset.
+   */
+  socketIdleMs: number | null;
 }
 
 export interface WriteAttempt {
@@ -70,13 +74,29 @@ export interface LoadSettings {
   readonly originMs: number;
 }
 
+/**
+ * The agents' socket timeout. An Agent without one keeps idle connections forever and ignores
+ * the server's `Keep-Alive: timeout=5` hint (Node 20 only lowers a timeout it has), so it
+ * reuses connections the node is closing, and requests fail with ECONNRESET. With it, idle
+ * connections are closed a second before the node's keep-alive timeout.
+ */
+const AGENT_SOCKET_TIMEOUT_MS = 60_000;
+
+/** A keep-alive agent whose idle connections close before the server closes them. */
+export function keepAliveAgent(): Agent {
+  return new Agent({ keepAlive: true, maxSockets: Infinity, timeout: AGENT_SOCKET_TIMEOUT_MS });
+}
+
 /** How often the load checks whether requests are due. */
 const TICK_MS = 5;
 /** Attempts at picking a key without a PUT in flight before a PUT turns into a GET. */
 const KEY_PICKS_MAX = 16;
 
 /** One HTTP request with a deadline; never rejects (no answer: status 0). */
-export type HttpOutcome = (HttpAnswer | { readonly status: 0; readonly error: string }) & { readonly reusedSocket: boolean };
+export type HttpOutcome = (HttpAnswer | { readonly status: 0; readonly error: string }) & { readonly socketIdleMs: number | null };
+
+/** When each kept-alive connection last finished a response (performance.now()). */
+const socketIdleSinceMs = new WeakMap<Socket, number>();
 
 export function httpRequest(agent: Agent, hostPort: string, method: string, path: string, options: { body?: string; headers?: Record<string, string>; timeoutMs: number }): Promise<HttpOutcome> {
   const [host, port] = splitHostPort(hostPort);
@@ -86,13 +106,21 @@ export function httpRequest(agent: Agent, hostPort: string, method: string, path
       headers['content-type'] = 'text/plain';
       headers['content-length'] = Buffer.byteLength(options.body);
     }
+    let socketIdleMs: number | null = null;
     const outgoing = request({ agent, host, port, method, path, headers, signal: AbortSignal.timeout(options.timeoutMs) }, (incoming) => {
       const chunks: Buffer[] = [];
       incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-      incoming.once('end', () => resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks), reusedSocket: outgoing.reusedSocket }));
-      incoming.once('error', (error) => resolve({ status: 0, error: errorName(error), reusedSocket: outgoing.reusedSocket }));
+      incoming.once('end', () => {
+        if (outgoing.socket !== null) socketIdleSinceMs.set(outgoing.socket, performance.now());
+        resolve({ status: incoming.statusCode ?? 0, headers: incoming.headers, body: Buffer.concat(chunks), socketIdleMs });
+      });
+      incoming.once('error', (error) => resolve({ status: 0, error: errorName(error), socketIdleMs }));
     });
-    outgoing.once('error', (error) => resolve({ status: 0, error: errorName(error), reusedSocket: outgoing.reusedSocket }));
+    outgoing.once('socket', (socket) => {
+      const sinceMs = socketIdleSinceMs.get(socket);
+      socketIdleMs = sinceMs === undefined ? null : Math.round(performance.now() - sinceMs);
+    });
+    outgoing.once('error', (error) => resolve({ status: 0, error: errorName(error), socketIdleMs }));
     outgoing.end(options.body);
   });
 }
@@ -115,7 +143,7 @@ export class LoadGenerator {
   readonly records: RequestRecord[] = [];
   private readonly keys: KeyState[];
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  private readonly agent = keepAliveAgent();
   private timer: NodeJS.Timeout | undefined;
   private startedMs = 0;
   private sent = 0;
@@ -205,7 +233,7 @@ export class LoadGenerator {
   }
 
   private newRecord(node: number, operation: Operation, key: string, value: string | undefined): RequestRecord {
-    const record: RequestRecord = { node, operation, key, value, sentMs: this.nowMs(), answeredMs: Number.NaN, status: 0, error: undefined, reusedSocket: false };
+    const record: RequestRecord = { node, operation, key, value, sentMs: this.nowMs(), answeredMs: Number.NaN, status: 0, error: undefined, socketIdleMs: null };
     this.records.push(record);
     return record;
   }
@@ -213,7 +241,7 @@ export class LoadGenerator {
   private answer(record: RequestRecord, answer: HttpOutcome): void {
     record.answeredMs = this.nowMs();
     record.status = answer.status;
-    record.reusedSocket = answer.reusedSocket;
+    record.socketIdleMs = answer.socketIdleMs;
     if ('error' in answer) record.error = answer.error;
   }
 }
