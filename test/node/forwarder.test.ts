@@ -17,7 +17,7 @@ import { ManualClock } from '../../src/sim/simClock.ts';
 const enc = new TextEncoder();
 
 /** Forwards one request to p1 then p2, p1 failing with `failure`; resolves with who was asked. */
-async function forwardFailingAtFirst(op: 'put' | 'get', failure: TransportError | 'silent', writeId?: string): Promise<{ asked: string[]; outcome: unknown }> {
+async function forwardFailingAtFirst(op: 'put' | 'get', failure: TransportError | 'silent' | 'duplicate', writeId?: string): Promise<{ asked: string[]; outcome: unknown }> {
   const asked: string[] = [];
   const clock = new ManualClock();
   const deps = {
@@ -27,6 +27,7 @@ async function forwardFailingAtFirst(op: 'put' | 'get', failure: TransportError 
       request: async (to: string) => {
         asked.push(to);
         if (to === 'p1' && failure === 'silent') return new Promise(() => {});
+        if (to === 'p1' && failure === 'duplicate') return { type: 'error', code: 'WRITE_DUPLICATE', message: 'write e.1/6 was already coordinated here' };
         if (to === 'p1') throw failure;
         return { type: 'object', object: undefined };
       },
@@ -96,4 +97,11 @@ test('a write is never hedged', async () => {
   const { asked, outcome } = await forwardFailingAtFirst('put', 'silent', 'e.1/5');
   assert.deepEqual(asked, ['p1']);
   assert.equal(outcome, 'pending', 'it waits for the primary it may have reached');
+});
+
+test('a write refused as a duplicate was coordinated there: 503, never coordinated again elsewhere', async () => {
+  const { asked, outcome } = await forwardFailingAtFirst('put', 'duplicate', 'e.1/6');
+  assert.deepEqual(asked, ['p1'], 'neither the next primary nor this node coordinates it (found by the simulator: applied-as-siblings)');
+  assert.ok(outcome instanceof RequestError && outcome.code === 'REQUEST_TIMEOUT', String(outcome));
+  assert.match(outcome.message, /coordinated by p1, but its answer was lost/);
 });

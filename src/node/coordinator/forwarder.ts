@@ -154,6 +154,14 @@ class Forwarder {
       case 'object':
         return this.succeeded(candidate, reply.object, reply.nextCoordinator);
       case 'error':
+        if (reply.code === 'WRITE_DUPLICATE') {
+          // A duplicate of this forward reached the receiver after the first copy was
+          // coordinated there, and its refusal came back first: the write was coordinated,
+          // its outcome is lost. Another coordinator would apply it twice (the simulator's
+          // applied-as-siblings found that), so the answer is a 503 that may still take effect.
+          emit(() => this.deps.events.onForward?.('answered'));
+          return this.finalAnswer(new RequestError('REQUEST_TIMEOUT', `the write was coordinated by ${candidate}, but its answer was lost; it may have taken effect`));
+        }
         if (FINAL_CODES.has(reply.code)) {
           emit(() => this.deps.events.onForward?.('answered'));
           return this.finalAnswer(errorOf(reply, this.plan.message.op === 'get' ? 'read' : 'write', this.plan.deadline.timeoutMs));
