@@ -354,9 +354,14 @@ export class MembershipDriver {
     return id === undefined ? undefined : this.viewOf(id);
   }
 
-  /** The state every live member other than `except` holds, when they all hold the same ring version; undefined while it spreads. */
+  /**
+   * The state every live member other than `except` holds, when they all hold the same ring
+   * version; undefined while it spreads. A leaving or joining member counts: the change it
+   * holds may win the merge (seed 436518499: a leave of the same ring version, held only by
+   * the leaver, undid a remove the valid members all held).
+   */
   private agreedView(except: string): RingView | undefined {
-    const views = this.members(except).map((id) => this.viewOf(id));
+    const views = this.members(except, true).map((id) => this.viewOf(id));
     const first = views[0];
     if (first === undefined || views.some((view) => view === undefined || view.ringVersion !== first.ringVersion || (view.plan === null) !== (first.plan === null))) return undefined;
     return first;
@@ -367,12 +372,14 @@ export class MembershipDriver {
     return members.length === 0 ? undefined : this.options.random.pick(members);
   }
 
-  /** Serving nodes that hold the cluster's state and are valid members in it. */
-  private members(except: string | undefined): string[] {
+  /** Serving nodes that hold the cluster's state and are valid members in it (or, with `inChange`, also joining or leaving). */
+  private members(except: string | undefined, inChange = false): string[] {
     return this.options.cluster.ids.filter((id) => {
       if (id === except) return false;
       const view = this.viewOf(id);
-      return view !== undefined && view.members.length > 1 && statusIn(view, id) === 'valid';
+      if (view === undefined || view.members.length <= 1) return false;
+      const status = statusIn(view, id);
+      return status === 'valid' || (inChange && (status === 'leaving' || status === 'joining'));
     });
   }
 }
