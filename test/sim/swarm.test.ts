@@ -33,7 +33,7 @@ describe('swarm: the real node', () => {
       const result = await runSeed(seed);
       if (!result.ok) failures.push(result);
     }
-    const shown = failures.slice(0, FAILURES_SHOWN_MAX).map(formatFailure);
+    const shown = failures.slice(0, FAILURES_SHOWN_MAX).map((failure) => formatFailure(failure));
     assert.equal(
       failures.length,
       0,
