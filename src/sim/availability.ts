@@ -23,8 +23,14 @@
  *   entry node. Any W members will do: the quorum is sloppy (stand-ins take what primaries
  *   cannot), so every member in the key's preference list counts. A slow peer counts as
  *   reachable: it answers, late, and the coordinator is expected to hedge around it;
- * - and it was not shed by a named limit (SHED_CODES): a refusal the node owes nobody an
- *   apology for.
+ * - it was not shed by a named limit (SHED_CODES): a refusal the node owes nobody an
+ *   apology for;
+ * - and the seed's network is calm (networkCondition): it loses no message, and its
+ *   largest delay lets a forwarded request's four one-way trips (entry to coordinator,
+ *   coordinator to replica and back, back to the entry) fit in forwardTimeoutMs. On a lossy
+ *   network a request fails when its messages are lost, reachable or not, and on one slower
+ *   than the seed's own timeouts it fails for want of time; both are measured (`uncalm`)
+ *   with the same rules, but never enforced.
  * An eligible request that failed or timed out at the client is unavailable.
  *
  * recoveryGraceMs: after a fault ends, the entry node still holds what its failure
@@ -54,9 +60,20 @@ export function recoveryGraceMs(settings: { readonly probeIntervalMs: number; re
   return 1.5 * settings.probeIntervalMs + settings.requestTimeoutMs + 2 * delayMaxMs;
 }
 
+/** Whether a seed's network lets reachability alone decide (see the file comment). */
+export type NetworkCondition = 'calm' | 'lossy' | 'slow';
+
+/** One-way trips of a forwarded request: entry to coordinator, coordinator to replica, and back twice. */
+const FORWARDED_TRIPS = 4;
+
+export function networkCondition(faults: { readonly dropRate: number; readonly delayMaxMs: number }, settings: { readonly forwardTimeoutMs: number }): NetworkCondition {
+  if (faults.dropRate > 0) return 'lossy';
+  return FORWARDED_TRIPS * faults.delayMaxMs > settings.forwardTimeoutMs ? 'slow' : 'calm';
+}
+
 /** Why a request was not judged. */
-export type Exclusion = 'membership-change' | 'entry-not-answering' | 'too-few-reachable' | 'shed';
-export const EXCLUSIONS: readonly Exclusion[] = ['membership-change', 'entry-not-answering', 'too-few-reachable', 'shed'];
+export type Exclusion = 'membership-change' | 'entry-not-answering' | 'too-few-reachable' | 'shed' | 'lossy-network' | 'slow-network';
+export const EXCLUSIONS: readonly Exclusion[] = ['membership-change', 'entry-not-answering', 'too-few-reachable', 'shed', 'lossy-network', 'slow-network'];
 
 export interface Tally {
   eligible: number;
@@ -79,6 +96,8 @@ export interface AvailabilityCounts {
   none: Tally;
   /** The eligible failures by error code (`timeout`: the client's deadline passed). */
   failedByCode: Record<string, number>;
+  /** Requests of seeds whose network is not calm that the same rules would have made eligible: measured, never enforced. */
+  uncalm: { lossy: Tally; slow: Tally };
 }
 
 export interface AvailabilityInput {
@@ -89,6 +108,7 @@ export interface AvailabilityInput {
   readonly changes: readonly Interval[];
   /** How long after a change ended its end is still spreading (CHANGE_SPREAD_GOSSIP_ROUNDS rounds). */
   readonly changeSpreadMs: number;
+  readonly network: NetworkCondition;
 }
 
 /** An eligible request that failed, with what made it eligible. */
@@ -107,7 +127,7 @@ export interface AvailabilityJudgement {
 export function emptyCounts(): AvailabilityCounts {
   const byClass = Object.fromEntries(FAULT_CLASSES.map((kind) => [kind, { during: emptyTally(), afterHeal: emptyTally() }])) as Record<FaultClass, PhaseTally>;
   const excluded = Object.fromEntries(EXCLUSIONS.map((reason) => [reason, 0])) as Record<Exclusion, number>;
-  return { requests: 0, excluded, eligible: 0, failed: 0, byClass, none: emptyTally(), failedByCode: {} };
+  return { requests: 0, excluded, eligible: 0, failed: 0, byClass, none: emptyTally(), failedByCode: {}, uncalm: { lossy: emptyTally(), slow: emptyTally() } };
 }
 
 function emptyTally(): Tally {
@@ -129,13 +149,20 @@ export function judgeAvailability(input: AvailabilityInput): AvailabilityJudgeme
       continue;
     }
     const failed = record.outcome !== 'ok';
+    if (input.network !== 'calm') {
+      counts.excluded[input.network === 'lossy' ? 'lossy-network' : 'slow-network']++;
+      const tally = counts.uncalm[input.network];
+      tally.eligible++;
+      if (failed) tally.failed++;
+      continue;
+    }
     counts.eligible++;
     if (failed) {
       counts.failed++;
       const code = record.outcome === 'timeout' ? 'timeout' : (record.error ?? 'unknown');
       counts.failedByCode[code] = (counts.failedByCode[code] ?? 0) + 1;
       const needed = neededOf(record);
-      unavailable.push({ record, needed, reachable: timeline.reachableFrom(record.node, record.entryMembers ?? [], fromMs, toMs), fromMs });
+      unavailable.push({ record, needed, reachable: reachableMembers(timeline, record, fromMs, toMs), fromMs });
     }
     const count = (tally: Tally): void => {
       tally.eligible++;
@@ -150,6 +177,17 @@ export function judgeAvailability(input: AvailabilityInput): AvailabilityJudgeme
   return { counts, unavailable };
 }
 
+/**
+ * The members of the entry node's ring it could reach throughout [fromMs, toMs]: itself
+ * when it is a member (its own conditions are the eligibility's), and each other member
+ * that answered and was linked with it all along.
+ */
+function reachableMembers(timeline: ReachabilityTimeline, record: OpRecord, fromMs: number, toMs: number): string[] {
+  const members = record.entryMembers ?? [];
+  const others = new Set(timeline.reachableFrom(record.node, members.filter((id) => id !== record.node), fromMs, toMs));
+  return members.filter((id) => id === record.node || others.has(id));
+}
+
 /** R for a get, W for a write (the request's own quorum: overrides included). */
 function neededOf(record: OpRecord): number {
   return record.op === 'get' ? record.quorum.r : record.quorum.w;
@@ -158,8 +196,7 @@ function neededOf(record: OpRecord): number {
 function excluded(input: AvailabilityInput, record: OpRecord, fromMs: number, toMs: number): Exclusion | undefined {
   if (input.changes.some((change) => overlaps({ startMs: change.startMs, endMs: change.endMs + input.changeSpreadMs }, fromMs, toMs))) return 'membership-change';
   if (!input.timeline.servedThroughout(record.node, record.startMs, toMs) || input.timeline.pausedWithin(record.node, fromMs, toMs)) return 'entry-not-answering';
-  const reachable = input.timeline.reachableFrom(record.node, record.entryMembers ?? [], fromMs, toMs);
-  if (reachable.length < neededOf(record)) return 'too-few-reachable';
+  if (reachableMembers(input.timeline, record, fromMs, toMs).length < neededOf(record)) return 'too-few-reachable';
   if (record.outcome === 'failed' && SHED_CODES.has(record.error ?? '')) return 'shed';
   return undefined;
 }
@@ -180,6 +217,8 @@ export function addCounts(a: AvailabilityCounts, b: AvailabilityCounts): Availab
     add(sum.byClass[kind].afterHeal, a.byClass[kind].afterHeal, b.byClass[kind].afterHeal);
   }
   add(sum.none, a.none, b.none);
+  add(sum.uncalm.lossy, a.uncalm.lossy, b.uncalm.lossy);
+  add(sum.uncalm.slow, a.uncalm.slow, b.uncalm.slow);
   for (const [code, n] of [...Object.entries(a.failedByCode), ...Object.entries(b.failedByCode)]) sum.failedByCode[code] = (sum.failedByCode[code] ?? 0) + n;
   return sum;
 }
@@ -194,5 +233,6 @@ export function availabilitySummary(counts: AvailabilityCounts): object {
   const shown = (tally: Tally): object => ({ eligible: tally.eligible, failed: tally.failed, successShare: successShare(tally) });
   const byClass = Object.fromEntries(FAULT_CLASSES.map((kind) => [kind, { during: shown(counts.byClass[kind].during), afterHeal: shown(counts.byClass[kind].afterHeal) }]));
   const failedByCode = Object.fromEntries(Object.entries(counts.failedByCode).sort(([, x], [, y]) => y - x));
-  return { requests: counts.requests, excluded: counts.excluded, ...shown(counts), byClass, none: shown(counts.none), failedByCode };
+  const uncalm = { lossy: shown(counts.uncalm.lossy), slow: shown(counts.uncalm.slow) };
+  return { requests: counts.requests, excluded: counts.excluded, ...shown(counts), byClass, none: shown(counts.none), failedByCode, uncalm };
 }

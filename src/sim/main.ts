@@ -98,7 +98,11 @@ export function formatResult(result: SeedResult, realMs: number, strictAvailabil
   const { repairs } = result;
   const converged = result.convergedAfterMs === undefined ? '' : ` converged-after=${(result.convergedAfterMs / 1000).toFixed(1)}s`;
   const { availability } = result;
-  const available = ` available=${availability.eligible - availability.failed}/${availability.eligible}` + (result.pauseDrops > 0 ? ` pause-drops=${result.pauseDrops}` : '');
+  const { lossy, slow } = availability.uncalm;
+  const succeeded = (tally: { eligible: number; failed: number }): string => `${tally.eligible - tally.failed}/${tally.eligible}`;
+  const available =
+    (lossy.eligible > 0 ? ` available-lossy-network=${succeeded(lossy)}` : slow.eligible > 0 ? ` available-slow-network=${succeeded(slow)}` : ` available=${succeeded(availability)}`) +
+    (result.pauseDrops > 0 ? ` pause-drops=${result.pauseDrops}` : '');
   const antiEntropy = `ae-exchanges=${repairs.exchanges} ae-repaired=${repairs.keysRepaired} reaped=${repairs.tombstonesReaped}` + (repairs.markersRemoved > 0 ? ` markers-removed=${repairs.markersRemoved}` : '') + converged;
   return (
     `${status} seed=${result.seed} ops=${ops.total} (ok ${ops.ok}, failed ${ops.failed}, timed out ${ops.timedOut}) acked-writes=${result.ackedWrites}` +

@@ -86,9 +86,12 @@ export class ReachabilityTimeline {
     return this.servedThroughout(node, fromMs, toMs) && !this.pausedWithin(node, fromMs, toMs);
   }
 
-  /** One incarnation of the node served throughout [fromMs, toMs] (paused or not). */
+  /**
+   * One incarnation of the node served throughout [fromMs, toMs] (paused or not). A crash at
+   * toMs itself counts against it: a client call ends at the crash that broke it off.
+   */
   servedThroughout(node: string, fromMs: number, toMs: number): boolean {
-    return (this.serving.get(node) ?? []).some((interval) => interval.startMs <= fromMs && interval.endMs >= toMs);
+    return (this.serving.get(node) ?? []).some((interval) => interval.startMs <= fromMs && interval.endMs > toMs);
   }
 
   /** The node was paused at some time within [fromMs, toMs]. */

@@ -44,7 +44,7 @@ import { openNode } from '../node/openNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { WriteOp } from '../ports/storage.ts';
 import { decodeObject } from '../storage/objectCodec.ts';
-import { CHANGE_SPREAD_GOSSIP_ROUNDS, emptyCounts, recoveryGraceMs, type AvailabilityCounts } from './availability.ts';
+import { CHANGE_SPREAD_GOSSIP_ROUNDS, emptyCounts, networkCondition, recoveryGraceMs, type AvailabilityCounts } from './availability.ts';
 import { checkRun, convergedCopies, type CheckReport, type Convergence, type MembershipSnapshot, type ReplicaCopy, type Violation } from './checker.ts';
 import { SimClient, errorCode } from './clients.ts';
 import { formatDot, History, valueIdOf, type OpRecord } from './history.ts';
@@ -307,6 +307,7 @@ class SwarmRun {
         recoveryGraceMs: recoveryGraceMs(plan.settings, plan.faults.delayMaxMs),
         changes: this.operator.changeWindows(),
         changeSpreadMs: CHANGE_SPREAD_GOSSIP_ROUNDS * plan.settings.gossipIntervalMs,
+        network: networkCondition(plan.faults, plan.settings),
         strict: this.strictAvailability,
       },
     });
