@@ -16,7 +16,9 @@
  *   is one of its own W (R) and coordinates when no one else will (coordinator/route.ts).
  *   One paused within the grace is not judged, as its failure detector still holds the
  *   verdicts it formed on waking (every request it had sent timed out); one that restarted
- *   just before is, as a new incarnation believes every peer up;
+ *   just before is, as a new incarnation believes every peer up. Nor was it slow: a slow
+ *   peer's own requests all take most of the timeout, so no choice of replicas helps a
+ *   request that entered through it;
  * - at least W (puts and deletes) or R (gets; the request's own when it overrides them)
  *   members of the entry node's ring (taken when the request started: OpRecord.entryMembers)
  *   were reachable from it: answering, with messages flowing both ways between it and the
@@ -72,8 +74,8 @@ export function networkCondition(faults: { readonly dropRate: number; readonly d
 }
 
 /** Why a request was not judged. */
-export type Exclusion = 'membership-change' | 'entry-not-answering' | 'too-few-reachable' | 'shed' | 'lossy-network' | 'slow-network';
-export const EXCLUSIONS: readonly Exclusion[] = ['membership-change', 'entry-not-answering', 'too-few-reachable', 'shed', 'lossy-network', 'slow-network'];
+export type Exclusion = 'membership-change' | 'entry-not-answering' | 'entry-slow' | 'too-few-reachable' | 'shed' | 'lossy-network' | 'slow-network';
+export const EXCLUSIONS: readonly Exclusion[] = ['membership-change', 'entry-not-answering', 'entry-slow', 'too-few-reachable', 'shed', 'lossy-network', 'slow-network'];
 
 export interface Tally {
   eligible: number;
@@ -196,6 +198,7 @@ function neededOf(record: OpRecord): number {
 function excluded(input: AvailabilityInput, record: OpRecord, fromMs: number, toMs: number): Exclusion | undefined {
   if (input.changes.some((change) => overlaps({ startMs: change.startMs, endMs: change.endMs + input.changeSpreadMs }, fromMs, toMs))) return 'membership-change';
   if (!input.timeline.servedThroughout(record.node, record.startMs, toMs) || input.timeline.pausedWithin(record.node, fromMs, toMs)) return 'entry-not-answering';
+  if (input.timeline.slowWithin(record.node, record.startMs, toMs)) return 'entry-slow';
   if (reachableMembers(input.timeline, record, fromMs, toMs).length < neededOf(record)) return 'too-few-reachable';
   if (record.outcome === 'failed' && SHED_CODES.has(record.error ?? '')) return 'shed';
   return undefined;

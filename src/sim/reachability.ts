@@ -99,6 +99,11 @@ export class ReachabilityTimeline {
     return (this.paused.get(node) ?? []).some((interval) => overlaps(interval, fromMs, toMs));
   }
 
+  /** The node was slow (a slow peer's window) at some time within [fromMs, toMs]. */
+  slowWithin(node: string, fromMs: number, toMs: number): boolean {
+    return this.faults.some((fault) => fault.kind === 'slow' && fault.nodes.includes(node) && overlaps(fault, fromMs, toMs));
+  }
+
   /** Messages flowed both ways between `a` and `b` throughout [fromMs, toMs]. */
   linkedThroughout(a: string, b: string, fromMs: number, toMs: number): boolean {
     if (a === b) return true;

@@ -178,9 +178,24 @@ describe('availability', () => {
         { changes: [{ startMs: 4500, endMs: 4800 }], changeSpreadMs: 500 },
       ),
     );
-    assert.deepEqual(judged.counts.excluded, { 'membership-change': 1, 'entry-not-answering': 2, 'too-few-reachable': 0, shed: 1, 'lossy-network': 0, 'slow-network': 0 });
+    assert.deepEqual(judged.counts.excluded, { 'membership-change': 1, 'entry-not-answering': 2, 'entry-slow': 0, 'too-few-reachable': 0, shed: 1, 'lossy-network': 0, 'slow-network': 0 });
     assert.equal(judged.counts.eligible, 1);
     assert.equal(judged.counts.failed, 0);
+  });
+
+  it('counts a slow peer as reachable, but does not judge a request that entered through it', () => {
+    const t = timeline([], [], [{ node: 'n2', startMs: 100, endMs: 900 }]);
+    const judged = judgeAvailability(
+      input(
+        [
+          { startMs: 500, endMs: 510, outcome: 'failed', w: 3 },
+          { startMs: 600, endMs: 610, outcome: 'failed', node: 'n2' },
+        ],
+        t,
+      ),
+    );
+    assert.deepEqual([judged.counts.eligible, judged.counts.failed, judged.counts.excluded['entry-slow']], [1, 1, 1]);
+    assert.deepEqual(judged.counts.byClass.slow.during, { eligible: 1, failed: 1 });
   });
 
   it('measures requests on a lossy or slow network apart, and never as unavailable', () => {
