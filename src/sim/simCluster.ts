@@ -159,6 +159,8 @@ export class SimCluster {
   readonly lifeLog: LifeEvent[] = [];
   private readonly members = new Map<string, Member>();
   private readonly retired = new Set<string>();
+  /** Arrivals dropped at paused incarnations that ended (crashed). */
+  private endedPauseDrops = 0;
   /** Anti-entropy counters of the incarnations that ended (crashed). */
   private endedRepairs: RepairCounters = NO_REPAIRS;
 
@@ -233,9 +235,9 @@ export class SimCluster {
     this.options.scheduler.trace.note(this.options.scheduler.nowMs, `resume ${id}/${incarnation.number} (${incarnation.pause.backlog} waiting)`);
   }
 
-  /** Arrivals dropped at paused incarnations because their backlog was full (current incarnations). */
+  /** Arrivals dropped at paused incarnations because their backlog was full, over every incarnation so far. */
   pauseDrops(): number {
-    let dropped = 0;
+    let dropped = this.endedPauseDrops;
     for (const id of this.ids) dropped += this.member(id).incarnation?.pause.dropped ?? 0;
     return dropped;
   }
@@ -331,6 +333,7 @@ export class SimCluster {
     const repairs = incarnation.node?.repairStatus?.().antiEntropy;
     if (repairs !== undefined) this.endedRepairs = addRepairs(this.endedRepairs, repairs);
     incarnation.state = 'dead';
+    this.endedPauseDrops += incarnation.pause.dropped;
     incarnation.pause.discard();
     incarnation.clock.kill();
     incarnation.transport.kill();
