@@ -21,6 +21,13 @@
  *   merges two writes into one). One value may carry two dots: a put applied twice (a
  *   duplicated request, or a forward that timed out and was retried elsewhere) is two
  *   writes of equal values, at-least-once, never a loss; they are counted, not failed.
+ * - applied-as-siblings: no read shows one client write as two live siblings at once: two
+ *   versions carrying the same value id side by side in any operation's returned versions
+ *   (a get's answer, the coordinator's copy after a write), in a final read, or in a
+ *   replica's copy at the end (after read repair, and once anti-entropy converged them).
+ *   A write applied twice may leave two dots for a while (counted above), but the node
+ *   must collapse them: a client that reads two siblings of one write would resolve a
+ *   conflict that never happened.
  * - node-anomaly: no node refuses a peer's message as malformed (all peers run the same
  *   code, so the sender is at fault) and no live node logs an error.
  * Liveness, after the faults healed:
@@ -45,6 +52,12 @@
  *   (deadVersions.ts adds the same kind for versions superseded by any write, acknowledged
  *   or not: one that no node held any more, and that every replica had superseded on disk,
  *   is in no final copy or read.)
+ * - unavailable (enforced only with the strict-availability option, until the node hedges
+ *   around slow and silent peers; always measured and reported): a client request whose
+ *   entry node could reach W (for a write) or R (for a read) members of its ring
+ *   throughout the request and a recovery grace before it succeeded, unless a named limit
+ *   shed it; see availability.ts for the exact eligibility and reachability.ts for the
+ *   timeline it is judged against.
  * - membership-diverged: every live member (not removed, not a spare that never joined)
  *   holds the same member table and ring, with no change pending; the members it lists
  *   (not removed) are exactly the live members (a node crashed for good was removed, a
@@ -56,7 +69,8 @@ import { covers, dotsEqual, type Dot } from '../core/clock.ts';
 import { pushTo } from '../core/collections.ts';
 import type { ClusterState } from '../core/membership/state.ts';
 import { objectDescends, oneSiblingPerWrite, type StoredObject } from '../core/object.ts';
-import { formatDot, formatRecord, versionsOf, type OpRecord } from './history.ts';
+import { judgeAvailability, type AvailabilityCounts, type AvailabilityInput, type Unavailable } from './availability.ts';
+import { formatDot, formatRecord, versionsOf, type OpRecord, type SeenVersion } from './history.ts';
 
 export type ViolationKind =
   | 'lost-write'
@@ -69,6 +83,8 @@ export type ViolationKind =
   | 'not-converged'
   | 'resurrected'
   | 'membership-diverged'
+  | 'applied-as-siblings'
+  | 'unavailable'
   // found while the run goes, by replicaAudit.ts
   | 'under-replicated-ack'
   | 'hint-dropped'
@@ -129,6 +145,8 @@ export interface FinalState {
    * (every peer runs the same code, so the sender is wrong), an error logged by a live node.
    */
   readonly anomalies: readonly string[];
+  /** The availability check's inputs (absent: not measured); `strict` makes its failures violations. */
+  readonly availability?: AvailabilityInput & { readonly strict: boolean };
 }
 
 export interface MembershipSnapshot {
@@ -153,9 +171,13 @@ export interface CheckReport {
   readonly removalLosses: readonly string[];
   /** Puts applied twice (two dots for one value): duplicated or failed-over forwards. */
   readonly appliedTwice: readonly string[];
+  /** The availability tallies (undefined when not measured). */
+  readonly availability: AvailabilityCounts | undefined;
 }
 
 const RECORDS_SHOWN_MAX = 24;
+/** `unavailable` violations listed one by one; the rest are summed up in one more. */
+const UNAVAILABLE_SHOWN_MAX = 10;
 
 export function checkRun(history: readonly OpRecord[], final: FinalState): CheckReport {
   const index = new HistoryIndex(history, final);
@@ -168,8 +190,59 @@ export function checkRun(history: readonly OpRecord[], final: FinalState): Check
   if (final.convergence !== undefined) checkConvergence(index, final.convergence, violations);
   checkResurrected(index, final, violations);
   if (final.membership !== undefined) checkMembership(final.membership, violations);
+  checkAppliedAsSiblings(index, final, violations);
   const appliedTwice = [...index.dotsOf].filter(([, dots]) => dots.length > 1).map(([valueId]) => valueId);
-  return { violations, ackedWrites, bufferLosses, removalLosses, appliedTwice };
+  let availability: AvailabilityCounts | undefined;
+  if (final.availability !== undefined) {
+    const judged = judgeAvailability(final.availability);
+    availability = judged.counts;
+    if (final.availability.strict) reportUnavailable(judged.unavailable, violations);
+  }
+  return { violations, ackedWrites, bufferLosses, removalLosses, appliedTwice, availability };
+}
+
+/** Two live siblings with one value id, in any answer or final copy (see the file comment). */
+function checkAppliedAsSiblings(index: HistoryIndex, final: FinalState, violations: Violation[]): void {
+  const reported = new Set<string>();
+  const judge = (key: string, versions: readonly SeenVersion[], where: string, shown: readonly OpRecord[]): void => {
+    const seen = new Map<string, SeenVersion>();
+    for (const version of versions) {
+      if (version.deleted) continue;
+      const other = seen.get(version.valueId);
+      seen.set(version.valueId, version);
+      if (other === undefined || reported.has(`${key}|${version.valueId}`)) continue;
+      reported.add(`${key}|${version.valueId}`);
+      const lines = index.linesAbout(key, [version.valueId]);
+      violations.push({
+        kind: 'applied-as-siblings',
+        key,
+        valueIds: [version.valueId],
+        message: `${where} shows ${version.valueId} twice, as siblings ${formatDot(other.dot)} and ${formatDot(version.dot)}: one write visible as two versions`,
+        records: [...shown.filter((r) => !lines.includes(r)), ...lines],
+      });
+    }
+  };
+  for (const record of index.records) judge(record.key, record.versions ?? [], `#${record.index} (${record.client} ${record.op} @${record.node})`, [record]);
+  // A copy is judged as a client is shown it: one sibling per write id (core/object.ts keeps
+  // both dots of a write two coordinators applied, and shows one).
+  const shownOf = (object: StoredObject | undefined): readonly SeenVersion[] => versionsOf(object === undefined ? undefined : oneSiblingPerWrite(object));
+  for (const [key, copies] of final.primaries) for (const copy of copies) judge(key, shownOf(copy.object), `the copy of ${copy.node} after the final reads`, []);
+  for (const [key, copies] of final.convergence?.copies ?? []) for (const copy of copies) judge(key, shownOf(copy.object), `the copy of ${copy.node} once anti-entropy ran`, []);
+}
+
+function reportUnavailable(unavailable: readonly Unavailable[], violations: Violation[]): void {
+  for (const { record, needed, reachable, fromMs } of unavailable.slice(0, UNAVAILABLE_SHOWN_MAX)) {
+    const what = record.outcome === 'timeout' ? `timed out at the client (${record.endMs?.toFixed(1) ?? '?'} ms)` : `failed (${record.error ?? '?'})`;
+    violations.push({
+      kind: 'unavailable',
+      key: record.key,
+      valueIds: [],
+      message: `#${record.index} ${record.op} ${what}, though ${reachable.length} member(s) (${reachable.join(' ')}) were reachable from ${record.node} from ${fromMs.toFixed(1)} ms on and it needed ${needed}`,
+      records: [record],
+    });
+  }
+  const rest = unavailable.length - UNAVAILABLE_SHOWN_MAX;
+  if (rest > 0) violations.push({ kind: 'unavailable', key: undefined, valueIds: [], message: `and ${rest} more request(s) likewise`, records: [] });
 }
 
 /** Lookups over the history, built once. */

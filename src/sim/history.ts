@@ -56,6 +56,12 @@ export interface OpRecord {
   dot: Dot | undefined;
   /** The reply that arrived after the client's deadline, if any. */
   lateOutcome: 'ok' | 'failed' | undefined;
+  /**
+   * The members (not removed) of the ring of `node`, the entry node, when the request
+   * started, as the simulator saw it (History.onBegin); undefined when unknown (the node
+   * was down). The availability check counts the reachable ones (availability.ts).
+   */
+  entryMembers: readonly string[] | undefined;
 }
 
 export interface OpStart {
@@ -96,6 +102,7 @@ export class History {
       answeredMs: undefined,
       dot: undefined,
       lateOutcome: undefined,
+      entryMembers: undefined,
     };
     this.records.push(record);
     this.onBegin?.(record);

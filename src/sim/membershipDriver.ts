@@ -61,6 +61,8 @@ type Phase = 'waiting' | 'asking' | 'applied' | 'done' | 'abandoned';
 interface ActionRun {
   readonly action: MembershipAction;
   phase: Phase;
+  /** When it took effect, was refused for good or given up (undefined while under way). */
+  endedMs: number | undefined;
   inFlight: boolean;
   /** The crash while transfers run was scheduled already. */
   crashed: boolean;
@@ -82,7 +84,7 @@ export class MembershipDriver {
   private healed = false;
 
   constructor(private readonly options: MembershipDriverOptions) {
-    this.runs = options.actions.map((action) => ({ action, phase: 'waiting', inFlight: false, crashed: false }));
+    this.runs = options.actions.map((action) => ({ action, phase: 'waiting', endedMs: undefined, inFlight: false, crashed: false }));
   }
 
   start(): void {
@@ -120,6 +122,15 @@ export class MembershipDriver {
       this.joined.add(id);
       return true;
     });
+  }
+
+  /**
+   * When each action was under way: from its atMs (for a join, the spare started earlier
+   * but was no member yet) to when it took effect, was refused for good or given up
+   * (Infinity while still under way). Other members may learn of the end later, by gossip.
+   */
+  changeWindows(): { readonly startMs: number; readonly endMs: number }[] {
+    return this.runs.map((run) => ({ startMs: run.action.atMs, endMs: run.endedMs ?? Number.POSITIVE_INFINITY }));
   }
 
   /** One line for the run's report. */
@@ -302,6 +313,7 @@ export class MembershipDriver {
 
   private finish(run: ActionRun, kind: 'joins' | 'leaves' | 'removes'): void {
     run.phase = 'done';
+    run.endedMs = this.options.scheduler.nowMs;
     this.counts[kind]++;
     if (kind === 'leaves' || kind === 'removes') this.departed.add(run.action.node);
     this.note(`${run.action.kind} ${run.action.node} took effect`);
@@ -309,11 +321,13 @@ export class MembershipDriver {
 
   private finishRefused(run: ActionRun, outcome: Extract<ChangeOutcome, { ok: false }>): void {
     run.phase = 'done';
+    run.endedMs = this.options.scheduler.nowMs;
     this.note(`${run.action.kind} ${run.action.node} refused for good: ${outcome.code}`);
   }
 
   private abandon(run: ActionRun, why: string): void {
     run.phase = 'abandoned';
+    run.endedMs = this.options.scheduler.nowMs;
     this.counts.abandoned++;
     this.departed.delete(run.action.node);
     this.note(`${run.action.kind} ${run.action.node} given up: ${why}`);

@@ -7,8 +7,12 @@
  * pending timer, and a dead clock's new timers never fire, so nothing a crashed
  * incarnation left behind runs again. The restarted node gets a new SimClock over the
  * same ClockSkew (the machine's clock survives the crash).
+ *
+ * A paused incarnation (pauseGate.ts) keeps its clock: time reads go on, but a timer that
+ * comes due waits for the process to continue, and fires then, overdue.
  */
 import type { Clock, TimerHandle } from '../ports/clock.ts';
+import type { PauseGate } from './pauseGate.ts';
 import { drainMicrotasks, Scheduler, Trace, type EventHandle } from './scheduler.ts';
 
 /** Wall time of virtual time 0: a fixed date, so runs never depend on when they ran. */
@@ -36,6 +40,8 @@ export class SimClock implements Clock {
     private readonly skew: ClockSkew,
     /** Names the timers in the trace (node id and incarnation). */
     private readonly owner: string,
+    /** The incarnation's pause gate: due timers wait while it is paused (none: never paused). */
+    private readonly gate?: PauseGate,
   ) {
     this.rate = 1 + skew.driftPpm / 1_000_000;
   }
@@ -62,9 +68,16 @@ export class SimClock implements Clock {
     if (!this.alive) return timer;
     // The node asks for local milliseconds; a fast clock reaches them sooner in global time.
     const globalDelayMs = Math.max(0, Number.isFinite(delayMs) ? delayMs : 0) / this.rate;
-    timer.event = this.scheduler.schedule(globalDelayMs, `timer ${this.owner} #${timer.id}`, () => {
+    // Checked again when it fires: while it waited in a paused process's backlog it may have been cleared.
+    const fire = (): void => {
+      if (this.timers.get(timer.id) !== timer) return;
       this.timers.delete(timer.id);
       fn();
+    };
+    timer.event = this.scheduler.schedule(globalDelayMs, `timer ${this.owner} #${timer.id}`, () => {
+      timer.event = undefined;
+      if (this.gate === undefined) fire();
+      else this.gate.admit('timer', fire);
     });
     this.timers.set(timer.id, timer);
     return timer;

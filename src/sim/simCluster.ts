@@ -15,6 +15,12 @@
  * config's `listen` address on the SimNetwork, so seeds and member addresses resolve.
  * retire(id) crashes a node for good (the operator then removes it): it never restarts,
  * not even at the heal.
+ *
+ * Gray failures: pause(id) stops the current incarnation as SIGSTOP would and resume(id)
+ * continues it (pauseGate.ts): its timers, the messages that reach it and the client calls
+ * on it wait meanwhile. A crash of a paused incarnation discards what waited; the next
+ * incarnation starts running. lifeLog records when each node started serving, crashed,
+ * paused and resumed, for the availability check's reachability timeline (reachability.ts).
  */
 import type { StoredObject } from '../core/object.ts';
 import type { AntiEntropyStats } from '../node/antiEntropy/antiEntropy.ts';
@@ -29,6 +35,8 @@ import type { PeerAddress } from '../ports/transport.ts';
 import { silentLogger, type Logger } from '../ports/logger.ts';
 import type { Prng } from './prng.ts';
 import { SimRunError, describe, type Scheduler } from './scheduler.ts';
+import { PauseGate } from './pauseGate.ts';
+import type { LifeEvent } from './reachability.ts';
 import { SimClock, type ClockSkew } from './simClock.ts';
 import type { SimNetwork, SimTransport } from './simNetwork.ts';
 import { GatedEngine, GatedMetaStore, IncarnationGate, SimDisks, type DiskObserver } from './simStorage.ts';
@@ -101,6 +109,8 @@ interface Incarnation {
   readonly clock: SimClock;
   readonly transport: SimTransport;
   readonly gate: IncarnationGate;
+  /** Stops and continues the process (gray failures). */
+  readonly pause: PauseGate;
   /** Rejects of the client calls in flight on this incarnation. */
   readonly calls: Set<(error: Error) => void>;
 }
@@ -145,8 +155,12 @@ export class SimCluster {
   lastCrashMs = Number.NEGATIVE_INFINITY;
   /** Every crash (retirements included), in time order. */
   readonly crashLog: { readonly node: string; readonly atMs: number; retired: boolean }[] = [];
+  /** When each node started serving, crashed, paused and resumed, in time order. */
+  readonly lifeLog: LifeEvent[] = [];
   private readonly members = new Map<string, Member>();
   private readonly retired = new Set<string>();
+  /** Arrivals dropped at paused incarnations that ended (crashed). */
+  private endedPauseDrops = 0;
   /** Anti-entropy counters of the incarnations that ended (crashed). */
   private endedRepairs: RepairCounters = NO_REPAIRS;
 
@@ -197,6 +211,37 @@ export class SimCluster {
     return this.member(id).incarnation?.state === 'serving';
   }
 
+  /** Whether the node's current incarnation is paused, or still running what waited while it was. */
+  isPaused(id: string): boolean {
+    const incarnation = this.member(id).incarnation;
+    return incarnation !== undefined && incarnation.state !== 'dead' && !incarnation.pause.isRunning;
+  }
+
+  /** Stops the current incarnation (SIGSTOP). No-op when it is down or paused already. */
+  pause(id: string): void {
+    const incarnation = this.member(id).incarnation;
+    if (incarnation === undefined || incarnation.state === 'dead' || incarnation.pause.isPaused) return;
+    incarnation.pause.pause();
+    this.lifeLog.push({ node: id, atMs: this.options.scheduler.nowMs, event: 'pause' });
+    this.options.scheduler.trace.note(this.options.scheduler.nowMs, `pause ${id}/${incarnation.number}`);
+  }
+
+  /** Continues the paused incarnation (SIGCONT): what waited runs now. No-op unless it is paused. */
+  resume(id: string): void {
+    const incarnation = this.member(id).incarnation;
+    if (incarnation === undefined || incarnation.state === 'dead' || !incarnation.pause.isPaused) return;
+    incarnation.pause.resume();
+    this.lifeLog.push({ node: id, atMs: this.options.scheduler.nowMs, event: 'resume' });
+    this.options.scheduler.trace.note(this.options.scheduler.nowMs, `resume ${id}/${incarnation.number} (${incarnation.pause.backlog} waiting)`);
+  }
+
+  /** Arrivals dropped at paused incarnations because their backlog was full, over every incarnation so far. */
+  pauseDrops(): number {
+    let dropped = this.endedPauseDrops;
+    for (const id of this.ids) dropped += this.member(id).incarnation?.pause.dropped ?? 0;
+    return dropped;
+  }
+
   /** Node ids that ran, are not retired, and whose current incarnation is down (crashed, not yet reopened). */
   downNodes(): string[] {
     return this.ids.filter((id) => this.started(id) && !this.retired.has(id) && this.member(id).incarnation?.state !== 'serving');
@@ -228,6 +273,7 @@ export class SimCluster {
   /**
    * Calls the node as a client would over a connection: rejects with NodeUnavailableError
    * when it is down, or when it crashes before answering (what it does afterwards is ignored).
+   * A paused node takes the call when it continues.
    */
   call<T>(id: string, request: (node: SimNode) => Promise<T>): Promise<T> {
     const incarnation = this.member(id).incarnation;
@@ -248,12 +294,20 @@ export class SimCluster {
         settled = true;
         settle();
       };
-      let work: Promise<T>;
-      try {
-        work = request(node);
-      } catch (error) {
-        work = Promise.reject(error);
-      }
+      const begin = (): Promise<T> => {
+        try {
+          return request(node);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+      const work = incarnation.pause.isRunning
+        ? begin()
+        : new Promise<T>((resolveLater, rejectLater) => {
+            incarnation.pause.admit('arrival', () => {
+              begin().then(resolveLater, rejectLater);
+            });
+          });
       work.then(
         (value) => finish(() => resolve(value)),
         (error: unknown) => finish(() => reject(error)),
@@ -279,12 +333,15 @@ export class SimCluster {
     const repairs = incarnation.node?.repairStatus?.().antiEntropy;
     if (repairs !== undefined) this.endedRepairs = addRepairs(this.endedRepairs, repairs);
     incarnation.state = 'dead';
+    this.endedPauseDrops += incarnation.pause.dropped;
+    incarnation.pause.discard();
     incarnation.clock.kill();
     incarnation.transport.kill();
     incarnation.gate.close();
     this.crashes++;
     this.lastCrashMs = this.options.scheduler.nowMs;
     this.crashLog.push({ node: id, atMs: this.lastCrashMs, retired: false });
+    this.lifeLog.push({ node: id, atMs: this.lastCrashMs, event: 'crash' });
     const calls = [...incarnation.calls];
     incarnation.calls.clear();
     for (const abandon of calls) abandon(new NodeUnavailableError(`node ${id} crashed`));
@@ -307,14 +364,16 @@ export class SimCluster {
     const { scheduler, network } = this.options;
     const number = ++member.incarnations;
     const label = `${id}/${number}`;
-    const clock = new SimClock(scheduler, member.skew, label);
+    const pause = new PauseGate(scheduler, label);
+    const clock = new SimClock(scheduler, member.skew, label, pause);
     const incarnation: Incarnation = {
       number,
       state: 'opening',
       node: undefined,
       clock,
-      transport: network.attach(id, clock, number, member.config.listen),
+      transport: network.attach(id, clock, number, member.config.listen, pause),
       gate: new IncarnationGate(),
+      pause,
       calls: new Set(),
     };
     member.incarnation = incarnation;
@@ -341,6 +400,7 @@ export class SimCluster {
         if (incarnation.state === 'dead') return;
         incarnation.node = node;
         incarnation.state = 'serving';
+        this.lifeLog.push({ node: member.id, atMs: scheduler.nowMs, event: 'serving' });
         scheduler.trace.note(scheduler.nowMs, `opened ${label}`);
       },
       (error: unknown) => {

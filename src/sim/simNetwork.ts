@@ -14,6 +14,13 @@
  * - crashes: messages to a crashed node are dropped, or (with probability refusedRate,
  *   like a TCP connection refused by a rebooting host) answered with UNREACHABLE; a
  *   crashed incarnation's pending requests reject with CLOSED and its replies are dropped.
+ * - slow peers (a gray failure): every message a slow node sends (requests and replies)
+ *   takes an extra delay within the range set by slowDown(), drawn from a stream of its own
+ *   (so the other messages' fates stay what the seed made them): the node still answers,
+ *   but late.
+ * - paused nodes (pauseGate.ts): what arrives at a paused incarnation (a request or a
+ *   reply) is delivered by the network as usual and waits in the endpoint until the
+ *   process continues, as in a socket buffer.
  * - node modes, for unit tests that break one node by hand: an unreachable node's requests,
  *   and requests to it, fail at once with UNREACHABLE; every message to or from a dropping
  *   node is lost (its requesters time out).
@@ -34,6 +41,7 @@
  */
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 import { TransportError, type AddressedReply, type NodeId, type PeerAddress, type RequestHandler, type Transport } from '../ports/transport.ts';
+import type { PauseGate } from './pauseGate.ts';
 import type { Prng } from './prng.ts';
 
 export interface NetworkFaults {
@@ -78,6 +86,14 @@ export interface NetworkStats {
   duplicated: number;
   partitioned: number;
   refused: number;
+  /** Messages a slow peer sent (each with its extra delay). */
+  slowed: number;
+}
+
+/** The extra delay of every message a slow peer sends: uniform within [minMs, maxMs]. */
+export interface SlowRange {
+  readonly minMs: number;
+  readonly maxMs: number;
 }
 
 interface PendingRequest {
@@ -96,11 +112,15 @@ interface ReplyAddress {
 type Outcome = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly code: 'REMOTE_ERROR' | 'UNREACHABLE'; readonly message: string };
 
 export class SimNetwork {
-  readonly stats: NetworkStats = { requests: 0, replies: 0, delivered: 0, dropped: 0, duplicated: 0, partitioned: 0, refused: 0 };
+  readonly stats: NetworkStats = { requests: 0, replies: 0, delivered: 0, dropped: 0, duplicated: 0, partitioned: 0, refused: 0, slowed: 0 };
   private readonly endpoints = new Map<NodeId, SimTransport>();
   /** Blocked directions, counted: overlapping partitions each lift only their own block. */
   private readonly blocked = new Map<string, number>();
   private readonly modes = new Map<NodeId, NodeMode>();
+  /** Slow peers: the ranges set on each (overlapping windows each lift only their own; the slowest applies). */
+  private readonly slow = new Map<NodeId, SlowRange[]>();
+  /** The extra delays of slow peers: a stream of its own, so they shift no other draw. */
+  private readonly slowRandom: Prng;
   private readonly addresses = new Map<NodeId, PeerAddress>();
   /** `host:port` to the node listening there. */
   private readonly listeners = new Map<string, NodeId>();
@@ -117,6 +137,7 @@ export class SimNetwork {
     private faults: NetworkFaults,
   ) {
     checkFaults(faults);
+    this.slowRandom = random.fork('slow peers');
   }
 
   get currentFaults(): NetworkFaults {
@@ -131,11 +152,11 @@ export class SimNetwork {
    * A new endpoint for `nodeId` (its next incarnation); the previous one must be closed. It
    * listens at `address`, or at the node's earlier address, or at the next `sim:PORT`.
    */
-  attach(nodeId: NodeId, clock: Clock, incarnation: number, address?: PeerAddress): SimTransport {
+  attach(nodeId: NodeId, clock: Clock, incarnation: number, address?: PeerAddress, gate?: PauseGate): SimTransport {
     const previous = this.endpoints.get(nodeId);
     if (previous !== undefined && !previous.isClosed) throw new Error(`node ${nodeId} already has an open endpoint`);
     this.bind(nodeId, address ?? this.addresses.get(nodeId) ?? this.freshAddress());
-    const endpoint = new SimTransport(this, nodeId, clock, `${nodeId}/${incarnation}`);
+    const endpoint = new SimTransport(this, nodeId, clock, `${nodeId}/${incarnation}`, gate);
     this.endpoints.set(nodeId, endpoint);
     return endpoint;
   }
@@ -191,8 +212,42 @@ export class SimNetwork {
     }
   }
 
+  /** Lifts every partition and makes every slow peer fast again. */
   heal(): void {
     this.blocked.clear();
+    this.slow.clear();
+  }
+
+  /** From now on every message `nodeId` sends takes an extra delay within `range` (until speedUp with the same range). */
+  slowDown(nodeId: NodeId, range: SlowRange): void {
+    if (!(range.minMs >= 0 && range.maxMs >= range.minMs && Number.isFinite(range.maxMs))) {
+      throw new NetworkFaultsError(`need 0 <= minMs <= maxMs for a slow peer, got ${range.minMs}..${range.maxMs}`);
+    }
+    const ranges = this.slow.get(nodeId) ?? [];
+    ranges.push(range);
+    this.slow.set(nodeId, ranges);
+  }
+
+  /** Lifts one slowDown() of `nodeId` with that range. */
+  speedUp(nodeId: NodeId, range: SlowRange): void {
+    const ranges = this.slow.get(nodeId) ?? [];
+    const index = ranges.indexOf(range);
+    if (index >= 0) ranges.splice(index, 1);
+    if (ranges.length === 0) this.slow.delete(nodeId);
+  }
+
+  /** Nodes slow now (for traces and tests). */
+  slowNodes(): string[] {
+    return [...this.slow.keys()].sort();
+  }
+
+  /** The extra delay of one message from `from`: 0 unless it is slow. */
+  private slowDelayMs(from: NodeId): number {
+    const ranges = this.slow.get(from);
+    if (ranges === undefined || ranges.length === 0) return 0;
+    this.stats.slowed++;
+    const slowest = ranges.reduce((a, b) => (b.maxMs > a.maxMs ? b : a));
+    return this.slowRandom.between(slowest.minMs, slowest.maxMs);
   }
 
   setMode(nodeId: NodeId, mode: NodeMode): void {
@@ -242,7 +297,7 @@ export class SimNetwork {
       this.stats.dropped++;
       return;
     }
-    const delayMs = this.random.between(this.faults.delayMinMs, this.faults.delayMaxMs);
+    const delayMs = this.random.between(this.faults.delayMinMs, this.faults.delayMaxMs) + this.slowDelayMs(from);
     this.deliveries.schedule(delayMs, label, () => {
       if (!this.canReach(from, to)) {
         this.stats.partitioned++;
@@ -300,6 +355,8 @@ export class SimTransport implements Transport {
     private readonly clock: Clock,
     /** Node id and incarnation, for the trace. */
     private readonly owner: string,
+    /** The incarnation's pause gate: arrivals wait while it is paused (none: never paused). */
+    private readonly gate?: PauseGate,
   ) {}
 
   get localId(): NodeId {
@@ -358,8 +415,21 @@ export class SimTransport implements Transport {
     this.shutDown('node crashed');
   }
 
-  /** Runs the node's handler for a delivered request (a rejection becomes REMOTE_ERROR). */
+  /**
+   * Runs the node's handler for a delivered request (a rejection becomes REMOTE_ERROR); on
+   * a paused incarnation, once it continues (never, when the backlog was full or it crashed).
+   */
   handle(from: NodeId, body: unknown): Promise<unknown> {
+    const gate = this.gate;
+    if (gate === undefined || gate.isRunning) return this.runHandler(from, body);
+    return new Promise<unknown>((resolve, reject) => {
+      gate.admit('arrival', () => {
+        this.runHandler(from, body).then(resolve, reject);
+      });
+    });
+  }
+
+  private runHandler(from: NodeId, body: unknown): Promise<unknown> {
     const handler = this.handler;
     if (handler === undefined) return Promise.reject(new Error(`node ${this.nodeId} serves no requests yet`));
     try {
@@ -369,8 +439,14 @@ export class SimTransport implements Transport {
     }
   }
 
-  /** A reply (or a refusal) arrived for request `id`; late and duplicate ones are ignored. */
+  /** A reply (or a refusal) arrived for request `id`; late and duplicate ones are ignored. A paused incarnation takes it when it continues. */
   settle(id: number, outcome: Outcome): void {
+    const gate = this.gate;
+    if (gate === undefined || gate.isRunning) this.settleNow(id, outcome);
+    else gate.admit('arrival', () => this.settleNow(id, outcome));
+  }
+
+  private settleNow(id: number, outcome: Outcome): void {
     const request = this.pending.get(id);
     if (request === undefined || this.closed) return;
     this.pending.delete(id);

@@ -2,10 +2,12 @@
  * One sim run per seed:
  *
  *   safety phase    the plan's faults are on (drops, duplicates, delays, partitions,
- *                   crash-restarts, clock skew, membership changes) while the clients
- *                   run, for plan.safetyMs of virtual time.
+ *                   crash-restarts, clock skew, membership changes, and the gray ones:
+ *                   paused nodes and slow peers) while the clients run, for
+ *                   plan.safetyMs of virtual time.
  *   heal            partitions end, drops and duplicates stop, delays drop to a few ms,
- *                   every node is up again (but those crashed for good and removed).
+ *                   slow peers are fast again, every node is up and running again (but
+ *                   those crashed for good and removed).
  *   liveness phase  time runs on (no clients) until every client call has ended, the
  *                   membership changes under way took effect, every member holds the same
  *                   settled cluster state, every node sees every peer up and no node
@@ -21,7 +23,10 @@
  *                   replicas to agree again: a reaping round may be halfway through (its
  *                   peers hold the marker, the initiator still the tombstone).
  *   check           checker.ts judges the history and the final state; the replicas of a
- *                   key are those of the final ring (the settled cluster state).
+ *                   key are those of the final ring (the settled cluster state). The
+ *                   requests of the safety phase are judged for availability against the
+ *                   run's reachability timeline (availability.ts); its failures are
+ *                   violations only with strictAvailability.
  *
  * Everything a run does is decided by the seed; RealTimeGuard fails the run if anything
  * reads the real clock or real randomness while it runs.
@@ -39,6 +44,7 @@ import { openNode } from '../node/openNode.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { WriteOp } from '../ports/storage.ts';
 import { decodeObject } from '../storage/objectCodec.ts';
+import { CHANGE_SPREAD_GOSSIP_ROUNDS, emptyCounts, networkCondition, recoveryGraceMs, type AvailabilityCounts } from './availability.ts';
 import { checkRun, convergedCopies, type CheckReport, type Convergence, type MembershipSnapshot, type ReplicaCopy, type Violation } from './checker.ts';
 import { SimClient, errorCode } from './clients.ts';
 import { formatDot, History, valueIdOf, type OpRecord } from './history.ts';
@@ -46,6 +52,7 @@ import { MembershipDriver, type ChangeCounts } from './membershipDriver.ts';
 import { DeadVersions } from './deadVersions.ts';
 import { Prng } from './prng.ts';
 import { ReplicaAudit, disksPromised } from './replicaAudit.ts';
+import { ReachabilityTimeline } from './reachability.ts';
 import { RealTimeGuard, RealTimeUseError } from './realTime.ts';
 import { Scheduler, SimRunError, Trace, describe, drainMicrotasks } from './scheduler.ts';
 import { SimCluster, type OpenSimNode, type RepairCounters } from './simCluster.ts';
@@ -90,6 +97,8 @@ export interface RunOptions {
   readonly print?: (line: string) => void;
   /** Changes the plan before the run (tests pin one fault, or turn faults off). */
   readonly adjustPlan?: (plan: SwarmPlan) => SwarmPlan;
+  /** Requests that could have succeeded but failed are `unavailable` violations (availability.ts); else they are only counted. */
+  readonly strictAvailability?: boolean;
 }
 
 export interface SeedResult {
@@ -117,6 +126,10 @@ export interface SeedResult {
   /** Virtual ms the convergence phase waited, and its budget (undefined when the run did not get there). */
   readonly convergedAfterMs: number | undefined;
   readonly convergenceBudgetMs: number | undefined;
+  /** The availability tallies of the safety phase's requests (all zero when the run did not get to the check). */
+  readonly availability: AvailabilityCounts;
+  /** Messages and calls dropped because a paused node's backlog was full. */
+  readonly pauseDrops: number;
 }
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedResult> {
@@ -182,11 +195,13 @@ class SwarmRun {
   private forgeries = 0;
   private readonly replicasCache = new Map<string, { metaWrites: number; replicas: Set<string> }>();
   private readonly root: Prng;
+  private readonly strictAvailability: boolean;
 
   constructor(
     readonly plan: SwarmPlan,
     options: RunOptions,
   ) {
+    this.strictAvailability = options.strictAvailability === true;
     this.root = Prng.fromSeed(plan.seed);
     this.trace = new Trace(options.print);
     this.scheduler = new Scheduler(this.trace);
@@ -219,7 +234,10 @@ class SwarmRun {
     });
     this.network.onReply = (from, to, request, reply) => this.checkReply(from, to, request, reply);
     this.dead = new DeadVersions(this.cluster, plan.settings.partitionCount, (key) => this.replicasInAnyView(key));
-    this.history.onBegin = (record) => this.dead.operationStarted(record, this.scheduler.nowMs);
+    this.history.onBegin = (record) => {
+      this.dead.operationStarted(record, this.scheduler.nowMs);
+      record.entryMembers = this.entryMembers(record.node);
+    };
     this.audit = new ReplicaAudit(this.cluster, plan.settings, plan.workload.keys, (valueId) => this.history.records.find((r) => r.op === 'put' && r.valueId === valueId));
     this.operator = new MembershipDriver({
       scheduler: this.scheduler,
@@ -283,7 +301,28 @@ class SwarmRun {
       convergence: this.convergence,
       membership,
       anomalies: this.anomalies.slice(),
+      availability: {
+        records: this.history.records,
+        timeline: new ReachabilityTimeline({ partitions: plan.partitions, slowPeers: plan.slowPeers, life: this.cluster.lifeLog }),
+        recoveryGraceMs: recoveryGraceMs(plan.settings, plan.faults.delayMaxMs),
+        changes: this.operator.changeWindows(),
+        changeSpreadMs: CHANGE_SPREAD_GOSSIP_ROUNDS * plan.settings.gossipIntervalMs,
+        network: networkCondition(plan.faults, plan.settings),
+        strict: this.strictAvailability,
+      },
     });
+  }
+
+  /**
+   * The members (not removed) of the node's ring as it sees it now; the founders for a node
+   * without membership (a stand-in), undefined while it is down.
+   */
+  private entryMembers(node: string): readonly string[] | undefined {
+    const target = this.cluster.node(node);
+    if (target === undefined) return undefined;
+    const ring = target.membership?.ring();
+    if (ring === undefined) return this.cluster.founders;
+    return ring.members.filter((member) => member.status !== 'removed').map((member) => member.id);
   }
 
   result(error: string | undefined, report: CheckReport | undefined): SeedResult {
@@ -317,6 +356,8 @@ class SwarmRun {
       repairs: this.cluster.repairTotals(),
       convergedAfterMs: this.convergence?.waitedMs,
       convergenceBudgetMs: this.convergence?.budgetMs,
+      availability: report?.availability ?? emptyCounts(),
+      pauseDrops: this.cluster.pauseDrops(),
     };
   }
 
@@ -337,6 +378,15 @@ class SwarmRun {
       scheduler.schedule(crash.atMs, `crash ${crash.node} for ${crash.downMs.toFixed(0)} ms`, () => cluster.crash(crash.node));
       scheduler.schedule(crash.atMs + crash.downMs, `restart ${crash.node}`, () => cluster.restart(crash.node));
     }
+    for (const pause of plan.pauses) {
+      scheduler.schedule(pause.startMs, `pause ${pause.node} for ${(pause.endMs - pause.startMs).toFixed(0)} ms`, () => cluster.pause(pause.node));
+      scheduler.schedule(pause.endMs, `resume ${pause.node}`, () => cluster.resume(pause.node));
+    }
+    for (const slow of plan.slowPeers) {
+      const range = { minMs: slow.delayMinMs, maxMs: slow.delayMaxMs };
+      scheduler.schedule(slow.startMs, `slow ${slow.node}: +${range.minMs.toFixed(0)}-${range.maxMs.toFixed(0)} ms per message`, () => network.slowDown(slow.node, range));
+      scheduler.schedule(slow.endMs, `slow ${slow.node} ends`, () => network.speedUp(slow.node, range));
+    }
     for (const forgery of plan.forgeries) scheduler.schedule(forgery.atMs, 'forge a settled state', () => this.forgeSettled(forgery, FORGERY_TRIES));
   }
 
@@ -347,7 +397,8 @@ class SwarmRun {
    */
   private forgeSettled(forgery: ForgedSettle, triesLeft: number): void {
     const { cluster, scheduler } = this;
-    for (const id of this.memberNodes().filter((node) => cluster.isServing(node))) {
+    // A paused node reads no gossip: the forged state goes to a running one.
+    for (const id of this.memberNodes().filter((node) => cluster.isServing(node) && !cluster.isPaused(node))) {
       const stored = cluster.disks(id).meta.get(MEMBERSHIP_RECORD);
       const state = stored === undefined ? undefined : decodeState(stored);
       const change = state?.change;
@@ -379,13 +430,14 @@ class SwarmRun {
     }
   }
 
-  /** Healed: no partitions, drops or duplicates, and delays far below any timeout. */
+  /** Healed: no partitions, drops, duplicates or slow peers, delays far below any timeout, no node paused. */
   private heal(): void {
     this.scheduler.schedule(0, 'heal: partitions end, calm network, every node up', () => {
       this.network.heal();
       this.network.setFaults(CALM_NETWORK);
       this.operator.heal();
       for (const id of this.cluster.downNodes()) this.cluster.restart(id);
+      for (const id of this.cluster.ids) this.cluster.resume(id);
     });
   }
 

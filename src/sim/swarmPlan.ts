@@ -27,6 +27,17 @@
  * reap it retires some keys partway through the safety phase (clients then only delete or
  * read them), so their tombstones age and are reaped while faults still run: the moment a
  * late hint or message could bring a deleted value back.
+ *
+ * Gray failures (nodes neither up nor down) are drawn from a stream of their own too
+ * ('plan gray'), so older seeds keep every other part of their plans:
+ * - more one-way partitions (GRAY_ONE_WAY_RATE of the seeds get one or two more, appended
+ *   to the plan's partitions): a one-way window {from, to} blocks what `from` sends to
+ *   each of `to` (simNetwork.ts), so `to` still reaches `from` but never hears back;
+ * - paused nodes (PAUSE_RATE): a founder stopped as by SIGSTOP for PAUSE_MS of virtual
+ *   time (pauseGate.ts: its timers and everything that reaches it wait; its clock runs on);
+ * - slow peers (SLOW_PEER_RATE): for a window, every message a founder sends takes an extra
+ *   SLOW_PEER_DELAY_SHARE of the request timeout, so it answers after most of the timeout.
+ * Like the partitions, every gray window ends within the safety phase.
  */
 import { CACHE_POLICIES, type CachePolicy } from '../core/cache/objectCache.ts';
 import { Prng } from './prng.ts';
@@ -37,6 +48,22 @@ import type { WorkloadOptions } from './clients.ts';
 export type PartitionWindow =
   | { readonly kind: 'split'; readonly startMs: number; readonly endMs: number; readonly sides: readonly [readonly string[], readonly string[]] }
   | { readonly kind: 'one-way'; readonly startMs: number; readonly endMs: number; readonly from: string; readonly to: readonly string[] };
+
+/** A founder paused (SIGSTOP) from startMs, continued at endMs. */
+export interface PauseWindow {
+  readonly node: string;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** From startMs to endMs every message `node` sends takes an extra delay within [delayMinMs, delayMaxMs]. */
+export interface SlowPeerWindow {
+  readonly node: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly delayMinMs: number;
+  readonly delayMaxMs: number;
+}
 
 export interface CrashPlan {
   readonly node: string;
@@ -123,8 +150,15 @@ export interface SwarmPlan {
   readonly settings: NodeSettings;
   readonly faults: NetworkFaults;
   readonly skews: ReadonlyMap<string, ClockSkew>;
+  /** Split and one-way windows; those drawn as gray failures come last. */
   readonly partitions: readonly PartitionWindow[];
   readonly crashes: readonly CrashPlan[];
+  /** How many of the partitions are gray failures' one-way windows (the last ones). */
+  readonly grayOneWay: number;
+  /** Gray failures: paused founders. */
+  readonly pauses: readonly PauseWindow[];
+  /** Gray failures: slow founders. */
+  readonly slowPeers: readonly SlowPeerWindow[];
   readonly membership: MembershipPlan;
   /**
    * Nemesis: when a forged (or buggy) gossip state reaches a node, marking every transfer of
@@ -160,6 +194,18 @@ export const MARKER_RETENTION_MS = 86_400_000;
 export const RETIRE_RATE = 0.5;
 /** The share of deletes among a client's operations (the rest of the workload is drawn as before). */
 export const DELETE_SHARE: readonly [number, number] = [0.05, 0.2];
+/** Share of seeds that get one or two more one-way partitions (gray failures). */
+export const GRAY_ONE_WAY_RATE = 0.6;
+/** Share of seeds with a paused founder (a quarter of them pause a second one). */
+export const PAUSE_RATE = 0.35;
+/** How long a pause lasts (virtual ms; cut at the end of the safety phase). */
+export const PAUSE_MS: readonly [number, number] = [500, 3000];
+/** Share of seeds with a slow founder. */
+export const SLOW_PEER_RATE = 0.35;
+/** How long a founder stays slow (virtual ms; cut at the end of the safety phase). */
+export const SLOW_PEER_MS: readonly [number, number] = [300, 2000];
+/** A slow peer's extra delay per message, as shares of the request timeout. */
+export const SLOW_PEER_DELAY_SHARE: readonly [number, number] = [0.5, 0.9];
 
 export function planSwarm(seed: number): SwarmPlan {
   const root = Prng.fromSeed(seed);
@@ -172,7 +218,8 @@ export function planSwarm(seed: number): SwarmPlan {
   const safetyMs = SAFETY_PHASE_MS;
   const faults = planFaults(random);
   const skews = new Map(nodes.map((id) => [id, { offsetMs: random.between(-500, 500), driftPpm: random.between(-200, 200) }]));
-  const partitions = planPartitions(random, nodes, safetyMs);
+  const gray = planGray(root.fork('plan gray'), nodes, settings.requestTimeoutMs, safetyMs);
+  const partitions = [...planPartitions(random, nodes, safetyMs), ...gray.oneWay];
   const crashes = planCrashes(random, nodes, safetyMs);
   const clients = random.intBetween(2, 5);
   const drawn = planWorkload(random, settings);
@@ -184,7 +231,42 @@ export function planSwarm(seed: number): SwarmPlan {
   const membership = planMembership(changes, nodes, settings.n, safetyMs);
   for (const spare of membership.spares) skews.set(spare, { offsetMs: changes.between(-500, 500), driftPpm: changes.between(-200, 200) });
   const forgeries = planForgeries(root.fork('plan forgeries'), membership, safetyMs);
-  return { seed, nodes, settings, faults, skews, partitions, crashes, membership, forgeries, clients, workload, safetyMs };
+  return { seed, nodes, settings, faults, skews, partitions, crashes, grayOneWay: gray.oneWay.length, pauses: gray.pauses, slowPeers: gray.slowPeers, membership, forgeries, clients, workload, safetyMs };
+}
+
+/**
+ * The plan without its gray failures: as the simulator drew it before they came, so a seed
+ * kept for what it once found (a regression seed) still runs exactly as it did then.
+ */
+export function withoutGrayFailures(plan: SwarmPlan): SwarmPlan {
+  return { ...plan, partitions: plan.partitions.slice(0, plan.partitions.length - plan.grayOneWay), grayOneWay: 0, pauses: [], slowPeers: [] };
+}
+
+/** The gray failures (see the file comment), from their own stream. */
+function planGray(random: Prng, nodes: readonly string[], requestTimeoutMs: number, safetyMs: number): { oneWay: PartitionWindow[]; pauses: PauseWindow[]; slowPeers: SlowPeerWindow[] } {
+  const window = (durationMs: readonly [number, number]): { startMs: number; endMs: number } => {
+    const startMs = random.between(0, safetyMs * 0.8);
+    return { startMs, endMs: Math.min(safetyMs, startMs + random.between(durationMs[0], durationMs[1])) };
+  };
+  const oneWay: PartitionWindow[] = [];
+  if (random.chance(GRAY_ONE_WAY_RATE)) {
+    const count = random.chance(0.3) ? 2 : 1;
+    for (let i = 0; i < count; i++) {
+      const [from, ...rest] = random.shuffle(nodes) as [string, ...string[]];
+      oneWay.push({ kind: 'one-way', ...window([50, 1500]), from, to: rest.slice(0, random.intBetween(1, rest.length)) });
+    }
+  }
+  const pauses: PauseWindow[] = [];
+  if (random.chance(PAUSE_RATE)) {
+    const count = random.chance(0.25) ? 2 : 1;
+    for (let i = 0; i < count; i++) pauses.push({ node: random.pick(nodes), ...window(PAUSE_MS) });
+  }
+  const slowPeers: SlowPeerWindow[] = [];
+  if (random.chance(SLOW_PEER_RATE)) {
+    const [low, high] = SLOW_PEER_DELAY_SHARE;
+    slowPeers.push({ node: random.pick(nodes), ...window(SLOW_PEER_MS), delayMinMs: low * requestTimeoutMs, delayMaxMs: high * requestTimeoutMs });
+  }
+  return { oneWay, pauses, slowPeers };
 }
 
 type MembershipSettings = 'gossipIntervalMs' | 'dropDelayMs' | 'transferBatchObjectsMax' | 'transferPauseMs' | 'transferConcurrency';
@@ -381,10 +463,18 @@ export function describePlan(plan: SwarmPlan): string {
     `buffer=${s.bufferObjectsMax}/${s.flushIntervalMs}ms group-commit=${s.groupCommitMs}ms cache=${s.cachePolicy}/${s.cacheObjectsMax}/${s.cacheBytesMax}B timeout=${s.requestTimeoutMs}ms`,
     `delay=${f.delayMinMs.toFixed(1)}-${f.delayMaxMs.toFixed(1)}ms drop=${f.dropRate} dup=${f.duplicateRate}`,
     `partitions=${plan.partitions.length} crashes=${plan.crashes.length} clients=${plan.clients} keys=${plan.workload.keys.length} deletes=${plan.workload.deleteShare.toFixed(2)}`,
+    // Only seeds with gray failures say so: the line of every other seed reads as before.
+    ...(plan.grayOneWay === 0 ? [] : [`gray-one-way=${plan.grayOneWay}`]),
+    ...(plan.pauses.length === 0 ? [] : [`pauses=${plan.pauses.map((p) => `${p.node}@${describeWindow(p)}`).join(',')}`]),
+    ...(plan.slowPeers.length === 0 ? [] : [`slow=${plan.slowPeers.map((p) => `${p.node}@${describeWindow(p)}+${p.delayMinMs.toFixed(0)}-${p.delayMaxMs.toFixed(0)}ms`).join(',')}`]),
     `ae=${s.antiEntropyIntervalMs}ms grace=${s.tombstoneGraceMs >= TOMBSTONE_GRACE_LONG_MS ? 'long' : `${s.tombstoneGraceMs}ms`}` + describeRetirements(plan.workload.retireAtMs ?? {}),
     ...(plan.membership.actions.length === 0 ? [] : [`gossip=${s.gossipIntervalMs}ms drop-delay=${s.dropDelayMs}ms batch=${s.transferBatchObjectsMax}/${s.transferPauseMs}ms`, `changes=${describeActions(plan.membership.actions)}`]),
     ...(plan.forgeries.length === 0 ? [] : [`forged-settled=${plan.forgeries.map((f) => `${(f.atMs / 1000).toFixed(2)}s`).join(',')}`]),
   ].join(' ');
+}
+
+function describeWindow(window: { readonly startMs: number; readonly endMs: number }): string {
+  return `${(window.startMs / 1000).toFixed(2)}-${(window.endMs / 1000).toFixed(2)}s`;
 }
 
 function describeRetirements(retireAtMs: Readonly<Record<string, number>>): string {

@@ -210,7 +210,7 @@ describe('checker: phantoms and dots', () => {
   it('counts a put applied twice (two dots, one value) without failing, and needs both dots covered', () => {
     const s = new Scenario();
     s.put('c1-w1', ['n1.1', 1]);
-    s.get(obj(['c1-w1', 'n1.1', 1], ['c1-w1', 'n2.1', 1]));
+    s.get(obj(['c1-w1', 'n2.1', 1])); // the second application, seen on its own
     s.put('c1-w2', ['n1.1', 2], { context: covering(['n1.1', 1]) });
     const partly = s.final(obj(['c1-w2', 'n1.1', 2]));
     const report = checkRun(s.history.records, partly);
@@ -218,6 +218,25 @@ describe('checker: phantoms and dots', () => {
     assert.deepEqual(report.violations.map((v) => v.kind), ['lost-write'], 'the copy under n2.1:1 was never covered');
     s.put('c1-w3', ['n1.1', 3], { context: covering(['n1.1', 2], ['n2.1', 1]) });
     assert.deepEqual(s.kinds(s.final(obj(['c1-w3', 'n1.1', 3]))), []);
+  });
+
+  it('catches one write visible as two live siblings, in an answer or in a final copy', () => {
+    const inRead = new Scenario();
+    inRead.put('c1-w1', ['n1.1', 1]);
+    inRead.get(obj(['c1-w1', 'n1.1', 1], ['c1-w1', 'n2.1', 1]));
+    const report = checkRun(inRead.history.records, inRead.final(obj(['c1-w1', 'n1.1', 1])));
+    assert.deepEqual(report.violations.map((v) => v.kind), ['applied-as-siblings']);
+    assert.match(report.violations[0]?.message ?? '', /c1-w1 twice, as siblings n1\.1:1 and n2\.1:1/);
+    assert.deepEqual(report.appliedTwice, ['c1-w1'], 'still counted as applied twice');
+    const inCopy = new Scenario();
+    inCopy.put('c1-w1', ['n1.1', 1]);
+    const twice = obj(['c1-w1', 'n1.1', 1], ['c1-w1', 'n2.1', 1]);
+    const final = inCopy.final(obj(['c1-w1', 'n1.1', 1]), { primaries: new Map([['k', [{ node: 'n3', object: twice }]]]) });
+    assert.ok(inCopy.kinds(final).includes('applied-as-siblings'));
+    const tombstones = new Scenario();
+    tombstones.put('c1-w1', ['n1.1', 1]);
+    tombstones.get(obj(['c1-w1', 'n1.1', 1], ['(tombstone)', 'n2.1', 1], ['(tombstone)', 'n3.1', 1]));
+    assert.deepEqual(tombstones.kinds(tombstones.final(obj(['c1-w1', 'n1.1', 1]))), [], 'concurrent tombstones are no value');
   });
 
   it('reports node anomalies (malformed internode messages, errors logged)', () => {

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { formatFailure, replayCommand } from '../../src/sim/main.ts';
 import { runSeed, type SeedResult } from '../../src/sim/swarm.ts';
-import type { SwarmPlan } from '../../src/sim/swarmPlan.ts';
+import { planSwarm, type SwarmPlan } from '../../src/sim/swarmPlan.ts';
 import { openStandIn, type StandInFlaw } from './standInNode.ts';
 
 const SEEDS_DEFAULT = 300;
@@ -33,7 +33,7 @@ describe('swarm: the real node', () => {
       const result = await runSeed(seed);
       if (!result.ok) failures.push(result);
     }
-    const shown = failures.slice(0, FAILURES_SHOWN_MAX).map(formatFailure);
+    const shown = failures.slice(0, FAILURES_SHOWN_MAX).map((failure) => formatFailure(failure));
     assert.equal(
       failures.length,
       0,
@@ -99,6 +99,16 @@ describe('swarm: determinism', () => {
     assert.equal(first.events, second.events);
     assert.deepEqual(first.ops, second.ops);
     assert.notEqual(first.traceHash, other.traceHash);
+  });
+
+  it('replays a seed with a paused node and a slow peer exactly, availability tallies included', async () => {
+    let seed = 4242;
+    while (planSwarm(seed).pauses.length === 0 || planSwarm(seed).slowPeers.length === 0) seed++;
+    const first = await runSeed(seed);
+    const second = await runSeed(seed);
+    assert.equal(first.traceHash, second.traceHash, `seed ${seed}`);
+    assert.deepEqual(first.availability, second.availability);
+    assert.ok(first.availability.requests > 0);
   });
 
   it('gives the same trace whether or not it prints it', async () => {
