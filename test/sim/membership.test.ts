@@ -89,7 +89,12 @@ const SIMULATOR_SEEDS: readonly (readonly [seed: number, found: string])[] = [
   [1102247598, 'the drop audit: a leaver coordinating a stale view’s request keeps the write as a hint for another replica'],
   [1501202, 'the redundancy audit: a superseded put whose actor was pruned from the vector'],
   [5001612, 'the hint audit: the owner’s copy pruned an actor (vectorEntriesMax) that the delivered hint still lists'],
-  [436518499, 'the operator: a forced remove settled in one view lost the merge to a leave of the same ring version; judged only on a state every live member holds (also seed 1606439967)'],
+  [436518499, 'the operator: a forced remove settled in one view lost the merge to a leave of the same ring version; judged only on a state every live member holds (also seed 1606439967); the agreed view counts leaving members too'],
+];
+
+/** Seeds found with gray failures in their plans (issue 15): they replay with them. */
+const GRAY_FAILURE_SEEDS: readonly (readonly [seed: number, found: string])[] = [
+  [3, 'a node paused and cut off, back on its stale ring, took a W = 1 write into a partition an earlier change took from it; no transfer or anti-entropy had it: the drop hands stranded partitions over too (partitionDrop.ts strandedToo)'],
 ];
 
 describe('sim: membership regression seeds', () => {
@@ -97,6 +102,13 @@ describe('sim: membership regression seeds', () => {
     it(`seed ${seed}: ${found}`, async () => {
       const result = await runSeed(seed, { adjustPlan: withoutGrayFailures });
       assert.ok(result.plan.membership.actions.length > 0, `seed ${seed} plans no membership change any more`);
+      assert.ok(result.ok, formatFailure(result));
+    });
+  }
+  for (const [seed, found] of GRAY_FAILURE_SEEDS) {
+    it(`seed ${seed} (gray failures): ${found}`, async () => {
+      const result = await runSeed(seed);
+      assert.ok(result.plan.membership.actions.length > 0 && result.plan.pauses.length > 0, `seed ${seed} plans no membership change or pause any more`);
       assert.ok(result.ok, formatFailure(result));
     });
   }
