@@ -107,6 +107,8 @@ export class Connection implements RequestHome {
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, OutboundRequest>();
   private lastRequestId = 0;
+  /** Monotonic ms since which requests have waited with nothing received (-1: none waits). */
+  private awaitingSinceMs = -1;
   private queue: Buffer[] = [];
   private queuedFramesCount = 0;
   private queuedBytes = 0;
@@ -173,6 +175,7 @@ export class Connection implements RequestHome {
   }
 
   sendRequest(request: OutboundRequest): void {
+    if (this.awaitingSinceMs < 0) this.awaitingSinceMs = this.host.clock.monotonicMs();
     this.lastRequestId = nextRequestId(this.lastRequestId);
     request.id = this.lastRequestId;
     request.home = this;
@@ -237,8 +240,15 @@ export class Connection implements RequestHome {
     this.armTimer(this.host.limits.handshakeTimeoutMs, 'handshake timed out');
   };
 
+  /** How long requests sent here have waited with nothing at all received, ms (0 when none waits). */
+  silentMs(nowMs: number): number {
+    return this.awaitingSinceMs < 0 ? 0 : nowMs - this.awaitingSinceMs;
+  }
+
   private readonly onData = (chunk: Buffer): void => {
     if (this.state === 'closed') return;
+    // Anything received shows the path works: requests still waiting wait from now on.
+    if (this.awaitingSinceMs >= 0) this.awaitingSinceMs = this.pending.size > 0 ? this.host.clock.monotonicMs() : -1;
     let frames = 0;
     try {
       this.decoder.push(chunk);

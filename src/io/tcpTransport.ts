@@ -74,6 +74,12 @@ export const TCP_TRANSPORT_DEFAULTS = {
   reconnectDelayMsMin: 100,
   reconnectDelayMsMax: 5000,
   keepAliveDelayMs: 5000,
+  /**
+   * A probe finds its peer's connection silent this long with requests waiting: it closes it
+   * and dials afresh (see silentConnection()). At least the connect timeout: a peer slower
+   * than that is as good as gone.
+   */
+  silentConnectionMsMax: 2000,
   inboundHandshakesMax: 64,
   /** Time for one frame to arrive whole once its first bytes did: 16 MiB at about 4.5 Mbit/s. */
   frameReceiveMsMax: 30_000,
@@ -109,6 +115,8 @@ export interface TcpTransportOptions {
   readonly reconnectDelayMsMax?: number;
   /** Idle time before TCP keep-alive probes start. */
   readonly keepAliveDelayMs?: number;
+  /** A probe redials a connection silent this long with requests waiting. */
+  readonly silentConnectionMsMax?: number;
   /** Accepted connections not yet identified (TLS handshake or hello pending). */
   readonly inboundHandshakesMax?: number;
   /** Time for a frame to arrive whole once its first bytes did. */
@@ -185,6 +193,7 @@ interface Settings extends ConnectionLimits {
   readonly reconnectDelayMsMin: number;
   readonly reconnectDelayMsMax: number;
   readonly keepAliveDelayMs: number;
+  readonly silentConnectionMsMax: number;
   readonly inboundHandshakesMax: number;
   readonly unframedBytesMax: number;
 }
@@ -204,6 +213,7 @@ function settingsFrom(options: TcpTransportOptions): Settings {
     reconnectDelayMsMin: positive('reconnectDelayMsMin'),
     reconnectDelayMsMax: positive('reconnectDelayMsMax'),
     keepAliveDelayMs: positive('keepAliveDelayMs'),
+    silentConnectionMsMax: positive('silentConnectionMsMax'),
     inboundHandshakesMax: positive('inboundHandshakesMax'),
     frameReceiveMsMax: positive('frameReceiveMsMax'),
     unframedBytesMax: 0,
@@ -353,6 +363,7 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
     if (invalid !== undefined) return Promise.reject(invalid);
     const link = this.links.get(to);
     if (link === undefined) return Promise.reject(new TransportError('UNREACHABLE', `unknown peer ${JSON.stringify(to)}`));
+    if (options?.probe === true) this.redialIfSilent(link);
     const refusal = this.admissionError(link, options?.probe === true);
     if (refusal !== undefined) return Promise.reject(refusal);
     const payload = this.pack(message);
@@ -427,6 +438,22 @@ class TcpTransportImpl implements TcpTransport, ConnectionHost {
       return new TransportError('BAD_MESSAGE', `message of ${payload.length} bytes exceeds frameBytesMax ${this.limits.frameBytesMax}`);
     }
     return payload;
+  }
+
+  /**
+   * A partition that drops packets leaves TCP connections established: after the heal, the
+   * kernel resends what waited only when its retransmission backoff next fires, seconds later
+   * (the real-network test saw peers up again 7-8 s after a 7 s partition). A probe that
+   * finds its peer's connection silent for silentConnectionMsMax with requests waiting closes
+   * it (those requests fail as UNREACHABLE), so the probe dials a fresh one at once.
+   */
+  private redialIfSilent(link: PeerLink): void {
+    if (link.state !== 'connected') return;
+    const connection = link.connection as Connection;
+    const silentMs = connection.silentMs(this.clock.monotonicMs());
+    if (silentMs < this.limits.silentConnectionMsMax) return;
+    this.logger.info({ peer: link.peerId, silentMs: Math.round(silentMs) }, 'the connection to a doubted peer is silent with requests waiting; redialling');
+    connection.close('UNREACHABLE', `connection to ${link.peerId} silent for ${Math.round(silentMs)} ms with requests waiting; redialling`);
   }
 
   /** Why a request to `link` must fail right now, if it must: fail fast instead of queueing (a probe dials through a backoff). */

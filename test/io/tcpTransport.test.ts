@@ -581,6 +581,20 @@ describe('tcpTransport: timeouts and failures', () => {
     assert.equal(await a.transport.request('b', 'x', REQUEST_TIMEOUT_MS), 'second life', 'and everything else follows over its connection');
   });
 
+  it('lets a probe redial a connection that has been silent with requests waiting (a partition leaves TCP established; issue 15)', T, async () => {
+    const [a, b] = (await harness.cluster(['a', 'b'], { silentConnectionMsMax: 100 })) as [Node, Node];
+    b.transport.serve(async (_from, message) => (message === 'ping' ? 'pong' : new Promise(() => {})));
+    assert.equal(await a.transport.request('b', 'ping', REQUEST_TIMEOUT_MS), 'pong');
+    const hanging = transportError(a.transport.request('b', 'never answered', REQUEST_TIMEOUT_MS));
+    assert.equal(await a.transport.request('b', 'ping', REQUEST_TIMEOUT_MS, { probe: true }), 'pong', 'an answer: not silent, nothing redialled');
+    await sleep(150);
+    assert.equal(await a.transport.request('b', 'ping', REQUEST_TIMEOUT_MS, { probe: true }), 'pong');
+    const failed = await hanging;
+    assert.equal(failed.code, 'UNREACHABLE');
+    assert.match(failed.message, /silent for \d+ ms with requests waiting; redialling/);
+    assert.equal(onlyConnection(a, 'b').state, 'connected', 'the probe dialled a fresh connection');
+  });
+
   it('reconnects after the peer restarts on the same port', T, async () => {
     const [a, b] = (await harness.cluster(['a', 'b'])) as [Node, Node];
     b.transport.serve(async () => 'first life');
