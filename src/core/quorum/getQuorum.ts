@@ -4,6 +4,7 @@
  * with a stale or missing version and so need read repair.
  */
 import { objectsEqual, syncObjects, type StoredObject } from '../object.ts';
+import { placeOf, placesOf } from './putQuorum.ts';
 
 export type GetVerdict = 'pending' | 'succeeded' | 'failed';
 
@@ -15,12 +16,14 @@ export interface GetQuorum {
   readonly failed: ReadonlySet<string>;
   /** Every reply reconciled: the versions no reply has superseded. */
   readonly merged: StoredObject | undefined;
+  /** Stand-ins and the replica each stands in for: one place of the R between them (see putQuorum.ts). */
+  readonly standIns: ReadonlyMap<string, string>;
 }
 
 export function initGetQuorum(targets: readonly string[], r: number): GetQuorum {
   if (!Number.isInteger(r) || r < 1) throw new RangeError(`r must be a positive integer, got ${r}`);
   if (new Set(targets).size !== targets.length) throw new RangeError('get targets must be distinct');
-  return { targets, r, replies: new Map(), failed: new Set(), merged: undefined };
+  return { targets, r, replies: new Map(), failed: new Set(), merged: undefined, standIns: new Map() };
 }
 
 /** Records one replica's object (undefined = not found); repeats and strangers are ignored. */
@@ -43,14 +46,23 @@ export function addGetFailure(quorum: GetQuorum, node: string): GetQuorum {
  * Adds a replica the read is now also sent to (a stand-in for a failed one, sloppy
  * quorum). Adding a node already targeted changes nothing.
  */
-export function addGetTarget(quorum: GetQuorum, node: string): GetQuorum {
+export function addGetTarget(quorum: GetQuorum, node: string, standsInFor?: string): GetQuorum {
   if (quorum.targets.includes(node)) return quorum;
-  return { ...quorum, targets: [...quorum.targets, node] };
+  const targets = [...quorum.targets, node];
+  if (standsInFor === undefined) return { ...quorum, targets };
+  const standIns = new Map(quorum.standIns);
+  standIns.set(node, placeOf(quorum.standIns, standsInFor));
+  return { ...quorum, targets, standIns };
 }
 
 export function getVerdict(quorum: GetQuorum): GetVerdict {
-  if (quorum.replies.size >= quorum.r) return 'succeeded';
-  return quorum.targets.length - quorum.failed.size < quorum.r ? 'failed' : 'pending';
+  const { replies, failed, targets, r, standIns } = quorum;
+  if (standIns.size === 0) {
+    if (replies.size >= r) return 'succeeded';
+    return targets.length - failed.size < r ? 'failed' : 'pending';
+  }
+  if (placesOf(standIns, replies.keys()).size >= r) return 'succeeded';
+  return placesOf(standIns, targets.filter((node) => !failed.has(node))).size < r ? 'failed' : 'pending';
 }
 
 /** True once every target has answered or failed: nothing more will arrive. */

@@ -302,7 +302,7 @@ class GetCoordinator implements Lingering {
     this.replaced.add(node);
     this.spares = next.spares;
     this.targets.set(next.target.node, next.target);
-    this.quorum = addGetTarget(this.quorum, next.target.node);
+    this.quorum = addGetTarget(this.quorum, next.target.node, node);
     this.send(next.target);
     return next.target.node;
   }

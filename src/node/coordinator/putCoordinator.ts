@@ -288,7 +288,7 @@ class PutCoordinator {
     if (this.durable.has(node)) this.durable.add(next.target.node);
     // A target failed: the acknowledgements left may all be needed for W.
     this.groupCommit = false;
-    this.quorum = addPutTarget(this.quorum, next.target.node);
+    this.quorum = addPutTarget(this.quorum, next.target.node, node);
     this.send(next.target);
     return true;
   }

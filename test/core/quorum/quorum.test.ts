@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { addPutReply, initPutQuorum, putVerdict } from '../../../src/core/quorum/putQuorum.ts';
+import { addPutReply, addPutTarget, initPutQuorum, putVerdict } from '../../../src/core/quorum/putQuorum.ts';
 import {
+  addGetTarget,
   addGetFailure,
   addGetReply,
   getSettled,
@@ -100,4 +101,25 @@ test('concurrent versions from different replicas both survive the merge', () =>
   quorum = addGetReply(quorum, 'b', right);
   assert.equal(quorum.merged?.siblings.length, 2);
   assert.deepEqual(readRepairTargets(quorum).sort(), ['a', 'b']);
+});
+
+test('a stand-in and the replica it stands in for fill one place of W or R, never two (found by the simulator, seed 7150)', () => {
+  let put = initPutQuorum(['a', 'b', 'c'], 3);
+  put = addPutTarget(put, 'd', 'b'); // b is silent: d is asked too, holding a hint for b
+  put = addPutReply(put, 'a', true);
+  put = addPutReply(put, 'd', true);
+  put = addPutReply(put, 'b', true); // b answers late: d's hint is of b's own copy
+  assert.equal(putVerdict(put), 'pending', 'a, and b twice over: two places of three');
+  put = addPutReply(put, 'c', true);
+  assert.equal(putVerdict(put), 'succeeded');
+  let failing = addPutTarget(initPutQuorum(['a', 'b', 'c'], 3), 'd', 'b');
+  failing = addPutReply(addPutReply(failing, 'c', false), 'a', true);
+  assert.equal(putVerdict(failing), 'failed', 'c failed: its place cannot be filled, whoever stands in for b');
+  const chained = addPutTarget(addPutTarget(initPutQuorum(['a', 'b'], 2), 'c', 'b'), 'd', 'c');
+  assert.equal(putVerdict(addPutReply(addPutReply(chained, 'c', true), 'd', true)), 'pending', 'a stand-in for a stand-in fills the same place');
+
+  let get = addGetTarget(initGetQuorum(['a', 'b', 'c'], 2), 'd', 'b');
+  get = addGetReply(addGetReply(get, 'b', undefined), 'd', undefined);
+  assert.equal(getVerdict(get), 'pending', 'b and its stand-in are one reply of two');
+  assert.equal(getVerdict(addGetReply(get, 'a', undefined)), 'succeeded');
 });
