@@ -120,6 +120,7 @@ export class FailureDetector {
   private readonly states = new Map<NodeId, PeerState>();
   private readonly traffic = new Map<NodeId, PeerTraffic>();
   private readonly upNodes = new Set<NodeId>();
+  private probeWanted: () => void = () => {};
 
   constructor(
     private readonly self: NodeId,
@@ -193,6 +194,16 @@ export class FailureDetector {
   failed(peer: NodeId, failure: PeerFailure, judged = true): void {
     this.traffic.get(peer)?.unanswered();
     if (judged) this.update(peer, (state) => peerFailed(state, this.clock.nowMs(), failure));
+  }
+
+  /** Who probes doubted peers on demand (the node's Prober). */
+  onProbeWanted(hook: () => void): void {
+    this.probeWanted = hook;
+  }
+
+  /** A request found too few peers up to try at all: doubted peers are worth probing now, not next round. */
+  wantProbes(): void {
+    this.probeWanted();
   }
 
   /** When an answer from `peer` is due, ms: its round-trip estimate, or `fallbackMs` before any answer. */

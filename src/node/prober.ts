@@ -33,8 +33,24 @@ export class Prober {
   private readonly probing = new Set<string>();
   private readonly rounds: JitteredRounds;
 
+  /** Monotonic ms of the last round run on demand. */
+  private kickedAtMs = -Infinity;
+
   constructor(private readonly deps: ProberDeps) {
     this.rounds = new JitteredRounds(deps.clock, deps.random, deps.intervalMs, () => this.round());
+    deps.detector.onProbeWanted(() => this.kick());
+  }
+
+  /**
+   * A round now, on demand (a request found too few peers up to try): a node cut off from
+   * everyone finds its peers within a round trip of the first request after the heal.
+   * At most one per quarter interval.
+   */
+  kick(): void {
+    const nowMs = this.deps.clock.monotonicMs();
+    if (nowMs - this.kickedAtMs < this.deps.intervalMs / 4) return;
+    this.kickedAtMs = nowMs;
+    this.round();
   }
 
   start(): void {

@@ -115,3 +115,18 @@ test('a hedge stand-in that holds nothing for the key does not count toward R', 
   assert.ok(read instanceof Error, 'd was asked but holds nothing: no evidence against c, which never answered');
   assert.ok(c.network.sentOfType('replica-get').some((m) => m.from === 'a' && m.to === 'd'), 'd was asked');
 });
+
+test('a node that lost every peer probes at once when a request finds too few up, not a probe round later', async (t) => {
+  const c = await cluster(t, ['a', 'b', 'c'], { probeIntervalMs: 60_000 });
+  c.network.setMode('b', 'unreachable');
+  c.network.setMode('c', 'unreachable');
+  await c.run(c.node('a').put(enc.encode(keyStartingWith(c, ['a', 'b', 'c'])), text('v'), { w: 1 }));
+  assert.deepEqual(c.node('a').peers().map((p) => p.status), ['down', 'down']);
+  c.network.setMode('b', 'up');
+  c.network.setMode('c', 'up');
+  const refused = await c.run(c.node('a').get(enc.encode('k'), { r: 2 }).catch((error: unknown) => error));
+  assert.ok(refused instanceof Error, 'still believed down: refused before asking');
+  await c.advance(10);
+  assert.deepEqual(c.node('a').peers().map((p) => p.status), ['up', 'up'], 'that refusal sent probes, answered within a round trip');
+  await c.run(c.node('a').get(enc.encode('k'), { r: 2 }));
+});

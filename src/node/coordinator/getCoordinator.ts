@@ -111,6 +111,7 @@ class GetCoordinator implements Lingering {
     return new Promise((resolve, reject) => {
       this.outcome = { resolve, reject };
       if (this.targets.size < this.request.quorum.r) {
+        this.deps.detector.wantProbes();
         this.fail(new QuorumUnreachableError('read', this.counts()), 'unreachable');
         return;
       }

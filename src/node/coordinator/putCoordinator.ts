@@ -118,6 +118,7 @@ class PutCoordinator {
       this.outcome = { resolve, reject };
       if (this.targets.size < this.request.quorum.w) {
         // Not even W nodes are believed up: refuse before writing anything.
+        this.deps.detector.wantProbes();
         this.fail(new QuorumUnreachableError('write', this.counts()), 'unreachable');
         return;
       }
