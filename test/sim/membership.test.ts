@@ -95,6 +95,7 @@ const SIMULATOR_SEEDS: readonly (readonly [seed: number, found: string])[] = [
 /** Seeds found with gray failures in their plans (issue 15): they replay with them. */
 const GRAY_FAILURE_SEEDS: readonly (readonly [seed: number, found: string])[] = [
   [3, 'a node paused and cut off, back on its stale ring, took a W = 1 write into a partition an earlier change took from it; no transfer or anti-entropy had it: the drop hands stranded partitions over too (partitionDrop.ts strandedToo)'],
+  [7150, 'a hedged target that answered late and its stand-in both counted towards W = 3; once the hint went home two nodes held the write (core/quorum: a stand-in fills the place of the replica it stands in for)'],
 ];
 
 describe('sim: membership regression seeds', () => {
@@ -108,7 +109,8 @@ describe('sim: membership regression seeds', () => {
   for (const [seed, found] of GRAY_FAILURE_SEEDS) {
     it(`seed ${seed} (gray failures): ${found}`, async () => {
       const result = await runSeed(seed);
-      assert.ok(result.plan.membership.actions.length > 0 && result.plan.pauses.length > 0, `seed ${seed} plans no membership change or pause any more`);
+      const { pauses, slowPeers, grayOneWay } = result.plan;
+      assert.ok(pauses.length + slowPeers.length + grayOneWay > 0, `seed ${seed} plans no gray failure any more`);
       assert.ok(result.ok, formatFailure(result));
     });
   }
