@@ -9,21 +9,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatFailure } from '../../src/sim/main.ts';
 import { runSeed } from '../../src/sim/swarm.ts';
-import { planSwarm, withoutGrayFailures, type SwarmPlan } from '../../src/sim/swarmPlan.ts';
+import { planSwarm, type SwarmPlan } from '../../src/sim/swarmPlan.ts';
 import { testSeed } from '../support/seed.ts';
 
 const RUNS = 24;
 const KEYS = 48;
 
-/**
- * The plans run as when this test was written, without the gray failures that came later
- * (withoutGrayFailures): with a slow peer as the coordinator, SHOAL_SEED=1693405456 fails
- * at seed 1693405498 (under-replicated-ack: a W = 3 put seen by two nodes when its slow
- * coordinator's answer reached the client), an open finding of issue 15 that the swarm's
- * gray failures still cover.
- */
-function forgedEarly(drawn: SwarmPlan): SwarmPlan {
-  const plan = withoutGrayFailures(drawn);
+function forgedEarly(plan: SwarmPlan): SwarmPlan {
   const last = plan.membership.actions.at(-1);
   if (last === undefined) return plan;
   return {
