@@ -20,6 +20,7 @@
  * carried out) and `crash` (a node down between a crash and its next incarnation serving;
  * a node that never started, or has yet to, is not answering, but is no fault).
  */
+import type { PartitionWindow, SlowPeerWindow } from './faultWindows.ts';
 
 /** What SimCluster records of each node's life. */
 export interface LifeEvent {
@@ -28,17 +29,8 @@ export interface LifeEvent {
   readonly event: 'serving' | 'crash' | 'pause' | 'resume';
 }
 
-/** The partition windows of a plan (swarmPlan.ts PartitionWindow). */
-export type LinkWindow =
-  | { readonly kind: 'split'; readonly startMs: number; readonly endMs: number; readonly sides: readonly [readonly string[], readonly string[]] }
-  | { readonly kind: 'one-way'; readonly startMs: number; readonly endMs: number; readonly from: string; readonly to: readonly string[] };
-
-/** A slow peer's window (swarmPlan.ts SlowPeerWindow). */
-export interface SlowWindow {
-  readonly node: string;
-  readonly startMs: number;
-  readonly endMs: number;
-}
+/** A slow peer's window, as far as reachability goes (a slow peer still answers). */
+export type SlowWindow = Pick<SlowPeerWindow, 'node' | 'startMs' | 'endMs'>;
 
 /** Closed: [startMs, endMs], either end possibly infinite. */
 export interface Interval {
@@ -56,7 +48,7 @@ export interface FaultWindow extends Interval {
 }
 
 export interface TimelineInput {
-  readonly partitions: readonly LinkWindow[];
+  readonly partitions: readonly PartitionWindow[];
   readonly slowPeers: readonly SlowWindow[];
   readonly life: readonly LifeEvent[];
 }
@@ -129,7 +121,7 @@ export class ReachabilityTimeline {
     return new Set(this.faults.filter((fault) => fault.endMs >= fromMs && fault.endMs <= toMs).map((fault) => fault.kind));
   }
 
-  private addPartition(window: LinkWindow): void {
+  private addPartition(window: PartitionWindow): void {
     const interval = { startMs: window.startMs, endMs: window.endMs };
     const block = (from: string, to: string): void => pushInterval(this.blocked, `${from}>${to}`, interval);
     if (window.kind === 'split') {

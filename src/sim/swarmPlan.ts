@@ -44,26 +44,9 @@ import { Prng } from './prng.ts';
 import type { ClockSkew } from './simClock.ts';
 import type { NetworkFaults } from './simNetwork.ts';
 import type { WorkloadOptions } from './clients.ts';
+import type { PartitionWindow, PauseWindow, SlowPeerWindow } from './faultWindows.ts';
 
-export type PartitionWindow =
-  | { readonly kind: 'split'; readonly startMs: number; readonly endMs: number; readonly sides: readonly [readonly string[], readonly string[]] }
-  | { readonly kind: 'one-way'; readonly startMs: number; readonly endMs: number; readonly from: string; readonly to: readonly string[] };
-
-/** A founder paused (SIGSTOP) from startMs, continued at endMs. */
-export interface PauseWindow {
-  readonly node: string;
-  readonly startMs: number;
-  readonly endMs: number;
-}
-
-/** From startMs to endMs every message `node` sends takes an extra delay within [delayMinMs, delayMaxMs]. */
-export interface SlowPeerWindow {
-  readonly node: string;
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly delayMinMs: number;
-  readonly delayMaxMs: number;
-}
+export type { PartitionWindow, PauseWindow, SlowPeerWindow } from './faultWindows.ts';
 
 export interface CrashPlan {
   readonly node: string;

@@ -8,12 +8,13 @@ import { describe, it } from 'node:test';
 import { AFTER_HEAL_MS, judgeAvailability, networkCondition, recoveryGraceMs, type AvailabilityInput } from '../../src/sim/availability.ts';
 import { checkRun, type FinalState } from '../../src/sim/checker.ts';
 import { History, type OpRecord } from '../../src/sim/history.ts';
-import { ReachabilityTimeline, type LifeEvent, type LinkWindow, type SlowWindow } from '../../src/sim/reachability.ts';
+import { ReachabilityTimeline, type LifeEvent, type SlowWindow } from '../../src/sim/reachability.ts';
+import type { PartitionWindow } from '../../src/sim/swarmPlan.ts';
 
 const NODES = ['n1', 'n2', 'n3'];
 const started: LifeEvent[] = NODES.map((node) => ({ node, atMs: 0, event: 'serving' }));
 
-function timeline(partitions: LinkWindow[] = [], life: LifeEvent[] = [], slowPeers: SlowWindow[] = []): ReachabilityTimeline {
+function timeline(partitions: PartitionWindow[] = [], life: LifeEvent[] = [], slowPeers: SlowWindow[] = []): ReachabilityTimeline {
   return new ReachabilityTimeline({ partitions, slowPeers, life: [...started, ...life] });
 }
 
@@ -112,7 +113,7 @@ describe('availability', () => {
   });
 
   it('judges a request with W members reachable from its entry throughout, grace included, and counts it by fault class', () => {
-    const split: LinkWindow = { kind: 'split', startMs: 1000, endMs: 2000, sides: [['n1', 'n2'], ['n3']] };
+    const split: PartitionWindow = { kind: 'split', startMs: 1000, endMs: 2000, sides: [['n1', 'n2'], ['n3']] };
     const judged = judgeAvailability(
       input(
         [

@@ -4,9 +4,9 @@
  * with a stale or missing version and so need read repair.
  */
 import { objectsEqual, syncObjects, type StoredObject } from '../object.ts';
-import { placeOf, placesOf } from './putQuorum.ts';
+import { NO_STAND_INS, placeVerdict, withStandIn, type QuorumVerdict, type StandIns } from './places.ts';
 
-export type GetVerdict = 'pending' | 'succeeded' | 'failed';
+export type GetVerdict = QuorumVerdict;
 
 export interface GetQuorum {
   readonly targets: readonly string[];
@@ -16,14 +16,14 @@ export interface GetQuorum {
   readonly failed: ReadonlySet<string>;
   /** Every reply reconciled: the versions no reply has superseded. */
   readonly merged: StoredObject | undefined;
-  /** Stand-ins and the replica each stands in for: one place of the R between them (see putQuorum.ts). */
-  readonly standIns: ReadonlyMap<string, string>;
+  /** Stand-ins and the replica whose place each fills (places.ts). */
+  readonly standIns: StandIns;
 }
 
 export function initGetQuorum(targets: readonly string[], r: number): GetQuorum {
   if (!Number.isInteger(r) || r < 1) throw new RangeError(`r must be a positive integer, got ${r}`);
   if (new Set(targets).size !== targets.length) throw new RangeError('get targets must be distinct');
-  return { targets, r, replies: new Map(), failed: new Set(), merged: undefined, standIns: new Map() };
+  return { targets, r, replies: new Map(), failed: new Set(), merged: undefined, standIns: NO_STAND_INS };
 }
 
 /** Records one replica's object (undefined = not found); repeats and strangers are ignored. */
@@ -50,19 +50,11 @@ export function addGetTarget(quorum: GetQuorum, node: string, standsInFor?: stri
   if (quorum.targets.includes(node)) return quorum;
   const targets = [...quorum.targets, node];
   if (standsInFor === undefined) return { ...quorum, targets };
-  const standIns = new Map(quorum.standIns);
-  standIns.set(node, placeOf(quorum.standIns, standsInFor));
-  return { ...quorum, targets, standIns };
+  return { ...quorum, targets, standIns: withStandIn(quorum.standIns, node, standsInFor) };
 }
 
 export function getVerdict(quorum: GetQuorum): GetVerdict {
-  const { replies, failed, targets, r, standIns } = quorum;
-  if (standIns.size === 0) {
-    if (replies.size >= r) return 'succeeded';
-    return targets.length - failed.size < r ? 'failed' : 'pending';
-  }
-  if (placesOf(standIns, replies.keys()).size >= r) return 'succeeded';
-  return placesOf(standIns, targets.filter((node) => !failed.has(node))).size < r ? 'failed' : 'pending';
+  return placeVerdict(quorum.replies, quorum.failed, quorum.targets, quorum.r, quorum.standIns);
 }
 
 /** True once every target has answered or failed: nothing more will arrive. */

@@ -3,7 +3,9 @@
  * machine feeds it replies and asks it whether the write has succeeded or can no longer.
  */
 
-export type PutVerdict = 'pending' | 'succeeded' | 'failed';
+import { NO_STAND_INS, placeVerdict, withStandIn, type QuorumVerdict, type StandIns } from './places.ts';
+
+export type PutVerdict = QuorumVerdict;
 
 export interface PutQuorum {
   /** Replicas the write was sent to (the coordinator included). */
@@ -11,13 +13,8 @@ export interface PutQuorum {
   readonly w: number;
   readonly acked: ReadonlySet<string>;
   readonly failed: ReadonlySet<string>;
-  /**
-   * Stand-ins and the replica each stands in for (sloppy quorum, hedged requests): a stand-in
-   * and the replica it stands in for fill one place of the W, never two (a hedged target
-   * that answers late and its stand-in both acknowledging are one copy plus a hint of it,
-   * which goes to that very replica; found by the simulator, seed 7150).
-   */
-  readonly standIns: ReadonlyMap<string, string>;
+  /** Stand-ins and the replica whose place each fills (places.ts). */
+  readonly standIns: StandIns;
 }
 
 export function initPutQuorum(targets: readonly string[], w: number): PutQuorum {
@@ -41,33 +38,11 @@ export function addPutTarget(quorum: PutQuorum, node: string, standsInFor?: stri
   if (quorum.targets.includes(node)) return quorum;
   const targets = [...quorum.targets, node];
   if (standsInFor === undefined) return { ...quorum, targets };
-  const standIns = new Map(quorum.standIns);
-  standIns.set(node, placeOf(quorum.standIns, standsInFor));
-  return { ...quorum, targets, standIns };
+  return { ...quorum, targets, standIns: withStandIn(quorum.standIns, node, standsInFor) };
 }
 
 export function putVerdict(quorum: PutQuorum): PutVerdict {
-  const { acked, failed, targets, w, standIns } = quorum;
-  if (standIns.size === 0) {
-    if (acked.size >= w) return 'succeeded';
-    return targets.length - failed.size < w ? 'failed' : 'pending';
-  }
-  if (placesOf(standIns, acked).size >= w) return 'succeeded';
-  return placesOf(standIns, targets.filter((node) => !failed.has(node))).size < w ? 'failed' : 'pending';
-}
-
-const NO_STAND_INS: ReadonlyMap<string, string> = new Map();
-
-/** The replica whose place `node` fills: itself, or the one it (transitively) stands in for. */
-export function placeOf(standIns: ReadonlyMap<string, string>, node: string): string {
-  return standIns.get(node) ?? node;
-}
-
-/** The distinct places `nodes` fill. */
-export function placesOf(standIns: ReadonlyMap<string, string>, nodes: Iterable<string>): Set<string> {
-  const places = new Set<string>();
-  for (const node of nodes) places.add(placeOf(standIns, node));
-  return places;
+  return placeVerdict(quorum.acked, quorum.failed, quorum.targets, quorum.w, quorum.standIns);
 }
 
 function withMember(set: ReadonlySet<string>, member: string): ReadonlySet<string> {

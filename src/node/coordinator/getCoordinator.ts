@@ -33,7 +33,7 @@ import type { Quorum } from '../request.ts';
 import { preferenceOf } from '../cluster.ts';
 import type { GetDeps, Lingering } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
-import { hedgeDelayMs, upSpares } from './hedge.ts';
+import { hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
 
 export interface GetRequest {
   readonly partition: number;
@@ -85,8 +85,6 @@ class GetCoordinator implements Lingering {
   private readonly decoded: EncodedObject[] = [];
   private lingerTimer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
-  /** Stand-ins sent for silent targets (at most N). */
-  private hedges = 0;
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   /** Stand-ins asked by a hedge (not for a failure). */
@@ -279,19 +277,11 @@ class GetCoordinator implements Lingering {
     if (delayMs !== undefined) this.hedgeTimer = this.deps.clock.setTimer(delayMs, () => this.hedgeDue());
   }
 
-  /** Every target still silent gets a stand-in too (hedge.ts); its own late reply still counts. */
+  /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late reply still counts. */
   private hedge(): void {
-    let sent = 0;
-    for (const node of this.awaited()) {
-      if (this.hedges >= this.request.quorum.n) break;
-      this.deps.detector.checkSilence(node);
-      const standIn = this.replace(node);
-      if (standIn === undefined) continue;
-      this.hedgeStandIns.add(standIn);
-      this.hedges++;
-      sent++;
-    }
-    if (sent > 0) emit(() => this.deps.events.onHedge?.('read', sent));
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n, (node) => this.replace(node));
+    for (const standIn of standIns) this.hedgeStandIns.add(standIn);
+    if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('read', standIns.length));
   }
 
   /** Asks the next spare believed up in place of a failed or silent target: returns it, or undefined when none is left. */

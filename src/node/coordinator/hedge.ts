@@ -29,3 +29,19 @@ export function hedgeDelayMs(detector: FailureDetector, config: HedgeConfig, awa
 export function upSpares(detector: FailureDetector, spares: readonly string[]): readonly string[] {
   return spares.every((node) => detector.isUp(node)) ? spares : spares.filter((node) => detector.isUp(node));
 }
+
+/**
+ * One hedge round: a stand-in for each target still silent (`awaited`), at most `budget` in
+ * all, each through the coordinator's own `replace` (its sloppy-quorum replacement, which
+ * takes only up spares and never replaces a target twice). Returns the stand-ins asked.
+ */
+export function hedgeAround(detector: FailureDetector, awaited: readonly string[], budget: number, replace: (node: string) => string | undefined): string[] {
+  const standIns: string[] = [];
+  for (const node of awaited) {
+    if (standIns.length >= budget) break;
+    detector.checkSilence(node);
+    const standIn = replace(node);
+    if (standIn !== undefined) standIns.push(standIn);
+  }
+  return standIns;
+}

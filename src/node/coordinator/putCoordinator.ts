@@ -44,7 +44,7 @@ import { preferenceOf } from '../cluster.ts';
 import { objectLimitsOf } from '../config.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
-import { hedgeDelayMs, upSpares } from './hedge.ts';
+import { hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
 
 export interface PutRequest {
   readonly partition: number;
@@ -92,8 +92,6 @@ class PutCoordinator {
   private selfError: unknown;
   private timer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
-  /** Stand-ins sent for silent targets (at most N). */
-  private hedges = 0;
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   private outcome: Outcome | undefined;
@@ -264,25 +262,18 @@ class PutCoordinator {
     if (delayMs !== undefined) this.hedgeTimer = this.deps.clock.setTimer(delayMs, () => this.hedgeDue());
   }
 
-  /** Every target still silent gets a stand-in too (hedge.ts); its own late acknowledgement still counts. */
+  /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late acknowledgement still counts. */
   private hedge(): void {
-    let sent = 0;
-    for (const node of this.awaited()) {
-      if (this.hedges >= this.request.quorum.n) break;
-      this.deps.detector.checkSilence(node);
-      if (!this.replace(node)) continue;
-      this.hedges++;
-      sent++;
-    }
-    if (sent > 0) emit(() => this.deps.events.onHedge?.('write', sent));
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n, (node) => this.replace(node));
+    if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('write', standIns.length));
   }
 
-  /** Sends the write to the next spare believed up in place of a failed or silent target; false when none is left. */
-  private replace(node: string): boolean {
+  /** Sends the write to the next spare believed up in place of a failed or silent target: returns it, or undefined when none is left. */
+  private replace(node: string): string | undefined {
     const failed = this.targets.get(node);
-    if (failed === undefined || node === this.self || this.replaced.has(node)) return false;
+    if (failed === undefined || node === this.self || this.replaced.has(node)) return undefined;
     const next = replacementFor(failed, upSpares(this.deps.detector, this.spares), this.primaries);
-    if (next === undefined) return false;
+    if (next === undefined) return undefined;
     this.replaced.add(node);
     this.spares = next.spares;
     this.targets.set(next.target.node, next.target);
@@ -291,7 +282,7 @@ class PutCoordinator {
     this.groupCommit = false;
     this.quorum = addPutTarget(this.quorum, next.target.node, node);
     this.send(next.target);
-    return true;
+    return next.target.node;
   }
 
   private decide(): void {
