@@ -108,10 +108,12 @@ export interface SuspicionSettings {
 
 /**
  * Cassandra convicts at phi 8 (phi_convict_threshold); here 8 expected replies of silence,
- * each already srtt + 4 rttvar, and never under 100 ms: well past any hedge delay
- * (coordinator/hedge.ts), so a peer is first hedged around, then suspected.
+ * each already srtt + 4 rttvar, and never under 500 ms: well past any hedge delay
+ * (coordinator/hedge.ts), so a peer is first hedged around, then suspected; and past the
+ * event-loop stalls of a loaded machine (at 100 ms, a CI run under load suspected a live peer,
+ * and a write with another node paused found too few up).
  */
-export const SUSPICION_DEFAULTS: SuspicionSettings = { silenceMsMin: 100, threshold: 8 };
+export const SUSPICION_DEFAULTS: SuspicionSettings = { silenceMsMin: 500, threshold: 8 };
 
 export type PeerStatusListener = (peer: NodeId, state: PeerState) => void;
 

@@ -94,7 +94,7 @@ test('silence with requests waiting makes a peer suspect before any timeout, wit
   await c.run(c.node('a').put(enc.encode(key), text('warm')));
   c.network.setMode('c', 'dropping');
   const pending = c.node('a').put(enc.encode(key), text('v'), { w: 3 }).catch((error: unknown) => error);
-  await c.advance(150);
+  await c.advance(600);
   assert.equal(c.node('a').peers().find((p) => p.id === 'c')?.status, 'up', 'not suspected while nothing else is sent to it');
   const read = c.node('a').get(enc.encode(key), { r: 3 }).catch((error: unknown) => error);
   const seen = c.node('a').peers().find((p) => p.id === 'c');
