@@ -16,9 +16,13 @@
  * keeps the lattice laws of plain dotted version vectors (collapsing them in sync, tried
  * first, is not associative once one copy has been superseded); a client is shown one
  * sibling per write id (oneSiblingPerWrite), and its context, the whole vector, covers both
- * dots, so its next write supersedes both. Left open: a copy superseded on every replica it
- * reached before its twin arrived comes back as a sibling of what superseded it (nothing
- * remembers the write ids of superseded siblings).
+ * dots, so its next write supersedes both.
+ * A client that read only one copy supersedes only that dot; so an object also remembers
+ * the write ids of its superseded siblings (supersededWrites): a copy whose id is
+ * remembered is dropped wherever it arrives later, and a write applied and superseded here
+ * is not applied again. The memory is bounded (SUPERSEDED_WRITES_MAX, the newest by write
+ * time), like the vector's (truncateVector): a copy that arrives after its id has been
+ * forgotten shows as a sibling again, never as a lost write.
  */
 import { compareBytes, compareStrings } from './bytes.ts';
 import {
@@ -54,7 +58,22 @@ export interface StoredObject {
   readonly vector: VersionVector;
   /** Sorted by (dot.actor, dot.counter) so equal objects encode identically. */
   readonly siblings: readonly Sibling[];
+  /** Write ids of superseded siblings (see the file comment), sorted by id; absent when none. */
+  readonly supersededWrites?: readonly SupersededWrite[];
 }
+
+/** A superseded write's id, and its sibling's timeMs (the newest copy's): what is kept when there are too many. */
+export interface SupersededWrite {
+  readonly writeId: string;
+  readonly timeMs: number;
+}
+
+/**
+ * Superseded write ids an object remembers at most: the newest by write time. A copy of a
+ * write needs its id remembered only until every copy has reached the replicas (a hedged or
+ * failed-over forward's twin, within a request's life, or a hint delivered later).
+ */
+export const SUPERSEDED_WRITES_MAX = 16;
 
 /** Siblings per key at most; a write past it is refused, never silently dropped. */
 export const SIBLINGS_MAX_DEFAULT = 100;
@@ -88,7 +107,8 @@ export interface ObjectLimits {
 }
 
 export type PutOutcome =
-  | { readonly ok: true; readonly object: StoredObject; readonly dot: Dot }
+  /** dot: the write's, undefined when this copy had applied and superseded it already (the object is unchanged). */
+  | { readonly ok: true; readonly object: StoredObject; readonly dot: Dot | undefined }
   | { readonly ok: false; readonly reason: 'too-many-siblings'; readonly siblingCount: number };
 
 const EMPTY_OBJECT: StoredObject = { vector: [], siblings: [] };
@@ -104,10 +124,14 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
   validateWrite(write, limits);
   const base = current ?? EMPTY_OBJECT;
   const { actor, context, nowMs, writeId } = write;
-  const applied = writeId === undefined ? undefined : base.siblings.find((sibling) => sibling.writeId === writeId);
-  if (applied !== undefined) return { ok: true, object: base, dot: applied.dot };
+  if (writeId !== undefined) {
+    const applied = base.siblings.find((sibling) => sibling.writeId === writeId);
+    if (applied !== undefined) return { ok: true, object: base, dot: applied.dot };
+    if (remembersSuperseded(base, writeId)) return { ok: true, object: base, dot: undefined };
+  }
   const dot: Dot = { actor, counter: nextCounter(base, context, actor) };
   const kept = write.lastWriteWins === true ? [] : base.siblings.filter((sibling) => !covers(context, sibling.dot));
+  const supersededWrites = kept.length === base.siblings.length ? base.supersededWrites : withSuperseded(base.supersededWrites, base.siblings.filter((sibling) => !kept.includes(sibling)));
   const created: Sibling =
     writeId === undefined
       ? { value: write.value, contentType: write.contentType, deleted: write.deleted, dot, timeMs: nowMs }
@@ -123,7 +147,7 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
     youngMs: limits.vectorPruneAgeMs ?? 0,
     nowMs,
   });
-  return { ok: true, object: { vector, siblings }, dot };
+  return { ok: true, object: supersededWrites === undefined ? { vector, siblings } : { vector, siblings, supersededWrites }, dot };
 }
 
 /**
@@ -179,6 +203,7 @@ export function syncObjects(a: StoredObject | undefined, b: StoredObject | undef
   // Both sibling lists are sorted by dot: one merge walk pairs the same dots (no map, no dot
   // strings: this runs for every replica write).
   const siblings: Sibling[] = [];
+  let superseded: Sibling[] | undefined;
   const ofA = a.siblings;
   const ofB = b.siblings;
   let i = 0;
@@ -193,13 +218,60 @@ export function syncObjects(a: StoredObject | undefined, b: StoredObject | undef
       j++;
     } else if (order < 0) {
       if (!covers(b.vector, (left as Sibling).dot)) siblings.push(left as Sibling);
+      else if ((left as Sibling).writeId !== undefined) (superseded ??= []).push(left as Sibling);
       i++;
     } else {
       if (!covers(a.vector, (right as Sibling).dot)) siblings.push(right as Sibling);
+      else if ((right as Sibling).writeId !== undefined) (superseded ??= []).push(right as Sibling);
       j++;
     }
   }
-  return { vector: mergeVectors(a.vector, b.vector), siblings };
+  const vector = mergeVectors(a.vector, b.vector);
+  if (a.supersededWrites === undefined && b.supersededWrites === undefined && superseded === undefined) return { vector, siblings };
+  const supersededWrites = withSuperseded(mergeSuperseded(a.supersededWrites, b.supersededWrites), superseded ?? []);
+  return withoutSuperseded({ vector, siblings, supersededWrites });
+}
+
+/**
+ * The object without the siblings whose write id it remembers as superseded; their times
+ * join the entries' (newest copy), as if the copies had been superseded one by one.
+ */
+function withoutSuperseded(object: StoredObject): StoredObject {
+  const copies = object.siblings.filter((sibling) => sibling.writeId !== undefined && remembersSuperseded(object, sibling.writeId));
+  if (copies.length === 0) return object;
+  const siblings = object.siblings.filter((sibling) => !copies.includes(sibling));
+  return { vector: object.vector, siblings, supersededWrites: withSuperseded(object.supersededWrites, copies) as readonly SupersededWrite[] };
+}
+
+function remembersSuperseded(object: StoredObject, writeId: string): boolean {
+  return object.supersededWrites !== undefined && object.supersededWrites.some((entry) => entry.writeId === writeId);
+}
+
+/** `list` with the write ids of `dropped` added (siblings without one add nothing). */
+function withSuperseded(list: readonly SupersededWrite[] | undefined, dropped: readonly Sibling[]): readonly SupersededWrite[] | undefined {
+  const added: SupersededWrite[] = [];
+  for (const sibling of dropped) if (sibling.writeId !== undefined) added.push({ writeId: sibling.writeId, timeMs: sibling.timeMs });
+  return added.length === 0 ? list : normalizedSuperseded([...(list ?? []), ...added]);
+}
+
+/** The union of two normalized lists of superseded writes. */
+function mergeSuperseded(a: readonly SupersededWrite[] | undefined, b: readonly SupersededWrite[] | undefined): readonly SupersededWrite[] | undefined {
+  if (a === undefined || a === b) return b;
+  if (b === undefined) return a;
+  return normalizedSuperseded([...a, ...b]);
+}
+
+/**
+ * One entry per id (with the newest time), then the SUPERSEDED_WRITES_MAX newest (ties by
+ * id), sorted by id: a function of the set of entries alone, so merging in any order or
+ * grouping gives one list.
+ */
+function normalizedSuperseded(entries: readonly SupersededWrite[]): readonly SupersededWrite[] {
+  const byId = new Map<string, number>();
+  for (const entry of entries) byId.set(entry.writeId, Math.max(byId.get(entry.writeId) ?? -Infinity, entry.timeMs));
+  const unique = [...byId].map(([writeId, timeMs]) => ({ writeId, timeMs }));
+  const kept = unique.length <= SUPERSEDED_WRITES_MAX ? unique : unique.sort((x, y) => y.timeMs - x.timeMs || compareStrings(x.writeId, y.writeId)).slice(0, SUPERSEDED_WRITES_MAX);
+  return kept.sort((x, y) => compareStrings(x.writeId, y.writeId));
 }
 
 /**
@@ -218,26 +290,30 @@ export function oneSiblingPerWrite(object: StoredObject): StoredObject {
     seen.add(sibling.writeId);
     return true;
   });
-  return siblings.length === object.siblings.length ? object : { vector: object.vector, siblings };
+  return siblings.length === object.siblings.length ? object : { ...object, siblings };
 }
 
 /**
  * True when `a` already reflects everything in `b`: syncing `b` into `a` would neither add
- * a sibling, drop one, nor advance a's vector. Treats undefined as the empty object.
+ * a sibling, drop one, advance a's vector nor teach it a superseded write. Treats undefined
+ * as the empty object.
  */
 export function objectDescends(a: StoredObject | undefined, b: StoredObject | undefined): boolean {
   const left = a ?? EMPTY_OBJECT;
   const right = b ?? EMPTY_OBJECT;
   if (!descends(left.vector, right.vector)) return false;
-  const siblingsOfLeft = siblingsByDot(left);
-  const siblingsOfRight = siblingsByDot(right);
-  const rightAddsNothing = right.siblings.every(
-    (sibling) => siblingsOfLeft.has(dotKey(sibling.dot)) || covers(left.vector, sibling.dot),
-  );
-  const rightDropsNothing = left.siblings.every(
-    (sibling) => siblingsOfRight.has(dotKey(sibling.dot)) || !covers(right.vector, sibling.dot),
-  );
-  return rightAddsNothing && rightDropsNothing;
+  const merged = syncObjects(left, right);
+  return sameDots(merged.siblings, left.siblings) && sameWriteIds(merged.supersededWrites, left.supersededWrites);
+}
+
+function sameDots(a: readonly Sibling[], b: readonly Sibling[]): boolean {
+  return a.length === b.length && a.every((sibling, i) => compareDots(sibling.dot, (b[i] as Sibling).dot) === 0);
+}
+
+function sameWriteIds(a: readonly SupersededWrite[] | undefined, b: readonly SupersededWrite[] | undefined): boolean {
+  const left = a ?? [];
+  const right = b ?? [];
+  return left.length === right.length && left.every((entry, i) => entry.writeId === (right[i] as SupersededWrite).writeId);
 }
 
 /** Identical objects: the same vector entries (timeMs included) and the same siblings. */
@@ -250,7 +326,9 @@ export function objectsEqual(a: StoredObject | undefined, b: StoredObject | unde
       return entry.actor === other.actor && entry.counter === other.counter && entry.timeMs === other.timeMs;
     }) &&
     a.siblings.length === b.siblings.length &&
-    a.siblings.every((sibling, i) => compareSiblingCopies(sibling, b.siblings[i] as Sibling) === 0)
+    a.siblings.every((sibling, i) => compareSiblingCopies(sibling, b.siblings[i] as Sibling) === 0) &&
+    sameWriteIds(a.supersededWrites, b.supersededWrites) &&
+    (a.supersededWrites ?? []).every((entry, i) => entry.timeMs === (b.supersededWrites as readonly SupersededWrite[])[i]?.timeMs)
   );
 }
 
@@ -266,15 +344,6 @@ export function isDeletedObject(object: StoredObject): boolean {
 
 function sortSiblings(siblings: Sibling[]): Sibling[] {
   return siblings.sort((a, b) => compareDots(a.dot, b.dot));
-}
-
-/** A map key for a dot; the counter comes first, so no actor id can forge a collision. */
-function dotKey(dot: Dot): string {
-  return `${dot.counter}:${dot.actor}`;
-}
-
-function siblingsByDot(object: StoredObject): Map<string, Sibling> {
-  return new Map(object.siblings.map((sibling) => [dotKey(sibling.dot), sibling]));
 }
 
 /**

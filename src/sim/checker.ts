@@ -397,12 +397,16 @@ class Excuses {
     return result;
   }
 
-  /** Every known dot of the value (a put applied twice has two) was covered. */
+  /**
+   * A known dot of the value was covered. A put applied twice has two, and superseding
+   * either supersedes the write: its copies share a write id, which the node remembers
+   * (core/object.ts supersededWrites).
+   */
   private coveredNow(valueId: string): boolean {
     const put = this.index.puts.get(valueId);
     const dots = this.index.dotsOf.get(valueId);
     if (put === undefined || dots === undefined) return false;
-    return dots.every((dot) => this.dotCovered(put, dot));
+    return dots.some((dot) => this.dotCovered(put, dot));
   }
 
   private dotCovered(put: OpRecord, dot: Dot): boolean {

@@ -2,14 +2,16 @@
  * The byte format of a StoredObject, on disk and (later) between nodes.
  *
  *   byte 0      format version (OBJECT_FORMAT_VERSION)
- *   bytes 1..   msgpack of [vector, siblings], arrays only (no maps, no msgpackr records):
+ *   bytes 1..   msgpack of [vector, siblings (, supersededWrites)], arrays only (no maps, no msgpackr records):
  *               vector   = [[actor: str, counter: uint, timeMs: number], ...]   sorted by actor
  *               siblings = [[value: bin, contentType: str, deleted: bool,
  *                            dotActor: str, dotCounter: uint, timeMs: number
  *                            (, writeId: str, only when the write carries one)], ...]
  *                          sorted by (dotActor, dotCounter)
- * The write id came later as an optional seventh field, so objects written before it
- * decode unchanged under the same format version.
+ *               supersededWrites = [[writeId: str, timeMs: number], ...]   sorted by writeId,
+ *                          only when not empty, at most SUPERSEDED_WRITES_MAX
+ * The write id and the superseded writes came later as optional trailing fields, so
+ * objects written before them decode unchanged under the same format version.
  * Orders are core/clock.ts's compareActors / compareDots (UTF-16 code units), the ones the
  * core sorts with, so every object the core builds encodes.
  *
@@ -18,10 +20,10 @@
  * reaches the disk or the wire.
  */
 import { Packr } from 'msgpackr';
-import { isWellFormedText } from '../core/bytes.ts';
 import { compareActors, compareDots, COUNTER_MAX } from '../core/clock.ts';
 import type { VectorEntry, VersionVector } from '../core/clock.ts';
-import { WRITE_ID_LENGTH_MAX, type Sibling, type StoredObject } from '../core/object.ts';
+import { compareStrings, isWellFormedText } from '../core/bytes.ts';
+import { SUPERSEDED_WRITES_MAX, WRITE_ID_LENGTH_MAX, type Sibling, type StoredObject, type SupersededWrite } from '../core/object.ts';
 
 export const OBJECT_FORMAT_VERSION = 1;
 
@@ -52,7 +54,8 @@ export function encodeObject(obj: StoredObject): Uint8Array {
   const siblings = obj.siblings.map((s) =>
     s.writeId === undefined ? [s.value, s.contentType, s.deleted, s.dot.actor, s.dot.counter, s.timeMs] : [s.value, s.contentType, s.deleted, s.dot.actor, s.dot.counter, s.timeMs, s.writeId],
   );
-  const packed = packr.pack([vector, siblings]);
+  const superseded = obj.supersededWrites;
+  const packed = packr.pack(superseded === undefined || superseded.length === 0 ? [vector, siblings] : [vector, siblings, superseded.map((e) => [e.writeId, e.timeMs])]);
   const bytes = new Uint8Array(packed.length + 1);
   bytes[0] = OBJECT_FORMAT_VERSION;
   bytes.set(packed, 1);
@@ -71,8 +74,11 @@ export function decodeObject(bytes: Uint8Array): StoredObject {
       cause: error,
     });
   }
-  const top = tuple(raw, 2, 'object');
-  const obj: StoredObject = { vector: decodeVector(top[0]), siblings: decodeSiblings(top[1]) };
+  const top = Array.isArray(raw) && raw.length === 3 ? raw : tuple(raw, 2, 'object');
+  const obj: StoredObject =
+    top.length === 2
+      ? { vector: decodeVector(top[0]), siblings: decodeSiblings(top[1]) }
+      : { vector: decodeVector(top[0]), siblings: decodeSiblings(top[1]), supersededWrites: decodeSuperseded(top[2]) };
   const problem = objectProblem(obj);
   if (problem !== undefined) throw new CorruptObjectError(problem);
   return obj;
@@ -83,7 +89,20 @@ export function objectProblem(obj: StoredObject): string | undefined {
   if (typeof obj !== 'object' || obj === null) return 'not an object';
   if (!Array.isArray(obj.vector)) return 'vector is not an array';
   if (!Array.isArray(obj.siblings)) return 'siblings is not an array';
-  return vectorProblem(obj.vector) ?? siblingsProblem(obj.siblings);
+  return vectorProblem(obj.vector) ?? siblingsProblem(obj.siblings) ?? supersededProblem(obj.supersededWrites);
+}
+
+function supersededProblem(list: readonly SupersededWrite[] | undefined): string | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) return 'supersededWrites is not an array';
+  if (list.length === 0 || list.length > SUPERSEDED_WRITES_MAX) return `supersededWrites has ${list.length} entries, expected 1-${SUPERSEDED_WRITES_MAX}`;
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i] as SupersededWrite;
+    const p = typeof entry !== 'object' || entry === null ? 'not an object' : (writeIdProblem(entry.writeId) ?? (entry.writeId === undefined ? 'writeId is missing' : timeProblem(entry.timeMs)));
+    if (p !== undefined) return `supersededWrites[${i}]: ${p}`;
+    if (i > 0 && compareStrings((list[i - 1] as SupersededWrite).writeId, entry.writeId) >= 0) return `supersededWrites[${i}]: write ids not strictly sorted`;
+  }
+  return undefined;
 }
 
 function vectorProblem(vector: VersionVector): string | undefined {
@@ -160,6 +179,13 @@ function decodeVector(raw: unknown): VectorEntry[] {
   return list(raw, 'vector').map((item, i) => {
     const [actor, counter, timeMs] = tuple(item, 3, `vector[${i}]`);
     return { actor, counter, timeMs } as VectorEntry;
+  });
+}
+
+function decodeSuperseded(raw: unknown): SupersededWrite[] {
+  return list(raw, 'supersededWrites').map((item, i) => {
+    const [writeId, timeMs] = tuple(item, 2, `supersededWrites[${i}]`);
+    return { writeId, timeMs } as SupersededWrite;
   });
 }
 

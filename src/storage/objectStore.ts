@@ -51,8 +51,8 @@ const CACHE_ENTRY_OVERHEAD_BYTES = 1100;
  * CPU than it saved). Objects from this function are meant to live long.
  */
 function copyForCache(encoded: EncodedObject): EncodedObject {
-  const { vector, siblings } = encoded.object;
-  const object: StoredObject = {
+  const { vector, siblings, supersededWrites } = encoded.object;
+  const copied: StoredObject = {
     vector: vector.map((e) => ({ actor: e.actor, counter: e.counter, timeMs: e.timeMs })),
     siblings: siblings.map((s) =>
       s.writeId === undefined
@@ -60,6 +60,7 @@ function copyForCache(encoded: EncodedObject): EncodedObject {
         : { value: s.value, contentType: s.contentType, deleted: s.deleted, dot: { actor: s.dot.actor, counter: s.dot.counter }, timeMs: s.timeMs, writeId: s.writeId },
     ),
   };
+  const object = supersededWrites === undefined ? copied : { ...copied, supersededWrites: supersededWrites.map((e) => ({ writeId: e.writeId, timeMs: e.timeMs })) };
   return { object, bytes: encoded.bytes };
 }
 const CACHE_OFF: CacheLimits = { objectsMax: 0, bytesMax: 0, policy: 'lru' };

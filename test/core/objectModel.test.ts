@@ -18,6 +18,7 @@ import {
   oneSiblingPerWrite,
   putObject,
   syncObjects,
+  SUPERSEDED_WRITES_MAX,
   type StoredObject,
 } from '../../src/core/object.ts';
 import { testSeed } from '../support/seed.ts';
@@ -156,6 +157,11 @@ class Model {
       assert.equal(outcome.object, current, 'a replica holding the write id applies nothing');
       return;
     }
+    if (outcome.dot === undefined) {
+      assert.ok(current?.supersededWrites?.some((entry) => entry.writeId === original.writeId), 'only a remembered superseded write is not applied');
+      assert.equal(outcome.object, current, 'a replica that superseded the write applies nothing');
+      return;
+    }
     this.actorsUsed.add(actor);
     this.log.push({ ...original, index: this.log.length, dot: outcome.dot, supersedes: original.lastWriteWins ? [...original.context, ...(current?.vector ?? [])] : original.context });
     this.replicas[replica] = outcome.object;
@@ -204,6 +210,7 @@ class Model {
       return;
     }
     assert.ok(outcome.object.siblings.length <= this.scenario.siblingsMax, 'a put never exceeds siblingsMax');
+    assert.ok(outcome.dot !== undefined, 'a new write gets a dot');
     this.log.push({
       index: this.log.length,
       dot: outcome.dot,
@@ -260,17 +267,26 @@ function checkFinalState(model: Model): void {
   }
 
   const present = siblingDots(final);
+  const truncationPossible = model.actorsUsed.size > model.scenario.vectorEntriesMax;
+  const forgettingPossible = new Set(log.map((write) => write.writeId)).size > SUPERSEDED_WRITES_MAX;
+  const supersedersOf = (write: LoggedWrite): LoggedWrite[] => log.filter((other) => other !== write && coversAny(other.supersedes, write.dot));
   for (const write of log) {
-    const supersededBy = log.filter((other) => other !== write && coversAny(other.supersedes, write.dot));
-    // Every write survives unless a later write superseded it.
+    const supersededBy = supersedersOf(write);
+    assert.ok(supersededBy.every((other) => other.index > write.index), 'only later writes supersede');
+    // Copies of one write (one write id, several dots) live and die together: a copy
+    // superseded anywhere takes every other copy with it, in whatever order they arrive.
+    const copies = log.filter((other) => other.writeId === write.writeId);
+    const copySuperseded = copies.some((copy) => supersedersOf(copy).length > 0);
     if (!present.has(dotKey(write.dot))) {
-      assert.ok(supersededBy.length > 0, `write ${write.value} (${dotKey(write.dot)}) was lost`);
-      assert.ok(supersededBy.every((other) => other.index > write.index), 'only later writes supersede');
+      assert.ok(supersededBy.length > 0 || copySuperseded, `write ${write.value} (${dotKey(write.dot)}) was lost`);
     }
-    // Without truncation nothing superseded comes back (no false conflicts).
-    const truncationPossible = model.actorsUsed.size > model.scenario.vectorEntriesMax;
+    // Without truncation nothing superseded comes back (no false conflicts), nor does a
+    // copy of a superseded write while its id is remembered.
     if (!truncationPossible && supersededBy.length > 0) {
       assert.ok(!present.has(dotKey(write.dot)), `superseded write ${write.value} came back`);
+    }
+    if (!truncationPossible && !forgettingPossible && copySuperseded) {
+      assert.ok(!present.has(dotKey(write.dot)), `a copy (${dotKey(write.dot)}) of superseded write ${write.value} came back`);
     }
   }
 
@@ -279,8 +295,9 @@ function checkFinalState(model: Model): void {
     for (const earlier of log) {
       if (earlier.index >= write.index || !covers(write.context, earlier.dot)) continue;
       const seen = write.seen.has(dotKey(earlier.dot));
+      // A copy of a write is dropped, unseen, once another copy of it was superseded.
       const supersededBefore = log.some(
-        (other) => other.index < write.index && other !== earlier && coversAny(other.supersedes, earlier.dot),
+        (other) => other.index < write.index && log.some((copy) => copy.writeId === earlier.writeId && other !== copy && coversAny(other.supersedes, copy.dot)),
       );
       assert.ok(seen || supersededBefore, `write ${write.value} superseded ${earlier.value} without reading it`);
     }

@@ -97,7 +97,7 @@ function randomHistory(random: Prng, steps: number): History {
         { context, actor: `r${at}.1`, value: new TextEncoder().encode(`w${step}`), contentType: 'text/plain', deleted: random.chance(0.15), nowMs: step },
         LIMITS,
       );
-      assert.ok(outcome.ok);
+      assert.ok(outcome.ok && outcome.dot !== undefined);
       writes.push({ dot: outcome.dot, context });
       replicas[at] = outcome.object;
     } else {

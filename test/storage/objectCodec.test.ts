@@ -130,7 +130,11 @@ describe('object codec', () => {
   it('rejects wrong shapes and types with a reason', () => {
     rejects(framed(new Map([['vector', []]])), /object is not an array/);
     rejects(framed({ vector: [], siblings: [] }), /object is not an array/);
-    rejects(framed([[], [], []]), /object has 3 fields/);
+    rejects(framed([[], [], [], []]), /object has 4 fields/);
+    rejects(framed([[], [], []]), /supersededWrites has 0 entries/);
+    rejects(framed([[], [], [['w1', 5], ['w0', 5]]]), /supersededWrites\[1\]: write ids not strictly sorted/);
+    rejects(framed([[], [], [['w1']]]), /supersededWrites\[0\] has 1 fields/);
+    rejects(framed([[], [], [[7, 5]]]), /supersededWrites\[0\]: writeId is not a string/);
     rejects(framed([{}, []]), /vector is not an array/);
     rejects(framed([[], 'x']), /siblings is not an array/);
     rejects(framed([[['a', 1]], []]), /vector\[0\] has 2 fields/);

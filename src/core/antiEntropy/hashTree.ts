@@ -55,9 +55,11 @@ export function segmentOf(key: Uint8Array, shape: TreeShape): number {
 /**
  * The format of objectDigest. Trees of different formats never agree, so it is saved with
  * the trees and checked in exchanges, like the shape. 1 hashed a sorted text of
- * "actor:counter" strings; 2 hashes the same facts as binary, without building strings.
+ * "actor:counter" strings; 2 hashes the same facts as binary, without building strings;
+ * 3 adds the superseded write ids (core/object.ts), so replicas that differ only in those
+ * exchange them.
  */
-export const DIGEST_VERSION = 2;
+export const DIGEST_VERSION = 3;
 
 export const SHAPE_DEFAULT: TreeShape = Object.freeze({ segments: SEGMENTS_DEFAULT, branching: BRANCHING_DEFAULT, digestVersion: DIGEST_VERSION });
 
@@ -65,8 +67,9 @@ let scratch = new Uint8Array(256);
 let scratchView = new DataView(scratch.buffer);
 
 /**
- * The digest of a key's version: MD5 over the key, the vector's (actor, counter) entries
- * and the siblings' dots, each list in its canonical order (core/clock.ts), lengths
+ * The digest of a key's version: MD5 over the key, the vector's (actor, counter) entries,
+ * the siblings' dots and the superseded write ids, each list in its canonical order
+ * (core/clock.ts; the ids sorted as stored), lengths
  * prefixed so no two inputs share an encoding. Times are left out: replicas that hold the
  * same versions have the same digest however they came by them. Runs on every write (a
  * tree update hashes the version replaced and the new one), so it reuses one scratch
@@ -81,6 +84,9 @@ export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array 
   let size = 4 + key.length + 8;
   for (const entry of vector) size += 10 + actorBytes(entry.actor).length;
   for (const dot of dots) size += 10 + actorBytes(dot.actor).length;
+  const writeIds = (object.supersededWrites ?? []).map((entry) => actorBytes(entry.writeId));
+  size += 4;
+  for (const id of writeIds) size += 2 + id.length;
   if (size > scratch.length) {
     scratch = new Uint8Array(Math.max(size, scratch.length * 2));
     scratchView = new DataView(scratch.buffer);
@@ -89,6 +95,7 @@ export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array 
   scratch.set(key, 4);
   let at = writeDots(vector, 4 + key.length);
   at = writeDots(dots, at);
+  at = writeStrings(writeIds, at);
   return md5(scratch.subarray(0, at));
 }
 
@@ -103,6 +110,18 @@ function writeDots(dots: readonly Dot[], start: number): number {
     at += 2 + actor.length;
     scratchView.setFloat64(at, dot.counter);
     at += 8;
+  }
+  return at;
+}
+
+/** Writes a count and each length-prefixed string at `at`; returns the end. */
+function writeStrings(strings: readonly Uint8Array[], start: number): number {
+  scratchView.setUint32(start, strings.length);
+  let at = start + 4;
+  for (const bytes of strings) {
+    scratchView.setUint16(at, bytes.length);
+    scratch.set(bytes, at + 2);
+    at += 2 + bytes.length;
   }
   return at;
 }

@@ -51,5 +51,7 @@ export function reapStepDue(object: StoredObject, nowMs: number, settings: ReapS
 
 /** The object after `step`: the marker of a tombstone, or undefined (removed). */
 export function reaped(object: StoredObject, step: ReapStep): StoredObject | undefined {
-  return step === 'remove' ? undefined : { vector: object.vector, siblings: [] };
+  if (step === 'remove') return undefined;
+  // The marker keeps the superseded write ids: a late copy of one must not come back.
+  return object.supersededWrites === undefined ? { vector: object.vector, siblings: [] } : { vector: object.vector, siblings: [], supersededWrites: object.supersededWrites };
 }

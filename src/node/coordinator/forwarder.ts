@@ -16,13 +16,12 @@
  *                 When no candidate is left, this node coordinates itself (sloppy quorum; it
  *                 stands in for a primary, see targets.ts), as one more attempt.
  *   done
- * Writes are never hedged, and one that may have arrived (a timeout, or its connection lost
- * while it was pending) answers 503 rather than try another primary. Every forwarded write
- * carries a write id, and a replica applies one id once (core/object.ts), but two
- * coordinators still issue two dots, and a client that reads only one of them supersedes
- * only that one: the other comes back as a sibling of the newer write (the multi-process
- * membership test saw exactly this with hedged writes). Until superseded write ids are
- * remembered, a write is coordinated once.
+ * Writes are hedged too, later (at hedgeDelayMaxMs, or half the time left): a forward's
+ * answer waits for a whole coordination, and every hedge is a second copy to store. A
+ * write may so be coordinated twice, by two primaries under two dots; it carries a write id
+ * minted here, so the copies show as one version and a copy arriving where another was
+ * superseded is dropped (core/object.ts). For the same reason a write that timed out, or
+ * whose connection was lost while pending, fails over to the next candidate like a read.
  * A forwarded request is always coordinated by its receiver, never forwarded again, so
  * nodes with different views of the ring cannot bounce a request between them.
  */
@@ -33,7 +32,6 @@ import { QuorumUnreachableError, RequestError, RequestTimeoutError, type Request
 import { emit } from '../events.ts';
 import type { ErrorReply, ForwardMessage, Reply, ReplyErrorCode } from '../protocol.ts';
 import { describeFailure } from '../peerClient.ts';
-import { TransportError } from '../../ports/transport.ts';
 import type { TimerHandle } from '../../ports/clock.ts';
 import type { RoutingDeps } from './deps.ts';
 import { hedgeDelayMs } from './hedge.ts';
@@ -103,7 +101,6 @@ class Forwarder {
     });
   }
 
-  /** A write is coordinated once (see the file comment): no hedge, no failover once it may have arrived. */
   private get isWrite(): boolean {
     return this.plan.message.op !== 'get';
   }
@@ -130,8 +127,8 @@ class Forwarder {
   }
 
   private armHedge(candidate: string, remainingMs: number): void {
-    if (this.isWrite || this.hedges >= this.plan.candidates.length) return;
-    const delayMs = hedgeDelayMs(this.deps.detector, this.deps.config, [candidate], remainingMs);
+    if (this.hedges >= this.plan.candidates.length) return;
+    const delayMs = this.isWrite ? writeHedgeDelayMs(this.deps.config, remainingMs) : hedgeDelayMs(this.deps.detector, this.deps.config, [candidate], remainingMs);
     if (delayMs === undefined) return;
     if (this.hedgeTimer !== undefined) this.deps.clock.clearTimer(this.hedgeTimer);
     this.hedgeTimer = this.deps.clock.setTimer(delayMs, () => this.hedgeDue(candidate));
@@ -154,14 +151,9 @@ class Forwarder {
       case 'object':
         return this.succeeded(candidate, reply.object, reply.nextCoordinator);
       case 'error':
-        if (reply.code === 'WRITE_DUPLICATE') {
-          // A duplicate of this forward reached the receiver after the first copy was
-          // coordinated there, and its refusal came back first: the write was coordinated,
-          // its outcome is lost. Another coordinator would apply it twice (the simulator's
-          // applied-as-siblings found that), so the answer is a 503 that may still take effect.
-          emit(() => this.deps.events.onForward?.('answered'));
-          return this.finalAnswer(new RequestError('REQUEST_TIMEOUT', `the write was coordinated by ${candidate}, but its answer was lost; it may have taken effect`));
-        }
+        // WRITE_DUPLICATE: a copy of this forward reached the receiver first and is being (or
+        // was) coordinated there; its answer is lost, so the next candidate is asked (the
+        // write id keeps a second application to one version).
         if (FINAL_CODES.has(reply.code)) {
           emit(() => this.deps.events.onForward?.('answered'));
           return this.finalAnswer(errorOf(reply, this.plan.message.op === 'get' ? 'read' : 'write', this.plan.deadline.timeoutMs));
@@ -188,14 +180,6 @@ class Forwarder {
   private attemptFailed(candidate: string, error: unknown): void {
     this.pending--;
     if (this.state !== 'forwarding') return;
-    if (this.isWrite && error instanceof TransportError && error.mayHaveArrived) {
-      // The receiver may have applied the write, or still be applying it: trying another
-      // primary would issue a second dot for the same value (a duplicate sibling). Answer
-      // 503; it may still land.
-      emit(() => this.deps.events.onForward?.('answered'));
-      if (error.code === 'TIMEOUT') return this.finish(new RequestTimeoutError(this.plan.deadline.timeoutMs));
-      return this.finish(new RequestError('REQUEST_TIMEOUT', `the write was lost with ${candidate}'s connection (${error.message}); it may still take effect`));
-    }
     this.failedOver(candidate, error);
   }
 
@@ -254,6 +238,12 @@ class Forwarder {
     }
     return undefined;
   }
+}
+
+/** When a forwarded write is hedged, ms: the cap of the hedge delay (see the file comment); undefined when too late to help. */
+function writeHedgeDelayMs(config: RoutingDeps['config'], remainingMs: number): number | undefined {
+  const delayMs = Math.min(config.hedgeDelayMaxMs, remainingMs / 2);
+  return delayMs < config.hedgeDelayMinMs ? undefined : delayMs;
 }
 
 /** The typed error a forwarded request's final error reply stands for. */
