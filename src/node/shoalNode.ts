@@ -449,20 +449,26 @@ export class ShoalNode {
     return new Answer(object, nextCoordinator, this.config.clusterName);
   }
 
-  /** Coordinates here, or forwards (forwarder.ts), as coordinator/route.ts decides. */
+  /**
+   * A read is coordinated here, where it entered: it issues no dot, so any node may (paper
+   * 6.4's client-driven reads, as Riak runs its get FSM on the receiving node); this node's
+   * own view of which replicas answer is the one that counts, and a hop is saved. A write
+   * is coordinated here or forwarded (forwarder.ts), as coordinator/route.ts decides.
+   */
   private route(request: ClientRequest): Promise<Coordinated> {
     return this.tracked(() => {
       const deadline = new Deadline(this.clock, this.config.requestTimeoutMs);
+      if (request.op === 'get') return this.coordinate(request, deadline.timeoutMs);
       const route = routeRequest({
         primaries: primariesOf(this.cluster, request.partition, request.quorum.n),
-        preferred: request.op === 'get' ? undefined : request.preferred,
+        preferred: request.preferred,
         isUp: this.isUp,
         self: this.id,
       });
       if (route.coordinateHere) return this.coordinate(request, deadline.timeoutMs);
       // The write may now be coordinated by more than one node (hedged, failed over, or here
       // after all): one write id for all of them, minted here, where it entered the cluster.
-      const forwarded = request.op === 'get' ? request : { ...request, writeId: `${this.deps.actor}/${++this.writesEntered}` };
+      const forwarded = { ...request, writeId: `${this.deps.actor}/${++this.writesEntered}` };
       return forwardRequest(this.deps, {
         candidates: route.candidates,
         message: forwardMessageOf(forwarded),

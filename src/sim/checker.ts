@@ -19,8 +19,9 @@
  *   started before the read ended.
  * - dot-conflict: one dot of a key always names the same value (a reused dot silently
  *   merges two writes into one). One value may carry two dots: a put applied twice (a
- *   duplicated request, or a forward that timed out and was retried elsewhere) is two
- *   writes of equal values, at-least-once, never a loss; they are counted, not failed.
+ *   duplicated request, or a forward hedged or retried elsewhere) is one write whose copies
+ *   share a write id, at-least-once, never a loss; they are counted, not failed. Superseding
+ *   either copy supersedes the write (lost-write and resurrected judge it so).
  * - applied-as-siblings: no read shows one client write as two live siblings at once: two
  *   versions carrying the same value id side by side in any operation's returned versions
  *   (a get's answer, the coordinator's copy after a write), in a final read, or in a
@@ -42,7 +43,8 @@
  *   (core/antiEntropy/hashTree.ts: vector and dots, times left out), or all hold nothing.
  *   Anti-entropy is what must bring them there.
  * - resurrected: a version superseded by an acknowledged write never comes back. A sibling
- *   whose dot an acknowledged delete's (or put's) context covered is in no final read, and
+ *   whose dot (or the dot of another copy of its write: a put applied twice is one version,
+ *   core/object.ts) an acknowledged delete's (or put's) context covered is in no final read, and
  *   not in the replicas' copy once they converged (replicas that did not converge are
  *   reported as not-converged: one that missed a delete is stale), unless that write itself was
  *   lost as an acknowledged put may be (from buffers only, with no durability promised, or
@@ -509,7 +511,9 @@ function checkResurrected(index: HistoryIndex, final: FinalState, violations: Vi
   const superseding = index.records.filter((r) => r.op !== 'get' && r.client !== 'final' && r.context !== undefined && acknowledged(r) && !writeLost(r, final));
   const reported = new Set<string>();
   const judge = (key: string, valueId: string, dot: Dot, where: string, shownRecords: readonly OpRecord[]): void => {
-    const cover = superseding.find((w) => w.key === key && covers(w.context ?? [], dot) && w.valueId !== valueId);
+    // Any copy's dot: a put applied twice is superseded with either copy (core/object.ts supersededWrites).
+    const dots = index.dotsOf.get(valueId) ?? [dot];
+    const cover = superseding.find((w) => w.key === key && w.valueId !== valueId && dots.some((copy) => covers(w.context ?? [], copy)));
     if (cover === undefined || reported.has(`${key}|${formatDot(dot)}`)) return;
     reported.add(`${key}|${formatDot(dot)}`);
     const what = cover.op === 'delete' ? `acknowledged delete #${cover.index} (tombstone ${formatDot(cover.dot)})` : `acknowledged put #${cover.index} of ${cover.valueId ?? '?'}`;
@@ -517,7 +521,7 @@ function checkResurrected(index: HistoryIndex, final: FinalState, violations: Vi
       kind: 'resurrected',
       key,
       valueIds: [valueId],
-      message: `${valueId} (dot ${formatDot(dot)}) is ${where}, though ${what} had superseded it: its context covered that dot`,
+      message: `${valueId} (dot ${formatDot(dot)}) is ${where}, though ${what} had superseded it: its context covered ${coveredCopy(cover, dots, dot)}`,
       records: [...index.linesAbout(key, [valueId]), ...shownRecords.filter((r) => !index.linesAbout(key, [valueId]).includes(r))],
     });
   };
@@ -531,6 +535,12 @@ function checkResurrected(index: HistoryIndex, final: FinalState, violations: Vi
   for (const [key, read] of final.reads) {
     for (const version of read.versions ?? []) if (!version.deleted) judge(key, version.valueId, version.dot, `in the final read #${read.index}`, [read]);
   }
+}
+
+/** Which of a value's dots a superseding write's context covered, in words. */
+function coveredCopy(cover: OpRecord, dots: readonly Dot[], shown: Dot): string {
+  const covered = dots.find((dot) => covers(cover.context ?? [], dot)) ?? shown;
+  return dotsEqual(covered, shown) ? 'that dot' : `its other copy's dot ${formatDot(covered)} (one write applied twice)`;
 }
 
 /** An acknowledged write lost as checkLostWrites allows a put to be (see the file comment). */

@@ -191,7 +191,8 @@ export class ReplicaAudit {
       const { memory, hinted } = this.holders(record.key, tombstone ? '' : (record.valueId as string), record.dot, node);
       if (!memory.includes(node)) continue;
       const replicas = replicasOf(record.key);
-      const kept = memory.some((id) => id !== node && (hinted.includes(id) || replicas.has(id)));
+      // A node already crashed for good keeps nothing, whatever its disk still holds.
+      const kept = memory.some((id) => id !== node && !this.cluster.isRetired(id) && (hinted.includes(id) || replicas.has(id)));
       if (!kept) this.exposedByRemoval.add(tombstone ? `delete#${record.index}` : (record.valueId as string));
     }
   }

@@ -45,6 +45,7 @@ describe('sim: forged settled states', () => {
     [1167084506, 'a handoff slowed by a lost message was still running at the final checks (swarm.ts: wait for pending drops)'],
     [215830599, 'a new replica confirmed holding a partition from another former replica’s copy, which lacked a write (partitionDrop.ts: the named receiver must have this node’s own stream)'],
     [1699834818, 'a departed owner’s hint deleted after it reached the old replicas, the new ones never got it (hintedHandoff.ts: kept when the replicas changed on the way)'],
+    [1653098876, 'a W = 1 put whose two holders were both crashed for good was reported lost: the audit counted the first one gone as keeping it (replicaAudit.ts: a retired node keeps nothing)'],
   ];
   for (const [seed, found] of FOUND) {
     it(`seed ${seed}: ${found}`, async () => {

@@ -9,10 +9,12 @@
  *                 - An attempt silent past the hedge delay (hedge.ts) is hedged: the next
  *                   candidate is asked too, and the first answer wins.
  *                 - A transport failure, or an error reply saying the receiver could not
- *                   coordinate at all (stopping, overloaded, storage), moves on to the next
- *                   candidate.
- *                 - Any other answer, success or 4xx/503, is final (once no other attempt is
- *                   still pending).
+ *                   coordinate it (stopping, overloaded, storage, too few replicas up in
+ *                   its view, out of time), moves on to the next candidate: another node's
+ *                   view of the replicas may well reach the quorum (a receiver that has not
+ *                   yet seen a peer come back answers 503 at once).
+ *                 - A success, or a refusal of the request itself (4xx), is final (once no
+ *                   other attempt is still pending).
  *                 When no candidate is left, this node coordinates itself (sloppy quorum; it
  *                 stands in for a primary, see targets.ts), as one more attempt.
  *   done
@@ -28,7 +30,7 @@
 import type { StoredObject } from '../../core/object.ts';
 import { decodeObject } from '../../storage/objectCodec.ts';
 import type { Deadline } from '../deadline.ts';
-import { QuorumUnreachableError, RequestError, RequestTimeoutError, type RequestErrorCode } from '../errors.ts';
+import { RequestError, RequestTimeoutError, type RequestErrorCode } from '../errors.ts';
 import { emit } from '../events.ts';
 import type { ErrorReply, ForwardMessage, Reply, ReplyErrorCode } from '../protocol.ts';
 import { describeFailure } from '../peerClient.ts';
@@ -41,7 +43,7 @@ export const FORWARD_REPLY_MARGIN_MS = 50;
 
 export type ForwardState = 'forwarding' | 'done';
 
-/** Error codes after which the request is final: the receiver did coordinate it (or refused it for good). */
+/** Error codes after which the request is final: the receiver refused it for good. */
 const FINAL_CODES: ReadonlySet<ReplyErrorCode> = new Set<ReplyErrorCode>([
   'KEY_EMPTY',
   'KEY_TOO_LONG',
@@ -50,8 +52,6 @@ const FINAL_CODES: ReadonlySet<ReplyErrorCode> = new Set<ReplyErrorCode>([
   'CONTEXT_INVALID',
   'REQUEST_OPTION_INVALID',
   'TOO_MANY_SIBLINGS',
-  'REQUEST_TIMEOUT',
-  'QUORUM_UNREACHABLE',
 ]);
 
 /** A coordinated request's answer, and the replica a later write of the key should go to (paper 4.5). */
@@ -156,7 +156,7 @@ class Forwarder {
         // write id keeps a second application to one version).
         if (FINAL_CODES.has(reply.code)) {
           emit(() => this.deps.events.onForward?.('answered'));
-          return this.finalAnswer(errorOf(reply, this.plan.message.op === 'get' ? 'read' : 'write', this.plan.deadline.timeoutMs));
+          return this.finalAnswer(errorOf(reply));
         }
         return this.failedOver(candidate, reply);
       case 'ack':
@@ -246,15 +246,7 @@ function writeHedgeDelayMs(config: RoutingDeps['config'], remainingMs: number): 
   return delayMs < config.hedgeDelayMinMs ? undefined : delayMs;
 }
 
-/** The typed error a forwarded request's final error reply stands for. */
-function errorOf(reply: ErrorReply, operation: 'read' | 'write', timeoutMs: number): RequestError {
-  const replicas = reply.replicas ?? { needed: 0, answered: 0, failed: 0, targets: 0 };
-  switch (reply.code) {
-    case 'QUORUM_UNREACHABLE':
-      return new QuorumUnreachableError(operation, replicas);
-    case 'REQUEST_TIMEOUT':
-      return new RequestTimeoutError(timeoutMs, reply.replicas);
-    default:
-      return new RequestError(reply.code as RequestErrorCode, reply.message);
-  }
+/** The typed error a forwarded request's final error reply (a refusal, FINAL_CODES) stands for. */
+function errorOf(reply: ErrorReply): RequestError {
+  return new RequestError(reply.code as RequestErrorCode, reply.message);
 }

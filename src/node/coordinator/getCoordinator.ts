@@ -6,16 +6,20 @@
  *               reply or failure is folded into the reducer, a failed target is replaced
  *               by the next spare (a fallback may hold hints for the key), and targets
  *               still silent after the hedge delay get a stand-in too (hedge.ts). A hedge
- *               stand-in's answer counts only if it holds the key (a hint): one that holds
- *               nothing is no evidence against a primary that is slow but believed up, so
- *               an R = N read still sees every primary that answers in time.
+ *               stand-in that holds the key (a hint) counts at once; one that holds nothing
+ *               is held back: it is no evidence against a primary that is slow but believed
+ *               up, so an R = N read still sees every primary that answers in time. It
+ *               counts once that primary has failed, or when the time is up (the sloppy
+ *               quorum's first N healthy nodes, as Riak counts a fallback's notfound),
+ *               so a primary that never answers costs the read its latency, not its answer.
  *   lingering   R replies are in: the client has its answer (every causally unrelated
  *               version, merged). The coordinator keeps listening for late replies until
  *               every target has answered or failed, readRepairLingerMs have passed, or the
  *               request's time is up, whichever comes first.
  *   done        read repair: the merged object goes to every target that answered with a
- *               stale version or none (a fallback gets it as a hint). Targets that never
- *               answered are left to hinted handoff and anti-entropy.
+ *               stale version or none (a fallback gets it as a hint), hedge stand-ins
+ *               excepted. Targets that never answered are left to hinted handoff and
+ *               anti-entropy.
  * A get that cannot reach R fails (503) without repairing anything.
  */
 import type { StoredObject } from '../../core/object.ts';
@@ -71,7 +75,9 @@ class GetCoordinator implements Lingering {
   private spares: readonly string[];
   private readonly primaries: readonly string[];
   /** This node, when it holds a copy; undefined for a client (src/client/). */
-  private readonly self: string | undefined;
+  private readonly node: string | undefined;
+  /** This node once it is one of the key's targets (from the start, or as a stand-in). */
+  private self: string | undefined;
   private readonly deadline: Deadline;
   private readonly replica: Replica | undefined;
   private fastest: string | undefined;
@@ -87,18 +93,22 @@ class GetCoordinator implements Lingering {
   private hedgeTimer: TimerHandle | undefined;
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
-  /** Stand-ins asked by a hedge (not for a failure). */
-  private readonly hedgeStandIns = new Set<string>();
+  /** Stand-ins asked by a hedge (not for a failure), and the target each hedges around. */
+  private readonly hedgeStandIns = new Map<string, string>();
+  /** Hedge stand-ins that answered holding nothing, not counted yet (file comment). */
+  private readonly heldBack = new Set<string>();
   private outcome: Outcome | undefined;
 
   constructor(
     private readonly deps: GetDeps,
     private readonly request: GetRequest,
   ) {
-    this.self = deps.replica === undefined ? undefined : deps.cluster.self;
+    this.node = deps.replica === undefined ? undefined : deps.cluster.self;
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
     this.replica = deps.replica;
-    const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.self);
+    const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.node, false);
+    // Reads its own copy only as one of the key's targets (a read entering elsewhere reads the targets).
+    this.self = plan.targets.some((target) => target.node === this.node) ? this.node : undefined;
     for (const target of plan.targets) this.targets.set(target.node, target);
     this.spares = plan.spares;
     this.primaries = plan.primaries;
@@ -124,7 +134,7 @@ class GetCoordinator implements Lingering {
         this.timer = this.deps.clock.setTimer(this.request.timeoutMs, () => this.timedOut());
         this.armHedge();
       }
-      if (this.replica !== undefined) this.readSelf(this.replica);
+      if (this.replica !== undefined && this.self !== undefined) this.readSelf(this.replica);
     });
   }
 
@@ -134,9 +144,8 @@ class GetCoordinator implements Lingering {
     switch (this.state) {
       case 'collecting':
       case 'lingering':
-        if (object === undefined && this.hedgeStandIns.has(node)) {
-          this.quorum = addGetFailure(this.quorum, node); // holds nothing: not an answer for the key (file comment)
-          this.decide();
+        if (object === undefined && this.hedgeStandIns.has(node) && this.awaited().includes(this.hedgeStandIns.get(node) as string)) {
+          this.heldBack.add(node); // holds nothing: counts only once its primary failed (file comment)
           return;
         }
         this.fastest ??= node;
@@ -155,6 +164,7 @@ class GetCoordinator implements Lingering {
         if (node === this.self) this.selfError = error;
         this.quorum = addGetFailure(this.quorum, node);
         if (this.state === 'collecting') this.replace(node);
+        for (const standIn of this.heldBack) if (this.hedgeStandIns.get(standIn) === node) this.countHeldBack(standIn);
         this.decide();
         return;
       case 'done':
@@ -178,6 +188,8 @@ class GetCoordinator implements Lingering {
     this.timer = undefined;
     switch (this.state) {
       case 'collecting':
+        for (const standIn of this.heldBack) this.countHeldBack(standIn);
+        if (getVerdict(this.quorum) === 'succeeded') return this.decideCollecting();
         this.fail(new RequestTimeoutError(this.request.timeoutMs, this.counts()), 'timeout');
         return;
       case 'lingering':
@@ -220,6 +232,12 @@ class GetCoordinator implements Lingering {
         this.lingerTimer = this.deps.clock.setTimer(this.lingerMs(), () => this.endLinger());
         return;
     }
+  }
+
+  /** A held-back stand-in's empty answer counts after all. */
+  private countHeldBack(standIn: string): void {
+    this.heldBack.delete(standIn);
+    this.quorum = addGetReply(this.quorum, standIn, undefined);
   }
 
   private readSelf(replica: Replica): void {
@@ -279,23 +297,33 @@ class GetCoordinator implements Lingering {
 
   /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late reply still counts. */
   private hedge(): void {
-    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n, (node) => this.replace(node));
-    for (const standIn of standIns) this.hedgeStandIns.add(standIn);
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n, (node) => this.replace(node, true));
     if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('read', standIns.length));
   }
 
-  /** Asks the next spare believed up in place of a failed or silent target: returns it, or undefined when none is left. */
-  private replace(node: string): string | undefined {
+  /**
+   * Asks the next spare believed up (this node included: its own copy, read at once) in
+   * place of a failed target, or of a silent one when `hedged`: returns it, or undefined
+   * when none is left.
+   */
+  private replace(node: string, hedged = false): string | undefined {
     const failed = this.targets.get(node);
     if (failed === undefined || node === this.self || this.replaced.has(node)) return undefined;
-    const next = replacementFor(failed, upSpares(this.deps.detector, this.spares), this.primaries);
+    const next = replacementFor(failed, upSpares(this.deps.detector, this.spares, this.node), this.primaries);
     if (next === undefined) return undefined;
+    const standIn = next.target.node;
     this.replaced.add(node);
     this.spares = next.spares;
-    this.targets.set(next.target.node, next.target);
-    this.quorum = addGetTarget(this.quorum, next.target.node, node);
-    this.send(next.target);
-    return next.target.node;
+    this.targets.set(standIn, next.target);
+    this.quorum = addGetTarget(this.quorum, standIn, node);
+    if (hedged) this.hedgeStandIns.set(standIn, node);
+    if (standIn === this.node && this.replica !== undefined) {
+      this.self = standIn;
+      this.readSelf(this.replica);
+    } else {
+      this.send(next.target);
+    }
+    return standIn;
   }
 
   private endLinger(): void {
@@ -320,7 +348,9 @@ class GetCoordinator implements Lingering {
     // (replicaService.ts): their own reads, hinted handoff and anti-entropy repair them.
     if (this.replica === undefined) return;
     const merged = this.quorum.merged;
-    const stale = readRepairTargets(this.quorum);
+    // A hedge stand-in was asked only to fill a silent primary's place: it is not repaired
+    // (that would leave it a hint for a primary that may well hold the key already).
+    const stale = readRepairTargets(this.quorum).filter((node) => !this.hedgeStandIns.has(node));
     if (merged === undefined || stale.length === 0) return;
     emit(() => this.deps.events.onReadRepair?.(stale.length));
     const encoded = encodeObject(merged);

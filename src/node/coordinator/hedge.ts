@@ -25,9 +25,10 @@ export function hedgeDelayMs(detector: FailureDetector, config: HedgeConfig, awa
   return Math.min(capMs, Math.max(config.hedgeDelayMinMs, expectedMs));
 }
 
-/** The stand-ins a hedge may go to: the spares the detector still believes up, in order. */
-export function upSpares(detector: FailureDetector, spares: readonly string[]): readonly string[] {
-  return spares.every((node) => detector.isUp(node)) ? spares : spares.filter((node) => detector.isUp(node));
+/** The stand-ins a hedge may go to: the spares the detector still believes up (and `self`, always up for itself), in order. */
+export function upSpares(detector: FailureDetector, spares: readonly string[], self?: string): readonly string[] {
+  const isUp = (node: string): boolean => node === self || detector.isUp(node);
+  return spares.every(isUp) ? spares : spares.filter(isUp);
 }
 
 /**

@@ -10,10 +10,13 @@
  * - spares: the up nodes after the targets, in ring order; when a target fails, the next
  *   spare replaces it (standing in for the primary the failed target was or stood in for),
  *   so a write succeeds as long as any W nodes of the whole list can be reached.
- * - A node coordinating is always a target: it issues the new version's dot on its own copy
- *   (core/object.ts), so when it coordinates for a key it is not a primary of (all primaries
- *   unreachable), it takes the place of the last target and stands in for that one's primary.
- *   A client coordinating a get (src/client/) holds no copy: `self` undefined, no placement.
+ * - A node coordinating a write is always a target: it issues the new version's dot on its
+ *   own copy (core/object.ts), so when it coordinates for a key it is not a primary of (all
+ *   primaries unreachable), it takes the place of the last target and stands in for that
+ *   one's primary. A read issues no dot: its coordinator is a target only where the list
+ *   puts it (`placeSelf` false), else a spare in its place in the list (always up for
+ *   itself), and reads the targets like a client coordinating a get (src/client/), which
+ *   holds no copy at all: `self` undefined, no placement.
  */
 
 export interface Target {
@@ -33,7 +36,7 @@ export interface TargetPlan {
  * Targets and spares for a request coordinated by `self` (see the file comment); `order`
  * is the key's whole preference list, so its first n entries are the primaries.
  */
-export function planTargets(order: readonly string[], up: ReadonlySet<string>, n: number, self: string | undefined): TargetPlan {
+export function planTargets(order: readonly string[], up: ReadonlySet<string>, n: number, self: string | undefined, placeSelf = true): TargetPlan {
   const primaries = order.slice(0, n);
   // Up primaries first, then up fallbacks, each in ring order (core/preflist.ts's order).
   // Loops rather than filters and closures: this runs for every request.
@@ -50,12 +53,14 @@ export function planTargets(order: readonly string[], up: ReadonlySet<string>, n
     targets.push({ node: listed[i] as string, hintFor: i < upPrimaries ? undefined : downPrimaries[i - upPrimaries] });
   }
   const spares = listed.slice(n);
-  if (self !== undefined && !targets.some((target) => target.node === self)) placeSelf(targets, spares, primaries, self);
+  if (self !== undefined && !targets.some((target) => target.node === self)) {
+    if (placeSelf) placeSelfAsTarget(targets, spares, primaries, self);
+  }
   return { primaries, targets, spares };
 }
 
 /** Replaces the last target with `self`; the displaced node becomes the first spare. */
-function placeSelf(targets: Target[], spares: string[], primaries: readonly string[], self: string): void {
+function placeSelfAsTarget(targets: Target[], spares: string[], primaries: readonly string[], self: string): void {
   const displaced = targets.pop();
   const selfIndex = spares.indexOf(self);
   if (selfIndex >= 0) spares.splice(selfIndex, 1);
