@@ -123,6 +123,8 @@ export class FailureDetector {
   private readonly traffic = new Map<NodeId, PeerTraffic>();
   private readonly upNodes = new Set<NodeId>();
   private probeWanted: () => void = () => {};
+  /** Called at the next peer that comes up; each waiter removes itself when it stops waiting, so the set is bounded by the requests in flight. */
+  private readonly peerUpWaiters = new Set<() => void>();
 
   constructor(
     private readonly self: NodeId,
@@ -208,6 +210,12 @@ export class FailureDetector {
     this.probeWanted();
   }
 
+  /** Calls `waiter` once, when some peer next comes up; returns what stops the wait. */
+  onNextPeerUp(waiter: () => void): () => void {
+    this.peerUpWaiters.add(waiter);
+    return () => this.peerUpWaiters.delete(waiter);
+  }
+
   /** When an answer from `peer` is due, ms: its round-trip estimate, or `fallbackMs` before any answer. */
   expectedReplyMs(peer: NodeId, fallbackMs: number): number {
     return this.traffic.get(peer)?.expectedReplyMs(fallbackMs) ?? fallbackMs;
@@ -251,5 +259,10 @@ export class FailureDetector {
     if (next.status === 'up') this.upNodes.add(peer);
     else this.upNodes.delete(peer);
     this.onChange(peer, next);
+    if (next.status === 'up' && this.peerUpWaiters.size > 0) {
+      const waiters = [...this.peerUpWaiters];
+      this.peerUpWaiters.clear();
+      for (const waiter of waiters) waiter();
+    }
   }
 }

@@ -54,8 +54,9 @@
  *   (deadVersions.ts adds the same kind for versions superseded by any write, acknowledged
  *   or not: one that no node held any more, and that every replica had superseded on disk,
  *   is in no final copy or read.)
- * - unavailable (enforced only with the strict-availability option, until the node hedges
- *   around slow and silent peers; always measured and reported): a client request whose
+ * - unavailable (enforced per request only with the strict-availability option; always
+ *   measured and reported, and the test suite holds the share of such requests that succeed
+ *   to 99.9%, test/sim/swarm.test.ts): a client request whose
  *   entry node could reach W (for a write) or R (for a read) members of its ring
  *   throughout the request and a recovery grace before it succeeded, unless a named limit
  *   shed it; see availability.ts for the exact eligibility and reachability.ts for the

@@ -5,7 +5,8 @@
  *   collecting  the N targets are asked (the coordinator reads its own copy at once); each
  *               reply or failure is folded into the reducer, a failed target is replaced
  *               by the next spare (a fallback may hold hints for the key), and targets
- *               still silent after the hedge delay get a stand-in too (hedge.ts). A hedge
+ *               still silent after the hedge delay get a stand-in too (hedge.ts), and so,
+ *               a delay later, does a stand-in silent in its turn (N in all). A hedge
  *               stand-in that holds the key (a hint) counts at once; one that holds nothing
  *               is held back: it is no evidence against a primary that is slow but believed
  *               up, so an R = N read still sees every primary that answers in time. It
@@ -38,6 +39,7 @@ import { preferenceOf } from '../cluster.ts';
 import type { GetDeps, Lingering } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
 import { hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
+import { withPeersUp } from './peersWait.ts';
 
 export interface GetRequest {
   readonly partition: number;
@@ -60,7 +62,9 @@ export interface GetAnswer {
 
 /** Runs one get: resolves after R replies (read repair continues after). */
 export function coordinateGet(deps: GetDeps, request: GetRequest): Promise<GetAnswer> {
-  return new GetCoordinator(deps, request).start();
+  const self = deps.replica === undefined ? undefined : deps.cluster.self;
+  const quorum = { n: request.quorum.n, needed: request.quorum.r };
+  return withPeersUp(deps, preferenceOf(deps.cluster, request.partition), self, quorum, request.timeoutMs, (timeoutMs) => new GetCoordinator(deps, timeoutMs === request.timeoutMs ? request : { ...request, timeoutMs }).start());
 }
 
 interface Outcome {
@@ -91,6 +95,8 @@ class GetCoordinator implements Lingering {
   private readonly decoded: EncodedObject[] = [];
   private lingerTimer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
+  /** Stand-ins asked by hedges so far (N at most). */
+  private hedges = 0;
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   /** Stand-ins asked by a hedge (not for a failure), and the target each hedges around. */
@@ -297,9 +303,17 @@ class GetCoordinator implements Lingering {
 
   /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late reply still counts. */
   private hedge(): void {
-    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n, (node) => this.replace(node, true));
-    if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('read', standIns.length));
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n - this.hedges, (node) => this.replace(node, true));
+    this.afterHedge(standIns, 'read');
   }
+  /** Counts a round's stand-ins; while the budget lasts, a stand-in silent in its turn is hedged around at the next delay. */
+  private afterHedge(standIns: readonly string[], operation: 'read' | 'write'): void {
+    if (standIns.length === 0) return;
+    this.hedges += standIns.length;
+    emit(() => this.deps.events.onHedge?.(operation, standIns.length));
+    if (this.hedges < this.request.quorum.n) this.armHedge();
+  }
+
 
   /**
    * Asks the next spare believed up (this node included: its own copy, read at once) in

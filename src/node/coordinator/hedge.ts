@@ -9,7 +9,8 @@
  * hedgeDelayMinMs..hedgeDelayMaxMs and to half of the request's time left (a hedge sent
  * later could not be answered in time anyway). Bounds: a hedge goes only to a stand-in the
  * failure detector believes up, each awaited target is hedged at most once, and one request
- * sends at most N hedges.
+ * sends at most N hedges. Rounds repeat, a delay apart, while a stand-in is itself silent
+ * and the budget lasts (a hedge may land across the same cut as the target it hedged).
  */
 import type { NodeConfig } from '../config.ts';
 import type { FailureDetector } from '../failureDetector.ts';

@@ -8,8 +8,10 @@
  *   replicating    the new object goes to the other targets; each acknowledgement or
  *                  failure is folded into the reducer. A failed target is replaced by the
  *                  next spare of the preference list (sloppy quorum), told whose hint it holds.
- *                  Targets still silent after the hedge delay get a stand-in too (hedge.ts);
- *                  the first W acknowledgements win, whoever sends them.
+ *                  Targets still silent after the hedge delay get a stand-in too (hedge.ts),
+ *                  and so, a delay later, does a stand-in silent in its turn (N in all);
+ *                  the first W acknowledgements win, whoever sends them. A request that
+ *                  finds fewer than W nodes up waits for a probe first (peersWait.ts).
  *   succeeded      W acknowledgements (the coordinator's own counts once its write, and its
  *                  fsync when it is the durable one, is done).
  *   failed         W out of reach, or the request's time is up (503). Not a rollback: the
@@ -45,6 +47,7 @@ import { objectLimitsOf } from '../config.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
 import { hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
+import { withPeersUp } from './peersWait.ts';
 
 export interface PutRequest {
   readonly partition: number;
@@ -69,7 +72,8 @@ export type PutState = 'writing-local' | 'replicating' | 'succeeded' | 'failed';
 
 /** Runs one put to completion: resolves with the coordinator's copy after the write. */
 export function coordinatePut(deps: CoordinatorDeps, request: PutRequest): Promise<StoredObject> {
-  return new PutCoordinator(deps, request).start();
+  const quorum = { n: request.quorum.n, needed: request.quorum.w };
+  return withPeersUp(deps, preferenceOf(deps.cluster, request.partition), deps.cluster.self, quorum, request.timeoutMs, (timeoutMs) => new PutCoordinator(deps, timeoutMs === request.timeoutMs ? request : { ...request, timeoutMs }).start());
 }
 
 interface Outcome {
@@ -92,6 +96,8 @@ class PutCoordinator {
   private selfError: unknown;
   private timer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
+  /** Stand-ins asked by hedges so far (N at most). */
+  private hedges = 0;
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   private outcome: Outcome | undefined;
@@ -264,9 +270,17 @@ class PutCoordinator {
 
   /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late acknowledgement still counts. */
   private hedge(): void {
-    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n, (node) => this.replace(node));
-    if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('write', standIns.length));
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n - this.hedges, (node) => this.replace(node));
+    this.afterHedge(standIns, 'write');
   }
+  /** Counts a round's stand-ins; while the budget lasts, a stand-in silent in its turn is hedged around at the next delay. */
+  private afterHedge(standIns: readonly string[], operation: 'read' | 'write'): void {
+    if (standIns.length === 0) return;
+    this.hedges += standIns.length;
+    emit(() => this.deps.events.onHedge?.(operation, standIns.length));
+    if (this.hedges < this.request.quorum.n) this.armHedge();
+  }
+
 
   /** Sends the write to the next spare believed up in place of a failed or silent target: returns it, or undefined when none is left. */
   private replace(node: string): string | undefined {
