@@ -69,11 +69,18 @@ export interface SupersededWrite {
 }
 
 /**
- * Superseded write ids an object remembers at most: the newest by write time. A copy of a
- * write needs its id remembered only until every copy has reached the replicas (a hedged or
- * failed-over forward's twin, within a request's life, or a hint delivered later).
+ * What an object remembers of superseded write ids: those written within
+ * SUPERSEDED_WRITE_RETENTION_MS before its newest write (its vector's newest time), and of
+ * those at most SUPERSEDED_WRITES_MAX, the newest by write time. A copy of a write needs its
+ * id remembered only until every copy has reached the replicas: a hedged or failed-over
+ * forward's twin comes within the request's life; a copy held up in a paused or cut-off
+ * coordinator comes when it resumes (the simulator's hot keys needed more than 16 ids for a
+ * pause of 0.8 s). A key that is not written stops aging its list; one written rarely soon
+ * sheds it; only a key overwritten through forwards many times a minute carries the most,
+ * about 2 KB.
  */
-export const SUPERSEDED_WRITES_MAX = 16;
+export const SUPERSEDED_WRITES_MAX = 64;
+export const SUPERSEDED_WRITE_RETENTION_MS = 60_000;
 
 /** Siblings per key at most; a write past it is refused, never silently dropped. */
 export const SIBLINGS_MAX_DEFAULT = 100;
@@ -131,7 +138,7 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
   }
   const dot: Dot = { actor, counter: nextCounter(base, context, actor) };
   const kept = write.lastWriteWins === true ? [] : base.siblings.filter((sibling) => !covers(context, sibling.dot));
-  const supersededWrites = kept.length === base.siblings.length ? base.supersededWrites : withSuperseded(base.supersededWrites, base.siblings.filter((sibling) => !kept.includes(sibling)));
+  const dropped = kept.length === base.siblings.length ? undefined : base.siblings.filter((sibling) => !kept.includes(sibling));
   const created: Sibling =
     writeId === undefined
       ? { value: write.value, contentType: write.contentType, deleted: write.deleted, dot, timeMs: nowMs }
@@ -141,6 +148,7 @@ export function putObject(current: StoredObject | undefined, write: ObjectWrite,
     return { ok: false, reason: 'too-many-siblings', siblingCount: siblings.length };
   }
   const advanced = withEntry(mergeVectors(base.vector, learnedAt(context, base.vector, nowMs)), { actor, counter: dot.counter, timeMs: nowMs });
+  const supersededWrites = dropped === undefined ? base.supersededWrites : withSuperseded(base.supersededWrites, dropped, advanced);
   const vector = truncateVector(advanced, {
     entriesMax: limits.vectorEntriesMax,
     keepActors: new Set(siblings.map((sibling) => sibling.dot.actor)),
@@ -228,8 +236,8 @@ export function syncObjects(a: StoredObject | undefined, b: StoredObject | undef
   }
   const vector = mergeVectors(a.vector, b.vector);
   if (a.supersededWrites === undefined && b.supersededWrites === undefined && superseded === undefined) return { vector, siblings };
-  const supersededWrites = withSuperseded(mergeSuperseded(a.supersededWrites, b.supersededWrites), superseded ?? []);
-  return withoutSuperseded({ vector, siblings, supersededWrites });
+  const supersededWrites = withSuperseded(mergeSuperseded(a.supersededWrites, b.supersededWrites, vector), superseded ?? [], vector);
+  return supersededWrites === undefined ? { vector, siblings } : withoutSuperseded({ vector, siblings, supersededWrites });
 }
 
 /**
@@ -240,36 +248,43 @@ function withoutSuperseded(object: StoredObject): StoredObject {
   const copies = object.siblings.filter((sibling) => sibling.writeId !== undefined && remembersSuperseded(object, sibling.writeId));
   if (copies.length === 0) return object;
   const siblings = object.siblings.filter((sibling) => !copies.includes(sibling));
-  return { vector: object.vector, siblings, supersededWrites: withSuperseded(object.supersededWrites, copies) as readonly SupersededWrite[] };
+  const supersededWrites = withSuperseded(object.supersededWrites, copies, object.vector);
+  return supersededWrites === undefined ? { vector: object.vector, siblings } : { vector: object.vector, siblings, supersededWrites };
 }
 
 function remembersSuperseded(object: StoredObject, writeId: string): boolean {
   return object.supersededWrites !== undefined && object.supersededWrites.some((entry) => entry.writeId === writeId);
 }
 
-/** `list` with the write ids of `dropped` added (siblings without one add nothing). */
-function withSuperseded(list: readonly SupersededWrite[] | undefined, dropped: readonly Sibling[]): readonly SupersededWrite[] | undefined {
+/** `list` with the write ids of `dropped` added (siblings without one add nothing), for an object of `vector`. */
+function withSuperseded(list: readonly SupersededWrite[] | undefined, dropped: readonly Sibling[], vector: VersionVector): readonly SupersededWrite[] | undefined {
   const added: SupersededWrite[] = [];
   for (const sibling of dropped) if (sibling.writeId !== undefined) added.push({ writeId: sibling.writeId, timeMs: sibling.timeMs });
-  return added.length === 0 ? list : normalizedSuperseded([...(list ?? []), ...added]);
+  return added.length === 0 ? list : normalizedSuperseded([...(list ?? []), ...added], vector);
 }
 
-/** The union of two normalized lists of superseded writes. */
-function mergeSuperseded(a: readonly SupersededWrite[] | undefined, b: readonly SupersededWrite[] | undefined): readonly SupersededWrite[] | undefined {
+/** The union of two normalized lists of superseded writes, for an object of `vector`. */
+function mergeSuperseded(a: readonly SupersededWrite[] | undefined, b: readonly SupersededWrite[] | undefined, vector: VersionVector): readonly SupersededWrite[] | undefined {
   if (a === undefined || a === b) return b;
   if (b === undefined) return a;
-  return normalizedSuperseded([...a, ...b]);
+  return normalizedSuperseded([...a, ...b], vector);
 }
 
 /**
- * One entry per id (with the newest time), then the SUPERSEDED_WRITES_MAX newest (ties by
- * id), sorted by id: a function of the set of entries alone, so merging in any order or
- * grouping gives one list.
+ * One entry per id (with the newest time), those within the retention of the vector's
+ * newest time, then the SUPERSEDED_WRITES_MAX newest (ties by id), sorted by id: a function
+ * of the entries and the vector alone, so merging in any order or grouping gives one list.
+ * Undefined when none is left.
  */
-function normalizedSuperseded(entries: readonly SupersededWrite[]): readonly SupersededWrite[] {
+function normalizedSuperseded(entries: readonly SupersededWrite[], vector: VersionVector): readonly SupersededWrite[] | undefined {
+  let newestMs = -Infinity;
+  for (const entry of vector) newestMs = Math.max(newestMs, entry.timeMs);
+  const horizonMs = newestMs - SUPERSEDED_WRITE_RETENTION_MS;
   const byId = new Map<string, number>();
   for (const entry of entries) byId.set(entry.writeId, Math.max(byId.get(entry.writeId) ?? -Infinity, entry.timeMs));
-  const unique = [...byId].map(([writeId, timeMs]) => ({ writeId, timeMs }));
+  const unique: SupersededWrite[] = [];
+  for (const [writeId, timeMs] of byId) if (timeMs >= horizonMs) unique.push({ writeId, timeMs });
+  if (unique.length === 0) return undefined;
   const kept = unique.length <= SUPERSEDED_WRITES_MAX ? unique : unique.sort((x, y) => y.timeMs - x.timeMs || compareStrings(x.writeId, y.writeId)).slice(0, SUPERSEDED_WRITES_MAX);
   return kept.sort((x, y) => compareStrings(x.writeId, y.writeId));
 }

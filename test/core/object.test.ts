@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import type { VersionVector } from '../../src/core/clock.ts';
 import {
   SIBLINGS_MAX_DEFAULT,
+  SUPERSEDED_WRITES_MAX,
+  SUPERSEDED_WRITE_RETENTION_MS,
   isDeletedObject,
   liveSiblings,
   objectDescends,
@@ -210,4 +212,26 @@ test('a write id is applied once per replica, and a client is shown one sibling 
   const plain = put(undefined, write('a', 'x', []));
   assert.equal(oneSiblingPerWrite(plain), plain);
   assert.throws(() => putObject(undefined, write('a', 'v', [], { writeId: '' }), LIMITS), /writeId must be a string of 1-128 characters/);
+});
+
+test('a superseded write id is remembered: a copy of the write arriving later is dropped, and not applied again', () => {
+  const first = put(undefined, write('a', 'v1', [], { writeId: 'e/1', nowMs: 1000 }));
+  const twin = put(undefined, write('b', 'v1', [], { writeId: 'e/1', nowMs: 1001 }));
+  const newer = put(first, write('a', 'v2', first.vector, { writeId: 'e/2', nowMs: 1002 }));
+  assert.deepEqual(newer.supersededWrites, [{ writeId: 'e/1', timeMs: 1000 }]);
+  assert.deepEqual(values(syncObjects(newer, twin)), ['v2'], 'the twin is dropped by its id');
+  assert.deepEqual(values(syncObjects(twin, newer)), ['v2']);
+  const again = putObject(newer, write('c', 'v1', [], { writeId: 'e/1' }), LIMITS);
+  assert.ok(again.ok && again.dot === undefined && again.object === newer, 'applied and superseded here: nothing to do');
+});
+
+test('superseded write ids are kept within the retention of the newest write, and at most SUPERSEDED_WRITES_MAX of them', () => {
+  let object: StoredObject | undefined;
+  for (let i = 0; i < SUPERSEDED_WRITES_MAX + 10; i++) object = put(object, write('a', `v${i}`, object?.vector ?? [], { writeId: `e/${i}`, nowMs: 1000 + i }));
+  const ids = (object?.supersededWrites ?? []).map((entry) => entry.writeId);
+  assert.equal(ids.length, SUPERSEDED_WRITES_MAX);
+  assert.ok(!ids.includes('e/0') && ids.includes(`e/${SUPERSEDED_WRITES_MAX + 8}`), 'the newest are kept');
+  const late = put(object, write('a', 'late', (object as StoredObject).vector, { writeId: 'e/late', nowMs: 1000 + SUPERSEDED_WRITE_RETENTION_MS + 100 }));
+  // Its own predecessor was written more than the retention before it: nothing is left to remember.
+  assert.equal(late.supersededWrites, undefined, 'older than the retention: forgotten');
 });
