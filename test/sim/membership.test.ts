@@ -96,6 +96,8 @@ const SIMULATOR_SEEDS: readonly (readonly [seed: number, found: string])[] = [
 const GRAY_FAILURE_SEEDS: readonly (readonly [seed: number, found: string])[] = [
   [3, 'a node paused and cut off, back on its stale ring, took a W = 1 write into a partition an earlier change took from it; no transfer or anti-entropy had it: the drop hands stranded partitions over too (partitionDrop.ts strandedToo)'],
   [7150, 'a hedged target that answered late and its stand-in both counted towards W = 3; once the hint went home two nodes held the write (core/quorum: a stand-in fills the place of the replica it stands in for)'],
+  [201112, 'a failed-over write applied twice: the copy a paused primary coordinated on waking came back beside the write that superseded the other copy, its id forgotten among 16 (core/object.ts: superseded write ids, 60 s and 64 at most)'],
+  [202161, 'the same, on another hot key'],
 ];
 
 describe('sim: membership regression seeds', () => {
