@@ -64,7 +64,7 @@ export interface GetAnswer {
 export function coordinateGet(deps: GetDeps, request: GetRequest): Promise<GetAnswer> {
   const self = deps.replica === undefined ? undefined : deps.cluster.self;
   const quorum = { n: request.quorum.n, needed: request.quorum.r };
-  return withPeersUp(deps, preferenceOf(deps.cluster, request.partition), self, quorum, request.timeoutMs, (timeoutMs) => new GetCoordinator(deps, timeoutMs === request.timeoutMs ? request : { ...request, timeoutMs }).start());
+  return withPeersUp(deps, preferenceOf(deps.cluster, request.partition), self, quorum, request.timeoutMs, (timeoutMs, up) => new GetCoordinator(deps, timeoutMs === request.timeoutMs ? request : { ...request, timeoutMs }, up).start());
 }
 
 interface Outcome {
@@ -105,14 +105,16 @@ class GetCoordinator implements Lingering {
   private readonly heldBack = new Set<string>();
   private outcome: Outcome | undefined;
 
+  /** `up`: the nodes to plan with (those believed up, or every node as a last resort: peersWait.ts). */
   constructor(
     private readonly deps: GetDeps,
     private readonly request: GetRequest,
+    up: ReadonlySet<string>,
   ) {
     this.node = deps.replica === undefined ? undefined : deps.cluster.self;
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
     this.replica = deps.replica;
-    const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.node, false);
+    const plan = planTargets(preferenceOf(deps.cluster, request.partition), up, request.quorum.n, this.node, false);
     // Reads its own copy only as one of the key's targets (a read entering elsewhere reads the targets).
     this.self = plan.targets.some((target) => target.node === this.node) ? this.node : undefined;
     for (const target of plan.targets) this.targets.set(target.node, target);
@@ -316,14 +318,15 @@ class GetCoordinator implements Lingering {
 
 
   /**
-   * Asks the next spare believed up (this node included: its own copy, read at once) in
-   * place of a failed target, or of a silent one when `hedged`: returns it, or undefined
-   * when none is left.
+   * Asks the next spare believed up in place of a failed target, or of a silent one when
+   * `hedged`: this node first when it is a spare (its own copy is read at once and cannot be
+   * silent, as a peer beyond the same cut can), then in list order. Returns the stand-in, or
+   * undefined when none is left.
    */
   private replace(node: string, hedged = false): string | undefined {
     const failed = this.targets.get(node);
     if (failed === undefined || node === this.self || this.replaced.has(node)) return undefined;
-    const next = replacementFor(failed, upSpares(this.deps.detector, this.spares, this.node), this.primaries);
+    const next = replacementFor(failed, selfFirst(upSpares(this.deps.detector, this.spares, this.node), this.node), this.primaries);
     if (next === undefined) return undefined;
     const standIn = next.target.node;
     this.replaced.add(node);
@@ -414,4 +417,10 @@ class GetCoordinator implements Lingering {
     const { replies, failed, targets, r } = this.quorum;
     return { needed: r, answered: replies.size, failed: failed.size, targets: targets.length };
   }
+}
+
+/** `spares` with `self` moved to the front, when it is among them. */
+function selfFirst(spares: readonly string[], self: string | undefined): readonly string[] {
+  const at = self === undefined ? -1 : spares.indexOf(self);
+  return at <= 0 ? spares : [self as string, ...spares.slice(0, at), ...spares.slice(at + 1)];
 }

@@ -73,7 +73,10 @@ export type PutState = 'writing-local' | 'replicating' | 'succeeded' | 'failed';
 /** Runs one put to completion: resolves with the coordinator's copy after the write. */
 export function coordinatePut(deps: CoordinatorDeps, request: PutRequest): Promise<StoredObject> {
   const quorum = { n: request.quorum.n, needed: request.quorum.w };
-  return withPeersUp(deps, preferenceOf(deps.cluster, request.partition), deps.cluster.self, quorum, request.timeoutMs, (timeoutMs) => new PutCoordinator(deps, timeoutMs === request.timeoutMs ? request : { ...request, timeoutMs }).start());
+  return withPeersUp(deps, preferenceOf(deps.cluster, request.partition), deps.cluster.self, quorum, request.timeoutMs, (timeoutMs) =>
+    // Planned with the nodes believed up only: with fewer than W of them the write is refused before anything is written (no last resort, unlike a read).
+    new PutCoordinator(deps, timeoutMs === request.timeoutMs ? request : { ...request, timeoutMs }, deps.detector.up).start(),
+  );
 }
 
 interface Outcome {
@@ -103,13 +106,15 @@ class PutCoordinator {
   private outcome: Outcome | undefined;
   private readonly deadline: Deadline;
 
+  /** `up`: the nodes to plan with (those believed up, or every node as a last resort: peersWait.ts). */
   constructor(
     private readonly deps: CoordinatorDeps,
     private readonly request: PutRequest,
+    up: ReadonlySet<string>,
   ) {
     this.self = deps.cluster.self;
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
-    const plan = planTargets(preferenceOf(deps.cluster, request.partition), deps.detector.up, request.quorum.n, this.self);
+    const plan = planTargets(preferenceOf(deps.cluster, request.partition), up, request.quorum.n, this.self);
     for (const target of plan.targets) this.targets.set(target.node, target);
     this.spares = plan.spares;
     this.primaries = plan.primaries;
