@@ -1,6 +1,7 @@
 /**
- * Who coordinates a request for a key (paper 4.5), the one policy of the node and of the
- * client's direct mode: a node among the key's N primaries coordinates it; a write whose
+ * Who coordinates a write of a key (paper 4.5), the one policy of the node and of the
+ * client's direct mode (a read is coordinated wherever it enters: it issues no dot, see
+ * shoalNode.ts): a node among the key's N primaries coordinates it; a write whose
  * context names a primary believed up goes to that primary first (the replica that answered
  * the read fastest coordinates the write); anyone else forwards to the primaries in
  * preference-list order. What happens when no candidate takes the request is the host's
