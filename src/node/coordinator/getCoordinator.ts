@@ -38,7 +38,7 @@ import type { Quorum } from '../request.ts';
 import { preferenceOf } from '../cluster.ts';
 import type { GetDeps, Lingering } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
-import { hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
+import { HedgeBudget, hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
 import { withPeersUp } from './peersWait.ts';
 
 export interface GetRequest {
@@ -95,8 +95,8 @@ class GetCoordinator implements Lingering {
   private readonly decoded: EncodedObject[] = [];
   private lingerTimer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
-  /** Stand-ins asked by hedges so far (N at most). */
-  private hedges = 0;
+  private readonly hedgeBudget: HedgeBudget;
+
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   /** Stand-ins asked by a hedge (not for a failure), and the target each hedges around. */
@@ -112,6 +112,7 @@ class GetCoordinator implements Lingering {
     up: ReadonlySet<string>,
   ) {
     this.node = deps.replica === undefined ? undefined : deps.cluster.self;
+    this.hedgeBudget = new HedgeBudget(request.quorum.n);
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
     this.replica = deps.replica;
     const plan = planTargets(preferenceOf(deps.cluster, request.partition), up, request.quorum.n, this.node, false);
@@ -305,17 +306,11 @@ class GetCoordinator implements Lingering {
 
   /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late reply still counts. */
   private hedge(): void {
-    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n - this.hedges, (node) => this.replace(node, true));
-    this.afterHedge(standIns, 'read');
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.hedgeBudget.left, (node) => this.replace(node, true));
+    if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('read', standIns.length));
+    // A stand-in silent in its turn is hedged around a delay later, while the budget lasts.
+    if (this.hedgeBudget.spent(standIns.length)) this.armHedge();
   }
-  /** Counts a round's stand-ins; while the budget lasts, a stand-in silent in its turn is hedged around at the next delay. */
-  private afterHedge(standIns: readonly string[], operation: 'read' | 'write'): void {
-    if (standIns.length === 0) return;
-    this.hedges += standIns.length;
-    emit(() => this.deps.events.onHedge?.(operation, standIns.length));
-    if (this.hedges < this.request.quorum.n) this.armHedge();
-  }
-
 
   /**
    * Asks the next spare believed up in place of a failed target, or of a silent one when

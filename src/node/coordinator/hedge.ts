@@ -47,3 +47,20 @@ export function hedgeAround(detector: FailureDetector, awaited: readonly string[
   }
   return standIns;
 }
+
+/** A request's hedge budget: at most N stand-ins asked by hedges, over all its rounds. */
+export class HedgeBudget {
+  private asked = 0;
+
+  constructor(private readonly n: number) {}
+
+  get left(): number {
+    return this.n - this.asked;
+  }
+
+  /** Counts a round's stand-ins; true when another round may follow (some were asked, and the budget lasts). */
+  spent(count: number): boolean {
+    this.asked += count;
+    return count > 0 && this.asked < this.n;
+  }
+}

@@ -46,7 +46,7 @@ import { preferenceOf } from '../cluster.ts';
 import { objectLimitsOf } from '../config.ts';
 import type { CoordinatorDeps } from './deps.ts';
 import { planTargets, replacementFor, type Target } from './targets.ts';
-import { hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
+import { HedgeBudget, hedgeAround, hedgeDelayMs, upSpares } from './hedge.ts';
 import { withPeersUp } from './peersWait.ts';
 
 export interface PutRequest {
@@ -99,8 +99,8 @@ class PutCoordinator {
   private selfError: unknown;
   private timer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
-  /** Stand-ins asked by hedges so far (N at most). */
-  private hedges = 0;
+  private readonly hedgeBudget: HedgeBudget;
+
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   private outcome: Outcome | undefined;
@@ -113,6 +113,7 @@ class PutCoordinator {
     up: ReadonlySet<string>,
   ) {
     this.self = deps.cluster.self;
+    this.hedgeBudget = new HedgeBudget(request.quorum.n);
     this.deadline = new Deadline(deps.clock, request.timeoutMs);
     const plan = planTargets(preferenceOf(deps.cluster, request.partition), up, request.quorum.n, this.self);
     for (const target of plan.targets) this.targets.set(target.node, target);
@@ -275,17 +276,11 @@ class PutCoordinator {
 
   /** Every target still silent gets a stand-in too, N at most (hedge.ts); its own late acknowledgement still counts. */
   private hedge(): void {
-    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.request.quorum.n - this.hedges, (node) => this.replace(node));
-    this.afterHedge(standIns, 'write');
+    const standIns = hedgeAround(this.deps.detector, this.awaited(), this.hedgeBudget.left, (node) => this.replace(node));
+    if (standIns.length > 0) emit(() => this.deps.events.onHedge?.('write', standIns.length));
+    // A stand-in silent in its turn is hedged around a delay later, while the budget lasts.
+    if (this.hedgeBudget.spent(standIns.length)) this.armHedge();
   }
-  /** Counts a round's stand-ins; while the budget lasts, a stand-in silent in its turn is hedged around at the next delay. */
-  private afterHedge(standIns: readonly string[], operation: 'read' | 'write'): void {
-    if (standIns.length === 0) return;
-    this.hedges += standIns.length;
-    emit(() => this.deps.events.onHedge?.(operation, standIns.length));
-    if (this.hedges < this.request.quorum.n) this.armHedge();
-  }
-
 
   /** Sends the write to the next spare believed up in place of a failed or silent target: returns it, or undefined when none is left. */
   private replace(node: string): string | undefined {
