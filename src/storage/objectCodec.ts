@@ -98,7 +98,7 @@ function supersededProblem(list: readonly SupersededWrite[] | undefined): string
   if (list.length === 0 || list.length > SUPERSEDED_WRITES_MAX) return `supersededWrites has ${list.length} entries, expected 1-${SUPERSEDED_WRITES_MAX}`;
   for (let i = 0; i < list.length; i++) {
     const entry = list[i] as SupersededWrite;
-    const p = typeof entry !== 'object' || entry === null ? 'not an object' : (writeIdProblem(entry.writeId) ?? (entry.writeId === undefined ? 'writeId is missing' : timeProblem(entry.timeMs)));
+    const p = typeof entry !== 'object' || entry === null ? 'not an object' : entry.writeId === undefined ? 'writeId is missing' : (writeIdProblem(entry.writeId) ?? timeProblem(entry.timeMs));
     if (p !== undefined) return `supersededWrites[${i}]: ${p}`;
     if (i > 0 && compareStrings((list[i - 1] as SupersededWrite).writeId, entry.writeId) >= 0) return `supersededWrites[${i}]: write ids not strictly sorted`;
   }

@@ -10,6 +10,7 @@
  * the differing segments while exchanging only the hashes of differing subtrees.
  */
 import { md5 } from '../md5.ts';
+import { encodeUtf8 } from '../bytes.ts';
 import { actorBytes, compareActors, compareDots, type Dot } from '../clock.ts';
 import type { StoredObject } from '../object.ts';
 
@@ -64,6 +65,7 @@ export const DIGEST_VERSION = 3;
 export const SHAPE_DEFAULT: TreeShape = Object.freeze({ segments: SEGMENTS_DEFAULT, branching: BRANCHING_DEFAULT, digestVersion: DIGEST_VERSION });
 
 let scratch = new Uint8Array(256);
+const NO_STRINGS: readonly Uint8Array[] = [];
 let scratchView = new DataView(scratch.buffer);
 
 /**
@@ -84,7 +86,8 @@ export function objectDigest(key: Uint8Array, object: StoredObject): Uint8Array 
   let size = 4 + key.length + 8;
   for (const entry of vector) size += 10 + actorBytes(entry.actor).length;
   for (const dot of dots) size += 10 + actorBytes(dot.actor).length;
-  const writeIds = (object.supersededWrites ?? []).map((entry) => actorBytes(entry.writeId));
+  // Write ids are many and short-lived: encoded here, not through actorBytes's cache.
+  const writeIds = object.supersededWrites === undefined ? NO_STRINGS : object.supersededWrites.map((entry) => encodeUtf8(entry.writeId));
   size += 4;
   for (const id of writeIds) size += 2 + id.length;
   if (size > scratch.length) {

@@ -96,7 +96,6 @@ class GetCoordinator implements Lingering {
   private lingerTimer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
   private readonly hedgeBudget: HedgeBudget;
-
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   /** Stand-ins asked by a hedge (not for a failure), and the target each hedges around. */

@@ -100,7 +100,6 @@ class PutCoordinator {
   private timer: TimerHandle | undefined;
   private hedgeTimer: TimerHandle | undefined;
   private readonly hedgeBudget: HedgeBudget;
-
   /** Targets that already have a stand-in (failed, or hedged around). */
   private readonly replaced = new Set<string>();
   private outcome: Outcome | undefined;
@@ -127,7 +126,8 @@ class PutCoordinator {
     return new Promise<StoredObject>((resolve, reject) => {
       this.outcome = { resolve, reject };
       if (this.targets.size < this.request.quorum.w) {
-        // Not even W nodes are believed up: refuse before writing anything.
+        // Not even W nodes are believed up after the wait (peersWait.ts): refuse before writing
+        // anything, and ask for probes again (the wait may have outlasted a quarter interval).
         this.deps.detector.wantProbes();
         this.fail(new QuorumUnreachableError('write', this.counts()), 'unreachable');
         return;

@@ -53,9 +53,7 @@ export function planTargets(order: readonly string[], up: ReadonlySet<string>, n
     targets.push({ node: listed[i] as string, hintFor: i < upPrimaries ? undefined : downPrimaries[i - upPrimaries] });
   }
   const spares = listed.slice(n);
-  if (self !== undefined && !targets.some((target) => target.node === self)) {
-    if (placeSelf) placeSelfAsTarget(targets, spares, primaries, self);
-  }
+  if (placeSelf && self !== undefined && !targets.some((target) => target.node === self)) placeSelfAsTarget(targets, spares, primaries, self);
   return { primaries, targets, spares };
 }
 
