@@ -20,9 +20,9 @@
  * A client that read only one copy supersedes only that dot; so an object also remembers
  * the write ids of its superseded siblings (supersededWrites): a copy whose id is
  * remembered is dropped wherever it arrives later, and a write applied and superseded here
- * is not applied again. The memory is bounded (SUPERSEDED_WRITES_MAX, the newest by write
- * time), like the vector's (truncateVector): a copy that arrives after its id has been
- * forgotten shows as a sibling again, never as a lost write.
+ * is not applied again. The memory is bounded (SUPERSEDED_WRITE_RETENTION_MS and
+ * SUPERSEDED_WRITES_MAX, below), like the vector's (truncateVector): a copy that arrives
+ * after its id has been forgotten shows as a sibling again, never as a lost write.
  */
 import { compareBytes, compareStrings } from './bytes.ts';
 import {
