@@ -10,12 +10,9 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeUtf8 } from '../core/bytes.ts';
-import { decodeListToken, encodeListToken } from '../core/listing.ts';
+import { decodeListToken, encodeListToken, LIST_PAGE_KEYS_DEFAULT, LIST_PAGE_KEYS_MAX } from '../core/listing.ts';
 import { RequestError } from '../node/errors.ts';
-import { LIST_PAGE_KEYS_MAX, type ShoalNode } from '../node/shoalNode.ts';
-
-/** Keys on a page when the request names no limit. */
-export const LIST_PAGE_KEYS_DEFAULT = 100;
+import type { ShoalNode } from '../node/shoalNode.ts';
 
 const LIST_QUERY_SCHEMA = {
   querystring: {

@@ -11,6 +11,11 @@
 import { decodeBase64Url, encodeBase64Url } from './base64url.ts';
 import { compareBytes } from './bytes.ts';
 
+/** Keys one listing page holds at most. */
+export const LIST_PAGE_KEYS_MAX = 1000;
+/** Keys on a page when the client names no limit. */
+export const LIST_PAGE_KEYS_DEFAULT = 100;
+
 /** One partition's answer to a listing page. */
 export interface PartitionKeys {
   /** Live keys after the page's start, in byte order. */

@@ -45,7 +45,7 @@ import type { AdmissionController, AdmissionStatus } from './admission.ts';
 import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
 import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
 import type { BackgroundTasks } from './background.ts';
-import type { ListingPage } from '../core/listing.ts';
+import { LIST_PAGE_KEYS_MAX, type ListingPage } from '../core/listing.ts';
 import { coordinateListPage } from './listing/listCoordinator.ts';
 import type { KeyListsReply, ListKeysMessage } from './protocol.ts';
 
@@ -80,8 +80,6 @@ export interface ListInput {
   readonly limit: number;
 }
 
-/** Keys one listing page holds at most. */
-export const LIST_PAGE_KEYS_MAX = 1000;
 
 /** Anti-entropy and admission control, as `GET /admin/status` and the metrics show them. */
 export interface RepairStatus {

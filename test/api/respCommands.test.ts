@@ -10,6 +10,7 @@ import { readWinner } from '../../src/api/resp/kvCommands.ts';
 import { ReplyWriter } from '../../src/api/resp/reply.ts';
 import { respLimitsOf } from '../../src/api/resp/server.ts';
 import { RespStats } from '../../src/api/resp/stats.ts';
+import { ScanCursors } from '../../src/api/resp/scanCursors.ts';
 import type { RespNode, RespNodeStatus, RespSession } from '../../src/api/resp/types.ts';
 import { OverloadedError, QuorumUnreachableError, RequestError } from '../../src/node/errors.ts';
 import type { ListInput, PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
@@ -373,6 +374,7 @@ test('SCAN pages through the keys with MATCH prefix* and COUNT, from cursor 0 ba
 test('SCAN refuses a bad cursor, a glob it cannot serve, a bad COUNT or option, and lists nothing then', async () => {
   const { node, run } = harness();
   assert.match(errorText(await run('SCAN', 'not-a-cursor!')), /^ERR invalid cursor/);
+  assert.match(errorText(await run('SCAN', '12345')), /^ERR invalid cursor: unknown, or forgotten/);
   assert.match(errorText(await run('SCAN', '0', 'MATCH', 'user:*:x*')), /^ERR Shoal SCAN takes MATCH prefix\* only/);
   assert.match(errorText(await run('SCAN', '0', 'MATCH', 'us?r*')), /^ERR Shoal SCAN takes MATCH prefix\* only/);
   assert.match(errorText(await run('SCAN', '0', 'MATCH', 'user')), /^ERR Shoal SCAN takes MATCH prefix\* only/);
@@ -382,4 +384,15 @@ test('SCAN refuses a bad cursor, a glob it cannot serve, a bad COUNT or option, 
   assert.match(errorText(await run('SCAN', '0', 'LIMIT', '3')), /^ERR syntax error/);
   assert.match(errorText(await run('SCAN', '0', 'TYPE', 'hash')), /^ERR Shoal SCAN serves TYPE string only/);
   assert.deepEqual(node.listed, []);
+});
+
+test('SCAN cursors are numbers from a bounded table: the oldest is forgotten first', () => {
+  const cursors = new ScanCursors(2, 100);
+  const first = cursors.remember(Buffer.from('a'));
+  const second = cursors.remember(Buffer.from('b'));
+  assert.deepEqual([first, second], ['100', '101']);
+  assert.deepEqual(cursors.positionOf(first), Buffer.from('a'));
+  cursors.remember(Buffer.from('c'));
+  assert.equal(cursors.positionOf(first), undefined);
+  assert.deepEqual(cursors.positionOf(second), Buffer.from('b'));
 });
