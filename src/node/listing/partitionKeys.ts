@@ -27,14 +27,17 @@ export interface PartitionScanLimits {
   readonly keyBytesMax: number;
 }
 
-/** Engine entries read per step: small enough that a step stays well under a millisecond. */
-const SCAN_STEP_OBJECTS = 256;
+/** Engine entries read per step at most: small enough that a step stays well under a millisecond. */
+const SCAN_STEP_OBJECTS_MAX = 256;
 
 export function listPartitionKeys(reader: PartitionReader, partition: number, range: KeyRange, limits: PartitionScanLimits): PartitionKeys {
   const { prefix } = range;
   const keys: Uint8Array[] = [];
   let afterKey = startAfter(range, limits.keyBytesMax);
   let scanned = 0;
+  // The first step reads as many entries as keys are wanted; each further one (deleted keys
+  // were met) twice as many, so a page over tombstones takes few steps.
+  let stepObjects = Math.min(limits.keysMax, SCAN_STEP_OBJECTS_MAX);
   let pastRange = false;
   // Engine keys come in order: the first one past the prefix's range ends the partition's part.
   const wanted = (key: Uint8Array): boolean => {
@@ -43,7 +46,7 @@ export function listPartitionKeys(reader: PartitionReader, partition: number, ra
     return false;
   };
   for (;;) {
-    const stepObjects = Math.max(1, Math.min(SCAN_STEP_OBJECTS, limits.scanObjectsMax - scanned));
+    stepObjects = Math.max(1, Math.min(stepObjects, limits.scanObjectsMax - scanned));
     const live: Uint8Array[] = [];
     const visit = (key: Uint8Array, object: StoredObject): void => {
       if (!isDeletedObject(object)) live.push(key);
@@ -59,6 +62,7 @@ export function listPartitionKeys(reader: PartitionReader, partition: number, ra
     if (lastKey === undefined || pastRange) return { keys, through: undefined };
     if (scanned >= limits.scanObjectsMax) return { keys, through: lastKey };
     afterKey = lastKey;
+    stepObjects = Math.min(2 * stepObjects, SCAN_STEP_OBJECTS_MAX);
   }
 }
 
