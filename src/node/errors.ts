@@ -13,6 +13,7 @@ export type RequestErrorCode =
   | 'CONTENT_TYPE_INVALID'
   | 'CONTEXT_INVALID'
   | 'REQUEST_OPTION_INVALID'
+  | 'RESTORE_INVALID'
   | 'TOO_MANY_SIBLINGS'
   | 'NODE_NOT_SERVING'
   | 'REQUEST_TIMEOUT'
@@ -52,6 +53,7 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
   CONTENT_TYPE_INVALID: refusal(400, 'ERR'),
   CONTEXT_INVALID: refusal(400, 'ERR'),
   REQUEST_OPTION_INVALID: refusal(400, 'ERR'),
+  RESTORE_INVALID: refusal(400, 'ERR'),
   TOO_MANY_SIBLINGS: refusal(409, 'ERR'),
   NODE_NOT_SERVING: refusal(503, 'TRYAGAIN'),
   REQUEST_TIMEOUT: refusal(503, 'TRYAGAIN'),

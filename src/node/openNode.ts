@@ -45,6 +45,7 @@ import { remoteExchangePeer } from './antiEntropy/exchangeMessages.ts';
 import { PartitionTrees } from './antiEntropy/partitionTrees.ts';
 import { mergeBatch } from './membership/transferReceiver.ts';
 import { NodeReplica } from './replica/nodeReplica.ts';
+import { BackupService } from './backup/backupService.ts';
 
 export interface NodeDeps {
   /** config.cluster lists every member (id + internode address); absent = a cluster of one. */
@@ -218,7 +219,19 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     peerFor: (peer) => remoteExchangePeer(peers, peer, config.requestTimeoutMs),
   });
   const background = new BackgroundTasks([handoff, prober, gossip, sender, drop, admission, ...(config.antiEntropyIntervalMs > 0 ? [antiEntropy] : [])]);
-  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background });
+  const backup = new BackupService({
+    ...shared,
+    self: config.id,
+    view: () => membership.view,
+    replica,
+    isUp: (peer) => detector.isUp(peer),
+    pacer: admission,
+    keyBytesMax: config.keyBytesMax,
+    timeoutMs: Math.max(config.requestTimeoutMs, 10_000),
+    batchObjectsMax: config.transferBatchObjectsMax,
+    batchBytesMax: config.transferBatchBytesMax,
+  });
+  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background, backup });
   const service: ReplicaServiceDeps = {
     replica,
     membership: admin,
@@ -228,6 +241,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     events,
     serving: () => node.currentState === 'serving',
     coordinateForwarded: (forward) => node.coordinateForwarded(forward),
+    partitionScan: (scan) => backup.servePartitionScan(scan),
     antiEntropy: answeringPeer(
       trees,
       replica,

@@ -7,6 +7,7 @@
  *   replica-get     -> object | error            the versions held for a key (hints included)
  *   forward         -> object | error            coordinate a whole client get/put/delete here
  *   hint-delivery   -> ack | error               a fallback hands a hinted version back to its owner
+ *   partition-scan  -> partition-page | error    a page of a partition's stored objects (a backup reads every owner's)
  *
  * Objects travel as objectCodec bytes, so a replica decodes them with the same strict
  * checks as the disk format. Every incoming message and reply is validated here; what does
@@ -15,6 +16,7 @@
  */
 import { ERROR_CODES, RequestError, type ErrorCode, type ReplicaCounts } from './errors.ts';
 import { WRITE_ID_LENGTH_MAX } from '../core/object.ts';
+import { compareBytes } from '../core/bytes.ts';
 
 export type ForwardOp = 'get' | 'put' | 'delete';
 
@@ -194,6 +196,17 @@ export interface AeReapMessage {
   readonly digests: readonly Uint8Array[];
 }
 
+/** A page of the stored objects of a partition after `afterKey`, in key order (a backup reads each owner's). */
+export interface PartitionScanMessage {
+  readonly type: 'partition-scan';
+  readonly partition: number;
+  readonly afterKey?: Uint8Array;
+  /** At most this many objects (1..TRANSFER_BATCH_OBJECTS_MAX). */
+  readonly objectsMax: number;
+  /** About this many key and object bytes (1..PARTITION_SCAN_BYTES_MAX; the first object always). */
+  readonly bytesMax: number;
+}
+
 export type Message =
   | PingMessage
   | ReplicaPutMessage
@@ -213,7 +226,8 @@ export type Message =
   | AeFetchMessage
   | AePushMessage
   | AeDigestsMessage
-  | AeReapMessage;
+  | AeReapMessage
+  | PartitionScanMessage;
 export type MessageType = Message['type'];
 
 export interface PongReply {
@@ -291,6 +305,15 @@ export interface KeyedBytesReply {
   readonly covered?: number;
 }
 
+/** A partition-scan's answer: keys in strictly increasing order, each with its object (objectCodec bytes). */
+export interface PartitionPageReply {
+  readonly type: 'partition-page';
+  readonly keys: readonly Uint8Array[];
+  readonly objects: readonly Uint8Array[];
+  /** Where the next page starts (at or past the last key); absent once the page reached the partition's end. */
+  readonly resumeAfter?: Uint8Array;
+}
+
 export type Reply =
   | PongReply
   | AckReply
@@ -302,7 +325,8 @@ export type Reply =
   | StatsReply
   | PartitionsReply
   | HashesReply
-  | KeyedBytesReply;
+  | KeyedBytesReply
+  | PartitionPageReply;
 
 /** A message or reply that does not match the protocol; the text says what is wrong. */
 export class BadMessageError extends RequestError {
@@ -322,6 +346,8 @@ const QUORUM_MAX = 1024;
 const TIMEOUT_MS_MAX = 3_600_000;
 /** Objects per transfer batch at most. */
 export const TRANSFER_BATCH_OBJECTS_MAX = 4096;
+/** The most key and object bytes a partition-scan may ask for (well under a frame's limit). */
+export const PARTITION_SCAN_BYTES_MAX = 8 * 1024 * 1024;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
 /** Segments of an anti-entropy hash tree at most (the shape is checked against the node's own). */
 const TREE_SEGMENTS_MAX = 1 << 20;
@@ -470,6 +496,8 @@ export function parseMessage(raw: unknown): Message {
       if (keys.length !== digests.length) throw new BadMessageError(`reap names ${keys.length} keys but ${digests.length} digests`);
       return { type, partition: partitionField(fields), keys, digests };
     }
+    case 'partition-scan':
+      return parsePartitionScan(fields);
     default:
       throw new BadMessageError(`unknown message type ${describe(type)}`);
   }
@@ -507,6 +535,8 @@ export function parseReply(raw: unknown): Reply {
       const covered = optional(fields, 'covered', (f, name) => integerField(f, name, 0, TREE_SEGMENTS_MAX));
       return covered === undefined ? { type, keys, values } : { type, keys, values, covered };
     }
+    case 'partition-page':
+      return parsePartitionPage(fields);
     default:
       throw new BadMessageError(`unknown reply type ${describe(type)}`);
   }
@@ -523,6 +553,31 @@ function parseJoin(fields: Fields): JoinMessage {
     dryRun: booleanField(fields, 'dryRun'),
   };
   return expectRingVersion === undefined ? message : { ...message, expectRingVersion };
+}
+
+function parsePartitionScan(fields: Fields): PartitionScanMessage {
+  const afterKey = optional(fields, 'afterKey', bytesField);
+  const message: PartitionScanMessage = {
+    type: 'partition-scan',
+    partition: partitionField(fields),
+    objectsMax: integerField(fields, 'objectsMax', 1, TRANSFER_BATCH_OBJECTS_MAX),
+    bytesMax: integerField(fields, 'bytesMax', 1, PARTITION_SCAN_BYTES_MAX),
+  };
+  return afterKey === undefined ? message : { ...message, afterKey };
+}
+
+/** A page's keys must come in strictly increasing order, and its end must not come before its last key. */
+function parsePartitionPage(fields: Fields): PartitionPageReply {
+  const keys = bytesList(fields, 'keys');
+  const objects = bytesList(fields, 'objects');
+  if (keys.length !== objects.length) throw new BadMessageError(`partition page has ${keys.length} keys but ${objects.length} objects`);
+  for (let i = 1; i < keys.length; i++) {
+    if (compareBytes(keys[i - 1] as Uint8Array, keys[i] as Uint8Array) >= 0) throw new BadMessageError(`partition page keys out of order at ${i}`);
+  }
+  const resumeAfter = optional(fields, 'resumeAfter', bytesField);
+  const last = keys[keys.length - 1];
+  if (resumeAfter !== undefined && last !== undefined && compareBytes(resumeAfter, last) < 0) throw new BadMessageError('partition page ends before its last key');
+  return resumeAfter === undefined ? { type: 'partition-page', keys, objects } : { type: 'partition-page', keys, objects, resumeAfter };
 }
 
 function parseTransferBatch(fields: Fields): TransferBatchMessage {

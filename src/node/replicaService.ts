@@ -28,6 +28,7 @@ import {
   type ForwardMessage,
   type HintDeliveryMessage,
   type Message,
+  type PartitionScanMessage,
   type Reply,
   type ReplicaGetMessage,
   type ReplicaPutMessage,
@@ -47,6 +48,8 @@ export interface ReplicaServiceDeps {
   readonly antiEntropy: ExchangePeer;
   /** Coordinates a client request forwarded by a peer. */
   readonly coordinateForwarded: (message: ForwardMessage) => Promise<Coordinated>;
+  /** A page of this node's copy of a partition, for a backup (backup/backupService.ts). */
+  readonly partitionScan: (message: PartitionScanMessage) => Promise<Reply>;
 }
 
 /**
@@ -75,6 +78,7 @@ export const MEMBER_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set([
   'ae-digests',
   'ae-push',
   'ae-reap',
+  'partition-scan',
 ]);
 
 /** Answers one peer request; never rejects. */
@@ -128,6 +132,8 @@ function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promis
     case 'ae-digests':
     case 'ae-reap':
       return exchange(deps, message);
+    case 'partition-scan':
+      return deps.partitionScan(message);
   }
 }
 

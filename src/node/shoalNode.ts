@@ -45,6 +45,7 @@ import type { AdmissionController, AdmissionStatus } from './admission.ts';
 import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
 import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
 import type { BackgroundTasks } from './background.ts';
+import type { BackupService } from './backup/backupService.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -63,6 +64,7 @@ export interface NodeParts {
   readonly trees: PartitionTrees;
   /** Every background task above, stopped together when the node stops. */
   readonly background: BackgroundTasks;
+  readonly backup: BackupService;
 }
 
 /** Anti-entropy and admission control, as `GET /admin/status` and the metrics show them. */
@@ -232,6 +234,12 @@ export class ShoalNode {
 
   get currentState(): NodeState {
     return this.state;
+  }
+
+  /** Backup pages and restores (backup/backupService.ts). */
+  get backup(): BackupService {
+    this.checkServing();
+    return this.parts.backup;
   }
 
   /** Membership: the ring, joins, leaves, removes and transfer progress. */
