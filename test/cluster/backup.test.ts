@@ -15,11 +15,14 @@ import { runRestore } from '../../src/cli/restore.ts';
 import { keyBytes } from '../../src/core/hash.ts';
 import { syncObjects, type StoredObject } from '../../src/core/object.ts';
 import { Prng } from '../../src/sim/prng.ts';
+import type { SimTransport } from '../../src/sim/simNetwork.ts';
+import { parseReply } from '../../src/node/protocol.ts';
 import { encodeObject } from '../../src/storage/objectCodec.ts';
 import { encodeEntries } from '../../src/core/backup/entries.ts';
 import { contextOf, request, startTestCluster, type TestNode } from '../api/testNode.ts';
 import { testIo } from '../cli/fakeAdminNode.ts';
 import { testSeed } from '../support/seed.ts';
+import { TestCluster } from '../support/testCluster.ts';
 
 const IDS = ['a', 'b', 'c'] as const;
 const CLUSTER = { partitionCount: 16, antiEntropyIntervalMs: 0, probeIntervalMs: 50, requestTimeoutMs: 1000 };
@@ -335,6 +338,25 @@ test('a page with no reachable owner, and a restore with fewer than W, answer 50
   assert.equal(refused.json().code, 'QUORUM_UNREACHABLE');
   assert.match(refused.json().error as string, /restoring partition \d+ needs 2 of its owners \([abc, ]+\), only 1 reachable; nothing of this batch was written/);
   assert.equal((await request(node('a'), 'POST', '/admin/restore', { body, headers: { 'content-type': 'application/octet-stream' } })).json().objects, 0, 'an empty restore body restores nothing');
+});
+
+test('a partition scan is taken only from a member, well formed, for a partition the node holds', async (t) => {
+  const single = await TestCluster.start(IDS, { partitionCount: CLUSTER.partitionCount, n: 1, r: 1, w: 1 });
+  t.after(() => single.stop());
+  const owners = single.node('a').membership.ring().owners;
+  const scan = (partition: number) => ({ type: 'partition-scan', partition, objectsMax: 10, bytesMax: 1024 });
+  const outsider = single.network.transport('outsider');
+  t.after(() => outsider.close());
+  const asked = async (from: SimTransport, message: unknown) => parseReply(await single.run(from.request('a', message, 1000))) as { type: string; code?: string; message?: string };
+  const b = single.member('b').transport;
+  assert.equal((await asked(outsider, scan(owners.indexOf('a')))).code, 'NOT_PERMITTED', 'a node that never was a member may not list keys and values');
+  assert.equal((await asked(b, scan(owners.indexOf('a')))).type, 'partition-page');
+  assert.equal((await asked(b, { ...scan(0), objectsMax: 0 })).code, 'BAD_MESSAGE');
+  assert.equal((await asked(b, scan(CLUSTER.partitionCount))).code, 'BAD_MESSAGE', 'a partition past the ring');
+  const notHeld = owners.findIndex((owner) => owner !== 'a');
+  const refused = await asked(b, scan(notHeld));
+  assert.equal(refused.code, 'EXCHANGE_REFUSED');
+  assert.match(refused.message ?? '', new RegExp(`a holds no copy of partition ${notHeld}`));
 });
 
 /** One entry: the key and the object a first PUT of `value` makes. */
