@@ -24,7 +24,7 @@ import { readBackup } from '../src/cli/backupFile.ts';
 import { parseFlags, usage, type FlagSpec } from './lib/args.ts';
 import { launchCluster, type ShoalCluster } from './lib/cluster.ts';
 import { getOnce } from './lib/http-client.ts';
-import { commandLine, machineFacts } from './lib/machine.ts';
+import { commandLine, cpuShare, machineFacts, sampleCpu, type CpuShare } from './lib/machine.ts';
 import { makeTempDir, removeTempDir, repoRoot, shellQuote, spawnManaged } from './lib/node-process.ts';
 import { preloadStores, type PreloadResult } from './lib/preload.ts';
 import { log, runMain, saveResults } from './lib/report.ts';
@@ -55,6 +55,8 @@ const SHOAL_BIN = join(repoRoot, 'bin', 'shoal.js');
 
 interface Phase {
   seconds: number;
+  /** The nodes' CPU (cores), the machine's busy cores (the command's and other work's included) and CPU pressure, over the phase. */
+  cpu: CpuShare;
   objects: number;
   objectsPerS: number;
   /** Keys and encoded objects, before compression, MB (10^6 bytes) per second. */
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     try {
       await source.waitPeersUp(N);
       log(`preloaded in ${preload?.elapsedS} s; backing up through ${source.nodes[0]?.id}`);
-      backup = await timedCommand('backup', ['backup', '--node', url(source), '--out', file]);
+      backup = await timedCommand(source, 'backup', ['backup', '--node', url(source), '--out', file]);
     } finally {
       await source.stop();
     }
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
     const target = await launchCluster({ size: 3, n: N, r: R, w: W, args });
     try {
       await target.waitPeersUp(N);
-      const restore = rated(await timedCommand('restore', ['restore', '--node', url(target), '--in', file]), verified.totals.objects, verified.totals.rawBytes);
+      const restore = rated(await timedCommand(target, 'restore', ['restore', '--node', url(target), '--in', file]), verified.totals.objects, verified.totals.rawBytes);
       log(`restore: ${restore.seconds} s`);
       const checked = await verifyKeys(target, n, seed, valueOf);
       const output = {
@@ -132,14 +134,16 @@ function url(cluster: ShoalCluster): string {
   return (cluster.nodes[0] as { httpUrl: string }).httpUrl;
 }
 
-/** Runs `shoal <args>` to its end (its progress echoed), failing on a non-zero exit; the seconds it took. */
-async function timedCommand(label: string, args: readonly string[]): Promise<Phase> {
+/** Runs `shoal <args>` to its end (its progress echoed), failing on a non-zero exit; the seconds it took and the CPU used meanwhile. */
+async function timedCommand(cluster: ShoalCluster, label: string, args: readonly string[]): Promise<Phase> {
+  const before = sampleCpu(cluster.nodes);
   const started = performance.now();
   const child = await spawnManaged({ label: `shoal ${label}`, command: process.execPath, args: [SHOAL_BIN, ...args], echoStderr: true });
   const exit = await child.waitExit();
   const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuShare(before, sampleCpu(cluster.nodes));
   if (exit.code !== 0) throw new Error(`shoal ${label} exited ${exit.code ?? exit.signal}: ${child.output()}`);
-  return { seconds: round(seconds, 2), objects: 0, objectsPerS: 0, mbPerS: 0 };
+  return { seconds: round(seconds, 2), cpu, objects: 0, objectsPerS: 0, mbPerS: 0 };
 }
 
 function rated(phase: Phase, objects: number, rawBytes: number): Phase {

@@ -153,25 +153,33 @@ async function backUp(io: AdminIo, run: Run, start: Start): Promise<number> {
   }
 }
 
-/** One partition, page by page, in blocks of about BLOCK_RAW_BYTES_TARGET; the last block ends the partition. */
+/**
+ * One partition, page by page, in blocks of about BLOCK_RAW_BYTES_TARGET; the last block ends
+ * the partition. The next page is asked for while this one is written.
+ */
 async function backUpPartition(io: AdminIo, run: Run, writer: BackupWriter, partition: number, from: Uint8Array | undefined, progress: BackupProgress, signal: AbortSignal): Promise<void> {
   let pending: KeyedBytes[] = [];
   let pendingBytes = 0;
-  let after = from;
+  let cursor = from;
+  let upcoming = fetchPage(io, run, partition, cursor, progress, signal);
   for (;;) {
-    const page = await fetchPage(io, run, partition, after, progress, signal);
+    const page = await upcoming;
+    if (page.next !== undefined) {
+      upcoming = fetchPage(io, run, partition, page.next, progress, signal);
+      upcoming.catch(() => undefined); // awaited next turn, unless writing failed first
+    }
     if (pending.length > 0 && pendingBytes + page.rawBytes > BLOCK_RAW_BYTES_TARGET) {
-      await writer.writeBlock(partition, pending, after);
+      await writer.writeBlock(partition, pending, cursor);
       pending = [];
       pendingBytes = 0;
     }
     pending = pending.concat(page.entries);
     pendingBytes += page.rawBytes;
     progress.received(page);
-    after = page.next;
-    if (after === undefined) return writer.writeBlock(partition, pending, undefined);
+    cursor = page.next;
+    if (cursor === undefined) return writer.writeBlock(partition, pending, undefined);
     if (pendingBytes >= BLOCK_RAW_BYTES_TARGET) {
-      await writer.writeBlock(partition, pending, after);
+      await writer.writeBlock(partition, pending, cursor);
       pending = [];
       pendingBytes = 0;
     }
