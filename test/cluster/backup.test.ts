@@ -172,6 +172,28 @@ test('restoring an old backup into a live cluster loses nothing written since', 
   assert.deepEqual(await values('kept'), ['before the backup']);
 });
 
+test('a backup older than the cluster\'s markerRetentionMs is refused without --allow-old: a reaped delete could come back', async (t) => {
+  const retention = { tombstoneGraceMs: 0, markerRetentionMs: 400 };
+  const source = await startTestCluster(IDS, { ...CLUSTER, ...retention });
+  t.after(() => source.stop());
+  const a = source.nodes.get('a') as TestNode;
+  await put(a, 'old', 'value');
+  const file = join(scratch(t), 'old.shoalbak');
+  const io = testIo();
+  assert.equal(await runBackup({ node: a.url, out: file }, io), 0, io.stderr);
+  const target = await startTestCluster(IDS, { ...CLUSTER, ...retention });
+  t.after(() => target.stop());
+  const b = target.nodes.get('b') as TestNode;
+  await new Promise((resolve) => setTimeout(resolve, retention.markerRetentionMs));
+  const refused = testIo();
+  assert.equal(await runRestore({ node: b.url, in: file }, refused), 1, refused.stderr);
+  assert.match(refused.stderr, /the backup is 0:00 old, too close to the cluster's markerRetentionMs .*would come back from it\. Restore it with --allow-old into an empty cluster .*; nothing was restored/);
+  assert.equal(objectsStored(target), 0);
+  const allowed = testIo();
+  assert.equal(await runRestore({ node: b.url, in: file, allowOld: true }, allowed), 0, allowed.stderr);
+  assert.equal((await request(b, 'GET', '/kv/old')).body.toString(), 'value');
+});
+
 test('a truncated, corrupted or foreign-version file is refused with a message naming the problem, and nothing is written', async (t) => {
   const seed = testSeed(t, import.meta.url);
   const random = Prng.fromSeed(seed);
