@@ -64,14 +64,11 @@ function tokenKey(token: string, keyBytesMax: number): Uint8Array {
   return key;
 }
 
-/** A restore body over its limit is named as such; every other error as every route answers it. */
+/** A restore body over its limit is named as such; every error is answered as every route answers it. */
 function restoreErrorHandler(options: HttpApiOptions) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      void reply.code(413).send({ error: `a restore body may hold ${RESTORE_BODY_BYTES_MAX} bytes at most`, code: 'RESTORE_INVALID' });
-      return;
-    }
-    const { status, body } = nodeErrorAnswer(options, request, error);
+    const named = error.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? new RequestError('RESTORE_TOO_LARGE', `a restore body may hold ${RESTORE_BODY_BYTES_MAX} bytes at most`) : error;
+    const { status, body } = nodeErrorAnswer(options, request, named);
     void reply.code(status).send(body);
   };
 }

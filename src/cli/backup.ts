@@ -17,7 +17,7 @@ import { EXIT_FAILURE, EXIT_OK, failure, parseNodeTarget, usageError, type NodeO
 import { adminBytesRequest, adminRequest, describeFailure, type AdminFailure } from './adminHttp.ts';
 import type { AdminIo } from './adminIo.ts';
 import { EXIT_INTERRUPTED, PLAIN_LINE_INTERVAL_MS, ProgressDisplay } from './adminWait.ts';
-import { BackupFileError, BackupWriter, BLOCK_RAW_BYTES_TARGET, salvageBackup, type BackupMeta, type BackupTotals } from './backupFile.ts';
+import { BACKUP_KEY_BYTES_MAX, BackupFileError, BackupWriter, BLOCK_RAW_BYTES_TARGET, salvageBackup, type BackupMeta, type BackupTotals } from './backupFile.ts';
 import { reasonOf } from '../io/files.ts';
 import type { ProgressSnapshot } from './progressBar.ts';
 import { formatBytes, formatElapsed, plural } from './units.ts';
@@ -26,8 +26,8 @@ import { formatBytes, formatElapsed, plural } from './units.ts';
 export const PAGE_ATTEMPTS_MAX = 6;
 /** The wait before the second attempt; it doubles with each one after. */
 export const RETRY_DELAY_MS = 500;
-/** How long one page (or one restore request) may take: the node asks the owners, each may rest first. */
-export const PAGE_REQUEST_MS_MAX = 60_000;
+/** How long one page or one restore request may take: the node asks the owners, each may rest first. */
+export const BACKUP_REQUEST_MS_MAX = 60_000;
 
 export interface BackupOptions extends NodeOptions {
   readonly out: string;
@@ -144,10 +144,10 @@ async function backUp(io: AdminIo, run: Run, start: Start): Promise<number> {
     return EXIT_OK;
   } catch (error) {
     progress.finish();
-    await start.writer.close();
-    if (!(error instanceof PageFailure)) throw error;
-    io.err(`${error.message}\n${plural(start.writer.written.blocks, 'complete block')} kept in ${run.out}: continue with \`shoal backup --resume --out ${run.out} …\`\n`);
-    return error.interrupted ? EXIT_INTERRUPTED : EXIT_FAILURE;
+    await start.writer.close().catch(() => undefined);
+    const reason = error instanceof GaveUpError ? error.message : `error: writing ${run.out}: ${reasonOf(error)}`;
+    io.err(`${reason}\n${plural(start.writer.written.blocks, 'complete block')} kept in ${run.out}: continue with \`shoal backup --resume --out ${run.out} …\`\n`);
+    return error instanceof GaveUpError && error.interrupted ? EXIT_INTERRUPTED : EXIT_FAILURE;
   } finally {
     stopListening();
   }
@@ -186,8 +186,8 @@ async function backUpPartition(io: AdminIo, run: Run, writer: BackupWriter, part
   }
 }
 
-/** A page could not be had (after retries), or Ctrl-C. */
-export class PageFailure extends Error {
+/** A page or a restore request could not be done (after retries), or Ctrl-C. */
+export class GaveUpError extends Error {
   constructor(
     message: string,
     readonly interrupted: boolean,
@@ -201,10 +201,10 @@ async function fetchPage(io: AdminIo, run: Run, partition: number, after: Uint8A
   url.searchParams.set('limit', String(run.pageObjects));
   if (after !== undefined) url.searchParams.set('after', encodeBase64Url(after));
   return withRetries<Page>(io, signal, progress, `partition ${partition}`, async () => {
-    const answer = await adminBytesRequest(url, { access: run.target.access, signal, timeoutMs: PAGE_REQUEST_MS_MAX });
+    const answer = await adminBytesRequest(url, { access: run.target.access, signal, timeoutMs: BACKUP_REQUEST_MS_MAX });
     if (answer.kind !== 'ok') return { failure: answer, url };
     const next = answer.headers[BACKUP_NEXT_HEADER];
-    const decoded = decodeEntries(answer.body, { objectsMax: run.pageObjects, keyBytesMax: 0xffff });
+    const decoded = decodeEntries(answer.body, { objectsMax: run.pageObjects, keyBytesMax: BACKUP_KEY_BYTES_MAX });
     const nextKey = typeof next === 'string' ? decodeBase64Url(next) : undefined;
     if (!decoded.ok || (next !== undefined && (nextKey === undefined || nextKey.length === 0))) {
       return { failure: { kind: 'malformed', message: `${url.origin} answered a page of partition ${partition} that does not decode${decoded.ok ? '' : `: ${decoded.reason}`}` }, url };
@@ -225,12 +225,12 @@ function retryable(failure: AdminFailure): boolean {
 export async function withRetries<T>(io: AdminIo, signal: AbortSignal, display: { message(text: string): void }, what: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
   let delayMs = RETRY_DELAY_MS;
   for (let round = 1; ; round++) {
-    if (signal.aborted) throw new PageFailure('interrupted (Ctrl-C)', true);
+    if (signal.aborted) throw new GaveUpError('interrupted (Ctrl-C)', true);
     const outcome = await attempt();
     if ('value' in outcome) return outcome.value;
-    if (signal.aborted) throw new PageFailure('interrupted (Ctrl-C)', true);
+    if (signal.aborted) throw new GaveUpError('interrupted (Ctrl-C)', true);
     const reason = describeFailure(outcome.url, outcome.failure);
-    if (!retryable(outcome.failure) || round >= PAGE_ATTEMPTS_MAX) throw new PageFailure(`${what} failed${round > 1 ? ` ${round} times` : ''}: ${reason}`, false);
+    if (!retryable(outcome.failure) || round >= PAGE_ATTEMPTS_MAX) throw new GaveUpError(`${what} failed${round > 1 ? ` ${round} times` : ''}: ${reason}`, false);
     display.message(`${what}: ${reason}; trying again in ${delayMs} ms`);
     await io.sleep(delayMs, signal);
     delayMs *= 2;

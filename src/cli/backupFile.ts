@@ -35,8 +35,8 @@ export const BLOCK_OBJECTS_MAX = 1 << 20;
 const META_BYTES_MAX = 64 * 1024;
 /** Deflate may grow incompressible data a little. */
 const BLOCK_STORED_BYTES_MAX = BLOCK_RAW_BYTES_MAX + 1024 * 1024;
-/** Keys the nodes take are shorter than this (keyBytesMax is at most 64 KiB: the cursor's u16). */
-const KEY_BYTES_MAX = 0xffff;
+/** The longest key a backup holds (a block's cursor has a u16 length; nodes take far shorter keys). */
+export const BACKUP_KEY_BYTES_MAX = 0xffff;
 
 const KIND_BLOCK = 1;
 const KIND_TRAILER = 2;
@@ -125,7 +125,7 @@ export class BackupWriter {
     const raw = encodeEntries(entries);
     const stored = await compress(raw);
     const key = cursor ?? new Uint8Array(0);
-    if (key.length > KEY_BYTES_MAX) throw new RangeError(`a key of ${key.length} bytes cannot be a cursor`);
+    if (key.length > BACKUP_KEY_BYTES_MAX) throw new RangeError(`a key of ${key.length} bytes cannot be a cursor`);
     const head = new Uint8Array(BLOCK_FIXED_BYTES);
     const view = new DataView(head.buffer);
     head[0] = KIND_BLOCK;
@@ -348,7 +348,7 @@ function decodeBlock(where: string, compression: number, stored: Uint8Array, raw
     }
   }
   if (raw.length !== rawBytes) throw new BackupFileError('corrupt', `${where} decompresses to ${raw.length} bytes, not ${rawBytes}`);
-  const decoded = decodeEntries(raw, { objectsMax: BLOCK_OBJECTS_MAX, keyBytesMax: KEY_BYTES_MAX });
+  const decoded = decodeEntries(raw, { objectsMax: BLOCK_OBJECTS_MAX, keyBytesMax: BACKUP_KEY_BYTES_MAX });
   if (!decoded.ok) throw new BackupFileError('corrupt', `${where}: ${decoded.reason}`);
   if (decoded.entries.length !== objects) throw new BackupFileError('corrupt', `${where} holds ${decoded.entries.length} objects, its header says ${objects}`);
   return decoded.entries;

@@ -24,7 +24,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, failure, parseNodeTarget, usageError
 import { adminBytesRequest } from './adminHttp.ts';
 import type { AdminIo } from './adminIo.ts';
 import { EXIT_INTERRUPTED, PLAIN_LINE_INTERVAL_MS, ProgressDisplay } from './adminWait.ts';
-import { nodeFacts, PAGE_REQUEST_MS_MAX, PageFailure, withRetries, type NodeFacts } from './backup.ts';
+import { nodeFacts, BACKUP_REQUEST_MS_MAX, GaveUpError, withRetries, type NodeFacts } from './backup.ts';
 import { BackupFileError, readBackup, type BackupBlock, type VerifiedBackup } from './backupFile.ts';
 import { reasonOf, unlinkQuietly } from '../io/files.ts';
 import type { ProgressSnapshot } from './progressBar.ts';
@@ -134,7 +134,7 @@ async function restore(io: AdminIo, run: Run): Promise<number> {
 
 function stopped(io: AdminIo, run: Run, index: number, error: unknown): number {
   const resume = `continue with \`shoal restore --resume --in ${run.path} …\``;
-  if (error instanceof PageFailure) {
+  if (error instanceof GaveUpError) {
     io.err(`${error.message}\n${plural(index, 'block')} of ${run.verified.totals.blocks} restored: ${resume}\n`);
     return error.interrupted ? EXIT_INTERRUPTED : EXIT_FAILURE;
   }
@@ -149,7 +149,7 @@ async function restoreBlock(io: AdminIo, run: Run, block: BackupBlock, progress:
   for (const chunk of requestChunks(block.entries)) {
     const bytes = encodeEntries(chunk);
     await withRetries<true>(io, signal, progress, `restoring partition ${block.partition}`, async () => {
-      const answer = await adminBytesRequest(url, { method: 'POST', access: run.target.access, bytes, signal, timeoutMs: PAGE_REQUEST_MS_MAX });
+      const answer = await adminBytesRequest(url, { method: 'POST', access: run.target.access, bytes, signal, timeoutMs: BACKUP_REQUEST_MS_MAX });
       return answer.kind === 'ok' ? { value: true } : { failure: answer, url };
     });
     progress.sent(chunk.length, bytes.length);

@@ -324,6 +324,9 @@ test('the backup and restore routes refuse bad input with 400 and a code', async
     assert.match(reply.json().error as string, message);
   }
   assert.equal((await request(node('a'), 'POST', '/admin/restore', { body: 'x', headers: { 'content-type': 'text/plain' } })).status, 415);
+  const huge = await request(node('a'), 'POST', '/admin/restore', { body: new Uint8Array(16 * 1024 * 1024 + 1), headers: octets });
+  assert.equal(huge.status, 413);
+  assert.deepEqual(huge.json(), { error: 'a restore body may hold 16777216 bytes at most', code: 'RESTORE_TOO_LARGE' });
 });
 
 test('a page with no reachable owner, and a restore with fewer than W, answer 503 QUORUM_UNREACHABLE', async (t) => {
