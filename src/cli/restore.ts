@@ -28,7 +28,7 @@ import { nodeFacts, BACKUP_REQUEST_MS_MAX, GaveUpError, withRetries, type NodeFa
 import { BackupFileError, readBackup, type BackupBlock, type VerifiedBackup } from './backupFile.ts';
 import { reasonOf, unlinkQuietly } from '../io/files.ts';
 import type { ProgressSnapshot } from './progressBar.ts';
-import { formatBytes, formatElapsed, plural } from './units.ts';
+import { formatBytes, formatElapsed, formatSpan, plural } from './units.ts';
 
 /** Objects are sent in requests of about this many bytes (well under the node's RESTORE_BODY_BYTES_MAX). */
 export const RESTORE_REQUEST_BYTES_TARGET = 1024 * 1024;
@@ -76,7 +76,7 @@ export function ageRefusal(verified: VerifiedBackup, facts: NodeFacts, nowMs: nu
   const ageMs = nowMs - verified.meta.startedAtMs;
   if (allowOld || ageMs < retentionMs * (1 - RETENTION_MARGIN_FRACTION)) return undefined;
   return (
-    `error: the backup is ${formatElapsed(ageMs)} old, too close to the cluster's markerRetentionMs (${formatElapsed(retentionMs)}): ` +
+    `error: the backup is ${formatSpan(ageMs)} old, too close to the cluster's markerRetentionMs (${formatSpan(retentionMs)}): ` +
     'a key deleted since it was taken may have had its tombstone reaped, and would come back from it. ' +
     'Restore it with --allow-old into an empty cluster (or one where that does not matter); nothing was restored'
   );

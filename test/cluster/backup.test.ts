@@ -187,7 +187,7 @@ test('a backup older than the cluster\'s markerRetentionMs is refused without --
   await new Promise((resolve) => setTimeout(resolve, retention.markerRetentionMs));
   const refused = testIo();
   assert.equal(await runRestore({ node: b.url, in: file }, refused), 1, refused.stderr);
-  assert.match(refused.stderr, /the backup is 0:00 old, too close to the cluster's markerRetentionMs .*would come back from it\. Restore it with --allow-old into an empty cluster .*; nothing was restored/);
+  assert.match(refused.stderr, /the backup is \d+ s old, too close to the cluster's markerRetentionMs \(0 s\): .*would come back from it\. Restore it with --allow-old into an empty cluster .*; nothing was restored/);
   assert.equal(objectsStored(target), 0);
   const allowed = testIo();
   assert.equal(await runRestore({ node: b.url, in: file, allowOld: true }, allowed), 0, allowed.stderr);
