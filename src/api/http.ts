@@ -9,6 +9,7 @@
  *   GET    /admin/local/:key 200 JSON of the versions this node holds | 404 JSON
  *   GET    /admin/ring, /admin/transfers; POST /admin/join, /admin/leave, /admin/remove
  *                             membership (membershipRoutes.ts)
+ *   GET    /admin/backup/:partition, POST /admin/restore   backups (backupRoutes.ts)
  *   GET    /metrics          Prometheus text
  *
  * Before any route, every request passes auth/httpGuard.ts: loopback Host names only on a
@@ -46,6 +47,7 @@ import { kvRoute, siblingJson } from './kvRoute.ts';
 import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from './tls.ts';
 import { registerMembershipRoutes } from './membershipRoutes.ts';
 import { registerListRoute } from './listRoute.ts';
+import { registerBackupRoutes } from './backupRoutes.ts';
 
 export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, TLS_HANDSHAKE_MS_MAX, type HttpApiOptions, type TlsFiles };
 
@@ -96,6 +98,7 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   registerAdminRoutes(app, options);
   registerMembershipRoutes(app, options.node);
   registerListRoute(app, options.node, config.keyBytesMax);
+  registerBackupRoutes(app, options);
   logger.debug({ bodyLimit: config.valueBytesMax }, 'http api built');
   return app;
 }

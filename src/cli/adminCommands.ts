@@ -56,13 +56,13 @@ function changeCommand(admin: Command, name: string, description: string, own: (
 }
 
 /** --user, --password (or SHOAL_PASSWORD), --ca: for a node with users, or with a certificate of a private CA. */
-function withAccess(command: Command): Command {
+export function withAccess(command: Command): Command {
   return command
     .option('--user <name>', "a user of the node's users file (HTTP Basic authorization)")
     .addOption(new Option('--password <password>', "the user's password (prefer the environment variable: a flag shows in ps)").env(PASSWORD_ENV))
     .option('--ca <file>', "PEM file of the CA that signed an https:// node's certificate");
 }
 
-function exit(code: number): void {
+export function exit(code: number): void {
   if (code !== 0) process.exitCode = code;
 }

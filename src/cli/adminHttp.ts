@@ -1,10 +1,10 @@
 /**
- * One admin request to a node: JSON in, JSON out, a bounded wait, over HTTP or HTTPS
- * (node:http / node:https: fetch cannot be given a CA), with the user's credentials. Every
- * outcome is a value (never a throw), so the commands decide what to print and which exit
- * code to use.
+ * One admin request to a node: JSON in, JSON out (or bytes, for backups), a bounded wait,
+ * over HTTP or HTTPS (node:http / node:https: fetch cannot be given a CA), with the user's
+ * credentials. Every outcome is a value (never a throw), so the commands decide what to
+ * print and which exit code to use.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { z } from 'zod';
 import { errorBodySchema } from './adminContract.ts';
@@ -34,7 +34,10 @@ export type AdminFailure = Exclude<AdminAnswer<unknown>, { kind: 'ok' }>;
 export interface AdminRequest {
   readonly method?: 'GET' | 'POST';
   readonly access?: AdminAccess;
+  /** Sent as JSON. */
   readonly body?: unknown;
+  /** Sent as application/octet-stream instead (a restore's objects). */
+  readonly bytes?: Uint8Array;
   /** Aborts the request early (Ctrl-C while waiting). */
   readonly signal?: AbortSignal;
   readonly timeoutMs?: number;
@@ -45,15 +48,26 @@ export async function adminRequest<T>(
   schema: z.ZodType<T, z.ZodTypeDef, unknown>,
   request: AdminRequest = {},
 ): Promise<AdminAnswer<T>> {
-  const fetched = await fetchText(url, request);
+  const fetched = await fetchBody(url, request);
   if (fetched.kind === 'unreachable') return fetched;
-  const { status, text } = fetched;
+  const { status } = fetched;
+  const text = fetched.body.toString('utf8');
   if (status < 200 || status > 299) return refusal(status, text);
   const json = parseJson(text);
   if (json === undefined) return { kind: 'malformed', message: `${url.origin} answered ${status} with non-JSON: ${excerpt(text)}` };
   const parsed = schema.safeParse(json);
   if (!parsed.success) return { kind: 'malformed', message: `${url.origin} answered ${url.pathname} with unexpected JSON: ${issues(parsed.error)}` };
   return { kind: 'ok', value: parsed.data, text };
+}
+
+export type AdminBytesAnswer = { readonly kind: 'ok'; readonly body: Buffer; readonly headers: IncomingHttpHeaders } | AdminFailure;
+
+/** A request whose answer is bytes (a backup page): the body and headers of a 2xx as they are. */
+export async function adminBytesRequest(url: URL, request: AdminRequest = {}): Promise<AdminBytesAnswer> {
+  const fetched = await fetchBody(url, request);
+  if (fetched.kind === 'unreachable') return fetched;
+  if (fetched.status < 200 || fetched.status > 299) return refusal(fetched.status, fetched.body.toString('utf8'));
+  return { kind: 'ok', body: fetched.body, headers: fetched.headers };
 }
 
 /** What to print for a failed request to `url` (with a hint on a second line where one helps). */
@@ -87,9 +101,11 @@ export function prettyJson(text: string): string {
   return json === undefined ? text : JSON.stringify(json, null, 2);
 }
 
-type Fetched = { readonly kind: 'answered'; readonly status: number; readonly text: string } | { readonly kind: 'unreachable'; readonly message: string };
+type Fetched =
+  | { readonly kind: 'answered'; readonly status: number; readonly headers: IncomingHttpHeaders; readonly body: Buffer }
+  | { readonly kind: 'unreachable'; readonly message: string };
 
-async function fetchText(url: URL, request: AdminRequest): Promise<Fetched> {
+async function fetchBody(url: URL, request: AdminRequest): Promise<Fetched> {
   const timeoutMs = request.timeoutMs ?? ADMIN_REQUEST_MS_MAX;
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = request.signal === undefined ? timeout : AbortSignal.any([timeout, request.signal]);
@@ -103,10 +119,11 @@ async function fetchText(url: URL, request: AdminRequest): Promise<Fetched> {
 
 /** The request sent (a JSON body as application/json, as the node requires of admin POSTs), the answer read whole. */
 function exchange(url: URL, request: AdminRequest, signal: AbortSignal): Promise<Fetched> {
-  const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
+  const json = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body), 'utf8');
+  const body = request.bytes ?? json;
   const headers: Record<string, string | number> = {};
   if (body !== undefined) {
-    headers['content-type'] = 'application/json';
+    headers['content-type'] = request.bytes === undefined ? 'application/json' : 'application/octet-stream';
     headers['content-length'] = body.length;
   }
   const auth = request.access?.auth;
@@ -115,14 +132,14 @@ function exchange(url: URL, request: AdminRequest, signal: AbortSignal): Promise
   return new Promise((resolve, reject) => {
     // agent: false — one connection per request, none left open to hold the process.
     const outgoing = send(url, { method: request.method ?? 'GET', headers, signal, agent: false, ca: request.access?.ca }, (response) => {
-      readText(response).then((text) => resolve({ kind: 'answered', status: response.statusCode ?? 0, text }), reject);
+      readBody(response).then((body) => resolve({ kind: 'answered', status: response.statusCode ?? 0, headers: response.headers, body }), reject);
     });
     outgoing.on('error', reject);
     outgoing.end(body);
   });
 }
 
-function readText(response: IncomingMessage): Promise<string> {
+function readBody(response: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -131,7 +148,7 @@ function readText(response: IncomingMessage): Promise<string> {
       if (bytes > ADMIN_ANSWER_BYTES_MAX) response.destroy(new Error(`answer larger than ${ADMIN_ANSWER_BYTES_MAX} bytes`));
       else chunks.push(chunk);
     });
-    response.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    response.on('end', () => resolve(Buffer.concat(chunks)));
     response.on('error', reject);
     // Settles nothing after 'end'; otherwise the answer was cut off (reset, or aborted by the signal).
     response.on('close', () => reject(new Error('the answer was cut off')));

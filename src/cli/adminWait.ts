@@ -175,7 +175,7 @@ function stillRunning(settings: WaitSettings): string {
 }
 
 /** Draws the progress on stderr: one line redrawn with \r on a terminal, a plain line now and then otherwise. */
-class ProgressDisplay {
+export class ProgressDisplay {
   private drawn = false;
   private plainShownMs: number | undefined;
 

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { CONFIG_FILE_ENV, CONFIG_FIELDS, CONFIG_FIELD_NAMES, configSummary, envName, flagName, resolveNodeConfig } from '../node/config.ts';
 import { addAdminCommands } from './adminCommands.ts';
+import { addBackupCommands } from './backupCommands.ts';
 import { addCertCommands } from './cert.ts';
 import { runDev } from './dev.ts';
 import { runStart } from './start.ts';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   addAdminCommands(program.command('admin').description("talk to a node's HTTP API"));
   addCertCommands(program.command('cert').description('make the cluster CA and the certificates it signs, for mutual TLS'));
   addUserCommands(program.command('user').description('manage a users file: who may use the client ports (HTTP, Redis), with which role'));
+  addBackupCommands(program);
 
   program
     .command('dev')

@@ -16,6 +16,8 @@ export interface ProgressSnapshot {
   readonly objectsEstimate?: number;
   /** Nodes that did not report their progress to the node asked. */
   readonly nodesFailing?: number;
+  /** The time left, when it can be told (a backup's or a restore's). */
+  readonly etaMs?: number;
 }
 
 export interface ProgressFrame {
@@ -34,7 +36,8 @@ export type ProgressDetail = 'full' | 'no-estimate' | 'brief';
 const DETAILS: readonly ProgressDetail[] = ['full', 'no-estimate', 'brief'];
 
 /**
- * `[=====>    ] 12/24 partitions, 3,412 objects, 5.2 MiB, 1,204 obj/s, 1.8 MiB/s, 0:42`.
+ * `[=====>    ] 12/24 partitions, 3,412 objects, 5.2 MiB, 1,204 obj/s, 1.8 MiB/s, 0:42` (`, ETA 0:40`
+ * when the snapshot knows it).
  * With a width the line is kept shorter than it (a full-width line wraps on some
  * terminals, which breaks redrawing with \r): the bar's width depends on the terminal's
  * only (so it does not jump as the numbers grow), and the text says less when it must.
@@ -62,6 +65,7 @@ export function progressText(snapshot: ProgressSnapshot, elapsedMs: number, deta
     detail === 'brief' ? undefined : formatObjectRate(snapshot.objectsPerS),
     formatByteRate(snapshot.bytesPerS),
     formatElapsed(elapsedMs),
+    snapshot.etaMs === undefined ? undefined : `ETA ${formatElapsed(snapshot.etaMs)}`,
   ];
   const failing = snapshot.nodesFailing ?? 0;
   if (failing > 0) parts.push(`${plural(failing, 'node')} not reporting`);

@@ -47,6 +47,14 @@ export function formatElapsed(elapsedMs: number): string {
   return `${hours}:${String(minutes).padStart(2, '0')}:${seconds}`;
 }
 
+/** `45 s`, `3.5 h`, `12.0 days`: a long span (an age, a retention) as people say it. */
+export function formatSpan(ms: number): string {
+  const seconds = Math.max(0, ms) / 1000;
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  const hours = seconds / 3600;
+  return hours < 48 ? `${hours.toFixed(1)} h` : `${(hours / 24).toFixed(1)} days`;
+}
+
 /** `1 partition`, `3 partitions`. */
 export function plural(count: number, noun: string): string {
   return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;

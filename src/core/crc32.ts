@@ -15,8 +15,9 @@ function buildTable(): Uint32Array {
   return table;
 }
 
-export function crc32(data: Uint8Array): number {
-  let crc = 0xffffffff;
+/** The CRC-32 of `data`; with `previous` (the CRC of what came before it), the CRC of both: crc32(b, crc32(a)) = crc32(a ‖ b). */
+export function crc32(data: Uint8Array, previous = 0): number {
+  let crc = (previous ^ 0xffffffff) >>> 0;
   for (let i = 0; i < data.length; i++) crc = TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

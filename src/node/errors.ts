@@ -13,6 +13,8 @@ export type RequestErrorCode =
   | 'CONTENT_TYPE_INVALID'
   | 'CONTEXT_INVALID'
   | 'REQUEST_OPTION_INVALID'
+  | 'RESTORE_INVALID'
+  | 'RESTORE_TOO_LARGE'
   | 'TOO_MANY_SIBLINGS'
   | 'NODE_NOT_SERVING'
   | 'REQUEST_TIMEOUT'
@@ -54,6 +56,8 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
   CONTENT_TYPE_INVALID: refusal(400, 'ERR'),
   CONTEXT_INVALID: refusal(400, 'ERR'),
   REQUEST_OPTION_INVALID: refusal(400, 'ERR'),
+  RESTORE_INVALID: refusal(400, 'ERR'),
+  RESTORE_TOO_LARGE: refusal(413, 'ERR'),
   TOO_MANY_SIBLINGS: refusal(409, 'ERR'),
   NODE_NOT_SERVING: refusal(503, 'TRYAGAIN'),
   REQUEST_TIMEOUT: refusal(503, 'TRYAGAIN'),

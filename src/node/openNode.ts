@@ -46,6 +46,7 @@ import { PartitionTrees } from './antiEntropy/partitionTrees.ts';
 import { mergeBatch } from './membership/transferReceiver.ts';
 import { NodeReplica } from './replica/nodeReplica.ts';
 import { serveListKeys, type ListingServiceDeps } from './listing/listingService.ts';
+import { BackupService } from './backup/backupService.ts';
 
 export interface NodeDeps {
   /** config.cluster lists every member (id + internode address); absent = a cluster of one. */
@@ -228,7 +229,19 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
   };
   const listKeys = (message: ListKeysMessage): Promise<KeyListsReply> => serveListKeys(listing, message);
   const background = new BackgroundTasks([handoff, prober, gossip, sender, drop, admission, ...(config.antiEntropyIntervalMs > 0 ? [antiEntropy] : [])]);
-  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background, listKeys });
+  const backup = new BackupService({
+    ...shared,
+    self: config.id,
+    view: () => membership.view,
+    replica,
+    isUp: (peer) => detector.isUp(peer),
+    pacer: admission,
+    keyBytesMax: config.keyBytesMax,
+    timeoutMs: Math.max(config.requestTimeoutMs, 10_000),
+    batchObjectsMax: config.transferBatchObjectsMax,
+    batchBytesMax: config.transferBatchBytesMax,
+  });
+  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background, listKeys, backup });
   const service: ReplicaServiceDeps = {
     replica,
     membership: admin,
@@ -239,6 +252,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     serving: () => node.currentState === 'serving',
     coordinateForwarded: (forward) => node.coordinateForwarded(forward),
     listKeys,
+    partitionScan: (scan) => backup.servePartitionScan(scan),
     antiEntropy: answeringPeer(
       trees,
       replica,

@@ -8,6 +8,7 @@
  *   forward         -> object | error            coordinate a whole client get/put/delete here
  *   hint-delivery   -> ack | error               a fallback hands a hinted version back to its owner
  *   list-keys       -> key-lists | error         a page of a key listing, per partition (node/listing)
+ *   partition-scan  -> partition-page | error    a page of a partition's stored objects (a backup reads every owner's)
  *
  * Objects travel as objectCodec bytes, so a replica decodes them with the same strict
  * checks as the disk format. Every incoming message and reply is validated here; what does
@@ -16,6 +17,7 @@
  */
 import { ERROR_CODES, RequestError, type ErrorCode, type ReplicaCounts } from './errors.ts';
 import { WRITE_ID_LENGTH_MAX } from '../core/object.ts';
+import { compareBytes } from '../core/bytes.ts';
 
 export type ForwardOp = 'get' | 'put' | 'delete';
 
@@ -207,6 +209,17 @@ export interface ListKeysMessage {
   readonly keysMax: number;
 }
 
+/** A page of the stored objects of a partition after `afterKey`, in key order (a backup reads each owner's). */
+export interface PartitionScanMessage {
+  readonly type: 'partition-scan';
+  readonly partition: number;
+  readonly afterKey?: Uint8Array;
+  /** At most this many objects (1..TRANSFER_BATCH_OBJECTS_MAX). */
+  readonly objectsMax: number;
+  /** About this many key and object bytes (1..PARTITION_SCAN_BYTES_MAX; the first object always). */
+  readonly bytesMax: number;
+}
+
 export type Message =
   | PingMessage
   | ListKeysMessage
@@ -227,7 +240,8 @@ export type Message =
   | AeFetchMessage
   | AePushMessage
   | AeDigestsMessage
-  | AeReapMessage;
+  | AeReapMessage
+  | PartitionScanMessage;
 export type MessageType = Message['type'];
 
 export interface PongReply {
@@ -316,6 +330,15 @@ export interface KeyListsReply {
   readonly through: readonly Uint8Array[];
 }
 
+/** A partition-scan's answer: keys in strictly increasing order, each with its object (objectCodec bytes). */
+export interface PartitionPageReply {
+  readonly type: 'partition-page';
+  readonly keys: readonly Uint8Array[];
+  readonly objects: readonly Uint8Array[];
+  /** Where the next page starts (at or past the last key); absent once the page reached the partition's end. */
+  readonly resumeAfter?: Uint8Array;
+}
+
 export type Reply =
   | PongReply
   | KeyListsReply
@@ -328,7 +351,8 @@ export type Reply =
   | StatsReply
   | PartitionsReply
   | HashesReply
-  | KeyedBytesReply;
+  | KeyedBytesReply
+  | PartitionPageReply;
 
 /** A message or reply that does not match the protocol; the text says what is wrong. */
 export class BadMessageError extends RequestError {
@@ -350,6 +374,8 @@ const TIMEOUT_MS_MAX = 3_600_000;
 export const TRANSFER_BATCH_OBJECTS_MAX = 4096;
 /** Keys one listing reply carries at most (partitions asked times keysMax). */
 export const LIST_REPLY_KEYS_MAX = TRANSFER_BATCH_OBJECTS_MAX;
+/** The most key and object bytes a partition-scan may ask for (well under a frame's limit). */
+export const PARTITION_SCAN_BYTES_MAX = 8 * 1024 * 1024;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
 /** Segments of an anti-entropy hash tree at most (the shape is checked against the node's own). */
 const TREE_SEGMENTS_MAX = 1 << 20;
@@ -500,6 +526,8 @@ export function parseMessage(raw: unknown): Message {
     }
     case 'list-keys':
       return parseListKeys(fields);
+    case 'partition-scan':
+      return parsePartitionScan(fields);
     default:
       throw new BadMessageError(`unknown message type ${describe(type)}`);
   }
@@ -539,6 +567,8 @@ export function parseReply(raw: unknown): Reply {
     }
     case 'key-lists':
       return parseKeyLists(fields);
+    case 'partition-page':
+      return parsePartitionPage(fields);
     default:
       throw new BadMessageError(`unknown reply type ${describe(type)}`);
   }
@@ -555,6 +585,31 @@ function parseJoin(fields: Fields): JoinMessage {
     dryRun: booleanField(fields, 'dryRun'),
   };
   return expectRingVersion === undefined ? message : { ...message, expectRingVersion };
+}
+
+function parsePartitionScan(fields: Fields): PartitionScanMessage {
+  const afterKey = optional(fields, 'afterKey', bytesField);
+  const message: PartitionScanMessage = {
+    type: 'partition-scan',
+    partition: partitionField(fields),
+    objectsMax: integerField(fields, 'objectsMax', 1, TRANSFER_BATCH_OBJECTS_MAX),
+    bytesMax: integerField(fields, 'bytesMax', 1, PARTITION_SCAN_BYTES_MAX),
+  };
+  return afterKey === undefined ? message : { ...message, afterKey };
+}
+
+/** A page's keys must come in strictly increasing order, and its end must not come before its last key. */
+function parsePartitionPage(fields: Fields): PartitionPageReply {
+  const keys = bytesList(fields, 'keys');
+  const objects = bytesList(fields, 'objects');
+  if (keys.length !== objects.length) throw new BadMessageError(`partition page has ${keys.length} keys but ${objects.length} objects`);
+  for (let i = 1; i < keys.length; i++) {
+    if (compareBytes(keys[i - 1] as Uint8Array, keys[i] as Uint8Array) >= 0) throw new BadMessageError(`partition page keys out of order at ${i}`);
+  }
+  const resumeAfter = optional(fields, 'resumeAfter', bytesField);
+  const last = keys[keys.length - 1];
+  if (resumeAfter !== undefined && last !== undefined && compareBytes(resumeAfter, last) < 0) throw new BadMessageError('partition page ends before its last key');
+  return resumeAfter === undefined ? { type: 'partition-page', keys, objects } : { type: 'partition-page', keys, objects, resumeAfter };
 }
 
 function parseTransferBatch(fields: Fields): TransferBatchMessage {

@@ -29,6 +29,7 @@ import {
   type HintDeliveryMessage,
   type ListKeysMessage,
   type Message,
+  type PartitionScanMessage,
   type Reply,
   type ReplicaGetMessage,
   type ReplicaPutMessage,
@@ -50,6 +51,8 @@ export interface ReplicaServiceDeps {
   readonly coordinateForwarded: (message: ForwardMessage) => Promise<Coordinated>;
   /** Answers a listing page for this node's partitions (listing/listingService.ts). */
   readonly listKeys: (message: ListKeysMessage) => Promise<Reply>;
+  /** A page of this node's copy of a partition, for a backup (backup/backupService.ts). */
+  readonly partitionScan: (message: PartitionScanMessage) => Promise<Reply>;
 }
 
 /**
@@ -78,6 +81,7 @@ export const MEMBER_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set([
   'ae-digests',
   'ae-push',
   'ae-reap',
+  'partition-scan',
 ]);
 
 /** Answers one peer request; never rejects. */
@@ -133,6 +137,8 @@ function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promis
       return exchange(deps, message);
     case 'list-keys':
       return deps.listKeys(message);
+    case 'partition-scan':
+      return deps.partitionScan(message);
   }
 }
 

@@ -48,6 +48,7 @@ import type { BackgroundTasks } from './background.ts';
 import { LIST_PAGE_KEYS_MAX, type ListingPage } from '../core/listing.ts';
 import { coordinateListPage } from './listing/listCoordinator.ts';
 import type { KeyListsReply, ListKeysMessage } from './protocol.ts';
+import type { BackupService } from './backup/backupService.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -68,6 +69,7 @@ export interface NodeParts {
   readonly background: BackgroundTasks;
   /** This node's answer to a listing page for its own partitions (listing/listingService.ts). */
   readonly listKeys: (message: ListKeysMessage) => Promise<KeyListsReply>;
+  readonly backup: BackupService;
 }
 
 /** One page of a key listing, as a client asks for it. */
@@ -248,6 +250,12 @@ export class ShoalNode {
 
   get currentState(): NodeState {
     return this.state;
+  }
+
+  /** Backup pages and restores (backup/backupService.ts). */
+  get backup(): BackupService {
+    this.checkServing();
+    return this.parts.backup;
   }
 
   /** Membership: the ring, joins, leaves, removes and transfer progress. */

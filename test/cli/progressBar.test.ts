@@ -28,6 +28,11 @@ test('progressText: partitions, objects, bytes, rates, elapsed', () => {
   );
 });
 
+test('progressText: the time left, when the snapshot knows it (a backup, a restore)', () => {
+  assert.equal(progressText({ ...snapshot, etaMs: 95_500 }, 42_000), '12/24 partitions, 3,412 objects, 5.2 MiB, 1,204 obj/s, 1.8 MiB/s, 0:42, ETA 1:35');
+  assert.match(progressLine({ ...snapshot, etaMs: 5_000 }, { startedMs: 0, nowMs: 1000, widthColumns: 120 }), /^\[=+>? *\] 12\/24 partitions, .*, 0:01, ETA 0:05$/);
+});
+
 test('progressText: less detail on request', () => {
   const estimated = { ...snapshot, objectsEstimate: 12_345 };
   assert.equal(progressText(estimated, 42_000, 'no-estimate'), '12/24 partitions, 3,412 objects, 5.2 MiB, 1,204 obj/s, 1.8 MiB/s, 0:42');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatByteRate, formatBytes, formatCount, formatElapsed, formatObjectRate, plural } from '../../src/cli/units.ts';
+import { formatByteRate, formatBytes, formatCount, formatElapsed, formatObjectRate, formatSpan, plural } from '../../src/cli/units.ts';
 
 test('formatBytes: binary units, one decimal below 100, none above, never 1024 of a unit', () => {
   assert.equal(formatBytes(0), '0 B');
@@ -36,4 +36,11 @@ test('rates, elapsed times and plurals', () => {
   assert.equal(plural(1, 'partition'), '1 partition');
   assert.equal(plural(0, 'partition'), '0 partitions');
   assert.equal(plural(2500, 'object'), '2,500 objects');
+});
+
+test('formatSpan: seconds, then hours, then days', () => {
+  assert.equal(formatSpan(400), '0 s');
+  assert.equal(formatSpan(119_000), '119 s');
+  assert.equal(formatSpan(3.5 * 3_600_000), '3.5 h');
+  assert.equal(formatSpan(10 * 86_400_000), '10.0 days');
 });

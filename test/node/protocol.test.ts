@@ -76,3 +76,22 @@ test('the messages and replies of client requests travel as arrays, and parse ba
   assert.throws(() => parseMessage([1, 3, key, bytes, true, null, 'yes']), /groupCommit must be a boolean/);
   assert.throws(() => parseReply([7]), /unknown reply tag 7/);
 });
+
+test('a partition scan and its page are validated: limits, counts, key order, the page\'s end', () => {
+  const scan = { type: 'partition-scan', partition: 3, objectsMax: 100, bytesMax: 1 << 20 };
+  assert.deepEqual(parseMessage(scan), scan);
+  assert.deepEqual(parseMessage({ ...scan, afterKey: key }), { ...scan, afterKey: key });
+  assert.throws(() => parseMessage({ ...scan, objectsMax: 0 }), /objectsMax must be an integer 1-4096/);
+  assert.throws(() => parseMessage({ ...scan, objectsMax: 5000 }), /objectsMax must be an integer 1-4096/);
+  assert.throws(() => parseMessage({ ...scan, bytesMax: 64 * 1024 * 1024 }), /bytesMax must be an integer 1-8388608/);
+  assert.throws(() => parseMessage({ ...scan, afterKey: 'k' }), /afterKey must be bytes/);
+  const [k1, k2] = [Uint8Array.of(1), Uint8Array.of(2)];
+  const page = { type: 'partition-page', keys: [k1, k2], objects: [bytes, bytes], resumeAfter: k2 };
+  assert.deepEqual(parseReply(page), page);
+  assert.deepEqual(parseReply({ type: 'partition-page', keys: [], objects: [] }), { type: 'partition-page', keys: [], objects: [] });
+  assert.throws(() => parseReply({ ...page, objects: [bytes] }), /2 keys but 1 objects/);
+  assert.throws(() => parseReply({ ...page, keys: [k2, k1] }), /keys out of order at 1/);
+  assert.throws(() => parseReply({ ...page, keys: [k1, k1] }), /keys out of order at 1/);
+  assert.throws(() => parseReply({ ...page, resumeAfter: k1 }), /ends before its last key/);
+  assert.throws(() => parseReply({ ...page, keys: Array.from({ length: 4097 }, () => k1), objects: [] }), /at most 4096 byte strings/);
+});

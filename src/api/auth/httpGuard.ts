@@ -12,9 +12,9 @@
  * 3. With users (an Authenticator): `Authorization: Basic base64(user:password)` (Basic
  *    only), else 401 UNAUTHENTICATED with `WWW-Authenticate`; a role below the route's
  *    (requiredRole) — 403 FORBIDDEN; too many password checks at once — 503 AUTH_BUSY.
- * 4. An admin POST with a body must send it as application/json — 415
- *    UNSUPPORTED_MEDIA_TYPE: an HTML form can send text/plain or url-encoded data across
- *    sites without a preflight, never JSON.
+ * 4. An admin POST with a body must send it as application/json (a restore's as
+ *    application/octet-stream) — 415 UNSUPPORTED_MEDIA_TYPE: an HTML form can send
+ *    text/plain or url-encoded data across sites without a preflight, never either of these.
  *
  * Every refusal is answered `{error, code}` and changes nothing; each is logged (source
  * address, user) at most once per REFUSAL_LOG_INTERVAL_MS per code. With credentials
@@ -53,7 +53,8 @@ const LOOPBACK_HOST = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d{1
 /** A key's own path: one segment after /kv/ (as kvRoute.ts takes it), or the listing. */
 const KV_PATH = /^\/kv(\/[^/]*)?$/;
 const BASIC = /^basic +([A-Za-z0-9+/=]+) *$/i;
-const JSON_MEDIA_TYPE = /^application\/json\s*(;.*)?$/i;
+/** Types a browser sends across sites only after a preflight (which this node never grants). */
+const ADMIN_MEDIA_TYPE = /^application\/(json|octet-stream)\s*(;.*)?$/i;
 /** A path a router might read as another: dot segments, doubled slashes, backslashes. */
 const AMBIGUOUS_PATH = /(^|\/)\.\.?(\/|$)|\/\/|\\/;
 
@@ -178,8 +179,8 @@ function sameOrigin(origin: string, host: string | undefined): boolean {
 function adminMediaCheck(request: IncomingMessage, method: string, path: string): HttpRefusal | undefined {
   if (method !== 'POST' || !requestHasBody(request) || requiredRole('GET', path) !== 'admin') return undefined;
   const type = request.headers['content-type'];
-  if (type !== undefined && JSON_MEDIA_TYPE.test(type)) return undefined;
-  return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', error: `admin requests send their body as Content-Type: application/json, got ${JSON.stringify((type ?? '(none)').slice(0, 100))}` };
+  if (type !== undefined && ADMIN_MEDIA_TYPE.test(type)) return undefined;
+  return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', error: `admin requests send their body as Content-Type: application/json (a restore's application/octet-stream), got ${JSON.stringify((type ?? '(none)').slice(0, 100))}` };
 }
 
 /** Whether a body follows the headers (one left unread makes the connection unusable for the next request). */

@@ -27,6 +27,7 @@ import type { JsonValue, MetaStore } from '../../ports/storage.ts';
 import { describeFailure, type PeerClient } from '../peerClient.ts';
 import type { TransferBatchMessage, TransferEndMessage } from '../protocol.ts';
 import type { BackgroundPacer } from '../admission.ts';
+import { entryBytes, readBoundedPage } from '../partitionPage.ts';
 import type { Membership } from './membership.ts';
 
 export interface TransferSenderDeps {
@@ -207,18 +208,8 @@ export class TransferSender {
 
   /** Up to batchObjectsMax entries after the cursor, cut at about batchBytesMax, and where the next batch starts. */
   private nextBatch(partition: number, cursor: Cursor): { entries: PartitionEntry[]; next: Cursor; last: boolean } {
-    const { batchObjectsMax, batchBytesMax } = this.deps;
-    const page = this.deps.replica.scanPartition(partition, cursor.afterKey, batchObjectsMax);
-    let bytes = 0;
-    let count = 0;
-    while (count < page.entries.length && count < batchObjectsMax && (count === 0 || bytes + entryBytes(page.entries[count] as PartitionEntry) <= batchBytesMax)) {
-      bytes += entryBytes(page.entries[count] as PartitionEntry);
-      count++;
-    }
-    const entries = page.entries.slice(0, count);
-    if (count < page.entries.length) return { entries, next: { afterKey: (entries[count - 1] as PartitionEntry).key }, last: false };
-    // The whole page: the next one starts past its range (the buffer may have hidden all of it).
-    return { entries, next: { afterKey: page.resumeAfter }, last: page.resumeAfter === undefined };
+    const page = readBoundedPage(this.deps.replica, partition, cursor.afterKey, this.deps.batchObjectsMax, this.deps.batchBytesMax);
+    return { entries: page.entries, next: { afterKey: page.resumeAfter }, last: page.resumeAfter === undefined };
   }
 
   /** Sends one message of a transfer until acknowledged; false when the transfer stopped being wanted. */
@@ -279,6 +270,3 @@ export class TransferSender {
   }
 }
 
-function entryBytes(entry: PartitionEntry): number {
-  return entry.key.length + entry.bytes.length;
-}
