@@ -45,7 +45,7 @@ import { remoteExchangePeer } from './antiEntropy/exchangeMessages.ts';
 import { PartitionTrees } from './antiEntropy/partitionTrees.ts';
 import { mergeBatch } from './membership/transferReceiver.ts';
 import { NodeReplica } from './replica/nodeReplica.ts';
-import { serveListKeys, type ListingServiceDeps } from './listing/listingService.ts';
+import { ListingService } from './listing/listingService.ts';
 import { BackupService } from './backup/backupService.ts';
 
 export interface NodeDeps {
@@ -219,15 +219,15 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     reaping: { tombstoneGraceMs: config.tombstoneGraceMs, markerRetentionMs: config.markerRetentionMs },
     peerFor: (peer) => remoteExchangePeer(peers, peer, config.requestTimeoutMs),
   });
-  const listing: ListingServiceDeps = {
+  const listing = new ListingService({
     reader: replica,
     clock,
     partitionCount: config.partitionCount,
     keyBytesMax: config.keyBytesMax,
     holds: (partition) => membership.view.holds[partition] === true,
     pauseAfterMs: (workMs) => admission.pauseAfterMs(workMs),
-  };
-  const listKeys = (message: ListKeysMessage): Promise<KeyListsReply> => serveListKeys(listing, message);
+  });
+  const listKeys = (message: ListKeysMessage): Promise<KeyListsReply> => listing.serve(message);
   const background = new BackgroundTasks([handoff, prober, gossip, sender, drop, admission, ...(config.antiEntropyIntervalMs > 0 ? [antiEntropy] : [])]);
   const backup = new BackupService({
     ...shared,

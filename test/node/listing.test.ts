@@ -10,6 +10,8 @@ import { compareBytes } from '../../src/core/bytes.ts';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import { RequestError } from '../../src/node/errors.ts';
 import { listPartitionKeys } from '../../src/node/listing/partitionKeys.ts';
+import { LIST_WAIT_MS_MAX, ListingService } from '../../src/node/listing/listingService.ts';
+import { ManualClock } from '../../src/sim/simClock.ts';
 import type { StoredObject } from '../../src/core/object.ts';
 import type { PartitionReader } from '../../src/ports/replica.ts';
 import type { ShoalNode } from '../../src/node/shoalNode.ts';
@@ -188,4 +190,26 @@ test('a partition answer looks at no more than its scan budget, and says how far
   assert.deepEqual(answer.keys.map((key) => dec.decode(key)), ['t9999']);
   const other = listPartitionKeys(reader, 0, { prefix: enc.encode('u'), after: undefined }, limits);
   assert.deepEqual(other, { keys: [enc.encode('u0001')], through: undefined });
+});
+
+test('listing answers are paced as background work: each waits for the rest the ones before it owe, at most LIST_WAIT_MS_MAX', async () => {
+  const clock = new ManualClock();
+  const objects = new Map<string, boolean>([['a', false]]);
+  let owedMs = 100;
+  const service = new ListingService({ reader: fakeReader(objects), clock, partitionCount: 1, keyBytesMax: 64, holds: () => true, pauseAfterMs: () => owedMs });
+  const message = { type: 'list-keys', partitions: [0], prefix: new Uint8Array(0), keysMax: 5 } as const;
+  assert.deepEqual((await service.serve(message)).counts, [1], 'the first answer waits for nothing');
+  let answered = false;
+  const second = service.serve(message).then(() => (answered = true));
+  await clock.advance(99);
+  assert.equal(answered, false, 'the second waits for the rest the first owes');
+  await clock.advance(1);
+  await second;
+  await clock.advance(100);
+  owedMs = 60_000;
+  await service.serve(message);
+  const capped = service.serve(message).then(() => (answered = false));
+  await clock.advance(LIST_WAIT_MS_MAX);
+  await capped;
+  assert.equal(answered, false, 'a huge debt is waited for LIST_WAIT_MS_MAX at most');
 });

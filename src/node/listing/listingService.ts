@@ -1,8 +1,12 @@
 /**
  * The replica side of a listing page: answers a `list-keys` request (a peer's, a client's,
- * or this node's own coordinator's) from this node's partitions, one partition after the
- * other, pausing between them as the admission controller says (paper 6.5): a listing is
- * a long scan, and it yields to the requests of clients when they suffer.
+ * or this node's own coordinator's) from this node's partitions.
+ *
+ * Listing is a long scan, paced as background work (paper 6.5): after each answer the
+ * node owes the rest the admission controller asks for that work, and the next listing
+ * answer waits for it (at most LIST_WAIT_MS_MAX, so a page still answers in its time).
+ * Every listing on the node shares the one debt, so together they take about the
+ * background share of its time, and much less while client requests suffer.
  */
 import type { Clock } from '../../ports/clock.ts';
 import type { PartitionReader } from '../../ports/replica.ts';
@@ -12,6 +16,8 @@ import { listPartitionKeys } from './partitionKeys.ts';
 
 /** Stored objects (live or deleted) one partition's answer looks at, at most. */
 export const LIST_SCAN_OBJECTS_MAX = 4096;
+/** The longest a listing answer waits for the rest owed by the ones before it. */
+export const LIST_WAIT_MS_MAX = 500;
 
 export interface ListingServiceDeps {
   readonly reader: PartitionReader;
@@ -26,8 +32,27 @@ export interface ListingServiceDeps {
 
 const NO_KEYS = new Uint8Array(0);
 
-export async function serveListKeys(deps: ListingServiceDeps, message: ListKeysMessage): Promise<KeyListsReply> {
-  checkListKeys(deps, message);
+export class ListingService {
+  /** When the rest owed by the listing answers so far ends (monotonic ms). */
+  private restedAtMs = 0;
+
+  constructor(private readonly deps: ListingServiceDeps) {}
+
+  async serve(message: ListKeysMessage): Promise<KeyListsReply> {
+    const { deps } = this;
+    checkListKeys(deps, message);
+    const waitMs = Math.min(LIST_WAIT_MS_MAX, this.restedAtMs - deps.clock.monotonicMs());
+    if (waitMs > 0) await new Promise<void>((resolve) => deps.clock.setTimer(waitMs, resolve));
+    const startedMs = deps.clock.monotonicMs();
+    const reply = listPartitions(deps, message);
+    const endedMs = deps.clock.monotonicMs();
+    this.restedAtMs = endedMs + deps.pauseAfterMs(endedMs - startedMs);
+    return reply;
+  }
+}
+
+/** Every asked partition's answer, synchronously (a consistent view of each). */
+function listPartitions(deps: ListingServiceDeps, message: ListKeysMessage): KeyListsReply {
   const range = { prefix: message.prefix, after: message.after };
   const limits = { keysMax: message.keysMax, scanObjectsMax: LIST_SCAN_OBJECTS_MAX, keyBytesMax: deps.keyBytesMax };
   const keys: Uint8Array[] = [];
@@ -35,12 +60,10 @@ export async function serveListKeys(deps: ListingServiceDeps, message: ListKeysM
   const through: Uint8Array[] = [];
   for (const partition of message.partitions) {
     if (!deps.holds(partition)) throw new RequestError('PARTITION_NOT_HELD', `this node holds no copy of partition ${partition}`);
-    const startedMs = deps.clock.monotonicMs();
     const answer = listPartitionKeys(deps.reader, partition, range, limits);
-    keys.push(...answer.keys);
+    for (const key of answer.keys) keys.push(key);
     counts.push(answer.keys.length);
     through.push(answer.through ?? NO_KEYS);
-    await rest(deps, deps.pauseAfterMs(deps.clock.monotonicMs() - startedMs));
   }
   return { type: 'key-lists', keys, counts, through };
 }
@@ -54,9 +77,4 @@ function checkListKeys(deps: ListingServiceDeps, message: ListKeysMessage): void
   if (after !== undefined && (after.length === 0 || after.length > deps.keyBytesMax)) {
     throw new BadMessageError(`after must be a key of 1-${deps.keyBytesMax} bytes, got ${after.length}`);
   }
-}
-
-function rest(deps: ListingServiceDeps, pauseMs: number): Promise<void> | undefined {
-  if (!(pauseMs > 0)) return undefined;
-  return new Promise((resolve) => deps.clock.setTimer(pauseMs, resolve));
 }
