@@ -44,6 +44,7 @@ import { httpGuard, requestHasBody, WWW_AUTHENTICATE, type GuardVerdict, type Ht
 import { kvRoute, siblingJson } from './kvRoute.ts';
 import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from './tls.ts';
 import { registerMembershipRoutes } from './membershipRoutes.ts';
+import { registerDashboardRoutes } from './dashboard/routes.ts';
 
 export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, TLS_HANDSHAKE_MS_MAX, type HttpApiOptions, type TlsFiles };
 
@@ -93,6 +94,8 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   });
   registerAdminRoutes(app, options);
   registerMembershipRoutes(app, options.node);
+  // GET / (the live dashboard page), /dashboard/:file, /admin/dashboard (its JSON)
+  registerDashboardRoutes(app, options);
   logger.debug({ bodyLimit: config.valueBytesMax }, 'http api built');
   return app;
 }

@@ -45,6 +45,7 @@ import type { AdmissionController, AdmissionStatus } from './admission.ts';
 import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
 import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
 import type { BackgroundTasks } from './background.ts';
+import type { ClusterState } from '../core/membership/state.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -329,6 +330,11 @@ export class ShoalNode {
   /** The cluster state and this node's quorums and limits, for partition-aware clients (clusterSnapshot.ts). */
   clusterSnapshot(): ClusterSnapshot {
     return clusterSnapshotOf(this.config, this.cluster.state);
+  }
+
+  /** The cluster state as this node knows it now: member table, target ring, the last change (the dashboard draws it). */
+  clusterState(): ClusterState {
+    return this.cluster.state;
   }
 
   /** Each peer's status as this node's failure detector sees it. */
