@@ -250,7 +250,7 @@
     meter.value = hints.total;
     $('hints-total').textContent = `${formatCount(hints.total)} of ${formatCount(hints.hintsMax)}`;
     const targets = Object.entries(hints.byTarget).sort((a, b) => b[1] - a[1]);
-    const rows = targets.length === 0 ? [el('tr', {}, el('td', { colspan: 2 }, 'None: every owner has its writes.'))] : targets.map(([target, count]) => el('tr', { 'data-target': target }, el('td', {}, target), el('td', { class: 'num' }, formatCount(count))));
+    const rows = targets.length === 0 ? [el('tr', {}, el('td', { colspan: 2 }, 'None: every replica has its writes.'))] : targets.map(([target, count]) => el('tr', { 'data-target': target }, el('td', {}, target), el('td', { class: 'num' }, formatCount(count))));
     replaceRows($('hints').tBodies[0], rows);
     stats($('hints-stats'), [
       ['Handed back', formatCount(hints.delivered)],
@@ -375,7 +375,7 @@
     const key = routes.map((r) => r.route).join('\n');
     if (state.rpsChart === undefined || state.rpsKey !== key) {
       state.rpsChart?.destroy();
-      state.rpsChart = makeChart(container, routes.map((r, i) => ({ label: r.route, stroke: ROUTE_COLOURS[i % ROUTE_COLOURS.length], width: 1.5 })), 'requests/s', {}, 180);
+      state.rpsChart = makeChart(container, routes.map((r, i) => ({ label: r.route, stroke: ROUTE_COLOURS[i % ROUTE_COLOURS.length], width: 1.5 })), 'requests/s', {}, 160);
       state.rpsKey = key;
     }
     state.rpsChart.setData([requests.times, ...routes.map((r) => r.perSecond)]);
@@ -408,7 +408,7 @@
     const container = $('chart-latency');
     if (state.latencyChart === undefined) {
       const series = PERCENTILES.map((p) => ({ label: p.label, stroke: p.colour, width: 1.5, value: (_u, v) => (v === null || v === undefined ? '–' : `${v} ms`) }));
-      state.latencyChart = makeChart(container, series, 'ms', { y: { distr: 3 } }, 180);
+      state.latencyChart = makeChart(container, series, 'ms', { y: { distr: 3 } }, 160);
     }
     const empty = requests.times.map(() => null);
     const data = [requests.times, ...PERCENTILES.map((p) => (route === undefined ? empty : route[p.key]))];
@@ -430,7 +430,7 @@
       const chart = new window.uPlot(
         {
           width: chartWidth(container),
-          height: 120,
+          height: 150,
           scales: { x: { time: true }, objects: { auto: true }, flushes: { auto: true } },
           series: [{}, ...series],
           axes: [{}, { scale: 'objects', size: 50 }, { scale: 'flushes', side: 1, size: 40, grid: { show: false } }],
