@@ -65,7 +65,7 @@ async function main(): Promise<void> {
     const loop = new PhasedOpenLoop({ ratePerS: RATE_PER_S, concurrency: 16, op: load.op }, 'load');
     const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
     await page.goto(`${cluster.httpUrls[0] as string}/`);
-    await waitInPage(page, 'twenty seconds of charts', () => Number(document.querySelector('#chart-latency')?.getAttribute('data-points')) >= 20);
+    await waitInPage(page, 'forty seconds of charts', () => Number(document.querySelector('#chart-latency')?.getAttribute('data-points')) >= 40);
     const joiner = await launchNode({ id: 'n4', args: NODE_ARGS });
     const seed = cluster.nodes[0]?.listenAddress as string;
     const join = await fetch(`${joiner.node.httpUrl}/admin/join`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seed, dryRun: false }) });

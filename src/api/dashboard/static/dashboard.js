@@ -9,6 +9,24 @@
   /** Points of the page's own buffer history (the node keeps none for it). */
   const BUFFER_POINTS_MAX = 300;
   const TRANSFER_ROWS_MAX = 256;
+  /** Every chart shows at least the last minute, and at most the last five as its data grows. */
+  const CHART_WINDOW_S_MIN = 60;
+  const CHART_WINDOW_S_MAX = 300;
+  const X_SCALE = {
+    time: true,
+    range: (_u, min, max) => {
+      const end = Number.isFinite(max) ? max : Date.now() / 1000;
+      const span = Number.isFinite(min) ? end - min : 0;
+      return [end - Math.min(CHART_WINDOW_S_MAX, Math.max(CHART_WINDOW_S_MIN, span)), end];
+    },
+  };
+  /** Time ticks as hh:mm (hh:mm:ss between whole minutes), a minute or so apart: the axis spans minutes, never dates. */
+  const X_AXIS = { space: 70, values: (_u, splits) => splits.map(timeTick) };
+
+  function timeTick(seconds) {
+    const text = new Date(seconds * 1000).toLocaleTimeString('en-GB');
+    return text.endsWith(':00') ? text.slice(0, -3) : text;
+  }
   const SVG = 'http://www.w3.org/2000/svg';
   /** Distinguishable owner colours (Okabe-Ito first, then more). */
   const PALETTE = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#6a3d9a', '#8c564b', '#7f7f7f', '#bcbd22', '#17becf'];
@@ -353,9 +371,9 @@
     const options = {
       width: chartWidth(container),
       height,
-      scales: { x: { time: true }, ...extraScales },
+      scales: { x: X_SCALE, ...extraScales },
       series: [{}, ...series],
-      axes: [{}, { label: yAxis, size: 50 }],
+      axes: [X_AXIS, { label: yAxis, size: 50 }],
       legend: { live: false },
       cursor: { drag: { x: false, y: false } },
     };
@@ -431,9 +449,9 @@
         {
           width: chartWidth(container),
           height: 150,
-          scales: { x: { time: true }, objects: { auto: true }, flushes: { auto: true } },
+          scales: { x: X_SCALE, objects: { auto: true }, flushes: { auto: true } },
           series: [{}, ...series],
-          axes: [{}, { scale: 'objects', size: 50 }, { scale: 'flushes', side: 1, size: 40, grid: { show: false } }],
+          axes: [X_AXIS, { scale: 'objects', size: 50 }, { scale: 'flushes', side: 1, size: 40, grid: { show: false } }],
           legend: { live: false },
           cursor: { drag: { x: false, y: false } },
         },
