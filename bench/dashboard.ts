@@ -9,7 +9,8 @@
  * alternate between no viewers and --viewers viewers (the order flips every round, so a
  * drift of the machine weighs on both alike); in each, the watched node's CPU is read from
  * /proc/<pid>/stat (utime + stime). Results: CPU ms per second for each, their difference
- * and ratio (medians over the rounds).
+ * and ratio (medians over the rounds), and the difference round by round (each round's two
+ * slices side by side, so a drift of the machine cancels out).
  *
  * stdout: one JSON object. stderr: progress and a table. Also saved under bench/results/.
  *
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
         return [String(viewers), String(median(mine.map((s) => s.cpuMsPerS))), String(median(mine.map((s) => s.clusterCpuMsPerS))), mine.map((s) => s.cpuMsPerS).join(', ')];
       }),
     );
-    log(`\n${table}\nextra CPU with ${n.viewers} viewers: ${output.result.extraCpuMsPerS} ms/s (${output.result.ratio}x)`);
+    log(`\n${table}\nextra CPU with ${n.viewers} viewers: ${output.result.extraCpuMsPerS} ms/s (${output.result.ratio}x); round by round ${output.result.pairedExtraCpuMsPerS.join(', ')} (median ${output.result.pairedExtraCpuMsPerSMedian})`);
     for (const path of saveResults('dashboard', output, flags.strings.out)) log(`saved ${path}`);
     process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
   } finally {
@@ -169,6 +170,11 @@ function summarize(n: Numbers, slices: readonly Slice[], phases: Awaited<ReturnT
   const idle = median(slices.filter((s) => s.viewers === 0).map((s) => s.cpuMsPerS));
   const viewed = median(slices.filter((s) => s.viewers > 0).map((s) => s.cpuMsPerS));
   const extra = round1(viewed - idle);
+  // Each round's viewers slice against the same round's idle one: the machine's drift cancels out.
+  const paired = Array.from({ length: n.rounds }, (_, i) => {
+    const inRound = slices.filter((s) => s.round === i + 1);
+    return round1((inRound.find((s) => s.viewers > 0)?.cpuMsPerS ?? 0) - (inRound.find((s) => s.viewers === 0)?.cpuMsPerS ?? 0));
+  });
   return {
     benchmark: 'dashboard',
     command: commandLine(),
@@ -182,6 +188,9 @@ function summarize(n: Numbers, slices: readonly Slice[], phases: Awaited<ReturnT
       extraCpuMsPerS: extra,
       ratio: ratio(viewed, idle),
       extraCpuMsPerSPerViewer: Math.round((extra / n.viewers) * 1000) / 1000,
+      /** The extra CPU round by round, and its median. */
+      pairedExtraCpuMsPerS: paired,
+      pairedExtraCpuMsPerSMedian: median(paired),
     },
     slices,
     load: phases.map(({ name, result }) => ({ phase: name, throughputPerS: Math.round(result.throughputPerS), errors: result.errorCount, p99Ms: result.latencyMs.p99, saturated: result.saturated })),
