@@ -4,6 +4,7 @@
  *   PUT    /kv/:key          body = value (any content type, kept); 204 + X-Shoal-Context
  *   GET    /kv/:key          200 value | 300 JSON siblings | 404 JSON; always X-Shoal-Context
  *   DELETE /kv/:key          204 + X-Shoal-Context
+ *   GET    /kv?prefix=&after=&limit=  a page of keys in byte order (listRoute.ts)
  *   GET    /admin/status     200 JSON once serving (503 while stopping): node, cluster, peers, hints
  *   GET    /admin/local/:key 200 JSON of the versions this node holds | 404 JSON
  *   GET    /admin/ring, /admin/transfers; POST /admin/join, /admin/leave, /admin/remove
@@ -44,6 +45,7 @@ import { httpGuard, requestHasBody, WWW_AUTHENTICATE, type GuardVerdict, type Ht
 import { kvRoute, siblingJson } from './kvRoute.ts';
 import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from './tls.ts';
 import { registerMembershipRoutes } from './membershipRoutes.ts';
+import { registerListRoute } from './listRoute.ts';
 import { registerDashboardRoutes } from './dashboard/routes.ts';
 
 export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, TLS_HANDSHAKE_MS_MAX, type HttpApiOptions, type TlsFiles };
@@ -94,6 +96,7 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   });
   registerAdminRoutes(app, options);
   registerMembershipRoutes(app, options.node);
+  registerListRoute(app, options.node, config.keyBytesMax);
   // GET / (the live dashboard page), /dashboard/:file, /admin/dashboard (its JSON)
   registerDashboardRoutes(app, options);
   logger.debug({ bodyLimit: config.valueBytesMax }, 'http api built');

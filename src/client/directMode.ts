@@ -37,10 +37,13 @@ import { checkContentType, checkKey, checkValue, resolveQuorum } from '../node/r
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 import type { Logger } from '../ports/logger.ts';
 import type { Random } from '../ports/random.ts';
-import type { Backend, CallPlan, WriteCall } from './backend.ts';
+import type { Backend, CallPlan, ListCall, WriteCall } from './backend.ts';
 import { HttpAttemptError, NodeConnection } from './httpRequest.ts';
 import type { ResolvedOptions } from './options.ts';
-import { ShoalClientError, type GetResult, type WriteResult } from './results.ts';
+import { ShoalClientError, type GetResult, type ListPage, type WriteResult } from './results.ts';
+import { decodeListToken, encodeListToken } from '../core/listing.ts';
+import { encodeUtf8 } from '../core/bytes.ts';
+import { coordinateListPage } from '../node/listing/listCoordinator.ts';
 
 /** Refreshes asked for by failing requests come at most this often. */
 const REFRESH_ON_ERROR_MS_MIN = 1000;
@@ -137,6 +140,25 @@ export class DirectMode implements Backend {
     }
   }
 
+  async listPage(call: ListCall): Promise<ListPage> {
+    const routing = await this.ready(call);
+    const { snapshot, view } = routing;
+    const prefix = encodeUtf8(call.prefix);
+    let after: Uint8Array | undefined;
+    if (call.after !== undefined) {
+      const decoded = decodeListToken(call.after, snapshot.keyBytesMax);
+      if ('reason' in decoded) throw new ShoalClientError('LIST_TOKEN_INVALID', `after is not a continuation token of a listing: ${decoded.reason}`);
+      after = decoded.after;
+    }
+    if (prefix.length > snapshot.keyBytesMax) throw new ShoalClientError('REQUEST_OPTION_INVALID', `prefix is ${prefix.length} bytes, longer than keyBytesMax (${snapshot.keyBytesMax})`);
+    try {
+      const page = await coordinateListPage({ ...(this.coordinatorDeps as GetDeps), serveLocal: undefined }, { prefix, after, limit: call.limit, deadline: call.deadline });
+      return { keys: page.keys.map(decodeKey), next: page.next === undefined ? undefined : encodeListToken(page.next) };
+    } catch (error) {
+      throw this.failed(error, view);
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.refreshTimer !== undefined) this.deps.clock.clearTimer(this.refreshTimer);
@@ -147,7 +169,7 @@ export class DirectMode implements Backend {
   }
 
   /** The current routing; the first call waits for the first snapshot (within the request's deadline). */
-  private async ready(plan: CallPlan): Promise<Routing> {
+  private async ready(plan: Pick<CallPlan, 'deadline'>): Promise<Routing> {
     if (this.closed) throw new ShoalClientError('UNAVAILABLE', 'the client is closed');
     if (this.routing !== undefined) return this.routing;
     this.first ??= this.bootstrap(plan.deadline.remainingMs());
@@ -307,4 +329,9 @@ function resultOf(object: StoredObject | undefined, context: string): GetResult 
     case 'siblings':
       return { kind: 'siblings', siblings: outcome.siblings.map((s) => ({ value: s.value, contentType: s.contentType, deleted: s.deleted })), context };
   }
+}
+
+/** A listed key as the client's string keys are: UTF-8 text. */
+function decodeKey(key: Uint8Array): string {
+  return Buffer.from(key).toString('utf8');
 }

@@ -17,11 +17,12 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { contextCoordinator } from '../core/context.ts';
+import type { Deadline } from '../node/deadline.ts';
 import type { RequestOptions } from '../node/request.ts';
-import type { Backend, CallPlan, WriteCall } from './backend.ts';
+import type { Backend, CallPlan, ListCall, WriteCall } from './backend.ts';
 import { HttpAttemptError, NodeConnection, type HttpAnswer } from './httpRequest.ts';
 import type { ResolvedOptions } from './options.ts';
-import { ShoalClientError, type ClientErrorCode, type ClientSibling, type GetResult, type WriteResult } from './results.ts';
+import { ShoalClientError, type ClientErrorCode, type ClientSibling, type GetResult, type ListPage, type WriteResult } from './results.ts';
 
 const CONTEXT_HEADER = 'x-shoal-context';
 const NODE_HEADER = 'x-shoal-node';
@@ -43,7 +44,7 @@ export class HttpMode implements Backend {
 
   get(plan: CallPlan): Promise<GetResult> {
     const path = pathOf(plan.key, plan.quorum);
-    return this.attempts(this.roundRobin(), plan, (node, timeoutMs) => node.send('GET', path, {}, undefined, timeoutMs).then((answer) => this.readAnswer(node, answer)), true);
+    return this.attempts(this.roundRobin(), plan.deadline, `read of ${JSON.stringify(plan.key)}`, (node, timeoutMs) => node.send('GET', path, {}, undefined, timeoutMs).then((answer) => this.readAnswer(node, answer)));
   }
 
   write(plan: CallPlan, write: WriteCall): Promise<WriteResult> {
@@ -54,19 +55,26 @@ export class HttpMode implements Backend {
     const method = write.op === 'put' ? 'PUT' : 'DELETE';
     const body = write.op === 'put' ? write.value : undefined;
     const order = this.preferredFirst(write.context);
-    return this.attempts(order, plan, (node, timeoutMs) => node.send(method, path, headers, body, timeoutMs).then((answer) => this.writeAnswer(node, answer)), false);
+    return this.attempts(order, plan.deadline, `write of ${JSON.stringify(plan.key)}`, (node, timeoutMs) => node.send(method, path, headers, body, timeoutMs).then((answer) => this.writeAnswer(node, answer)));
+  }
+
+  listPage(call: ListCall): Promise<ListPage> {
+    const query = new URLSearchParams({ prefix: call.prefix, limit: String(call.limit) });
+    if (call.after !== undefined) query.set('after', call.after);
+    const path = `/kv?${query.toString()}`;
+    return this.attempts(this.roundRobin(), call.deadline, `listing of prefix ${JSON.stringify(call.prefix)}`, (node, timeoutMs) => node.send('GET', path, {}, undefined, timeoutMs).then((answer) => this.listAnswer(answer)));
   }
 
   async close(): Promise<void> {
     for (const connection of this.connections) connection.close();
   }
 
-  private async attempts<T>(order: readonly NodeConnection[], plan: CallPlan, attempt: (node: NodeConnection, timeoutMs: number) => Promise<Attempt<T>>, isRead: boolean): Promise<T> {
+  private async attempts<T>(order: readonly NodeConnection[], deadline: Deadline, subject: string, attempt: (node: NodeConnection, timeoutMs: number) => Promise<Attempt<T>>): Promise<T> {
     const failures: string[] = [];
     let unreachable = 0;
     for (let i = 0; i < Math.min(this.options.attemptsMax, order.length * this.options.attemptsMax); i++) {
       const node = order[i % order.length] as NodeConnection;
-      const remainingMs = plan.deadline.remainingMs();
+      const remainingMs = deadline.remainingMs();
       if (remainingMs <= 0) break;
       try {
         const outcome = await attempt(node, Math.max(1, Math.min(this.options.attemptTimeoutMs, remainingMs)));
@@ -78,10 +86,9 @@ export class HttpMode implements Backend {
         unreachable++;
       }
     }
-    const what = isRead ? 'read' : 'write';
     // BAD_ANSWER when every node tried answered, but none as Shoal does.
     const code = failures.length > 0 && unreachable === 0 ? 'BAD_ANSWER' : 'UNAVAILABLE';
-    throw new ShoalClientError(code, `${what} of ${JSON.stringify(plan.key)} failed on every node tried: ${failures.join('; ') || 'no time left'}`, failures);
+    throw new ShoalClientError(code, `${subject} failed on every node tried: ${failures.join('; ') || 'no time left'}`, failures);
   }
 
   private readAnswer(node: NodeConnection, answer: HttpAnswer): Attempt<GetResult> {
@@ -99,6 +106,15 @@ export class HttpMode implements Backend {
       default:
         return this.failure(answer, true);
     }
+  }
+
+  private listAnswer(answer: HttpAnswer): Attempt<ListPage> {
+    if (answer.status !== 200) return this.failure(answer, true);
+    const json = parseJson(answer.body);
+    const keys = json?.keys;
+    const next = json?.next;
+    if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'string') || !(next === null || typeof next === 'string')) return { retry: 'a listing page that is not {keys, next}' };
+    return { done: { keys: keys as string[], next: next ?? undefined } };
   }
 
   private writeAnswer(node: NodeConnection, answer: HttpAnswer): Attempt<WriteResult> {

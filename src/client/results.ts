@@ -34,6 +34,12 @@ export type Resolution = Uint8Array | string | { readonly value: Uint8Array | st
  * protocol, and no other did better); and the node's refusals of the client itself:
  * UNAUTHENTICATED (no or wrong `auth`), FORBIDDEN (the user's role is too low).
  */
+/** A page of a key listing: the keys in byte order, and the token of the next page (none once complete). */
+export interface ListPage {
+  readonly keys: string[];
+  readonly next: string | undefined;
+}
+
 export type ClientErrorCode = ErrorCode | 'UNAVAILABLE' | 'BAD_ANSWER' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'AUTH_BUSY';
 
 export class ShoalClientError extends Error {

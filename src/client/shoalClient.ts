@@ -10,6 +10,7 @@
  */
 import { keyBytes } from '../core/hash.ts';
 import { encodeUtf8 } from '../core/bytes.ts';
+import { LIST_PAGE_KEYS_DEFAULT, LIST_PAGE_KEYS_MAX } from '../core/listing.ts';
 import { cryptoRandom } from '../io/cryptoRandom.ts';
 import { systemClock } from '../io/systemClock.ts';
 import { Deadline } from '../node/deadline.ts';
@@ -19,7 +20,7 @@ import type { Backend, CallPlan, WriteCall } from './backend.ts';
 import { DirectMode } from './directMode.ts';
 import { HttpMode } from './httpMode.ts';
 import { resolveOptions, type ClientOptions, type CoordinationMode, type ResolvedOptions } from './options.ts';
-import type { GetResult, Resolution, WriteResult } from './results.ts';
+import type { GetResult, ListPage, Resolution, WriteResult } from './results.ts';
 
 export type ClientValue = Uint8Array | string;
 
@@ -40,6 +41,20 @@ export interface PutOptions extends CallOptions {
 
 export interface DeleteOptions extends CallOptions {
   readonly context?: string;
+}
+
+export interface ListOptions {
+  /** Only keys that start with this text (default: every key). */
+  readonly prefix?: string;
+  /** Keys fetched per request, 1-1000 (default 100). */
+  readonly pageKeys?: number;
+  /** Each page's budget, ms (default: the client's timeoutMs). */
+  readonly timeoutMs?: number;
+}
+
+export interface ListPageOptions extends ListOptions {
+  /** The previous page's `next`; absent for the first page. */
+  readonly after?: string;
 }
 
 export interface GetOptions extends CallOptions {
@@ -92,6 +107,33 @@ export class ShoalClient {
   /** Writes a tombstone that supersedes the versions the context names. */
   async delete(key: string, options: DeleteOptions = {}): Promise<WriteResult> {
     return this.backend.write(this.plan(key, options), { op: 'delete', value: EMPTY_VALUE, contentType: BYTES_CONTENT_TYPE, context: options.context });
+  }
+
+  /**
+   * Every live key (with the prefix), in byte order, fetched a page at a time. A key that
+   * is on all of its replicas for the whole listing is listed exactly once; keys written
+   * or deleted meanwhile may or may not be. Throws ShoalClientError when a page fails.
+   *
+   *   for await (const key of shoal.list({ prefix: 'user:' })) console.log(key);
+   */
+  async *list(options: ListOptions = {}): AsyncGenerator<string, void, undefined> {
+    let after: string | undefined;
+    do {
+      const page = await this.listPage({ ...options, ...(after === undefined ? {} : { after }) });
+      yield* page.keys;
+      after = page.next;
+    } while (after !== undefined);
+  }
+
+  /** One page of a listing: up to `pageKeys` keys, and the `next` token to pass as `after` (undefined once complete). */
+  listPage(options: ListPageOptions = {}): Promise<ListPage> {
+    const prefix = options.prefix ?? '';
+    if (typeof prefix !== 'string') throw new TypeError(`prefix must be a string, got ${typeof prefix}`);
+    const limit = options.pageKeys ?? LIST_PAGE_KEYS_DEFAULT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > LIST_PAGE_KEYS_MAX) throw new RangeError(`pageKeys must be an integer from 1 to ${LIST_PAGE_KEYS_MAX}, got ${String(limit)}`);
+    const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new RangeError(`timeoutMs must be a positive integer, got ${String(timeoutMs)}`);
+    return this.backend.listPage({ prefix, after: options.after, limit, deadline: new Deadline(systemClock, timeoutMs) });
   }
 
   /** Closes connections and stops the ring refresh; calls made after it fail. */

@@ -17,6 +17,8 @@ export type RequestErrorCode =
   | 'NODE_NOT_SERVING'
   | 'REQUEST_TIMEOUT'
   | 'QUORUM_UNREACHABLE'
+  | 'PARTITION_UNREACHABLE'
+  | 'LIST_TOKEN_INVALID'
   | 'OVERLOADED'
   | 'BUFFER_FULL'
   | 'HINTS_FULL'
@@ -24,7 +26,7 @@ export type RequestErrorCode =
   | 'INTERNAL';
 
 /** Codes only nodes send each other. */
-export type ProtocolErrorCode = 'BAD_MESSAGE' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED' | 'TRANSFER_UNEXPECTED' | 'NOT_PERMITTED' | 'WRITE_DUPLICATE';
+export type ProtocolErrorCode = 'BAD_MESSAGE' | 'PARTITION_NOT_HELD' | 'UNKNOWN_MEMBER' | 'EXCHANGE_REFUSED' | 'TRANSFER_UNEXPECTED' | 'NOT_PERMITTED' | 'WRITE_DUPLICATE';
 
 export type ErrorCode = RequestErrorCode | ProtocolErrorCode;
 
@@ -56,6 +58,8 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
   NODE_NOT_SERVING: refusal(503, 'TRYAGAIN'),
   REQUEST_TIMEOUT: refusal(503, 'TRYAGAIN'),
   QUORUM_UNREACHABLE: refusal(503, 'TRYAGAIN'),
+  PARTITION_UNREACHABLE: refusal(503, 'TRYAGAIN'),
+  LIST_TOKEN_INVALID: refusal(400, 'ERR'),
   OVERLOADED: refusal(503, 'BUSY'),
   BUFFER_FULL: refusal(503, 'BUSY'),
   HINTS_FULL: refusal(503, 'BUSY'),
@@ -63,6 +67,7 @@ export const ERROR_TRANSLATIONS: { readonly [C in ErrorCode]: Translation } = {
   INTERNAL: { httpStatus: 500, resp: 'ERR', unexpected: true },
   BAD_MESSAGE: refusal(400, 'ERR'),
   UNKNOWN_MEMBER: refusal(409, 'ERR'),
+  PARTITION_NOT_HELD: refusal(409, 'ERR'),
   EXCHANGE_REFUSED: refusal(409, 'ERR'),
   TRANSFER_UNEXPECTED: refusal(409, 'ERR'),
   NOT_PERMITTED: refusal(403, 'ERR'),

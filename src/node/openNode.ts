@@ -31,7 +31,7 @@ import { FailureDetector } from './failureDetector.ts';
 import { HintedHandoff } from './hintedHandoff.ts';
 import { PeerClient } from './peerClient.ts';
 import { Prober } from './prober.ts';
-import { toWire } from './protocol.ts';
+import { toWire, type KeyListsReply, type ListKeysMessage } from './protocol.ts';
 import { handlePeerRequest, type ReplicaServiceDeps } from './replicaService.ts';
 import { ShoalNode } from './shoalNode.ts';
 import { actorIdOf, advanceStartEpoch, firstEpochOf } from './startEpoch.ts';
@@ -45,6 +45,7 @@ import { remoteExchangePeer } from './antiEntropy/exchangeMessages.ts';
 import { PartitionTrees } from './antiEntropy/partitionTrees.ts';
 import { mergeBatch } from './membership/transferReceiver.ts';
 import { NodeReplica } from './replica/nodeReplica.ts';
+import { serveListKeys, type ListingServiceDeps } from './listing/listingService.ts';
 
 export interface NodeDeps {
   /** config.cluster lists every member (id + internode address); absent = a cluster of one. */
@@ -217,8 +218,17 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     reaping: { tombstoneGraceMs: config.tombstoneGraceMs, markerRetentionMs: config.markerRetentionMs },
     peerFor: (peer) => remoteExchangePeer(peers, peer, config.requestTimeoutMs),
   });
+  const listing: ListingServiceDeps = {
+    reader: replica,
+    clock,
+    partitionCount: config.partitionCount,
+    keyBytesMax: config.keyBytesMax,
+    holds: (partition) => membership.view.holds[partition] === true,
+    pauseAfterMs: (workMs) => admission.pauseAfterMs(workMs),
+  };
+  const listKeys = (message: ListKeysMessage): Promise<KeyListsReply> => serveListKeys(listing, message);
   const background = new BackgroundTasks([handoff, prober, gossip, sender, drop, admission, ...(config.antiEntropyIntervalMs > 0 ? [antiEntropy] : [])]);
-  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background });
+  const node = new ShoalNode({ config, membership, startEpoch, coordinator, handoff, prober, gossip, sender, drop, admin, admission, antiEntropy, trees, background, listKeys });
   const service: ReplicaServiceDeps = {
     replica,
     membership: admin,
@@ -228,6 +238,7 @@ export async function openNode(deps: NodeDeps): Promise<ShoalNode> {
     events,
     serving: () => node.currentState === 'serving',
     coordinateForwarded: (forward) => node.coordinateForwarded(forward),
+    listKeys,
     antiEntropy: answeringPeer(
       trees,
       replica,

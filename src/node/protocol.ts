@@ -7,6 +7,7 @@
  *   replica-get     -> object | error            the versions held for a key (hints included)
  *   forward         -> object | error            coordinate a whole client get/put/delete here
  *   hint-delivery   -> ack | error               a fallback hands a hinted version back to its owner
+ *   list-keys       -> key-lists | error         a page of a key listing, per partition (node/listing)
  *
  * Objects travel as objectCodec bytes, so a replica decodes them with the same strict
  * checks as the disk format. Every incoming message and reply is validated here; what does
@@ -194,8 +195,21 @@ export interface AeReapMessage {
   readonly digests: readonly Uint8Array[];
 }
 
+/**
+ * A page of a key listing (node/listing/listCoordinator.ts): each partition's live keys
+ * carrying `prefix`, after `after` when given, at most `keysMax` per partition.
+ */
+export interface ListKeysMessage {
+  readonly type: 'list-keys';
+  readonly partitions: readonly number[];
+  readonly prefix: Uint8Array;
+  readonly after?: Uint8Array;
+  readonly keysMax: number;
+}
+
 export type Message =
   | PingMessage
+  | ListKeysMessage
   | ReplicaPutMessage
   | ReplicaGetMessage
   | ForwardMessage
@@ -291,8 +305,20 @@ export interface KeyedBytesReply {
   readonly covered?: number;
 }
 
+/** A listing page's answer: the keys of every partition asked, in the order asked. */
+export interface KeyListsReply {
+  readonly type: 'key-lists';
+  /** Each partition's keys in byte order, the partitions' lists concatenated. */
+  readonly keys: readonly Uint8Array[];
+  /** How many of `keys` each partition answered. */
+  readonly counts: readonly number[];
+  /** Per partition, the key up to which it looked at every key; an empty byte string: to the end of the range. */
+  readonly through: readonly Uint8Array[];
+}
+
 export type Reply =
   | PongReply
+  | KeyListsReply
   | AckReply
   | ObjectReply
   | ErrorReply
@@ -322,6 +348,8 @@ const QUORUM_MAX = 1024;
 const TIMEOUT_MS_MAX = 3_600_000;
 /** Objects per transfer batch at most. */
 export const TRANSFER_BATCH_OBJECTS_MAX = 4096;
+/** Keys one listing reply carries at most (partitions asked times keysMax). */
+export const LIST_REPLY_KEYS_MAX = TRANSFER_BATCH_OBJECTS_MAX;
 const VERSION_MAX = Number.MAX_SAFE_INTEGER;
 /** Segments of an anti-entropy hash tree at most (the shape is checked against the node's own). */
 const TREE_SEGMENTS_MAX = 1 << 20;
@@ -470,6 +498,8 @@ export function parseMessage(raw: unknown): Message {
       if (keys.length !== digests.length) throw new BadMessageError(`reap names ${keys.length} keys but ${digests.length} digests`);
       return { type, partition: partitionField(fields), keys, digests };
     }
+    case 'list-keys':
+      return parseListKeys(fields);
     default:
       throw new BadMessageError(`unknown message type ${describe(type)}`);
   }
@@ -507,6 +537,8 @@ export function parseReply(raw: unknown): Reply {
       const covered = optional(fields, 'covered', (f, name) => integerField(f, name, 0, TREE_SEGMENTS_MAX));
       return covered === undefined ? { type, keys, values } : { type, keys, values, covered };
     }
+    case 'key-lists':
+      return parseKeyLists(fields);
     default:
       throw new BadMessageError(`unknown reply type ${describe(type)}`);
   }
@@ -530,6 +562,27 @@ function parseTransferBatch(fields: Fields): TransferBatchMessage {
   const objects = bytesList(fields, 'objects');
   if (keys.length !== objects.length) throw new BadMessageError(`transfer batch has ${keys.length} keys but ${objects.length} objects`);
   return { type: 'transfer-batch', partition: partitionField(fields), keys, objects };
+}
+
+function parseListKeys(fields: Fields): ListKeysMessage {
+  const partitions = integerList(fields, 'partitions', PARTITION_MAX);
+  const keysMax = integerField(fields, 'keysMax', 1, LIST_REPLY_KEYS_MAX);
+  if (partitions.length * keysMax > LIST_REPLY_KEYS_MAX) {
+    throw new BadMessageError(`a listing page asks ${partitions.length} partitions for ${keysMax} keys each, over ${LIST_REPLY_KEYS_MAX} keys`);
+  }
+  const after = optional(fields, 'after', bytesField);
+  const message: ListKeysMessage = { type: 'list-keys', partitions, prefix: bytesField(fields, 'prefix'), keysMax };
+  return after === undefined ? message : { ...message, after };
+}
+
+function parseKeyLists(fields: Fields): KeyListsReply {
+  const keys = bytesList(fields, 'keys');
+  const counts = integerList(fields, 'counts', LIST_REPLY_KEYS_MAX);
+  const through = bytesList(fields, 'through');
+  if (counts.length !== through.length) throw new BadMessageError(`key lists have ${counts.length} counts but ${through.length} ends`);
+  const counted = counts.reduce((sum, count) => sum + count, 0);
+  if (counted !== keys.length) throw new BadMessageError(`key lists count ${counted} keys but carry ${keys.length}`);
+  return { type: 'key-lists', keys, counts, through };
 }
 
 function integerList(fields: Fields, name: string, max: number): number[] {

@@ -27,6 +27,7 @@ import {
   type ErrorReply,
   type ForwardMessage,
   type HintDeliveryMessage,
+  type ListKeysMessage,
   type Message,
   type Reply,
   type ReplicaGetMessage,
@@ -47,14 +48,16 @@ export interface ReplicaServiceDeps {
   readonly antiEntropy: ExchangePeer;
   /** Coordinates a client request forwarded by a peer. */
   readonly coordinateForwarded: (message: ForwardMessage) => Promise<Coordinated>;
+  /** Answers a listing page for this node's partitions (listing/listingService.ts). */
+  readonly listKeys: (message: ListKeysMessage) => Promise<Reply>;
 }
 
 /**
  * What a client in client-coordinated mode may ask (paper 6.4): probe a node, read a
- * replica, and have a node coordinate its write. It never writes a replica itself, gossips,
+ * replica, list a replica's keys, and have a node coordinate its write. It never writes a replica itself, gossips,
  * transfers, joins or exchanges trees.
  */
-export const CLIENT_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'replica-get', 'forward']);
+export const CLIENT_MESSAGE_TYPES: ReadonlySet<Message['type']> = new Set(['ping', 'replica-get', 'forward', 'list-keys']);
 
 /**
  * Messages taken only from a member, or a former one (membershipService.ts isKnownNode): those that write a replica's data or its record of
@@ -128,6 +131,8 @@ function serve(deps: ReplicaServiceDeps, message: Message, from: NodeId): Promis
     case 'ae-digests':
     case 'ae-reap':
       return exchange(deps, message);
+    case 'list-keys':
+      return deps.listKeys(message);
   }
 }
 

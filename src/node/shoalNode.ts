@@ -45,6 +45,9 @@ import type { AdmissionController, AdmissionStatus } from './admission.ts';
 import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
 import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
 import type { BackgroundTasks } from './background.ts';
+import { LIST_PAGE_KEYS_MAX, type ListingPage } from '../core/listing.ts';
+import { coordinateListPage } from './listing/listCoordinator.ts';
+import type { KeyListsReply, ListKeysMessage } from './protocol.ts';
 import type { ClusterState } from '../core/membership/state.ts';
 
 /** Everything a node is made of; openNode builds it. */
@@ -64,7 +67,20 @@ export interface NodeParts {
   readonly trees: PartitionTrees;
   /** Every background task above, stopped together when the node stops. */
   readonly background: BackgroundTasks;
+  /** This node's answer to a listing page for its own partitions (listing/listingService.ts). */
+  readonly listKeys: (message: ListKeysMessage) => Promise<KeyListsReply>;
 }
+
+/** One page of a key listing, as a client asks for it. */
+export interface ListInput {
+  /** Only keys that start with these bytes (empty: every key). */
+  readonly prefix: Uint8Array;
+  /** The previous page's continuation: the page starts after this key. */
+  readonly after: Uint8Array | undefined;
+  /** Keys on the page at most (1 to LIST_PAGE_KEYS_MAX). */
+  readonly limit: number;
+}
+
 
 /** Anti-entropy and admission control, as `GET /admin/status` and the metrics show them. */
 export interface RepairStatus {
@@ -267,6 +283,20 @@ export class ShoalNode {
     this.checkServing();
     checkKey(key, this.config.keyBytesMax);
     return this.write(key, EMPTY_VALUE, TOMBSTONE_CONTENT_TYPE, 'delete', context, options, options?.supersedeSeen === true);
+  }
+
+  /**
+   * A page of the cluster's live keys in byte order (core/listing.ts): one replica per
+   * partition is read, so a key not yet on that replica, or deleted only there, may be
+   * missed or shown; a key on all of its replicas throughout the listing never is.
+   */
+  async list(input: ListInput): Promise<ListingPage> {
+    this.checkServing();
+    checkListInput(input, this.config.keyBytesMax);
+    const deps = { ...this.deps, serveLocal: this.parts.listKeys };
+    const deadline = new Deadline(this.clock, this.config.requestTimeoutMs);
+    // A long scan: counted in flight, but not as foreground latency for admission control.
+    return this.tracked(() => coordinateListPage(deps, { ...input, deadline }), false);
   }
 
   /** The versions this node itself holds for the key (its main store only), asking no other node. */
@@ -503,7 +533,7 @@ export class ShoalNode {
   }
 
   /** Runs `work` as one of the requests in flight, refusing past requestsInFlightMax. */
-  private tracked<T>(work: () => Promise<T>): Promise<T> {
+  private tracked<T>(work: () => Promise<T>, foreground = true): Promise<T> {
     if (this.inFlight.size >= this.config.requestsInFlightMax) return Promise.reject(new OverloadedError(this.config.requestsInFlightMax));
     let running: Promise<T>;
     try {
@@ -515,15 +545,15 @@ export class ShoalNode {
     const startedMs = this.clock.monotonicMs();
     // Unnamed arrows calling a method: a named closure per request costs a name definition under tsx.
     running.then(
-      () => this.settled(running, startedMs),
-      () => this.settled(running, startedMs),
+      () => this.settled(running, startedMs, foreground),
+      () => this.settled(running, startedMs, foreground),
     );
     return running;
   }
 
-  private settled(request: Promise<unknown>, startedMs: number): void {
+  private settled(request: Promise<unknown>, startedMs: number, foreground: boolean): void {
     this.inFlight.delete(request);
-    this.parts.admission.recordForeground(this.clock.monotonicMs() - startedMs);
+    if (foreground) this.parts.admission.recordForeground(this.clock.monotonicMs() - startedMs);
   }
 
   private async closeStores(): Promise<void> {
@@ -597,3 +627,16 @@ function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeout
 }
 
 function noop(): void {}
+
+function checkListInput(input: ListInput, keyBytesMax: number): void {
+  if (input.prefix.length > keyBytesMax) {
+    throw new RequestError('REQUEST_OPTION_INVALID', `prefix is ${input.prefix.length} bytes, longer than keyBytesMax (${keyBytesMax})`);
+  }
+  if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > LIST_PAGE_KEYS_MAX) {
+    throw new RequestError('REQUEST_OPTION_INVALID', `limit must be an integer from 1 to ${LIST_PAGE_KEYS_MAX}, got ${String(input.limit)}`);
+  }
+  const after = input.after;
+  if (after !== undefined && (after.length === 0 || after.length > keyBytesMax)) {
+    throw new RequestError('LIST_TOKEN_INVALID', `the continuation names a key of ${after.length} bytes; keys are 1-${keyBytesMax} bytes`);
+  }
+}

@@ -92,7 +92,11 @@ export type ViolationKind =
   | 'under-replicated-ack'
   | 'hint-dropped'
   | 'copy-dropped'
-  | 'redundancy-lost';
+  | 'redundancy-lost'
+  // found in the listings by lister.ts
+  | 'listing-missed'
+  | 'listing-invented'
+  | 'listing-order';
 
 export interface Violation {
   readonly kind: ViolationKind;

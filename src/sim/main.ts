@@ -103,10 +103,12 @@ export function formatResult(result: SeedResult, realMs: number, strictAvailabil
   const available =
     (lossy.eligible > 0 ? ` available-lossy-network=${succeeded(lossy)}` : slow.eligible > 0 ? ` available-slow-network=${succeeded(slow)}` : ` available=${succeeded(availability)}`) +
     (result.pauseDrops > 0 ? ` pause-drops=${result.pauseDrops}` : '');
+  const { listings } = result;
+  const listed = ` listings=${listings.complete}${listings.abandoned > 0 ? `+${listings.abandoned}-abandoned` : ''} listing-keys-judged=${listings.stableKeysJudged}`;
   const antiEntropy = `ae-exchanges=${repairs.exchanges} ae-repaired=${repairs.keysRepaired} reaped=${repairs.tombstonesReaped}` + (repairs.markersRemoved > 0 ? ` markers-removed=${repairs.markersRemoved}` : '') + converged;
   return (
     `${status} seed=${result.seed} ops=${ops.total} (ok ${ops.ok}, failed ${ops.failed}, timed out ${ops.timedOut}) acked-writes=${result.ackedWrites}` +
-    `${losses} crashes=${result.crashes} ${membership} ${antiEntropy}${available} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
+    `${losses} crashes=${result.crashes} ${membership} ${antiEntropy}${available}${listed} events=${result.events} virtual=${(result.virtualMs / 1000).toFixed(1)}s real=${(realMs / 1000).toFixed(2)}s trace=${result.traceHash.slice(0, 12)}` +
     `  replay: ${replayCommand(result.seed, strictAvailability)}`
   );
 }
@@ -137,11 +139,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const print = args.verbose ? (line: string) => console.log(line) : undefined;
   const failed: number[] = [];
   let availability = emptyCounts();
+  const listings = { complete: 0, abandoned: 0, stableKeysJudged: 0 };
   const startedMs = realElapsedMs();
   for (const seed of args.seeds) {
     const seedStartMs = realElapsedMs();
     const result = await runSeed(seed, { print, strictAvailability: strict });
     availability = addCounts(availability, result.availability);
+    listings.complete += result.listings.complete;
+    listings.abandoned += result.listings.abandoned;
+    listings.stableKeysJudged += result.listings.stableKeysJudged;
     console.log(formatResult(result, realElapsedMs() - seedStartMs, strict));
     if (!result.ok) {
       failed.push(seed);
@@ -149,6 +155,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
   const totalS = (realElapsedMs() - startedMs) / 1000;
+  if (args.seeds.length > 1) console.log(`sim listings: ${JSON.stringify(listings)}`);
   if (args.seeds.length > 1) console.log(`sim availability: ${JSON.stringify({ seeds: args.seeds.length, base: args.base, strict, ...availabilitySummary(availability) })}`);
   console.log(`sim: ${args.seeds.length - failed.length}/${args.seeds.length} seeds passed in ${totalS.toFixed(1)}s${failed.length > 0 ? `; failed: ${failed.join(' ')}` : ''}`);
   return failed.length === 0 ? 0 : 1;

@@ -23,6 +23,8 @@
  * paused and resumed, for the availability check's reachability timeline (reachability.ts).
  */
 import type { StoredObject } from '../core/object.ts';
+import type { ListingPage } from '../core/listing.ts';
+import type { ListInput } from '../node/shoalNode.ts';
 import type { AntiEntropyStats } from '../node/antiEntropy/antiEntropy.ts';
 import type { NodeConfig } from '../node/config.ts';
 import type { ChangeOutcome } from '../node/membership/membershipService.ts';
@@ -51,6 +53,7 @@ export interface SimNode {
   ): Promise<{ readonly context: string; readonly object: StoredObject }>;
   delete(key: Uint8Array, context?: string, options?: RequestOptions): Promise<{ readonly context: string; readonly object: StoredObject }>;
   localVersions(key: Uint8Array): { readonly partition: number; readonly object: StoredObject } | undefined;
+  list(input: ListInput): Promise<ListingPage>;
   localHints(): { readonly total: number; readonly byTarget?: Readonly<Record<string, number>> };
   /** Each peer's status as this node's failure detector sees it. */
   peers(): readonly { readonly id: string; readonly status: string }[];

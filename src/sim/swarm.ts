@@ -47,6 +47,8 @@ import { decodeObject } from '../storage/objectCodec.ts';
 import { CHANGE_SPREAD_GOSSIP_ROUNDS, emptyCounts, networkCondition, recoveryGraceMs, type AvailabilityCounts } from './availability.ts';
 import { checkRun, convergedCopies, type CheckReport, type Convergence, type MembershipSnapshot, type ReplicaCopy, type Violation } from './checker.ts';
 import { SimClient, errorCode } from './clients.ts';
+import { checkListings, SimLister, type ListingCounts } from './lister.ts';
+import { isDeletedObject } from '../core/object.ts';
 import { formatDot, History, valueIdOf, type OpRecord } from './history.ts';
 import { MembershipDriver, type ChangeCounts } from './membershipDriver.ts';
 import { DeadVersions } from './deadVersions.ts';
@@ -130,6 +132,8 @@ export interface SeedResult {
   readonly availability: AvailabilityCounts;
   /** Messages and calls dropped because a paused node's backlog was full. */
   readonly pauseDrops: number;
+  /** Key listings run during the safety phase (lister.ts), and the keys they had to return. */
+  readonly listings: ListingCounts;
 }
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<SeedResult> {
@@ -180,6 +184,7 @@ class SwarmRun {
   readonly cluster: SimCluster;
   readonly history = new History();
   readonly clients: SimClient[] = [];
+  lister: SimLister | undefined;
   readonly persisted = new Set<string>();
   /** Tombstones some disk held, as `key|actor:counter`. */
   readonly persistedTombstones = new Set<string>();
@@ -330,7 +335,8 @@ class SwarmRun {
     // Anomalies seen after the check (or when the run failed before it) still count.
     const late = this.anomalies.slice(report === undefined ? 0 : this.anomaliesChecked);
     this.dead.checkFinalReads(this.history.records);
-    const violations = [...this.audit.violations, ...this.dead.violations, ...(report?.violations ?? []), ...late.map(anomalyViolation)];
+    const listings = checkListings(this.lister?.listings ?? [], this.history.records);
+    const violations = [...this.audit.violations, ...this.dead.violations, ...(report?.violations ?? []), ...late.map(anomalyViolation), ...listings.violations];
     return {
       seed: this.plan.seed,
       plan: this.plan,
@@ -358,6 +364,7 @@ class SwarmRun {
       convergenceBudgetMs: this.convergence?.budgetMs,
       availability: report?.availability ?? emptyCounts(),
       pauseDrops: this.cluster.pauseDrops(),
+      listings: listings.counts,
     };
   }
 
@@ -428,6 +435,30 @@ class SwarmRun {
       this.clients.push(client);
       client.start(this.plan.safetyMs);
     }
+    this.lister = new SimLister({
+      scheduler: this.scheduler,
+      cluster: this.cluster,
+      random: this.root.fork('lister'),
+      keys: this.plan.workload.keys,
+      targets: () => this.operator.clientTargets(),
+      stableNow: () => this.stableKeys(),
+      deadlineMs: this.plan.workload.deadlineMs,
+    });
+    this.lister.start(this.plan.safetyMs);
+  }
+
+  /** The workload's keys live now on every one of their replicas (in any node's view), each of those serving. */
+  private stableKeys(): Set<string> {
+    const stable = new Set<string>();
+    for (const key of this.plan.workload.keys) {
+      const keyBytes = encodeUtf8(key);
+      const live = [...this.replicasInAnyView(key)].every((id) => {
+        const object = this.cluster.isServing(id) ? this.cluster.node(id)?.localVersions(keyBytes)?.object : undefined;
+        return object !== undefined && !isDeletedObject(object);
+      });
+      if (live) stable.add(key);
+    }
+    return stable;
   }
 
   /** Healed: no partitions, drops, duplicates or slow peers, delays far below any timeout, no node paused. */

@@ -10,9 +10,11 @@ import { readWinner } from '../../src/api/resp/kvCommands.ts';
 import { ReplyWriter } from '../../src/api/resp/reply.ts';
 import { respLimitsOf } from '../../src/api/resp/server.ts';
 import { RespStats } from '../../src/api/resp/stats.ts';
+import { ScanCursors } from '../../src/api/resp/scanCursors.ts';
 import type { RespNode, RespNodeStatus, RespSession } from '../../src/api/resp/types.ts';
 import { OverloadedError, QuorumUnreachableError, RequestError } from '../../src/node/errors.ts';
-import type { PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
+import type { ListInput, PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
+import type { ListingPage } from '../../src/core/listing.ts';
 import { silentLogger } from '../../src/ports/logger.ts';
 import { decodeReply, RespError, type RespValue } from './respSupport.ts';
 
@@ -36,6 +38,7 @@ const FAKE_CACHE = { policy: 'tinylfu', objects: 2, bytes: 640, bytesMax: 4096, 
 class FakeNode implements RespNode {
   readonly objects = new Map<string, StoredObject>();
   readonly writes: Write[] = [];
+  readonly listed: ListInput[] = [];
   /** The value bytes each put was handed, as handed. */
   readonly valuesHanded: Uint8Array[] = [];
   failure: Error | undefined;
@@ -65,6 +68,18 @@ class FakeNode implements RespNode {
 
   async delete(key: Uint8Array, context: string | undefined, options: { readonly supersedeSeen: boolean }): Promise<WriteResult> {
     return this.write({ op: 'delete', key: Buffer.from(key).toString(), context, supersedeSeen: options.supersedeSeen }, sibling(undefined, 1, 'w'));
+  }
+
+  /** The keys held in byte order, as a listing page; records what it was asked. */
+  async list(input: ListInput): Promise<ListingPage> {
+    if (this.failure !== undefined) throw this.failure;
+    this.listed.push(input);
+    const keys = [...this.objects.keys()]
+      .map((key) => Buffer.from(key))
+      .filter((key) => key.subarray(0, input.prefix.length).equals(input.prefix) && (input.after === undefined || Buffer.compare(key, input.after) > 0))
+      .sort(Buffer.compare);
+    const page = keys.slice(0, input.limit);
+    return { keys: page, next: keys.length > input.limit ? page[page.length - 1] : undefined };
   }
 
   status(): RespNodeStatus {
@@ -329,4 +344,55 @@ test('MGET, EXISTS and DEL over many keys answer each in order, with a bounded n
   assert.equal(node.writes.length, 167);
   assert.equal(await run('EXISTS', ...keys), 0);
   assert.equal(node.readsInFlightMax, 64, 'at most 64 keys asked at once');
+});
+
+test('SCAN pages through the keys with MATCH prefix* and COUNT, from cursor 0 back to cursor 0', async () => {
+  const { node, run } = harness();
+  for (const key of ['user:3', 'user:1', 'item:1', 'user:2', 'user:4']) node.hold(key, sibling('v', 1, 'w'));
+  const seen: string[] = [];
+  let cursor = '0';
+  let replies = 0;
+  do {
+    const reply = await run('SCAN', cursor, 'MATCH', 'user:*', 'COUNT', '3');
+    assert.ok(Array.isArray(reply) && reply.length === 2);
+    cursor = text(reply[0] as RespValue);
+    const keys = reply[1];
+    assert.ok(Array.isArray(keys));
+    seen.push(...keys.map((key) => text(key)));
+    replies++;
+  } while (cursor !== '0' && replies < 10);
+  assert.deepEqual(seen, ['user:1', 'user:2', 'user:3', 'user:4']);
+  assert.equal(replies, 2);
+  assert.deepEqual(node.listed[0], { prefix: new Uint8Array(Buffer.from('user:')), after: undefined, limit: 3 });
+  // Without options: every key, COUNT 10; TYPE string is every Shoal value.
+  const all = await run('scan', '0', 'type', 'string');
+  assert.ok(Array.isArray(all));
+  assert.deepEqual((all[1] as RespValue[]).map((key) => text(key)), ['item:1', 'user:1', 'user:2', 'user:3', 'user:4']);
+  assert.equal(node.listed[2]?.limit, 10);
+});
+
+test('SCAN refuses a bad cursor, a glob it cannot serve, a bad COUNT or option, and lists nothing then', async () => {
+  const { node, run } = harness();
+  assert.match(errorText(await run('SCAN', 'not-a-cursor!')), /^ERR invalid cursor/);
+  assert.match(errorText(await run('SCAN', '12345')), /^ERR invalid cursor: unknown, or forgotten/);
+  assert.match(errorText(await run('SCAN', '0', 'MATCH', 'user:*:x*')), /^ERR Shoal SCAN takes MATCH prefix\* only/);
+  assert.match(errorText(await run('SCAN', '0', 'MATCH', 'us?r*')), /^ERR Shoal SCAN takes MATCH prefix\* only/);
+  assert.match(errorText(await run('SCAN', '0', 'MATCH', 'user')), /^ERR Shoal SCAN takes MATCH prefix\* only/);
+  assert.match(errorText(await run('SCAN', '0', 'COUNT', '-1')), /^ERR value is not an integer/);
+  assert.match(errorText(await run('SCAN', '0', 'COUNT', '0')), /^ERR value is not an integer/);
+  assert.match(errorText(await run('SCAN', '0', 'COUNT')), /^ERR syntax error/);
+  assert.match(errorText(await run('SCAN', '0', 'LIMIT', '3')), /^ERR syntax error/);
+  assert.match(errorText(await run('SCAN', '0', 'TYPE', 'hash')), /^ERR Shoal SCAN serves TYPE string only/);
+  assert.deepEqual(node.listed, []);
+});
+
+test('SCAN cursors are numbers from a bounded table: the oldest is forgotten first', () => {
+  const cursors = new ScanCursors(2, 100);
+  const first = cursors.remember(Buffer.from('a'));
+  const second = cursors.remember(Buffer.from('b'));
+  assert.deepEqual([first, second], ['100', '101']);
+  assert.deepEqual(cursors.positionOf(first), Buffer.from('a'));
+  cursors.remember(Buffer.from('c'));
+  assert.equal(cursors.positionOf(first), undefined);
+  assert.deepEqual(cursors.positionOf(second), Buffer.from('b'));
 });

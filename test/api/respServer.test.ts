@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { respLimitsOf, startRespServer, type RespServer } from '../../src/api/resp/server.ts';
 import type { RespNode, RespNodeStatus } from '../../src/api/resp/types.ts';
-import type { PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
+import type { ListInput, PutInput, ReadResult, WriteResult } from '../../src/node/shoalNode.ts';
+import type { ListingPage } from '../../src/core/listing.ts';
 import { silentLogger, type Logger } from '../../src/ports/logger.ts';
 import { encodeCommand, RawClient, type RespError } from './respSupport.ts';
 
@@ -49,6 +50,10 @@ class GatedNode implements RespNode {
   }
 
   delete(): Promise<WriteResult> {
+    return Promise.reject(new Error('not used'));
+  }
+
+  list(_input: ListInput): Promise<ListingPage> {
     return Promise.reject(new Error('not used'));
   }
 

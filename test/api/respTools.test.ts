@@ -62,6 +62,18 @@ test('redis-cli: SET, GET, PING, DEL, and errors', async (t) => {
   assert.match(await cli('SHOAL.GET', 'a'), /application\/octet-stream/, 'the tombstone is shown');
 });
 
+test('redis-cli --scan --pattern lists the keys of a prefix through SCAN cursors', async (t) => {
+  if (!(await available(t, 'redis-cli'))) return;
+  const port = await respPort(t);
+  // 25 keys: SCAN's default COUNT of 10 takes three cursors.
+  const users = Array.from({ length: 25 }, (_, i) => `user:${String(i).padStart(2, '0')}`);
+  const mset = await runTool('redis-cli', ['-p', port, 'MSET', ...[...users, 'item:1'].flatMap((key) => [key, 'v'])]);
+  assert.equal(mset.code, 0, mset.stderr);
+  const run = await runTool('redis-cli', ['-p', port, '--scan', '--pattern', 'user:*']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.stdout.trim().split('\n'), users);
+});
+
 test('redis-benchmark -t set,get runs to the end and prints throughput', async (t) => {
   if (!(await available(t, 'redis-benchmark'))) return;
   const port = await respPort(t);

@@ -119,6 +119,26 @@ test('the client passes the same suite in both modes against a live 3-node clust
       assert.equal((await resolving.get(other, { resolve: null })).kind, 'value');
     });
 
+    await t.test(`${mode}: list() iterates the live keys of a prefix in byte order, page by page; bad options are refused`, async () => {
+      const shoal = connect(mode);
+      const prefix = `${mode}-listed/`;
+      const keys = Array.from({ length: 25 }, (_, i) => `${prefix}${String(i).padStart(2, '0')}`);
+      await Promise.all(keys.map((key) => shoal.put(key, 'v', { w: 3 })));
+      const gone = await shoal.get(keys[3] as string, { r: 3 });
+      await shoal.delete(keys[3] as string, { context: gone.context, w: 3 });
+      const listed: string[] = [];
+      for await (const key of shoal.list({ prefix, pageKeys: 4 })) listed.push(key);
+      assert.deepEqual(listed, keys.filter((_, i) => i !== 3));
+      const first = await shoal.listPage({ prefix, pageKeys: 10 });
+      assert.equal(first.keys.length, 10);
+      assert.ok(first.next !== undefined);
+      const second = await shoal.listPage({ prefix, pageKeys: 10, after: first.next });
+      assert.equal(second.keys[0], keys[11]);
+      await rejectsWithCode(shoal.listPage({ prefix, after: 'garbage!' }), 'LIST_TOKEN_INVALID');
+      assert.throws(() => shoal.listPage({ pageKeys: 0 }), RangeError);
+      assert.throws(() => shoal.listPage({ pageKeys: 1001 }), RangeError);
+    });
+
     await t.test(`${mode}: per-request quorums, checked against N`, async () => {
       const shoal = connect(mode);
       await shoal.put(`${mode}-q`, 'v', { w: 3 });

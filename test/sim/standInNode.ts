@@ -108,6 +108,11 @@ class StandInNode implements SimNode {
     return object === undefined ? undefined : { partition: this.partitionOf(key), object };
   }
 
+  /** No listing here: the simulator's lister abandons its listings, and judges none (test/sim/lister.test.ts judges the checker). */
+  list(): Promise<never> {
+    return Promise.reject(new RequestError('NODE_NOT_SERVING', 'the stand-in node serves no listing'));
+  }
+
   localHints(): { total: number } {
     return { total: 0 };
   }

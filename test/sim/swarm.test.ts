@@ -38,10 +38,12 @@ describe('swarm: the real node', () => {
     console.log(`[seed] sim swarm: base seed ${base}, ${count} seeds; replay all: SHOAL_SEED=${base} SHOAL_SIM_SEEDS=${count} node --import tsx --test test/sim/swarm.test.ts  (or: npm run sim -- --seeds ${count} --base ${base})`);
     const failures: SeedResult[] = [];
     let availability = emptyCounts();
+    let listingKeysJudged = 0;
     for (let seed = base; seed < base + count; seed++) {
       const result = await runSeed(seed);
       if (!result.ok) failures.push(result);
       availability = addCounts(availability, result.availability);
+      listingKeysJudged += result.listings.stableKeysJudged;
     }
     const shown = failures.slice(0, FAILURES_SHOWN_MAX).map((failure) => formatFailure(failure));
     assert.equal(
@@ -55,6 +57,8 @@ describe('swarm: the real node', () => {
       `only ${share} of ${availability.eligible} requests that could have succeeded did (${availability.failed} failed; by code ${JSON.stringify(availability.failedByCode)}); ` +
         `list them: npm run sim -- --seeds ${count} --base ${base} --strict-availability`,
     );
+    // The listing checks (sim/lister.ts) held complete listings to keys that had to appear.
+    assert.ok(listingKeysJudged > 0, `no complete listing was held to any key in ${count} seeds`);
   });
 });
 

@@ -13,11 +13,21 @@
  *   with a value. EXISTS counts those keys too (a duplicate key counts again, as in Redis).
  * - SHOAL.GET shows every sibling and the context; SHOAL.PUT / SHOAL.DEL write with a
  *   context (empty = supersede nothing), exactly as the HTTP API's PUT and DELETE do.
+ * - SCAN cursor [MATCH prefix*] [COUNT n] pages through the live keys in byte order, as
+ *   `GET /kv?prefix=` does. Cursors are numbers, as Redis clients expect ("0" to start, and
+ *   once the listing is complete), each standing for a continuation this server remembers
+ *   (scanCursors.ts); a listing token of the HTTP API is taken as a cursor too. MATCH takes
+ *   a literal prefix followed by one `*` only; COUNT (default 10, at most 1000) bounds
+ *   the keys of one reply.
  */
 import { compareDots } from '../../core/clock.ts';
 import type { Role } from '../auth/roles.ts';
 import type { Sibling, StoredObject } from '../../core/object.ts';
+import { decodeListToken, LIST_PAGE_KEYS_MAX } from '../../core/listing.ts';
+import { KEY_BYTES_MAX_LIMIT } from '../../node/config.ts';
+import type { ListInput } from '../../node/shoalNode.ts';
 import type { ReplyWriter } from './reply.ts';
+import { ScanCursors } from './scanCursors.ts';
 import { argAt as arg, CommandError, type CommandContext, type CommandSpec } from './types.ts';
 
 /** What SET and MSET store as the content type (SHOAL.PUT may name another). */
@@ -35,6 +45,8 @@ const SUPERSEDE_CONTEXT_ONLY = { supersedeSeen: false } as const;
 const SET_OPTIONS_REFUSED = 'Shoal SET takes no options (EX, PX, EXAT, PXAT, NX, XX, KEEPTTL, GET are not supported)';
 
 export function kvCommands({ node, stats }: CommandContext): CommandSpec[] {
+  const cursors = new ScanCursors();
+
   /** The value GET answers for a read (nil: absent, deleted, or a tombstone won). */
   const writeValue = (reply: ReplyWriter, object: StoredObject | undefined): void => {
     const siblings = object?.siblings;
@@ -91,6 +103,13 @@ export function kvCommands({ node, stats }: CommandContext): CommandSpec[] {
     spec('exists', 'read', -2, ['readonly', 'fast'], [1, -1, 1], ['@keyspace', '@read', '@fast'], async (args, reply) => {
       const found = await mapBounded(args.slice(1), exists);
       reply.integer(found.filter(Boolean).length);
+    }),
+    spec('scan', 'read', -2, ['readonly'], [0, 0, 0], ['@keyspace', '@read', '@slow'], async (args, reply) => {
+      const page = await node.list(scanInput(args, cursors));
+      reply.arrayHeader(2);
+      reply.bulkString(page.next === undefined ? SCAN_DONE : cursors.remember(page.next));
+      reply.arrayHeader(page.keys.length);
+      for (const key of page.keys) reply.bulk(key);
     }),
     spec('shoal.get', 'read', 2, ['readonly'], [1, 1, 1], ['@read'], async (args, reply) => {
       const read = await node.get(arg(args, 1));
@@ -165,6 +184,64 @@ async function mapBounded<T, R>(items: readonly T[], work: (item: T) => Promise<
   };
   await Promise.all(Array.from({ length: KEYS_IN_FLIGHT_MAX }, worker));
   return results;
+}
+
+/** The cursor that starts a SCAN, and that a SCAN answers once it is complete (as Redis). */
+const SCAN_DONE = '0';
+/** Keys a SCAN reply holds without COUNT (Redis's default). */
+const SCAN_COUNT_DEFAULT = 10;
+const DECIMAL = /^[0-9]{1,7}$/;
+const DECIMAL_CURSOR = /^[0-9]{1,20}$/;
+
+/** SCAN's arguments as a listing page; a CommandError names the bad one. */
+function scanInput(args: readonly Buffer[], cursors: ScanCursors): ListInput {
+  const after = positionOf(arg(args, 1).toString('latin1'), cursors);
+  let prefix: Uint8Array = new Uint8Array(0);
+  let limit = SCAN_COUNT_DEFAULT;
+  for (let index = 2; index < args.length; index += 2) {
+    const option = arg(args, index).toString('latin1').toLowerCase();
+    const value = args[index + 1];
+    if (value === undefined) throw new CommandError('ERR', 'syntax error');
+    if (option === 'match') prefix = matchPrefix(value);
+    else if (option === 'count') limit = scanCount(value);
+    else if (option === 'type') checkScanType(value);
+    else throw new CommandError('ERR', 'syntax error');
+  }
+  return { prefix, after, limit };
+}
+
+/** Where a cursor continues: nowhere for "0", a remembered cursor's key, or an HTTP listing token's. */
+function positionOf(cursor: string, cursors: ScanCursors): Uint8Array | undefined {
+  if (cursor === SCAN_DONE) return undefined;
+  if (DECIMAL_CURSOR.test(cursor)) {
+    const position = cursors.positionOf(cursor);
+    if (position === undefined) throw new CommandError('ERR', 'invalid cursor: unknown, or forgotten (start the SCAN again from 0)');
+    return position;
+  }
+  const decoded = decodeListToken(cursor, KEY_BYTES_MAX_LIMIT);
+  if ('reason' in decoded) throw new CommandError('ERR', `invalid cursor: ${decoded.reason}`);
+  return decoded.after;
+}
+
+/** MATCH's pattern as a prefix: literal bytes and one trailing `*` (glob classes, `?` and escapes are not served). */
+function matchPrefix(pattern: Buffer): Uint8Array {
+  const body = pattern.subarray(0, pattern.length - 1);
+  if (pattern[pattern.length - 1] !== 0x2a || body.some((byte) => byte === 0x2a || byte === 0x3f || byte === 0x5b || byte === 0x5c)) {
+    throw new CommandError('ERR', 'Shoal SCAN takes MATCH prefix* only: literal bytes, then one * at the end');
+  }
+  return new Uint8Array(body);
+}
+
+function scanCount(value: Buffer): number {
+  const text = value.toString('latin1');
+  const count = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!(count >= 1)) throw new CommandError('ERR', 'value is not an integer or out of range');
+  return Math.min(count, LIST_PAGE_KEYS_MAX);
+}
+
+/** Every Shoal value is a string. */
+function checkScanType(value: Buffer): void {
+  if (value.toString('latin1').toLowerCase() !== 'string') throw new CommandError('ERR', 'Shoal SCAN serves TYPE string only: every value is a string');
 }
 
 /** An empty context supersedes nothing. */

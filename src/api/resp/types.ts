@@ -6,7 +6,8 @@
 import type { Authenticator } from '../auth/authenticator.ts';
 import type { RefusalLog } from '../../io/refusalLog.ts';
 import type { Role } from '../auth/roles.ts';
-import type { NodeStatus, PutInput, ReadResult, WriteResult } from '../../node/shoalNode.ts';
+import type { ListInput, NodeStatus, PutInput, ReadResult, WriteResult } from '../../node/shoalNode.ts';
+import type { ListingPage } from '../../core/listing.ts';
 import type { RespLimits } from './parser.ts';
 import type { ReplyWriter } from './reply.ts';
 import type { RespStats } from './stats.ts';
@@ -16,6 +17,7 @@ export interface RespNode {
   get(key: Uint8Array): Promise<ReadResult>;
   put(key: Uint8Array, input: PutInput): Promise<WriteResult>;
   delete(key: Uint8Array, context: string | undefined, options: { readonly supersedeSeen: boolean }): Promise<WriteResult>;
+  list(input: ListInput): Promise<ListingPage>;
   status(): RespNodeStatus;
 }
 
