@@ -1,7 +1,8 @@
 /**
  * The dashboard's JSON at a bounded cost per viewer: the snapshot is computed at most once
  * per `snapshotMsMin` and its serialized bytes are served to every viewer until then, so
- * fifty open pages cost about what one does.
+ * computing it costs the same for fifty open pages as for one; each viewer adds only its
+ * own request.
  *
  * Cluster-wide transfer counters need a request to every member, so they are fetched in the
  * background — only while a membership change is in progress, only while someone is
