@@ -3,8 +3,8 @@
  *
  *   GET /                   the page (HTML)
  *   GET /dashboard/:file    its script and stylesheet, and uPlot's (assets.ts)
- *   GET /admin/dashboard    the JSON the page polls every second (feed.ts: cached, so the
- *                           cost does not grow with the number of viewers)
+ *   GET /admin/dashboard    the JSON the page polls every second (feed.ts: computed at most
+ *                           twice a second, however many viewers ask)
  *
  * All three need the `read` role (auth/httpGuard.ts): they show what `/metrics` already
  * shows to `read` — member health, hints, buffer, transfers, latencies — and no key or value.
