@@ -15,6 +15,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard page's own script runs in the browser, as a classic script.
+    files: ['src/api/dashboard/static/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', Node: 'readonly' } },
+  },
+  {
     // The core is pure: no clock, no randomness, no timers, no Node globals.
     files: ['src/core/**/*.ts'],
     rules: {

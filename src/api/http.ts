@@ -48,6 +48,7 @@ import { TLS_HANDSHAKE_MS_MAX, type TlsFiles } from './tls.ts';
 import { registerMembershipRoutes } from './membershipRoutes.ts';
 import { registerListRoute } from './listRoute.ts';
 import { registerBackupRoutes } from './backupRoutes.ts';
+import { registerDashboardRoutes } from './dashboard/routes.ts';
 
 export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, TLS_HANDSHAKE_MS_MAX, type HttpApiOptions, type TlsFiles };
 
@@ -99,6 +100,8 @@ export function buildHttpApi(options: HttpApiOptions): FastifyInstance {
   registerMembershipRoutes(app, options.node);
   registerListRoute(app, options.node, config.keyBytesMax);
   registerBackupRoutes(app, options);
+  // GET / (the live dashboard page), /dashboard/:file, /admin/dashboard (its JSON)
+  registerDashboardRoutes(app, options);
   logger.debug({ bodyLimit: config.valueBytesMax }, 'http api built');
   return app;
 }

@@ -9,6 +9,7 @@ import type { PeerView } from '../node/failureDetector.ts';
 import type { CacheStats } from '../core/cache/objectCache.ts';
 import type { BufferEvents, BufferStats } from '../ports/replica.ts';
 import type { RespStats } from './resp/stats.ts';
+import { RequestHistory } from './dashboard/requestHistory.ts';
 
 /** Seconds; from well under a millisecond (buffered writes) to the request timeout. */
 const LATENCY_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -117,7 +118,9 @@ export class NodeMetrics {
   private readonly writeWaitDuration: Histogram;
   private readonly engineErrors: Counter<'source'>;
   /** Children per label set, so the hot path skips prom-client's label hashing. */
-  private readonly requestChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'route' | 'method'> }>();
+  private readonly requestChildren = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'route' | 'method'>; historyRoute: number }>();
+  /** Per-second requests and latency percentiles per route, for the dashboard's charts. */
+  readonly requestHistory = new RequestHistory();
   private statsSource: (() => BufferStats) | undefined;
   private clusterSource: (() => ClusterGaugeSource) | undefined;
   private respStats: RespStats | undefined;
@@ -203,11 +206,13 @@ export class NodeMetrics {
       children = {
         count: this.httpRequests.labels(route, method, String(status)),
         duration: this.httpRequestDuration.labels(route, method),
+        historyRoute: this.requestHistory.routeIndex(`${method} ${route}`),
       };
       this.requestChildren.set(id, children);
     }
     children.count.inc();
     children.duration.observe(durationMs / 1000);
+    this.requestHistory.record(children.historyRoute, durationMs, Date.now());
   }
 
   /** A request answered 5xx because of an engine failure (a read, or a durable write's flush). */

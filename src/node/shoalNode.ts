@@ -49,6 +49,7 @@ import { LIST_PAGE_KEYS_MAX, type ListingPage } from '../core/listing.ts';
 import { coordinateListPage } from './listing/listCoordinator.ts';
 import type { KeyListsReply, ListKeysMessage } from './protocol.ts';
 import type { BackupService } from './backup/backupService.ts';
+import type { ClusterState } from '../core/membership/state.ts';
 
 /** Everything a node is made of; openNode builds it. */
 export interface NodeParts {
@@ -367,6 +368,11 @@ export class ShoalNode {
   /** The cluster state and this node's quorums and limits, for partition-aware clients (clusterSnapshot.ts). */
   clusterSnapshot(): ClusterSnapshot {
     return clusterSnapshotOf(this.config, this.cluster.state);
+  }
+
+  /** The cluster state as this node knows it now: member table, target ring, the last change (the dashboard draws it). */
+  clusterState(): ClusterState {
+    return this.cluster.state;
   }
 
   /** Each peer's status as this node's failure detector sees it. */

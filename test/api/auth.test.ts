@@ -199,6 +199,9 @@ test('requiredRole: keys read/readwrite, the cluster map and metrics read, every
     ['GET', '/kv/..', 'read'],
     ['GET', '/kv', 'read'],
     ['GET', '/admin/cluster', 'read'],
+    ['GET', '/admin/dashboard', 'read'],
+    ['GET', '/dashboard/dashboard.js', 'read'],
+    ['POST', '/admin/dashboard', 'admin'],
     ['GET', '/metrics', 'read'],
     ['GET', '/', 'read'],
     ['GET', '/admin/status', 'admin'],
@@ -283,7 +286,7 @@ test('HTTP with users: read can GET but not PUT or DELETE; readwrite can; nothin
   assert.equal((await send(url, 'DELETE', '/kv/fruit', { headers: { ...basic(WRITER), 'x-shoal-context': context } })).status, 204);
 });
 
-test('HTTP with users: /admin/status and POST /admin/remove need admin; /admin/cluster and /metrics need read', async (t) => {
+test('HTTP with users: /admin/status and POST /admin/remove need admin; /admin/cluster, /metrics and the dashboard need read', async (t) => {
   const n = await node(t);
   const url = await serveApi(t, n, { auth: await testAuthenticator() });
   const json = { 'content-type': 'application/json' };
@@ -296,7 +299,11 @@ test('HTTP with users: /admin/status and POST /admin/remove need admin; /admin/c
     assertRefused(await send(url, 'GET', '/kv/../admin/status', { headers: basic(user) }), 403, 'FORBIDDEN');
     assert.equal((await send(url, 'GET', '/admin/cluster', { headers: basic(user) })).status, 200);
     assert.equal((await send(url, 'GET', '/metrics', { headers: basic(user) })).status, 200);
+    assert.equal((await send(url, 'GET', '/', { headers: basic(user) })).status, 200);
+    assert.equal((await send(url, 'GET', '/admin/dashboard', { headers: basic(user) })).status, 200);
   }
+  assertRefused(await send(url, 'GET', '/', {}), 401, 'UNAUTHENTICATED');
+  assertRefused(await send(url, 'GET', '/admin/dashboard', {}), 401, 'UNAUTHENTICATED');
   assert.equal((await send(url, 'GET', '/admin/status', { headers: basic(ADMIN) })).status, 200);
   const remove = await send(url, 'POST', '/admin/remove', { headers: { ...basic(ADMIN), ...json }, body: removeBody });
   assert.equal(remove.status, 409, 'past the guard, the route itself answers');

@@ -1,8 +1,9 @@
 /**
  * Shoal as a user's project gets it: `npm pack`, the tarball installed into an empty
  * folder, then the installed `shoal` command, a plain `.mjs` program importing
- * `shoal/client` for a put and a get against a one-node `npx shoal start`, and a
- * TypeScript file using the client, type-checked by `tsc --noEmit` under `strict`.
+ * `shoal/client` for a put and a get against a one-node `npx shoal start` (whose dashboard
+ * page and files are served from the installed package), and a TypeScript file using the
+ * client, type-checked by `tsc --noEmit` under `strict`.
  *
  * It installs through npm from its cache (`--prefer-offline`): the repository's own
  * `npm ci` has already fetched every package the tarball needs.
@@ -42,7 +43,7 @@ test('the packed tarball installs into an empty project: bin, ESM import with a 
   assert.ok(tarball !== undefined, 'npm pack printed no tarball');
   const paths = tarball.files.map((file) => file.path);
   assert.deepEqual(paths.filter((path) => /^(src|test|bench|scripts)\//.test(path) || (/\.ts$/.test(path) && !/\.d\.ts$/.test(path))), [], 'the tarball holds source-only, test or bench files');
-  for (const required of ['bin/shoal.js', 'dist/cli/main.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/index.d.ts', 'README.md', 'LICENSE', 'package.json']) {
+  for (const required of ['bin/shoal.js', 'dist/api/dashboard/static/index.html', 'dist/api/dashboard/static/dashboard.js', 'dist/cli/main.js', 'dist/client/index.js', 'dist/client/index.d.ts', 'dist/index.d.ts', 'README.md', 'LICENSE', 'package.json']) {
     assert.ok(paths.includes(required), `the tarball lacks ${required}`);
   }
 
@@ -74,6 +75,13 @@ test('the packed tarball installs into an empty project: bin, ESM import with a 
     await node.exited;
   });
   const httpUrl = await node.waitServing();
+
+  // The dashboard's page and files come from the installed package (its own and uPlot's).
+  for (const path of ['/', '/dashboard/dashboard.js', '/dashboard/dashboard.css', '/dashboard/uplot.js', '/dashboard/uplot.css', '/admin/dashboard']) {
+    const response = await fetch(`${httpUrl}${path}`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(response.status, 200, `GET ${path} from the installed package`);
+    assert.ok((await response.arrayBuffer()).byteLength > 0, `GET ${path} has a body`);
+  }
 
   writeFileSync(join(project, 'trace.mjs'), TRACE_HOOKS);
   writeFileSync(join(project, 'use-client.mjs'), USE_CLIENT);

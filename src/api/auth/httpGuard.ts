@@ -59,9 +59,14 @@ const ADMIN_MEDIA_TYPE = /^application\/(json|octet-stream)\s*(;.*)?$/i;
 const AMBIGUOUS_PATH = /(^|\/)\.\.?(\/|$)|\/\/|\\/;
 
 /**
- * The role a request needs. Reads of keys, the cluster map (client-coordinated mode
- * fetches it) and the metrics need read; writes of keys readwrite; every other /admin route
- * admin. Anything else: read to look, admin to change. A path is judged decoded and
+ * Admin paths that only look: the cluster map (client-coordinated mode fetches it) and the
+ * dashboard's JSON (what /metrics shows, gathered for the page).
+ */
+const ADMIN_PATHS_FOR_READ: ReadonlySet<string> = new Set(['/admin/cluster', '/admin/dashboard']);
+
+/**
+ * The role a request needs. Reads of keys, the cluster map, the dashboard and the metrics
+ * need read; writes of keys readwrite; every other /admin route admin. Anything else: read to look, admin to change. A path is judged decoded and
  * lower-cased, and one a router could read as another needs admin, so that no spelling
  * of an admin route passes for a lesser one.
  */
@@ -70,7 +75,7 @@ export function requiredRole(method: string, rawPath: string): Role {
   if (KV_PATH.test(rawPath)) return looks ? 'read' : 'readwrite';
   const path = decodedPath(rawPath);
   if (path === undefined || AMBIGUOUS_PATH.test(path)) return 'admin';
-  if (path.startsWith('/admin')) return looks && path === '/admin/cluster' ? 'read' : 'admin';
+  if (path.startsWith('/admin')) return looks && ADMIN_PATHS_FOR_READ.has(path) ? 'read' : 'admin';
   return looks ? 'read' : 'admin';
 }
 
