@@ -621,6 +621,7 @@ function parseTransferBatch(fields: Fields): TransferBatchMessage {
 
 function parseListKeys(fields: Fields): ListKeysMessage {
   const partitions = integerList(fields, 'partitions', PARTITION_MAX);
+  if (new Set(partitions).size !== partitions.length) throw new BadMessageError('a listing page names a partition twice');
   const keysMax = integerField(fields, 'keysMax', 1, LIST_REPLY_KEYS_MAX);
   if (partitions.length * keysMax > LIST_REPLY_KEYS_MAX) {
     throw new BadMessageError(`a listing page asks ${partitions.length} partitions for ${keysMax} keys each, over ${LIST_REPLY_KEYS_MAX} keys`);

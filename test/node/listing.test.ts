@@ -10,7 +10,13 @@ import { compareBytes } from '../../src/core/bytes.ts';
 import { partitionOfKey } from '../../src/core/hash.ts';
 import { RequestError } from '../../src/node/errors.ts';
 import { listPartitionKeys } from '../../src/node/listing/partitionKeys.ts';
-import { LIST_WAIT_MS_MAX, ListingService } from '../../src/node/listing/listingService.ts';
+import { LIST_SCAN_OBJECTS_PER_ANSWER_MAX, LIST_WAIT_MS_MAX, ListingService } from '../../src/node/listing/listingService.ts';
+import { parseMessage, type ListKeysMessage } from '../../src/node/protocol.ts';
+import { coordinateListPage, type ListingDeps } from '../../src/node/listing/listCoordinator.ts';
+import { clusterViewOf } from '../../src/node/cluster.ts';
+import { nodeConfigFrom } from '../../src/node/config.ts';
+import { Deadline } from '../../src/node/deadline.ts';
+import { silentLogger } from '../../src/ports/logger.ts';
 import { ManualClock } from '../../src/sim/simClock.ts';
 import type { StoredObject } from '../../src/core/object.ts';
 import type { PartitionReader } from '../../src/ports/replica.ts';
@@ -212,4 +218,51 @@ test('listing answers are paced as background work: each waits for the rest the 
   await clock.advance(LIST_WAIT_MS_MAX);
   await capped;
   assert.equal(answered, false, 'a huge debt is waited for LIST_WAIT_MS_MAX at most');
+});
+
+test('one listing answer looks at a bounded number of objects however many partitions it is asked for, and no partition twice', async () => {
+  const objects = new Map<string, boolean>();
+  for (let i = 0; i < 5000; i++) objects.set(`d${String(i).padStart(4, '0')}`, true);
+  const reader = fakeReader(objects);
+  let visited = 0;
+  const counting: PartitionReader = {
+    ...reader,
+    visitPartitionPage: (partition, afterKey, pageObjects, visit, wanted) => {
+      visited += pageObjects;
+      return reader.visitPartitionPage(partition, afterKey, pageObjects, visit, wanted);
+    },
+  };
+  const service = new ListingService({ reader: counting, clock: new ManualClock(), partitionCount: 4096, keyBytesMax: 64, holds: () => true, pauseAfterMs: () => 0 });
+  const partitions = Array.from({ length: 4096 }, (_, p) => p);
+  const reply = await service.serve({ type: 'list-keys', partitions, prefix: new Uint8Array(0), keysMax: 1 });
+  assert.equal(reply.counts.length, 4096);
+  assert.ok(reply.through.every((key) => key.length > 0), 'every partition moved on past the start');
+  assert.ok(visited <= LIST_SCAN_OBJECTS_PER_ANSWER_MAX, `looked at ${visited} objects`);
+  assert.throws(() => parseMessage({ type: 'list-keys', partitions: [3, 3], prefix: new Uint8Array(0), keysMax: 1 }), /names a partition twice/);
+});
+
+test('a replica whose answer does not move past the page start is avoided: a listing cannot go round forever', async () => {
+  const config = nodeConfigFrom({ id: 'a', cluster: 'a@127.0.0.1:7001,b@127.0.0.1:7002', n: 2, partitionCount: 4, engine: 'memory' });
+  const after = enc.encode('k5');
+  const asked: string[] = [];
+  const deps = {
+    config,
+    cluster: clusterViewOf(config),
+    detector: { isUp: () => true },
+    peers: {
+      request: async (node: string, message: ListKeysMessage) => {
+        asked.push(node);
+        return { type: 'key-lists', keys: [], counts: message.partitions.map(() => 0), through: message.partitions.map(() => after) } as const;
+      },
+    },
+    clock: new ManualClock(),
+    logger: silentLogger,
+    serveLocal: undefined,
+  } as unknown as ListingDeps;
+  const failure = await coordinateListPage(deps, { prefix: new Uint8Array(0), after, limit: 10, deadline: new Deadline(new ManualClock(), 1000) }).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  assert.ok(failure instanceof RequestError && failure.code === 'PARTITION_UNREACHABLE', String(failure));
+  assert.deepEqual([...new Set(asked)].sort(), ['a', 'b']);
 });

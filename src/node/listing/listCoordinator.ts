@@ -9,6 +9,7 @@
  * It runs on routing alone, so the client library's client-coordinated mode lists with
  * it too, holding no data itself (`serveLocal` undefined).
  */
+import { compareBytes } from '../../core/bytes.ts';
 import { coveragePlan, keysPerPartition, mergePartitionKeys, type ListingPage, type PartitionKeys } from '../../core/listing.ts';
 import type { NodeId } from '../../ports/transport.ts';
 import type { RoutingDeps } from '../coordinator/deps.ts';
@@ -72,6 +73,9 @@ async function askNode(deps: ListingDeps, node: NodeId, message: ListKeysMessage
     const reply = await deps.peers.request(node, message, remainingMs);
     if (reply.type !== 'key-lists') return new Error(describeFailure(reply));
     if (reply.counts.length !== message.partitions.length) return new Error(`answered ${reply.counts.length} partitions of ${message.partitions.length}`);
+    // A page must move on, or a listing could go round forever.
+    const after = message.after;
+    if (after !== undefined && reply.through.some((key) => key.length > 0 && compareBytes(key, after) <= 0)) return new Error('answered a partition that did not move past the page start');
     return reply;
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));

@@ -16,6 +16,13 @@ import { listPartitionKeys } from './partitionKeys.ts';
 
 /** Stored objects (live or deleted) one partition's answer looks at, at most. */
 export const LIST_SCAN_OBJECTS_MAX = 4096;
+/**
+ * Stored objects one answer looks at over all its partitions, at most: the partitions share
+ * it (each gets LIST_SCAN_OBJECTS_MIN at least, so each moves on), which bounds the time an
+ * answer holds the event loop whatever a request asks.
+ */
+export const LIST_SCAN_OBJECTS_PER_ANSWER_MAX = 65_536;
+const LIST_SCAN_OBJECTS_MIN = 16;
 /** The longest a listing answer waits for the rest owed by the ones before it. */
 export const LIST_WAIT_MS_MAX = 500;
 
@@ -54,7 +61,9 @@ export class ListingService {
 /** Every asked partition's answer, synchronously (a consistent view of each). */
 function listPartitions(deps: ListingServiceDeps, message: ListKeysMessage): KeyListsReply {
   const range = { prefix: message.prefix, after: message.after };
-  const limits = { keysMax: message.keysMax, scanObjectsMax: LIST_SCAN_OBJECTS_MAX, keyBytesMax: deps.keyBytesMax };
+  const shareOfAnswer = Math.floor(LIST_SCAN_OBJECTS_PER_ANSWER_MAX / Math.max(1, message.partitions.length));
+  const scanObjectsMax = Math.max(LIST_SCAN_OBJECTS_MIN, Math.min(LIST_SCAN_OBJECTS_MAX, shareOfAnswer));
+  const limits = { keysMax: message.keysMax, scanObjectsMax, keyBytesMax: deps.keyBytesMax };
   const keys: Uint8Array[] = [];
   const counts: number[] = [];
   const through: Uint8Array[] = [];
