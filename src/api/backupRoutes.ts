@@ -17,12 +17,11 @@ import {
   RESTORE_OBJECTS_MAX,
   RESTORE_PATH,
 } from './backupContract.ts';
-import { nodeErrorAnswer, type HttpApiOptions } from './httpContract.ts';
+import { nodeErrorAnswer, NO_QUERY_SCHEMA, type HttpApiOptions } from './httpContract.ts';
 
 const PAGE_QUERY_SCHEMA = {
   querystring: { type: 'object', properties: { after: { type: 'string' }, limit: { type: 'string' } }, additionalProperties: false },
 } as const;
-const NO_QUERY_SCHEMA = { querystring: { type: 'object', properties: {}, additionalProperties: false } } as const;
 const DIGITS = /^\d{1,9}$/;
 
 interface PageRequest {

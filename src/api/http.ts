@@ -38,6 +38,7 @@ import {
   HTTP_REQUEST_RECEIVE_MS_MAX,
   HTTP_SOCKET_IDLE_MS_MAX,
   NODE_HEADER,
+  NO_QUERY_SCHEMA,
   nodeErrorAnswer,
   type ErrorAnswer,
   type HttpApiOptions,
@@ -53,8 +54,6 @@ import { registerDashboardRoutes } from './dashboard/routes.ts';
 export { CONTEXT_HEADER, HTTP_HEADERS_RECEIVE_MS_MAX, HTTP_KEEP_ALIVE_MS, HTTP_REQUEST_RECEIVE_MS_MAX, HTTP_SOCKET_IDLE_MS_MAX, NODE_HEADER, TLS_HANDSHAKE_MS_MAX, type HttpApiOptions, type TlsFiles };
 
 type Listener = (request: IncomingMessage, response: ServerResponse) => void;
-
-const NO_QUERY_SCHEMA = { querystring: { type: 'object', properties: {}, additionalProperties: false } } as const;
 
 interface KeyParams {
   key: string;
@@ -238,6 +237,7 @@ function validationMessage(error: FastifyError): string {
   const params = first.params as Record<string, unknown>;
   if (first.keyword === 'additionalProperties') return `unknown query parameter "${String(params.additionalProperty)}"`;
   const name = first.instancePath.replace(/^\//, '');
-  if (error.validationContext === 'querystring' && name !== '') return `query parameter ${name} must be a positive integer`;
+  // Every query parameter a route declares is text: a type error is a parameter given twice.
+  if (error.validationContext === 'querystring' && name !== '') return `query parameter ${name} must be given once, as text`;
   return `${error.validationContext ?? 'request'} ${first.message ?? 'is invalid'}`;
 }

@@ -21,6 +21,9 @@ export const HTTP_KEEP_ALIVE_MS = 5_000;
 /** A socket with no activity at all is closed after this long. */
 export const HTTP_SOCKET_IDLE_MS_MAX = 60_000;
 
+/** The schema of a route that takes no query parameters (fastify answers 400 to any). */
+export const NO_QUERY_SCHEMA = { querystring: { type: 'object', properties: {}, additionalProperties: false } } as const;
+
 export interface HttpApiOptions {
   readonly node: ShoalNode;
   /** `config.http` says where the API is bound: bound to loopback, it answers loopback Host names only (DNS rebinding). */

@@ -18,8 +18,7 @@ import { z } from 'zod';
 import type { ChangeOutcome } from '../node/membership/membershipService.ts';
 import { parseHostPort } from '../node/hostPort.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
-
-const NO_QUERY_SCHEMA = { querystring: { type: 'object', properties: {}, additionalProperties: false } } as const;
+import { NO_QUERY_SCHEMA } from './httpContract.ts';
 
 const expectRingVersion = z.number().int().nonnegative().optional();
 const dryRun = z.boolean({ required_error: 'dryRun (true to see the plan, false to apply it) is required' });

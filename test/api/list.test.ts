@@ -58,6 +58,7 @@ test('GET /kv refuses a malformed token, a bad limit, an over-long prefix and un
     [`prefix=${'p'.repeat(65)}`, /prefix is 65 bytes, longer than keyBytesMax \(64\)/, 'REQUEST_OPTION_INVALID'],
     ['encoding=hex', /encoding must be utf8 or base64/, 'REQUEST_OPTION_INVALID'],
     ['cursor=0', /unknown query parameter "cursor"/, ''],
+    ['prefix=a&prefix=b', /query parameter prefix must be given once/, 'REQUEST_OPTION_INVALID'],
   ];
   for (const [query, reason, code] of refusals) {
     const reply = await request(a, 'GET', `/kv?${query}`);

@@ -11,13 +11,11 @@
  * No query parameters are taken: any is a 400 JSON error, as on the other routes.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { HttpApiOptions } from '../httpContract.ts';
+import { NO_QUERY_SCHEMA, type HttpApiOptions } from '../httpContract.ts';
 import { loadDashboardAssets, type Asset } from './assets.ts';
 import { DashboardFeed } from './feed.ts';
 
 export const DASHBOARD_JSON_PATH = '/admin/dashboard';
-
-const NO_QUERY_SCHEMA = { querystring: { type: 'object', properties: {}, additionalProperties: false } } as const;
 
 /**
  * The page loads its own files only, from this node, and talks to this node only. The
