@@ -53,8 +53,8 @@ export async function coordinateListPage(deps: ListingDeps, request: ListRequest
         answerPartitions(answers, partitions, outcome);
       }
     });
-    if (request.deadline.remainingMs() === 0) throw new RequestTimeoutError(request.deadline.timeoutMs);
     pending = pending.filter((partition) => answers[partition] === undefined);
+    if (pending.length > 0 && request.deadline.remainingMs() === 0) throw new RequestTimeoutError(request.deadline.timeoutMs);
   }
   return mergePartitionKeys(answers as PartitionKeys[], request.limit);
 }
