@@ -98,6 +98,7 @@ const GRAY_FAILURE_SEEDS: readonly (readonly [seed: number, found: string])[] = 
   [7150, 'a hedged target that answered late and its stand-in both counted towards W = 3; once the hint went home two nodes held the write (core/quorum: a stand-in fills the place of the replica it stands in for)'],
   [201112, 'a failed-over write applied twice: the copy a paused primary coordinated on waking came back beside the write that superseded the other copy, its id forgotten among 16 (core/object.ts: superseded write ids, 60 s and 64 at most)'],
   [202161, 'the same, on another hot key'],
+  [201165, 'a leaver whose leave a forged state settled held a W = 1 write no one else had; the next change’s replicas held the partition, so the drop took that for confirmation and deleted it: a stranded partition is confirmed only by a replica this node streamed its copy to (partitionDrop.ts)'],
 ];
 
 describe('sim: membership regression seeds', () => {

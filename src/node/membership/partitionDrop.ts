@@ -128,8 +128,10 @@ export class PartitionDrop {
     const state = this.deps.membership.state;
     if (state.ringVersion !== version || state.change === undefined) return;
     const self = this.deps.membership.view.self;
-    const partitions = this.strandedToo(lostPartitions(state.change.previousRing, state.ring, state.replicas, self), state, self);
-    const unconfirmed = await this.confirmedOrHandedOff(state, partitions, version);
+    const lost = lostPartitions(state.change.previousRing, state.ring, state.replicas, self);
+    const partitions = this.strandedToo(lost, state, self);
+    const stranded = new Set(partitions.filter((partition) => !lost.includes(partition)));
+    const unconfirmed = await this.confirmedOrHandedOff(state, partitions, stranded, version);
     let objects = 0;
     let renewed = false;
     for (const partition of partitions) {
@@ -153,7 +155,11 @@ export class PartitionDrop {
    * writes into a partition it lost then (restarted on its old ring, cut off, coordinating
    * alone), and no transfer of that change, nor anti-entropy among the new replicas, has
    * them (found by the simulator with paused nodes, seed 3: an acknowledged write lost).
-   * They go through the same confirmation and handoff before anything is deleted.
+   * They go through the same confirmation and handoff before anything is deleted, and a
+   * new replica confirms one only once this node's own copy was streamed to it: holding
+   * the partition is not enough, since its copy came from others (found by the simulator,
+   * seed 201165: a leaver whose leave a forged state settled, with a W = 1 write no one
+   * else had, dropped it because the next change's replicas held the partition).
    */
   private strandedToo(lost: readonly number[], state: ClusterState, self: string): number[] {
     const partitions = [...lost];
@@ -168,8 +174,8 @@ export class PartitionDrop {
    * The partitions (with the new replicas missing) that some new replica does not confirm
    * holding, even after this node handed its copy to it.
    */
-  private async confirmedOrHandedOff(state: ClusterState, partitions: readonly number[], version: number): Promise<Map<number, string[]>> {
-    const { unconfirmed, lacking } = await this.unconfirmed(state, partitions);
+  private async confirmedOrHandedOff(state: ClusterState, partitions: readonly number[], stranded: ReadonlySet<number>, version: number): Promise<Map<number, string[]>> {
+    const { unconfirmed, lacking } = await this.unconfirmed(state, partitions, stranded);
     if (lacking.size === 0) return unconfirmed;
     // Only replicas that answered they lack a partition are sent it; one that did not answer is asked again later.
     for (const [partition, replicas] of lacking) {
@@ -178,16 +184,20 @@ export class PartitionDrop {
         await this.deps.handOff(partition, to, () => this.current(version));
       }
     }
-    return (await this.unconfirmed(state, [...unconfirmed.keys()])).unconfirmed;
+    return (await this.unconfirmed(state, [...unconfirmed.keys()], stranded)).unconfirmed;
   }
 
   /**
    * Per partition not confirmed by all its new replicas, the ones that did not confirm
    * (`unconfirmed`), and among them the ones that answered (`lacking`): they do not hold it,
-   * or a transfer names them as this node's receiver and this node's stream did not reach
-   * them whole.
+   * or this node's stream did not reach them whole where it must have (a transfer names
+   * them as this node's receiver, or the partition is `stranded` here).
    */
-  private async unconfirmed(state: ClusterState, partitions: readonly number[]): Promise<{ unconfirmed: Map<number, string[]>; lacking: Map<number, string[]> }> {
+  private async unconfirmed(
+    state: ClusterState,
+    partitions: readonly number[],
+    stranded: ReadonlySet<number>,
+  ): Promise<{ unconfirmed: Map<number, string[]>; lacking: Map<number, string[]> }> {
     const self = this.deps.membership.view.self;
     const receivers = new Set((state.change?.transfers ?? []).filter((t) => t.from === self).map((t) => `${t.partition}/${t.to}`));
     const asked = new Map<string, number[]>();
@@ -199,7 +209,8 @@ export class PartitionDrop {
     for (const [replica, theirs] of asked) {
       const answer = await this.confirmationOf(replica, state, theirs);
       for (const partition of theirs) {
-        const confirmed = answer !== undefined && (receivers.has(`${partition}/${replica}`) ? answer.streamed : answer.held).has(partition);
+        const streamNeeded = stranded.has(partition) || receivers.has(`${partition}/${replica}`);
+        const confirmed = answer !== undefined && (streamNeeded ? answer.streamed : answer.held).has(partition);
         if (confirmed) continue;
         pushTo(unconfirmed, partition, replica);
         if (answer !== undefined) pushTo(lacking, partition, replica);
