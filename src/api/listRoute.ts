@@ -10,7 +10,8 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeUtf8 } from '../core/bytes.ts';
-import { decodeListToken, encodeListToken, LIST_PAGE_KEYS_DEFAULT, LIST_PAGE_KEYS_MAX } from '../core/listing.ts';
+import { encodeListToken, LIST_PAGE_KEYS_DEFAULT, LIST_PAGE_KEYS_MAX } from '../core/listing.ts';
+import { listTokenAfter } from '../node/listing/listInput.ts';
 import { RequestError } from '../node/errors.ts';
 import type { ShoalNode } from '../node/shoalNode.ts';
 
@@ -35,7 +36,7 @@ export function registerListRoute(app: FastifyInstance, node: ShoalNode, keyByte
   app.get('/kv', { schema: LIST_QUERY_SCHEMA }, async (request: FastifyRequest<{ Querystring: ListQuery }>, reply: FastifyReply) => {
     const query = request.query;
     const base64 = keyEncodingOf(query.encoding);
-    const page = await node.list({ prefix: encodeUtf8(query.prefix ?? ''), after: afterOf(query.after, keyBytesMax), limit: limitOf(query.limit) });
+    const page = await node.list({ prefix: encodeUtf8(query.prefix ?? ''), after: listTokenAfter(query.after, keyBytesMax), limit: limitOf(query.limit) });
     const keys = page.keys.map((key) => (base64 ? Buffer.from(key).toString('base64') : Buffer.from(key).toString('utf8')));
     return reply.send({ keys, next: page.next === undefined ? null : encodeListToken(page.next) });
   });
@@ -48,13 +49,6 @@ function limitOf(text: string | undefined): number {
     throw new RequestError('REQUEST_OPTION_INVALID', `limit must be an integer from 1 to ${LIST_PAGE_KEYS_MAX}, got ${JSON.stringify(text.slice(0, 20))}`);
   }
   return limit;
-}
-
-function afterOf(token: string | undefined, keyBytesMax: number): Uint8Array | undefined {
-  if (token === undefined || token === '') return undefined;
-  const decoded = decodeListToken(token, keyBytesMax);
-  if ('reason' in decoded) throw new RequestError('LIST_TOKEN_INVALID', `after is not a continuation token of a listing: ${decoded.reason}`);
-  return decoded.after;
 }
 
 function keyEncodingOf(encoding: string | undefined): boolean {

@@ -41,7 +41,8 @@ import type { Backend, CallPlan, ListCall, WriteCall } from './backend.ts';
 import { HttpAttemptError, NodeConnection } from './httpRequest.ts';
 import type { ResolvedOptions } from './options.ts';
 import { ShoalClientError, type GetResult, type ListPage, type WriteResult } from './results.ts';
-import { decodeListToken, encodeListToken } from '../core/listing.ts';
+import { encodeListToken } from '../core/listing.ts';
+import { checkListInput, listTokenAfter } from '../node/listing/listInput.ts';
 import { encodeUtf8 } from '../core/bytes.ts';
 import { coordinateListPage } from '../node/listing/listCoordinator.ts';
 
@@ -143,16 +144,10 @@ export class DirectMode implements Backend {
   async listPage(call: ListCall): Promise<ListPage> {
     const routing = await this.ready(call);
     const { snapshot, view } = routing;
-    const prefix = encodeUtf8(call.prefix);
-    let after: Uint8Array | undefined;
-    if (call.after !== undefined) {
-      const decoded = decodeListToken(call.after, snapshot.keyBytesMax);
-      if ('reason' in decoded) throw new ShoalClientError('LIST_TOKEN_INVALID', `after is not a continuation token of a listing: ${decoded.reason}`);
-      after = decoded.after;
-    }
-    if (prefix.length > snapshot.keyBytesMax) throw new ShoalClientError('REQUEST_OPTION_INVALID', `prefix is ${prefix.length} bytes, longer than keyBytesMax (${snapshot.keyBytesMax})`);
+    const input = { prefix: encodeUtf8(call.prefix), after: this.guard(() => listTokenAfter(call.after, snapshot.keyBytesMax)), limit: call.limit };
+    this.guard(() => checkListInput(input, snapshot.keyBytesMax));
     try {
-      const page = await coordinateListPage({ ...(this.coordinatorDeps as GetDeps), serveLocal: undefined }, { prefix, after, limit: call.limit, deadline: call.deadline });
+      const page = await coordinateListPage({ ...(this.coordinatorDeps as GetDeps), serveLocal: undefined }, { ...input, deadline: call.deadline });
       return { keys: page.keys.map(decodeKey), next: page.next === undefined ? undefined : encodeListToken(page.next) };
     } catch (error) {
       throw this.failed(error, view);

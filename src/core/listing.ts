@@ -10,6 +10,7 @@
  */
 import { decodeBase64Url, encodeBase64Url } from './base64url.ts';
 import { compareBytes } from './bytes.ts';
+import { pushTo } from './collections.ts';
 
 /** Keys one listing page holds at most. */
 export const LIST_PAGE_KEYS_MAX = 1000;
@@ -122,9 +123,7 @@ export function coveragePlan(
       unreachable.push(partition);
       continue;
     }
-    let assigned = byNode.get(chosen);
-    if (assigned === undefined) byNode.set(chosen, (assigned = []));
-    assigned.push(partition);
+    pushTo(byNode, chosen, partition);
   }
   return { byNode, unreachable };
 }

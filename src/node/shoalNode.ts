@@ -45,7 +45,8 @@ import type { AdmissionController, AdmissionStatus } from './admission.ts';
 import type { AntiEntropy, AntiEntropyStats } from './antiEntropy/antiEntropy.ts';
 import type { PartitionTrees, TreeStats } from './antiEntropy/partitionTrees.ts';
 import type { BackgroundTasks } from './background.ts';
-import { LIST_PAGE_KEYS_MAX, type ListingPage } from '../core/listing.ts';
+import type { ListingPage } from '../core/listing.ts';
+import { checkListInput, type ListInput } from './listing/listInput.ts';
 import { coordinateListPage } from './listing/listCoordinator.ts';
 import type { KeyListsReply, ListKeysMessage } from './protocol.ts';
 import type { BackupService } from './backup/backupService.ts';
@@ -73,16 +74,7 @@ export interface NodeParts {
   readonly backup: BackupService;
 }
 
-/** One page of a key listing, as a client asks for it. */
-export interface ListInput {
-  /** Only keys that start with these bytes (empty: every key). */
-  readonly prefix: Uint8Array;
-  /** The previous page's continuation: the page starts after this key. */
-  readonly after: Uint8Array | undefined;
-  /** Keys on the page at most (1 to LIST_PAGE_KEYS_MAX). */
-  readonly limit: number;
-}
-
+export type { ListInput };
 
 /** Anti-entropy and admission control, as `GET /admin/status` and the metrics show them. */
 export interface RepairStatus {
@@ -635,16 +627,3 @@ function forwardMessageOf(request: ClientRequest): Omit<ForwardMessage, 'timeout
 }
 
 function noop(): void {}
-
-function checkListInput(input: ListInput, keyBytesMax: number): void {
-  if (input.prefix.length > keyBytesMax) {
-    throw new RequestError('REQUEST_OPTION_INVALID', `prefix is ${input.prefix.length} bytes, longer than keyBytesMax (${keyBytesMax})`);
-  }
-  if (!Number.isInteger(input.limit) || input.limit < 1 || input.limit > LIST_PAGE_KEYS_MAX) {
-    throw new RequestError('REQUEST_OPTION_INVALID', `limit must be an integer from 1 to ${LIST_PAGE_KEYS_MAX}, got ${String(input.limit)}`);
-  }
-  const after = input.after;
-  if (after !== undefined && (after.length === 0 || after.length > keyBytesMax)) {
-    throw new RequestError('LIST_TOKEN_INVALID', `the continuation names a key of ${after.length} bytes; keys are 1-${keyBytesMax} bytes`);
-  }
-}
